@@ -1,0 +1,49 @@
+// Every environment variable the service reads, with its default and meaning. The README's
+// settings table, docker-compose.yml and the Helm chart are checked against this list.
+
+export type AppName = 'command-api' | 'projector' | 'auditor';
+
+export interface SettingSpec {
+  name: string;
+  /** Default as text; undefined = no default. */
+  default?: string;
+  description: string;
+  /** Apps that read it ('all' = every app). */
+  usedBy: AppName[] | 'all';
+  /** Must be set in the production profile (for the apps in usedBy). */
+  requiredInProduction?: boolean;
+  /** Holds a credential: comes from a Secret, never a ConfigMap, never logged. */
+  secret?: boolean;
+}
+
+export const SETTINGS: readonly SettingSpec[] = [
+  { name: 'PROFILE', default: 'embedded', description: '`embedded` (one process, PGlite, local value store, JSONL audit) or `production` (real servers).', usedBy: 'all' },
+  { name: 'APPS', default: 'command-api,projector,auditor', description: 'Which apps this process runs (comma list). `npm run start:<app>` sets it to one.', usedBy: 'all' },
+  { name: 'HOST', default: '127.0.0.1', description: 'Address the HTTP server binds (containers use 0.0.0.0).', usedBy: 'all' },
+  { name: 'PORT', default: '8080', description: 'HTTP port (API, /healthz, /readyz, /metrics).', usedBy: 'all' },
+  { name: 'DATA_DIR', default: './data', description: 'Embedded profile state: PGlite database, dev issuer key, master key, audit signing key, JSONL audit, rendered policies.', usedBy: 'all' },
+  { name: 'LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn` or `error`. Logs are JSON lines on stdout and never contain secret values.', usedBy: 'all' },
+  { name: 'DATABASE_URL', description: 'PostgreSQL URL: event store (unless EVENTSTORE_URL is set), read models, checkpoints.', usedBy: 'all', requiredInProduction: true, secret: true },
+  { name: 'EVENTSTORE_URL', description: 'EventStoreDB connection string; when set it is the event store (PostgreSQL still holds read models).', usedBy: 'all', secret: true },
+  { name: 'KAFKA_BROKERS', description: 'Comma list of Kafka bootstrap brokers for audit topics.', usedBy: ['auditor'], requiredInProduction: true },
+  { name: 'KAFKA_CLIENT_ID', default: 'pipeline-secrets', description: 'Kafka client id.', usedBy: ['auditor'] },
+  { name: 'AUDIT_TOPIC', default: 'secrets.audit.v1', description: 'Kafka topic for OCSF audit records.', usedBy: ['auditor'] },
+  { name: 'AUDIT_CHECKPOINT_TOPIC', default: 'secrets.audit.checkpoints.v1', description: 'Kafka topic for signed Merkle-log checkpoints.', usedBy: ['auditor'] },
+  { name: 'AUDIT_TOPIC_PARTITIONS', default: '6', description: 'Partitions when the auditor creates its topics.', usedBy: ['auditor'] },
+  { name: 'AUDIT_SIGNING_KEY_FILE', description: 'Ed25519 private key (PKCS#8 PEM) signing checkpoints and evidence. Embedded default: DATA_DIR/audit-signing.key (generated, mode 0600).', usedBy: ['auditor', 'command-api'], requiredInProduction: true, secret: true },
+  { name: 'BAO_ADDR', description: 'OpenBao address (values in KV v2, ACL policies, JWT roles).', usedBy: ['command-api', 'projector'], requiredInProduction: true },
+  { name: 'BAO_TOKEN', description: 'OpenBao token for the service (prefer BAO_TOKEN_FILE).', usedBy: ['command-api', 'projector'], secret: true },
+  { name: 'BAO_TOKEN_FILE', description: 'File holding the OpenBao token (a mounted Secret).', usedBy: ['command-api', 'projector'], secret: true },
+  { name: 'BAO_KV_MOUNT', default: 'secret', description: 'KV v2 mount holding secret values.', usedBy: ['command-api', 'projector'] },
+  { name: 'MASTER_KEY_FILE', description: 'Embedded value store only: 32-byte master key wrapping per-value data keys. Default DATA_DIR/master.key (generated, mode 0600).', usedBy: ['command-api'], secret: true },
+  { name: 'AUTH_AUDIENCE', default: 'pipeline-secrets', description: 'Required `aud` of every bearer token.', usedBy: ['command-api'] },
+  { name: 'AUTH_USER_ISSUER', description: '`iss` of user tokens (admin tooling, reviewers).', usedBy: ['command-api'], requiredInProduction: true },
+  { name: 'AUTH_USER_JWKS_URL', description: 'JWKS URL of the user issuer (or AUTH_USER_PUBLIC_KEY_FILE).', usedBy: ['command-api'] },
+  { name: 'AUTH_USER_PUBLIC_KEY_FILE', description: 'PEM public key of the user issuer.', usedBy: ['command-api'] },
+  { name: 'AUTH_CI_ISSUER', description: '`iss` of CI job tokens.', usedBy: ['command-api', 'projector'], requiredInProduction: true },
+  { name: 'AUTH_CI_JWKS_URL', description: 'JWKS URL of the CI issuer (or AUTH_CI_PUBLIC_KEY_FILE); OpenBao JWT auth trusts the same keys.', usedBy: ['command-api', 'projector'] },
+  { name: 'AUTH_CI_PUBLIC_KEY_FILE', description: 'PEM public key of the CI issuer.', usedBy: ['command-api', 'projector'] },
+  { name: 'AUTH_ALGORITHMS', default: 'RS256,ES256,EdDSA', description: 'Allowed JWT `alg` values.', usedBy: ['command-api'] },
+  { name: 'AUTH_CLOCK_SKEW_SECONDS', default: '30', description: 'Tolerance for `exp`/`nbf`.', usedBy: ['command-api'] },
+  { name: 'DEV_ISSUER', default: '1 (embedded), 0 (production)', description: 'Run the development issuer (key in DATA_DIR) whose tokens the CLI mints. Tests and local trials only.', usedBy: ['command-api'] },
+];
