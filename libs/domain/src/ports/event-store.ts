@@ -68,7 +68,7 @@ export class WrongExpectedRevisionError extends Error {
 
 /** A dependency (database, EventStoreDB) is unreachable or failed; maps to 503. */
 export class StoreUnavailableError extends Error {
-  constructor(message: string, readonly cause?: unknown) {
+  constructor(message: string, override readonly cause?: unknown) {
     super(message);
     this.name = 'StoreUnavailableError';
   }

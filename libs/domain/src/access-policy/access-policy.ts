@@ -1,0 +1,181 @@
+import { assertNever, Decider, DomainEvent } from '../decider';
+import { alreadyExists, conflict, invalid, notFound } from '../errors';
+import { Role } from '../roles';
+import { CommandMetadata } from '../secret/secret';
+
+export interface GrantPrincipal {
+  type: 'user' | 'group';
+  id: string;
+}
+
+export interface Grant {
+  grantId: string;
+  principal: GrantPrincipal;
+  role: Role;
+  /** Glob narrowing the grant to secrets of matching environment scope; null = all. */
+  environment: string | null;
+  /** Glob narrowing the grant to secrets of matching branch scope; null = all. */
+  branch: string | null;
+  expiresAt: string | null;
+  grantedBy: string;
+  grantedAt: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+// ---- commands ----
+export type AccessPolicyCommand =
+  | {
+      type: 'GrantRole';
+      data: {
+        projectId: string;
+        grantId: string;
+        principal: GrantPrincipal;
+        role: Role;
+        environment: string | null;
+        branch: string | null;
+        expiresAt: string | null;
+      };
+      metadata: CommandMetadata;
+    }
+  | { type: 'RevokeRole'; data: { grantId: string }; metadata: CommandMetadata };
+
+// ---- events ----
+export type RoleGranted = DomainEvent<
+  'RoleGranted',
+  {
+    projectId: string;
+    grantId: string;
+    principal: GrantPrincipal;
+    role: Role;
+    environment: string | null;
+    branch: string | null;
+    expiresAt: string | null;
+    grantedBy: string;
+    grantedAt: string;
+  }
+>;
+export type RoleRevoked = DomainEvent<
+  'RoleRevoked',
+  { projectId: string; grantId: string; principal: GrantPrincipal; role: Role; revokedBy: string; revokedAt: string }
+>;
+export type AccessPolicyEvent = RoleGranted | RoleRevoked;
+
+// ---- state ----
+export interface AccessPolicyState {
+  projectId: string | null;
+  /** Every grant ever made, revoked ones included (history answers "who could, when"). */
+  grants: ReadonlyMap<string, Grant>;
+}
+
+export function isGrantActive(g: Grant, now: string): boolean {
+  return g.revokedAt === null && (g.expiresAt === null || Date.parse(now) < Date.parse(g.expiresAt));
+}
+
+/** An owner grant that is unnarrowed and in force: what keeps a project administrable. */
+function isFullOwner(g: Grant, now: string): boolean {
+  return g.role === 'owner' && g.environment === null && g.branch === null && isGrantActive(g, now);
+}
+
+export function hasActiveOwner(state: AccessPolicyState, now: string): boolean {
+  for (const g of state.grants.values()) if (isFullOwner(g, now)) return true;
+  return false;
+}
+
+export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand, AccessPolicyEvent> = {
+  initialState: () => ({ projectId: null, grants: new Map() }),
+
+  decide(command, state) {
+    const now = command.metadata.now;
+    switch (command.type) {
+      case 'GrantRole': {
+        const d = command.data;
+        if (state.grants.has(d.grantId)) throw alreadyExists('grant-exists', 'grant id already used');
+        if (d.expiresAt !== null && Date.parse(d.expiresAt) <= Date.parse(now)) {
+          throw invalid('expiry-in-past', 'expiresAt must be in the future', 'expiresAt');
+        }
+        for (const g of state.grants.values()) {
+          if (
+            isGrantActive(g, now) &&
+            g.principal.type === d.principal.type &&
+            g.principal.id === d.principal.id &&
+            g.role === d.role &&
+            g.environment === d.environment &&
+            g.branch === d.branch &&
+            g.expiresAt === d.expiresAt
+          ) {
+            throw alreadyExists('grant-duplicate', `an identical grant is already in force: ${g.grantId}`);
+          }
+        }
+        return [
+          {
+            type: 'RoleGranted',
+            data: {
+              projectId: d.projectId,
+              grantId: d.grantId,
+              principal: d.principal,
+              role: d.role,
+              environment: d.environment,
+              branch: d.branch,
+              expiresAt: d.expiresAt,
+              grantedBy: command.metadata.actor.id,
+              grantedAt: now,
+            },
+          },
+        ];
+      }
+      case 'RevokeRole': {
+        const g = state.grants.get(command.data.grantId);
+        if (!g || g.revokedAt !== null) throw notFound('grant-not-found', 'grant not found');
+        if (isFullOwner(g, now)) {
+          const others = [...state.grants.values()].filter((o) => o.grantId !== g.grantId && isFullOwner(o, now));
+          if (others.length === 0) throw conflict('last-owner', 'the last owner of a project cannot be revoked; grant another owner first');
+        }
+        return [
+          {
+            type: 'RoleRevoked',
+            data: {
+              projectId: state.projectId ?? '',
+              grantId: g.grantId,
+              principal: g.principal,
+              role: g.role,
+              revokedBy: command.metadata.actor.id,
+              revokedAt: now,
+            },
+          },
+        ];
+      }
+      default:
+        return assertNever(command);
+    }
+  },
+
+  evolve(state, event) {
+    const grants = new Map(state.grants);
+    switch (event.type) {
+      case 'RoleGranted': {
+        const d = event.data;
+        grants.set(d.grantId, {
+          grantId: d.grantId,
+          principal: d.principal,
+          role: d.role,
+          environment: d.environment,
+          branch: d.branch,
+          expiresAt: d.expiresAt,
+          grantedBy: d.grantedBy,
+          grantedAt: d.grantedAt,
+          revokedAt: null,
+          revokedBy: null,
+        });
+        return { projectId: d.projectId, grants };
+      }
+      case 'RoleRevoked': {
+        const g = grants.get(event.data.grantId);
+        if (g) grants.set(g.grantId, { ...g, revokedAt: event.data.revokedAt, revokedBy: event.data.revokedBy });
+        return { ...state, grants };
+      }
+      default:
+        return assertNever(event);
+    }
+  },
+};

@@ -1,0 +1,79 @@
+import { AccessPolicyState } from '../access-policy/access-policy';
+import { authorize, DenialReason, Decision, SecretSubject } from '../authorization/ability';
+import { DomainEvent } from '../decider';
+import { Principal, PrincipalRecord, principalRecord } from '../principal';
+import { AbilityAction } from '../authorization/ability';
+import { CommandMetadata, SecretState } from '../secret/secret';
+
+export type AccessVia = Extract<Decision, { allowed: true }>['via'];
+
+export type SecretAccessed = DomainEvent<
+  'SecretAccessed',
+  {
+    projectId: string;
+    name: string;
+    version: number;
+    principal: PrincipalRecord;
+    via: AccessVia;
+    purpose: string | null;
+  }
+>;
+export type SecretAccessDenied = DomainEvent<
+  'SecretAccessDenied',
+  {
+    projectId: string;
+    /** null when the denied action was not about one secret (e.g. managing grants). */
+    name: string | null;
+    action: AbilityAction;
+    principal: PrincipalRecord;
+    reason: DenialReason;
+    purpose: string | null;
+  }
+>;
+export type AccessEvent = SecretAccessed | SecretAccessDenied;
+
+export interface AccessSecret {
+  type: 'AccessSecret';
+  data: { projectId: string; name: string; principal: Principal; purpose: string | null };
+  metadata: CommandMetadata;
+}
+
+export function secretSubjectOf(state: SecretState, projectId: string, name: string): SecretSubject {
+  if (state.status === 'active') {
+    return { projectId, name, environment: state.scope.environment, branch: state.scope.branch, protectedOnly: state.scope.protectedOnly };
+  }
+  // A secret that does not exist has the narrowest conceivable scope, so no grant "covers" it by accident.
+  return { projectId, name, environment: null, branch: null, protectedOnly: false };
+}
+
+export function denied(
+  principal: Principal,
+  projectId: string,
+  name: string | null,
+  action: AbilityAction,
+  reason: DenialReason,
+  purpose: string | null = null,
+): SecretAccessDenied {
+  return { type: 'SecretAccessDenied', data: { projectId, name, action, principal: principalRecord(principal), reason, purpose } };
+}
+
+/**
+ * Reading a value: exactly one event, SecretAccessed or SecretAccessDenied, always recorded
+ * before any value leaves the service. A missing secret is reported as not found only to
+ * principals who may see the project's secrets at all; others learn nothing about existence.
+ */
+export function decideAccess(command: AccessSecret, state: { secret: SecretState; policy: AccessPolicyState }): AccessEvent {
+  const { projectId, name, principal, purpose } = command.data;
+  const now = command.metadata.now;
+  if (state.secret.status !== 'active') {
+    const probe = authorize(principal, state.policy, principal.kind === 'ci-job' ? 'read' : 'list', secretSubjectOf(state.secret, projectId, name), now);
+    const knowsProject = probe.allowed || (principal.kind === 'ci-job' && principal.projectId === projectId);
+    return denied(principal, projectId, name, 'read', knowsProject ? 'secret-not-found' : (probe as { reason: DenialReason }).reason, purpose);
+  }
+  const decision = authorize(principal, state.policy, 'read', secretSubjectOf(state.secret, projectId, name), now);
+  if (!decision.allowed) return denied(principal, projectId, name, 'read', decision.reason, purpose);
+  return {
+    type: 'SecretAccessed',
+    data: { projectId, name, version: state.secret.version, principal: principalRecord(principal), via: decision.via, purpose },
+  };
+}

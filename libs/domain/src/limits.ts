@@ -1,0 +1,12 @@
+// The input limits of API.md, in one place: validators and deciders both use them.
+
+export const PROJECT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const SECRET_NAME_PATTERN = /^[A-Z][A-Z0-9_]{0,127}$/;
+/** Principal ids (user ids, group ids) as they appear in tokens and grants. */
+export const PRINCIPAL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9@._:\/-]{0,254}$/;
+/** Globs: printable ASCII without spaces, quotes or backslashes; `*`, `?` and `**` are wildcards. */
+export const GLOB_PATTERN = /^[A-Za-z0-9._\-\/*?]{1,255}$/;
+export const MAX_GLOB_LENGTH = 255;
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const MAX_DESCRIPTION_LENGTH = 1024;
+export const MAX_PURPOSE_LENGTH = 512;

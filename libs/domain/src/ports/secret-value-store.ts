@@ -1,0 +1,25 @@
+// Where secret VALUES live: OpenBao KV v2 in production, an envelope-encrypted table in the
+// embedded profile. Events hold only the opaque `valueRef` this port returns.
+
+export interface SecretValueKey {
+  projectId: string;
+  name: string;
+  version: number;
+}
+
+export interface SecretValueStore {
+  /** Stores a value under a fresh reference; a reference is never reused, so a lost race cannot overwrite a committed version. */
+  put(key: SecretValueKey, value: string): Promise<{ valueRef: string }>;
+  /** The value behind a reference; throws SecretValueMissingError if there is none. */
+  get(valueRef: string): Promise<string>;
+  /** Destroys every stored version of a secret (after SecretDeleted). */
+  destroy(projectId: string, name: string): Promise<void>;
+  ping(): Promise<void>;
+}
+
+export class SecretValueMissingError extends Error {
+  constructor(readonly valueRef: string) {
+    super(`no stored value for reference ${valueRef}`);
+    this.name = 'SecretValueMissingError';
+  }
+}
