@@ -1,4 +1,5 @@
 import { AccessEvent } from './access/access-decision';
+import { RecordedEvent } from './ports/event-store';
 import { AccessPolicyEvent } from './access-policy/access-policy';
 import { SecretEvent } from './secret/secret';
 
@@ -45,4 +46,10 @@ export function upcast(
     d = step(d);
   }
   return d;
+}
+
+/** A stored event as the domain sees it: upcast to today's shape. */
+export function toDomainEvent<E extends DomainEventUnion>(recorded: RecordedEvent): E {
+  if (!isKnownEventType(recorded.type)) throw new Error(`unknown event type ${recorded.type} in ${recorded.streamName}`);
+  return { type: recorded.type, data: upcast(recorded.type, recorded.schemaVersion, recorded.data) } as E;
 }

@@ -82,7 +82,7 @@ export function defineAbilityFor(principal: Principal, projectId: string, policy
       }
     }
   }
-  if (principal.admin && !hasActiveOwner(policy, now)) {
+  if (principal.admin && (policy.projectId === null || policy.projectId === projectId) && !hasActiveOwner(policy, now)) {
     can('bootstrap-owner', 'Project', ((p: ProjectSubject) => p.projectId === projectId) as unknown as MatchConditions).because(ADMIN_BOOTSTRAP);
   }
   return build({ conditionsMatcher: lambdaMatcher });

@@ -12,8 +12,8 @@ export interface SecretValueStore {
   put(key: SecretValueKey, value: string): Promise<{ valueRef: string }>;
   /** The value behind a reference; throws SecretValueMissingError if there is none. */
   get(valueRef: string): Promise<string>;
-  /** Destroys every stored version of a secret (after SecretDeleted). */
-  destroy(projectId: string, name: string): Promise<void>;
+  /** Destroys these stored values (a deleted secret's versions, or an orphan whose event was never appended). Unknown refs are ignored. */
+  destroy(valueRefs: string[]): Promise<void>;
   ping(): Promise<void>;
 }
 

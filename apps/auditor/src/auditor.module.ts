@@ -1,0 +1,68 @@
+import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { join } from 'node:path';
+import { EventStore, formatPosition, parsePosition, StreamCategory, SubscriptionHandle } from '../../../libs/domain/src';
+import { AppConfig } from '../../../libs/infra/src/config/config';
+import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
+import { CONFIG, EVENT_STORE, LOGGER, SQL } from '../../../libs/infra/src/nest/tokens';
+import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
+import { AuditFileSink } from './audit-file.sink';
+
+const CHECKPOINT = 'auditor-file';
+
+/**
+ * Streams audit-relevant events (grants, secret changes, access decisions) to DATA_DIR/audit/audit.jsonl
+ * from a checkpoint that moves only after the line is on disk.
+ */
+@Module({})
+export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private handle?: SubscriptionHandle;
+  private sink?: AuditFileSink;
+  private stopped = false;
+  private readonly logger: JsonLogger;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(SQL) private readonly sql: SqlClient,
+    @Inject(LOGGER) logger: JsonLogger,
+  ) {
+    this.logger = logger.child('auditor');
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.sink = new AuditFileSink(join(this.config.dataDir, 'audit', 'audit.jsonl'));
+    await this.subscribe(0);
+  }
+
+  private async subscribe(failures: number): Promise<void> {
+    if (this.stopped || !this.sink) return;
+    const sink = this.sink;
+    const { rows } = await this.sql.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE projection = $1', [CHECKPOINT]);
+    this.handle = this.store.subscribeToAll(
+      {
+        after: rows[0] ? parsePosition(rows[0].position) : undefined,
+        streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
+      },
+      async (event) => {
+        sink.write(event);
+        await this.sql.query(
+          `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
+           ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+          [CHECKPOINT, formatPosition(event.position)],
+        );
+      },
+    );
+    this.handle.done.catch((e) => {
+      if (this.stopped) return;
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+      this.logger.warn('audit subscription failed; resubscribing', { delayMs: delay, ...describeError(e) });
+      setTimeout(() => void this.subscribe(failures + 1), delay).unref();
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    await this.handle?.stop();
+    this.sink?.close();
+  }
+}

@@ -1,0 +1,4 @@
+import { run } from '../../run';
+
+// `npm run start:auditor`: this app alone, as its container runs it.
+run('auditor');

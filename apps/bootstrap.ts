@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { INestApplication, Module, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { NextFunction, Request, Response } from 'express';
+import { CommandApiModule } from './command-api/src/command-api.module';
+import { validationPipe } from './command-api/src/http/validation';
+import { ProjectorModule } from './projector/src/projector.module';
+import { AuditorModule } from './auditor/src/auditor.module';
+import { AppConfig } from '../libs/infra/src/config/config';
+import { describeError } from '../libs/infra/src/logging/logger';
+import { HealthController } from '../libs/infra/src/nest/health.controller';
+import { InfraModule } from '../libs/infra/src/nest/infra.module';
+import { createInfrastructure, Infrastructure } from '../libs/infra/src/nest/infrastructure';
+import { PROBLEM_BASE } from './command-api/src/http/problem';
+
+/** Request bodies: a 64 KiB value, JSON-escaped, fits well below this; anything larger is 413. */
+export const MAX_BODY = '512kb';
+
+@Module({ controllers: [HealthController] })
+class HealthModule {}
+
+export interface RunningApp {
+  app: INestApplication;
+  infra: Infrastructure;
+}
+
+/** Builds the Nest application for the apps named in config.APPS (all three in the embedded profile). */
+export async function createApp(config: AppConfig, infra?: Infrastructure): Promise<RunningApp> {
+  const shared = infra ?? (await createInfrastructure(config));
+  const appModules: Type[] = [];
+  if (config.apps.includes('command-api')) appModules.push(CommandApiModule);
+  if (config.apps.includes('projector')) appModules.push(ProjectorModule);
+  if (config.apps.includes('auditor')) appModules.push(AuditorModule);
+
+  @Module({ imports: [InfraModule.forRoot(shared), HealthModule, ...appModules] })
+  class RootModule {}
+
+  const app = await NestFactory.create(RootModule, { bodyParser: false, logger: shared.logger.child('nest'), abortOnError: false });
+  const metrics = shared.metrics;
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const end = metrics.httpDuration.startTimer();
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route });
+    });
+    next();
+  });
+  app.use(express.json({ limit: MAX_BODY, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.useGlobalPipes(validationPipe());
+  app.enableShutdownHooks();
+
+  if (config.apps.includes('command-api')) {
+    const doc = new DocumentBuilder()
+      .setTitle('Pipeline secrets: policy and audit API')
+      .setDescription('REST contract v1 (see API.md). Errors are application/problem+json (RFC 9457).')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build();
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json' });
+  }
+  await app.init();
+  // Errors raised by the body parser never reach Nest's filters: answer them as problems here.
+  app.use((err: { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const tooLarge = err?.type === 'entity.too.large' || err?.status === 413;
+    const status = tooLarge ? 413 : err?.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) shared.logger.error('unhandled middleware error', describeError(err));
+    const problem = tooLarge
+      ? { type: `${PROBLEM_BASE}too-large`, title: 'Payload too large', status, detail: `request body exceeds ${MAX_BODY}` }
+      : status === 500
+        ? { type: `${PROBLEM_BASE}internal`, title: 'Internal error', status, detail: 'an unexpected error occurred' }
+        : { type: `${PROBLEM_BASE}invalid-request`, title: 'Invalid request', status, detail: 'malformed request body (JSON expected)', errors: [{ field: 'body', message: 'not valid JSON' }] };
+    res.status(status).type('application/problem+json').send(JSON.stringify({ ...problem, instance: req.originalUrl.split('?')[0] }));
+  });
+  return { app, infra: shared };
+}
+
+/** Starts listening and says where, and how to get a first token. */
+export async function start(config: AppConfig): Promise<RunningApp> {
+  const running = await createApp(config);
+  await running.app.listen(config.port, config.host);
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const log = running.infra.logger.child('main');
+  log.info('listening', { url, profile: config.profile, apps: config.apps, dataDir: config.profile === 'embedded' ? config.dataDir : undefined });
+  if (running.infra.devIssuer) {
+    process.stderr.write(
+      `\npipeline-secrets ${config.profile} profile listening on ${url} (apps: ${config.apps.join(', ')})\n` +
+        `  API docs:           ${url}/docs\n` +
+        `  first admin token:  npm run --silent cli -- token --sub admin --admin\n` +
+        `  (development issuer; keys in ${config.dataDir})\n\n`,
+    );
+  }
+  return running;
+}

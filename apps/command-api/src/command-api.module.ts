@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { JsonLogger } from '../../../libs/infra/src/logging/logger';
+import { LOGGER } from '../../../libs/infra/src/nest/tokens';
+import { AccessControl } from './application/access-control';
+import { GrantsController } from './grants/grants.controller';
+import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
+import { BearerAuthGuard } from './http/auth.guard';
+import { ProblemFilter } from './http/problem.filter';
+import { SecretsController } from './secrets/secrets.controller';
+import { SECRET_COMMAND_HANDLERS } from './secrets/secret-commands';
+import { SecretStates } from './secrets/secret-states';
+
+/** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
+@Module({
+  imports: [CqrsModule.forRoot({ rethrowUnhandled: true })],
+  controllers: [SecretsController, GrantsController],
+  providers: [
+    AccessControl,
+    SecretStates,
+    ...SECRET_COMMAND_HANDLERS,
+    ...GRANT_COMMAND_HANDLERS,
+    { provide: APP_GUARD, useClass: BearerAuthGuard },
+    { provide: APP_FILTER, useFactory: (logger: JsonLogger) => new ProblemFilter(logger.child('http')), inject: [LOGGER] },
+  ],
+})
+export class CommandApiModule {}

@@ -1,0 +1,31 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Principal } from '../../../../libs/domain/src';
+import { PUBLIC_ROUTE } from '../../../../libs/infra/src/nest/public';
+import { TOKEN_VERIFIER } from '../../../../libs/infra/src/nest/tokens';
+import { TokenVerifier } from '../../../../libs/infra/src/auth/token-verifier';
+import { problems } from './problem';
+import { AuthenticatedRequest } from './request-context';
+
+
+@Injectable()
+export class BearerAuthGuard implements CanActivate {
+  constructor(@Inject(TOKEN_VERIFIER) private readonly verifier: TokenVerifier, private readonly reflector: Reflector) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
+    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const header = req.header('authorization');
+    if (!header) throw problems.unauthorized('missing bearer token');
+    const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
+    if (!m) throw problems.unauthorized('malformed Authorization header');
+    req.principal = await this.verifier.verify(m[1]);
+    return true;
+  }
+}
+
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
+  const p = ctx.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!p) throw problems.unauthorized('missing bearer token');
+  return p;
+});

@@ -1,0 +1,30 @@
+import { Injectable, PipeTransform } from '@nestjs/common';
+import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
+import { problems } from './problem';
+
+function patternPipe(field: string, pattern: RegExp) {
+  @Injectable()
+  class PatternPipe implements PipeTransform<string, string> {
+    transform(value: string): string {
+      if (typeof value !== 'string' || !pattern.test(value)) {
+        throw problems.badRequest(`invalid ${field}`, [{ field, message: `${field} must match ${pattern.source}` }]);
+      }
+      return value;
+    }
+  }
+  return PatternPipe;
+}
+
+export const ProjectIdPipe = patternPipe('projectId', PROJECT_ID_PATTERN);
+export const SecretNamePipe = patternPipe('name', SECRET_NAME_PATTERN);
+export const GrantIdPipe = patternPipe('grantId', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+/** If-Match: "<revision>" (strong or weak form). Absent or `*` → no precondition. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  const m = /^\s*(?:W\/)?"(-?\d{1,15})"\s*$/.exec(header) ?? /^\s*(-?\d{1,15})\s*$/.exec(header);
+  if (!m) throw problems.badRequest('invalid If-Match', [{ field: 'If-Match', message: 'If-Match must be a quoted stream revision such as "3"' }]);
+  return Number(m[1]);
+}
+
+export const etagOf = (revision: number) => `"${revision}"`;

@@ -1,0 +1,67 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DomainError, StoreUnavailableError } from '../../../../libs/domain/src';
+import { describeError, JsonLogger } from '../../../../libs/infra/src/logging/logger';
+import { AuthenticationError } from '../../../../libs/infra/src/auth/token-verifier';
+import { ConcurrencyConflictError, PreconditionFailedError } from '../application/handle-command';
+import { PROBLEM_BASE, ProblemDetails, ProblemException, problems } from './problem';
+
+const STATUS_FOR_DOMAIN: Record<DomainError['kind'], number> = { 'not-found': 404, 'already-exists': 409, conflict: 409, invalid: 400 };
+
+/**
+ * Every error leaves as application/problem+json. Messages of unexpected errors are never
+ * sent to the client (they may hold internals); they are logged with a correlation id.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  constructor(private readonly logger: JsonLogger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    const { problem, headers } = this.toProblem(exception, req);
+    problem.instance = req.originalUrl?.split('?')[0];
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  }
+
+  private toProblem(e: unknown, req: Request): { problem: ProblemDetails; headers: Record<string, string> } {
+    if (e instanceof ProblemException) return { problem: { type: `${PROBLEM_BASE}error`, ...e.problem } as ProblemDetails, headers: e.headers };
+    if (e instanceof DomainError) {
+      const status = STATUS_FOR_DOMAIN[e.kind];
+      const p = status === 400 ? problems.badRequest(e.message, e.field ? [{ field: e.field, message: e.message }] : undefined) : status === 404 ? problems.notFound(e.message) : problems.conflict(e.message, e.code);
+      p.problem.reason = e.code;
+      return this.toProblem(p, req);
+    }
+    if (e instanceof AuthenticationError) return this.toProblem(problems.unauthorized(e.reason), req);
+    if (e instanceof PreconditionFailedError) return this.toProblem(problems.preconditionFailed(e.message), req);
+    if (e instanceof ConcurrencyConflictError) return this.toProblem(problems.conflict('concurrent change; retry', 'concurrent-change'), req);
+    if (e instanceof StoreUnavailableError) {
+      this.logger.warn('dependency unavailable', { ...describeError(e), path: req.route?.path });
+      return this.toProblem(problems.unavailable('a dependency is unavailable; retry later'), req);
+    }
+    if (e instanceof HttpException) {
+      const status = e.getStatus();
+      // Nest/express errors the client caused (bad JSON, too large, unknown route): keep the status, replace the text.
+      const detail =
+        status === 413 ? 'request body too large' : status === 404 ? 'no such resource' : status === 400 ? 'malformed request body (JSON expected)' : e.message;
+      const title = status === 413 ? 'Payload too large' : status === 404 ? 'Not found' : status === 400 ? 'Invalid request' : 'Error';
+      const errors = status === 400 ? [{ field: 'body', message: detail }] : undefined;
+      return { problem: { type: `${PROBLEM_BASE}${status}`, title, status, detail, errors }, headers: {} };
+    }
+    const err = e as { type?: string; status?: number; statusCode?: number };
+    if (err && (err.type === 'entity.too.large' || err.status === 413)) {
+      return { problem: { type: `${PROBLEM_BASE}too-large`, title: 'Payload too large', status: 413, detail: 'request body too large' }, headers: {} };
+    }
+    if (err && (err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported')) {
+      return this.toProblem(problems.badRequest('malformed request body (JSON expected)', [{ field: 'body', message: 'not valid JSON' }]), req);
+    }
+    this.logger.error('unhandled error', { ...describeError(e), path: req.route?.path, correlationId: req.header('x-request-id') });
+    return { problem: { type: `${PROBLEM_BASE}internal`, title: 'Internal error', status: 500, detail: 'an unexpected error occurred' }, headers: {} };
+  }
+}

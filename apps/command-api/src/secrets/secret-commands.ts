@@ -1,0 +1,231 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import {
+  decideAccess,
+  DomainEvent,
+  EventStore,
+  Principal,
+  SecretCommand,
+  secretDecider,
+  SecretScope,
+  secretSubjectOf,
+  SecretState,
+  SecretValueKey,
+  SecretValueStore,
+  StreamName,
+} from '../../../../libs/domain/src';
+import { EVENT_STORE, METRICS, VALUE_STORE } from '../../../../libs/infra/src/nest/tokens';
+import { Metrics } from '../../../../libs/infra/src/observability/metrics';
+import { AccessControl } from '../application/access-control';
+import { CommandContext, envelope } from '../application/event-envelope';
+import { handleCommand } from '../application/handle-command';
+import { Loaded } from '../application/stream-state-cache';
+import { problems } from '../http/problem';
+import { CreateSecretDto, PatchSecretDto, SecretMetadataView } from './secret.dto';
+import { metadataView, SecretStates } from './secret-states';
+
+// Commands: one small class each; the handlers are the four-line pattern plus authorization.
+
+export class CreateSecretCommand {
+  constructor(readonly projectId: string, readonly body: CreateSecretDto, readonly principal: Principal, readonly ctx: CommandContext) {}
+}
+export class UpdateSecretValueCommand {
+  constructor(readonly projectId: string, readonly name: string, readonly value: string, readonly ifMatch: number | undefined, readonly principal: Principal, readonly ctx: CommandContext) {}
+}
+export class ChangeSecretMetadataCommand {
+  constructor(readonly projectId: string, readonly name: string, readonly body: PatchSecretDto, readonly ifMatch: number | undefined, readonly principal: Principal, readonly ctx: CommandContext) {}
+}
+export class DeleteSecretCommand {
+  constructor(readonly projectId: string, readonly name: string, readonly ifMatch: number | undefined, readonly principal: Principal, readonly ctx: CommandContext) {}
+}
+export class AccessSecretCommand {
+  constructor(readonly projectId: string, readonly name: string, readonly purpose: string | null, readonly principal: Principal, readonly ctx: CommandContext) {}
+}
+
+const meta = (ctx: CommandContext) => ({ now: ctx.now, actor: ctx.actor });
+
+/** A secret that is not there: 404 to those who may list the project's secrets, 403 (audited) to others. */
+async function requireVisible(
+  access: AccessControl,
+  principal: Principal,
+  action: 'update' | 'delete' | 'list',
+  projectId: string,
+  name: string,
+  loaded: Loaded<SecretState>,
+  ctx: CommandContext,
+) {
+  const subject = secretSubjectOf(loaded.state, projectId, name);
+  if (loaded.state.status !== 'active') {
+    await access.require(principal, 'list', subject, ctx);
+    throw problems.notFound(`secret ${name} not found`);
+  }
+  return access.require(principal, action, subject, ctx);
+}
+
+/**
+ * Value first, under a fresh reference, then the event naming it. A lost race (a retried
+ * decision) or a failed append leaves unreferenced values, which are destroyed at once: no
+ * event ever names a value that was not stored, and no stored value outlives a failed command.
+ */
+class PendingValues {
+  private readonly refs: string[] = [];
+  constructor(private readonly values: SecretValueStore) {}
+
+  async put(key: SecretValueKey, value: string): Promise<string> {
+    const { valueRef } = await this.values.put(key, value);
+    this.refs.push(valueRef);
+    return valueRef;
+  }
+
+  /** Destroys every value put here except the one the appended event names (none on failure). */
+  async settle(committed: DomainEvent[] | null): Promise<void> {
+    const keep = new Set((committed ?? []).map((e) => String((e.data as { valueRef?: string }).valueRef)));
+    const orphans = this.refs.filter((r) => !keep.has(r));
+    if (orphans.length > 0) await this.values.destroy(orphans).catch(() => undefined);
+  }
+
+  async run<T extends { events: DomainEvent[] }>(fn: () => Promise<T>): Promise<T> {
+    let result: T | undefined;
+    try {
+      result = await fn();
+      return result;
+    } finally {
+      await this.settle(result ? result.events : null);
+    }
+  }
+}
+
+@CommandHandler(CreateSecretCommand)
+export class CreateSecretHandler implements ICommandHandler<CreateSecretCommand> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(VALUE_STORE) private readonly values: SecretValueStore,
+    private readonly secrets: SecretStates,
+    private readonly access: AccessControl,
+  ) {}
+
+  async execute({ projectId, body, principal, ctx }: CreateSecretCommand) {
+    const scope: SecretScope = { environment: body.environment ?? null, branch: body.branch ?? null, protectedOnly: body.protectedOnly ?? false };
+    await this.access.require(principal, 'create', { projectId, name: body.name, ...scope }, ctx);
+    const pending = new PendingValues(this.values);
+    const result = await pending.run(() =>
+      handleCommand(this.store, this.secrets, StreamName.secret(projectId, body.name), secretDecider, async (): Promise<SecretCommand> => {
+        const valueRef = await pending.put({ projectId, name: body.name, version: 1 }, body.value);
+        return { type: 'CreateSecret', data: { projectId, name: body.name, description: body.description ?? null, scope, valueRef }, metadata: meta(ctx) };
+      }, ctx),
+    );
+    return { name: body.name, version: 1, revision: result.nextExpectedRevision };
+  }
+}
+
+@CommandHandler(UpdateSecretValueCommand)
+export class UpdateSecretValueHandler implements ICommandHandler<UpdateSecretValueCommand> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(VALUE_STORE) private readonly values: SecretValueStore,
+    private readonly secrets: SecretStates,
+    private readonly access: AccessControl,
+  ) {}
+
+  async execute({ projectId, name, value, ifMatch, principal, ctx }: UpdateSecretValueCommand) {
+    const pending = new PendingValues(this.values);
+    const result = await pending.run(() =>
+      handleCommand(this.store, this.secrets, StreamName.secret(projectId, name), secretDecider, async (loaded): Promise<SecretCommand> => {
+        await requireVisible(this.access, principal, 'update', projectId, name, loaded, ctx);
+        const next = loaded.state.status === 'active' ? loaded.state.version + 1 : 1;
+        const valueRef = await pending.put({ projectId, name, version: next }, value);
+        return { type: 'UpdateSecretValue', data: { valueRef }, metadata: meta(ctx) };
+      }, ctx, { ifMatch }),
+    );
+    const ev = result.events[0];
+    return { version: ev && ev.type === 'SecretValueUpdated' ? (ev.data as { version: number }).version : 0 };
+  }
+}
+
+@CommandHandler(ChangeSecretMetadataCommand)
+export class ChangeSecretMetadataHandler implements ICommandHandler<ChangeSecretMetadataCommand> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore, private readonly secrets: SecretStates, private readonly access: AccessControl) {}
+
+  async execute({ projectId, name, body, ifMatch, principal, ctx }: ChangeSecretMetadataCommand): Promise<SecretMetadataView> {
+    await handleCommand(this.store, this.secrets, StreamName.secret(projectId, name), secretDecider, async (loaded): Promise<SecretCommand> => {
+      await requireVisible(this.access, principal, 'update', projectId, name, loaded, ctx);
+      if (loaded.state.status === 'active') {
+        // Moving a secret's scope needs update rights on where it goes, too.
+        const s = loaded.state.scope;
+        const to = {
+          projectId,
+          name,
+          environment: body.environment !== undefined ? body.environment : s.environment,
+          branch: body.branch !== undefined ? body.branch : s.branch,
+          protectedOnly: body.protectedOnly ?? s.protectedOnly,
+        };
+        await this.access.require(principal, 'update', to, ctx);
+      }
+      return { type: 'ChangeSecretMetadata', data: { ...body }, metadata: meta(ctx) };
+    }, ctx, { ifMatch });
+    const after = await this.secrets.forSecret(projectId, name);
+    if (after.state.status !== 'active') throw problems.notFound(`secret ${name} not found`);
+    return metadataView(after.state, after.revision);
+  }
+}
+
+@CommandHandler(DeleteSecretCommand)
+export class DeleteSecretHandler implements ICommandHandler<DeleteSecretCommand> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(VALUE_STORE) private readonly values: SecretValueStore,
+    private readonly secrets: SecretStates,
+    private readonly access: AccessControl,
+  ) {}
+
+  async execute({ projectId, name, ifMatch, principal, ctx }: DeleteSecretCommand): Promise<void> {
+    const streamName = StreamName.secret(projectId, name);
+    const result = await handleCommand(this.store, this.secrets, streamName, secretDecider, async (loaded): Promise<SecretCommand> => {
+      await requireVisible(this.access, principal, 'delete', projectId, name, loaded, ctx);
+      return { type: 'DeleteSecret', data: {}, metadata: meta(ctx) };
+    }, ctx, { ifMatch });
+    // Crypto-shred the deleted generation's values: every ref since its SecretCreated.
+    const events = await this.store.readStream(streamName, { maxCount: result.nextExpectedRevision + 1 });
+    const refs: string[] = [];
+    for (const e of events) {
+      if (e.type === 'SecretCreated') refs.length = 0;
+      if (e.type === 'SecretCreated' || e.type === 'SecretValueUpdated') refs.push(String(e.data.valueRef));
+    }
+    await this.values.destroy(refs);
+  }
+}
+
+@CommandHandler(AccessSecretCommand)
+export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(VALUE_STORE) private readonly values: SecretValueStore,
+    @Inject(METRICS) private readonly metrics: Metrics,
+    private readonly secrets: SecretStates,
+    private readonly access: AccessControl,
+  ) {}
+
+  async execute({ projectId, name, purpose, principal, ctx }: AccessSecretCommand) {
+    const [secret, policy] = await Promise.all([this.secrets.forSecret(projectId, name), this.access.policy(projectId)]);
+    const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose }, metadata: meta(ctx) }, { secret: secret.state, policy: policy.state });
+    if (decision.type === 'SecretAccessDenied') {
+      await this.access.recordDenial(decision, ctx);
+      if (decision.data.reason === 'secret-not-found') throw problems.notFound(`secret ${name} not found`);
+      throw problems.forbidden(decision.data.reason);
+    }
+    if (secret.state.status !== 'active') throw problems.notFound(`secret ${name} not found`); // unreachable: decideAccess denies
+    // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
+    await this.store.appendToStream(StreamName.access(projectId), 'any', [envelope(decision, ctx)]);
+    this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'via' in decision.data.via ? 'grant' : String((decision.data.via as { scope: string }).scope) });
+    const value = await this.values.get(secret.state.valueRef);
+    return { name, version: secret.state.version, value };
+  }
+}
+
+export const SECRET_COMMAND_HANDLERS = [
+  CreateSecretHandler,
+  UpdateSecretValueHandler,
+  ChangeSecretMetadataHandler,
+  DeleteSecretHandler,
+  AccessSecretHandler,
+];

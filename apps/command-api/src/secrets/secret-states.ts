@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ActiveSecret, EventStore, SecretEvent, secretDecider, SecretState, StreamName } from '../../../../libs/domain/src';
+import { EVENT_STORE } from '../../../../libs/infra/src/nest/tokens';
+import { Loaded, StreamStateCache } from '../application/stream-state-cache';
+import { SecretMetadataView } from './secret.dto';
+
+/** Secret streams folded for decisions; timestamps come from each event's occurredAt. */
+@Injectable()
+export class SecretStates extends StreamStateCache<SecretState, SecretEvent> {
+  constructor(@Inject(EVENT_STORE) store: EventStore) {
+    super(store, {
+      initialState: secretDecider.initialState,
+      evolve: (s, e, recorded) => secretDecider.evolveAt(s, e, String(recorded.metadata.occurredAt)),
+    });
+  }
+
+  forSecret(projectId: string, name: string): Promise<Loaded<SecretState>> {
+    return this.load(StreamName.secret(projectId, name));
+  }
+}
+
+export function metadataView(s: ActiveSecret, revision: number): SecretMetadataView {
+  return {
+    projectId: s.projectId,
+    name: s.name,
+    description: s.description,
+    environment: s.scope.environment,
+    branch: s.scope.branch,
+    protectedOnly: s.scope.protectedOnly,
+    version: s.version,
+    revision,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}

@@ -1,0 +1,124 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
+import { MaxUtf8Bytes } from '../http/validation';
+
+const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?`;
+const present = (_o: object, v: unknown) => v !== undefined && v !== null;
+
+export class CreateSecretDto {
+  @ApiProperty({ pattern: SECRET_NAME_PATTERN.source, example: 'DEPLOY_TOKEN' })
+  @IsString()
+  @Matches(SECRET_NAME_PATTERN, { message: `name must match ${SECRET_NAME_PATTERN.source}` })
+  name!: string;
+
+  @ApiProperty({ description: 'The secret value: up to 64 KiB of UTF-8. Stored in the value store only; never returned by metadata endpoints.', writeOnly: true })
+  @IsString()
+  @MinLength(1, { message: 'value must not be empty' })
+  @MaxUtf8Bytes(MAX_VALUE_BYTES)
+  value!: string;
+
+  @ApiPropertyOptional({ maxLength: MAX_DESCRIPTION_LENGTH })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  description?: string;
+
+  @ApiPropertyOptional({ description: 'Environment glob; CI jobs of other environments cannot read it.', example: 'production' })
+  @IsOptional()
+  @IsString()
+  @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('environment') })
+  environment?: string;
+
+  @ApiPropertyOptional({ description: 'Branch/ref glob.', example: 'main' })
+  @IsOptional()
+  @IsString()
+  @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('branch') })
+  branch?: string;
+
+  @ApiPropertyOptional({ description: 'Only CI jobs on protected refs may read it.', default: false })
+  @IsOptional()
+  @IsBoolean()
+  protectedOnly?: boolean;
+}
+
+export class UpdateSecretValueDto {
+  @ApiProperty({ writeOnly: true })
+  @IsString()
+  @MinLength(1, { message: 'value must not be empty' })
+  @MaxUtf8Bytes(MAX_VALUE_BYTES)
+  value!: string;
+}
+
+/** null clears a field; an absent field is left as it is. */
+export class PatchSecretDto {
+  @ApiPropertyOptional({ nullable: true, maxLength: MAX_DESCRIPTION_LENGTH })
+  @ValidateIf(present)
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  description?: string | null;
+
+  @ApiPropertyOptional({ nullable: true })
+  @ValidateIf(present)
+  @IsString()
+  @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('environment') })
+  environment?: string | null;
+
+  @ApiPropertyOptional({ nullable: true })
+  @ValidateIf(present)
+  @IsString()
+  @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('branch') })
+  branch?: string | null;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  protectedOnly?: boolean;
+}
+
+export class AccessSecretDto {
+  @ApiPropertyOptional({ maxLength: MAX_PURPOSE_LENGTH, description: 'Why the value is needed; recorded in the audit trail.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_PURPOSE_LENGTH)
+  purpose?: string;
+}
+
+export class SecretScopeView {
+  @ApiProperty({ nullable: true, type: String }) environment!: string | null;
+  @ApiProperty({ nullable: true, type: String }) branch!: string | null;
+  @ApiProperty() protectedOnly!: boolean;
+}
+
+export class SecretMetadataView {
+  @ApiProperty() projectId!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ nullable: true, type: String }) description!: string | null;
+  @ApiProperty({ nullable: true, type: String }) environment!: string | null;
+  @ApiProperty({ nullable: true, type: String }) branch!: string | null;
+  @ApiProperty() protectedOnly!: boolean;
+  @ApiProperty() version!: number;
+  @ApiProperty({ description: 'Stream revision; also the ETag.' }) revision!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+export class SecretListView {
+  @ApiProperty({ type: [SecretMetadataView] }) items!: SecretMetadataView[];
+}
+
+export class SecretCreatedView {
+  @ApiProperty() name!: string;
+  @ApiProperty({ example: 1 }) version!: number;
+  @ApiProperty() revision!: number;
+}
+
+export class SecretVersionView {
+  @ApiProperty() version!: number;
+}
+
+export class SecretValueView {
+  @ApiProperty() name!: string;
+  @ApiProperty() version!: number;
+  @ApiProperty() value!: string;
+}

@@ -1,0 +1,140 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { defineAbilityFor, Principal, secretSubject } from '../../../../libs/domain/src';
+import { SECRET_CATALOG } from '../../../../libs/infra/src/nest/tokens';
+import { SecretCatalog } from '../../../../libs/infra/src/read-models/secret-catalog';
+import { AccessControl } from '../application/access-control';
+import { CurrentPrincipal } from '../http/auth.guard';
+import { etagOf, parseIfMatch, ProjectIdPipe, SecretNamePipe } from '../http/params';
+import { problems } from '../http/problem';
+import { AuthenticatedRequest, commandContext } from '../http/request-context';
+import {
+  AccessSecretCommand,
+  ChangeSecretMetadataCommand,
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  UpdateSecretValueCommand,
+} from './secret-commands';
+import {
+  AccessSecretDto,
+  CreateSecretDto,
+  PatchSecretDto,
+  SecretCreatedView,
+  SecretListView,
+  SecretMetadataView,
+  SecretValueView,
+  SecretVersionView,
+  UpdateSecretValueDto,
+} from './secret.dto';
+import { metadataView, SecretStates } from './secret-states';
+
+@ApiTags('secrets')
+@ApiBearerAuth()
+@ApiProduces('application/json', 'application/problem+json')
+@Controller('v1/projects/:projectId/secrets')
+export class SecretsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly access: AccessControl,
+    private readonly secrets: SecretStates,
+    @Inject(SECRET_CATALOG) private readonly catalog: SecretCatalog,
+  ) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: SecretCreatedView })
+  create(@Param('projectId', ProjectIdPipe) projectId: string, @Body() body: CreateSecretDto, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
+    return this.commands.execute(new CreateSecretCommand(projectId, body, p, commandContext(req, p)));
+  }
+
+  @Get()
+  @ApiOkResponse({ type: SecretListView, description: 'Metadata only, never values. Served from the projected read model (eventually consistent).' })
+  async list(@Param('projectId', ProjectIdPipe) projectId: string, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<SecretListView> {
+    const ctx = commandContext(req, p);
+    const { state } = await this.access.policy(projectId);
+    const ability = defineAbilityFor(p, projectId, state, ctx.now);
+    if (!ability.can('list', 'Secret')) {
+      // No rule could allow listing anything here: audited denial.
+      await this.access.require(p, 'list', { projectId }, ctx);
+    }
+    const items = await this.catalog.list(projectId);
+    return { items: items.filter((s) => ability.can('list', secretSubject(s))) };
+  }
+
+  @Get(':name')
+  @ApiOkResponse({ type: SecretMetadataView, headers: { ETag: { description: 'Stream revision' } } })
+  async get(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('name', SecretNamePipe) name: string,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SecretMetadataView> {
+    const ctx = commandContext(req, p);
+    const loaded = await this.secrets.forSecret(projectId, name);
+    const s = loaded.state;
+    const subject = s.status === 'active' ? { projectId, name, ...s.scope } : { projectId, name, environment: null, branch: null, protectedOnly: false };
+    await this.access.require(p, 'list', subject, ctx);
+    if (s.status !== 'active') throw problems.notFound(`secret ${name} not found`);
+    res.setHeader('ETag', etagOf(loaded.revision));
+    return metadataView(s, loaded.revision);
+  }
+
+  @Put(':name/value')
+  @ApiHeader({ name: 'If-Match', required: false, description: 'Stream revision from ETag; 412 when stale' })
+  @ApiOkResponse({ type: SecretVersionView })
+  updateValue(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('name', SecretNamePipe) name: string,
+    @Body() body: UpdateSecretValueDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.commands.execute(new UpdateSecretValueCommand(projectId, name, body.value, parseIfMatch(ifMatch), p, commandContext(req, p)));
+  }
+
+  @Patch(':name')
+  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiOkResponse({ type: SecretMetadataView })
+  patch(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('name', SecretNamePipe) name: string,
+    @Body() body: PatchSecretDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.commands.execute(new ChangeSecretMetadataCommand(projectId, name, body, parseIfMatch(ifMatch), p, commandContext(req, p)));
+  }
+
+  @Delete(':name')
+  @HttpCode(204)
+  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiNoContentResponse()
+  async remove(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('name', SecretNamePipe) name: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<void> {
+    await this.commands.execute(new DeleteSecretCommand(projectId, name, parseIfMatch(ifMatch), p, commandContext(req, p)));
+  }
+
+  @Post(':name/access')
+  @HttpCode(200)
+  @ApiOkResponse({ type: SecretValueView, description: 'The value, returned only after SecretAccessed is durably recorded. Denials are 403 and audited.' })
+  async accessValue(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('name', SecretNamePipe) name: string,
+    @Body() body: AccessSecretDto,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SecretValueView> {
+    res.setHeader('Cache-Control', 'no-store');
+    return this.commands.execute(new AccessSecretCommand(projectId, name, body.purpose ?? null, p, commandContext(req, p)));
+  }
+}

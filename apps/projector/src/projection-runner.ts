@@ -1,0 +1,88 @@
+import { EventStore, formatPosition, parsePosition, RecordedEvent, SubscriptionHandle } from '../../../libs/domain/src';
+import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
+import { Metrics } from '../../../libs/infra/src/observability/metrics';
+import { SqlClient, SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
+
+export interface Projection {
+  name: string;
+  streamPrefixes: string[];
+  /** Applies one event inside the transaction that also moves the checkpoint. */
+  apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
+}
+
+/**
+ * Catch-up subscription from a stored checkpoint. Each event's read-model changes and the new
+ * checkpoint commit in ONE transaction: a crash between events replays at most the event in
+ * flight, whose effects rolled back with it (exactly-once effect from at-least-once delivery).
+ */
+export class ProjectionRunner {
+  private handle?: SubscriptionHandle;
+  private stopped = false;
+  private caughtUp = false;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly sql: SqlClient,
+    private readonly projection: Projection,
+    private readonly logger: JsonLogger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get isCaughtUp(): boolean {
+    return this.caughtUp;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.subscribe(0);
+  }
+
+  private async subscribe(failures: number): Promise<void> {
+    if (this.stopped) return;
+    const { rows } = await this.sql.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE projection = $1', [this.projection.name]);
+    const after = rows[0] ? parsePosition(rows[0].position) : undefined;
+    this.logger.info('projection subscribing', { projection: this.projection.name, after: rows[0]?.position ?? 'start' });
+    const handle = this.store.subscribeToAll(
+      {
+        after,
+        streamPrefixes: this.projection.streamPrefixes,
+        onCaughtUp: () => {
+          if (!this.caughtUp) this.logger.info('projection caught up', { projection: this.projection.name });
+          this.caughtUp = true;
+        },
+      },
+      (event) => this.handle_(event),
+    );
+    this.handle = handle;
+    handle.done.then(
+      () => undefined,
+      (e) => {
+        if (this.stopped) return;
+        this.caughtUp = false;
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        this.logger.warn('projection subscription failed; resubscribing', { projection: this.projection.name, delayMs: delay, ...describeError(e) });
+        this.timer = setTimeout(() => void this.subscribe(failures + 1).catch((err) => this.logger.error('resubscribe failed', describeError(err))), delay);
+      },
+    );
+  }
+
+  private async handle_(event: RecordedEvent): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await this.projection.apply(tx, event);
+      await tx.query(
+        `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
+         ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+        [this.projection.name, formatPosition(event.position)],
+      );
+    });
+    this.metrics.projectedEvents.inc({ projection: this.projection.name });
+    this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(event.recordedAt)) / 1000));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.handle?.stop();
+  }
+}

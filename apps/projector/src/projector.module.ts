@@ -1,0 +1,31 @@
+import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventStore } from '../../../libs/domain/src';
+import { JsonLogger } from '../../../libs/infra/src/logging/logger';
+import { EVENT_STORE, LOGGER, METRICS, SQL } from '../../../libs/infra/src/nest/tokens';
+import { Metrics } from '../../../libs/infra/src/observability/metrics';
+import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
+import { ProjectionRunner } from './projection-runner';
+import { secretsProjection } from './secrets.projection';
+
+/** Builds read models from the event store, each from its own checkpoint. */
+@Module({})
+export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly runners: ProjectionRunner[];
+
+  constructor(
+    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(SQL) sql: SqlClient,
+    @Inject(LOGGER) logger: JsonLogger,
+    @Inject(METRICS) metrics: Metrics,
+  ) {
+    this.runners = [new ProjectionRunner(store, sql, secretsProjection, logger.child('projector'), metrics)];
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const r of this.runners) await r.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const r of this.runners) await r.stop();
+  }
+}

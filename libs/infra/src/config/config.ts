@@ -1,0 +1,145 @@
+import { plainToInstance } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { resolve } from 'node:path';
+import { AppName } from './settings-catalog';
+
+const APP_NAMES: AppName[] = ['command-api', 'projector', 'auditor'];
+
+/** Raw environment, validated with class-validator before anything starts. */
+class RawSettings {
+  @IsIn(['embedded', 'production']) PROFILE = 'embedded';
+  @Matches(/^(command-api|projector|auditor)(,(command-api|projector|auditor))*$/, { message: 'APPS must be a comma list of command-api, projector, auditor' })
+  APPS = 'command-api,projector,auditor';
+  @IsString() HOST = '127.0.0.1';
+  @IsInt() @Min(0) @Max(65535) PORT = 8080;
+  @IsString() DATA_DIR = './data';
+  @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL = 'info';
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' }) DATABASE_URL?: string;
+  @IsOptional() @Matches(/^(esdb|kurrentdb|kdb|esdb\+discover|kurrentdb\+discover):\/\//, { message: 'EVENTSTORE_URL must be an esdb:// connection string' })
+  EVENTSTORE_URL?: string;
+  @IsOptional() @Matches(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, { message: 'KAFKA_BROKERS must be host:port[,host:port...]' }) KAFKA_BROKERS?: string;
+  @IsString() KAFKA_CLIENT_ID = 'pipeline-secrets';
+  @Matches(/^[A-Za-z0-9._-]{1,249}$/, { message: 'AUDIT_TOPIC must be a valid Kafka topic name' }) AUDIT_TOPIC = 'secrets.audit.v1';
+  @Matches(/^[A-Za-z0-9._-]{1,249}$/, { message: 'AUDIT_CHECKPOINT_TOPIC must be a valid Kafka topic name' }) AUDIT_CHECKPOINT_TOPIC = 'secrets.audit.checkpoints.v1';
+  @IsInt() @Min(1) @Max(1000) AUDIT_TOPIC_PARTITIONS = 6;
+  @IsOptional() @IsString() AUDIT_SIGNING_KEY_FILE?: string;
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'BAO_ADDR must be an http(s) URL' }) BAO_ADDR?: string;
+  @IsOptional() @IsString() BAO_TOKEN?: string;
+  @IsOptional() @IsString() BAO_TOKEN_FILE?: string;
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'BAO_KV_MOUNT must be a mount name' }) BAO_KV_MOUNT = 'secret';
+  @IsOptional() @IsString() MASTER_KEY_FILE?: string;
+  @IsString() AUTH_AUDIENCE = 'pipeline-secrets';
+  @IsOptional() @IsString() AUTH_USER_ISSUER?: string;
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'AUTH_USER_JWKS_URL must be an http(s) URL' }) AUTH_USER_JWKS_URL?: string;
+  @IsOptional() @IsString() AUTH_USER_PUBLIC_KEY_FILE?: string;
+  @IsOptional() @IsString() AUTH_CI_ISSUER?: string;
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'AUTH_CI_JWKS_URL must be an http(s) URL' }) AUTH_CI_JWKS_URL?: string;
+  @IsOptional() @IsString() AUTH_CI_PUBLIC_KEY_FILE?: string;
+  @Matches(/^(RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512|EdDSA)(,(RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512|EdDSA))*$/, {
+    message: 'AUTH_ALGORITHMS must list asymmetric JWS algorithms (none/HS* are never allowed)',
+  })
+  AUTH_ALGORITHMS = 'RS256,ES256,EdDSA';
+  @IsInt() @Min(0) @Max(300) AUTH_CLOCK_SKEW_SECONDS = 30;
+  @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
+}
+
+export interface IssuerConfig {
+  issuer: string;
+  jwksUrl?: string;
+  publicKeyFile?: string;
+}
+
+export interface AppConfig {
+  profile: 'embedded' | 'production';
+  apps: AppName[];
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  databaseUrl?: string;
+  eventStoreUrl?: string;
+  kafka: { brokers: string[]; clientId: string; auditTopic: string; checkpointTopic: string; partitions: number };
+  auditSigningKeyFile: string;
+  bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string };
+  masterKeyFile: string;
+  auth: {
+    audience: string;
+    algorithms: string[];
+    clockSkewSeconds: number;
+    users?: IssuerConfig;
+    ci?: IssuerConfig;
+    devIssuer: boolean;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUTH_CLOCK_SKEW_SECONDS']);
+
+/** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const plain: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || v === '') continue;
+    plain[k] = NUMERIC.has(k) ? (/^-?\d+$/.test(v) ? Number(v) : v) : v;
+  }
+  const raw = plainToInstance(RawSettings, plain, { excludeExtraneousValues: false });
+  const errors = validateSync(raw, { whitelist: true, forbidNonWhitelisted: false });
+  const problems = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? m : `${e.property}: ${m}`)));
+  const profile = raw.PROFILE as AppConfig['profile'];
+  const apps = [...new Set(raw.APPS.split(','))] as AppName[];
+  const dataDir = resolve(raw.DATA_DIR);
+
+  const issuer = (iss?: string, jwks?: string, file?: string, name = ''): IssuerConfig | undefined => {
+    if (!iss) {
+      if (jwks || file) problems.push(`AUTH_${name}_ISSUER must be set when AUTH_${name}_JWKS_URL or AUTH_${name}_PUBLIC_KEY_FILE is`);
+      return undefined;
+    }
+    if (!jwks && !file) problems.push(`AUTH_${name}_ISSUER needs AUTH_${name}_JWKS_URL or AUTH_${name}_PUBLIC_KEY_FILE`);
+    if (jwks && file) problems.push(`set only one of AUTH_${name}_JWKS_URL and AUTH_${name}_PUBLIC_KEY_FILE`);
+    return { issuer: iss, jwksUrl: jwks, publicKeyFile: file };
+  };
+  const users = issuer(raw.AUTH_USER_ISSUER, raw.AUTH_USER_JWKS_URL, raw.AUTH_USER_PUBLIC_KEY_FILE, 'USER');
+  const ci = issuer(raw.AUTH_CI_ISSUER, raw.AUTH_CI_JWKS_URL, raw.AUTH_CI_PUBLIC_KEY_FILE, 'CI');
+  const devIssuer = raw.DEV_ISSUER !== undefined ? raw.DEV_ISSUER === '1' : profile === 'embedded';
+
+  if (profile === 'production') {
+    if (!raw.DATABASE_URL) problems.push('DATABASE_URL is required in the production profile');
+    if (apps.includes('command-api') && !users && !devIssuer) problems.push('AUTH_USER_ISSUER is required in the production profile (or DEV_ISSUER=1 for trials)');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+
+  return {
+    profile,
+    apps,
+    host: raw.HOST,
+    port: raw.PORT,
+    dataDir,
+    logLevel: raw.LOG_LEVEL as AppConfig['logLevel'],
+    databaseUrl: raw.DATABASE_URL,
+    eventStoreUrl: raw.EVENTSTORE_URL,
+    kafka: {
+      brokers: raw.KAFKA_BROKERS ? raw.KAFKA_BROKERS.split(',') : [],
+      clientId: raw.KAFKA_CLIENT_ID,
+      auditTopic: raw.AUDIT_TOPIC,
+      checkpointTopic: raw.AUDIT_CHECKPOINT_TOPIC,
+      partitions: raw.AUDIT_TOPIC_PARTITIONS,
+    },
+    auditSigningKeyFile: raw.AUDIT_SIGNING_KEY_FILE ?? resolve(dataDir, 'audit-signing.key'),
+    bao: raw.BAO_ADDR ? { addr: raw.BAO_ADDR, token: raw.BAO_TOKEN, tokenFile: raw.BAO_TOKEN_FILE, kvMount: raw.BAO_KV_MOUNT } : undefined,
+    masterKeyFile: raw.MASTER_KEY_FILE ?? resolve(dataDir, 'master.key'),
+    auth: {
+      audience: raw.AUTH_AUDIENCE,
+      algorithms: raw.AUTH_ALGORITHMS.split(','),
+      clockSkewSeconds: raw.AUTH_CLOCK_SKEW_SECONDS,
+      users,
+      ci,
+      devIssuer,
+    },
+  };
+}

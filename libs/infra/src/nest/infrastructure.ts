@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventStore, SecretValueStore } from '../../../domain/src';
+import { DEV_CI_ISSUER, DEV_USER_ISSUER, DevIssuerKeys, loadOrCreateDevIssuer } from '../auth/dev-issuer';
+import { keyFromFile, keyFromJwks, TokenVerifier, TrustedIssuer } from '../auth/token-verifier';
+import { AppConfig, IssuerConfig } from '../config/config';
+import { ensurePrivateFile, readPrivateFile } from '../crypto/key-files';
+import { createEventStore } from '../event-store/create-event-store';
+import { JsonLogger } from '../logging/logger';
+import { Metrics } from '../observability/metrics';
+import { migrateReadModels, SqlSecretCatalog } from '../read-models/secret-catalog';
+import { openSqlClient } from '../sql/open-sql-client';
+import { SqlClient } from '../sql/sql-client';
+import { EmbeddedValueStore } from '../value-store/embedded-value-store';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+/** Everything the apps share, built once per process from validated configuration. */
+export interface Infrastructure {
+  config: AppConfig;
+  logger: JsonLogger;
+  metrics: Metrics;
+  sql: SqlClient;
+  eventStore: EventStore;
+  valueStore: SecretValueStore;
+  secretCatalog: SqlSecretCatalog;
+  tokenVerifier: TokenVerifier;
+  devIssuer?: DevIssuerKeys;
+  readiness: ReadinessCheck[];
+  close(): Promise<void>;
+}
+
+async function trusted(cfg: IssuerConfig, kind: TrustedIssuer['kind'], algorithms: string[]): Promise<TrustedIssuer> {
+  if (cfg.jwksUrl) return { issuer: cfg.issuer, kind, key: keyFromJwks(cfg.jwksUrl) };
+  // A PEM file names one key; its algorithm is the first allowed one that imports it.
+  let lastError: unknown;
+  for (const alg of algorithms) {
+    try {
+      return { issuer: cfg.issuer, kind, key: await keyFromFile(cfg.publicKeyFile!, alg) };
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw new Error(`cannot import the public key of issuer ${cfg.issuer} for any of ${algorithms.join(',')}: ${String((lastError as Error)?.message)}`);
+}
+
+export async function createInfrastructure(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<Infrastructure> {
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    if (config.profile === 'embedded' || config.auth.devIssuer) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const metrics = new Metrics();
+    const sql = await openSqlClient(config.profile === 'embedded' ? { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') } : { kind: 'postgres', url: config.databaseUrl! });
+    closers.push(() => sql.close());
+    const eventStore = await createEventStore(config.eventStoreUrl ? { kind: 'eventstoredb', url: config.eventStoreUrl } : { kind: 'sql', sql });
+    closers.push(() => eventStore.close());
+    await migrateReadModels(sql);
+
+    if (config.profile === 'production') {
+      logger.warn('secret values are kept in the envelope-encrypted SQL store; the OpenBao KV v2 store arrives with the projector work', { masterKeyFile: config.masterKeyFile });
+    }
+    const masterKey = config.profile === 'embedded' ? ensurePrivateFile(config.masterKeyFile, () => randomBytes(32)) : readPrivateFile(config.masterKeyFile);
+    const valueStore = await EmbeddedValueStore.open(sql, masterKey);
+
+    const issuers: TrustedIssuer[] = [];
+    let devIssuer: DevIssuerKeys | undefined;
+    if (config.auth.devIssuer) {
+      devIssuer = await loadOrCreateDevIssuer(config.dataDir);
+      issuers.push({ issuer: DEV_USER_ISSUER, kind: 'user', key: devIssuer.publicKey }, { issuer: DEV_CI_ISSUER, kind: 'ci-job', key: devIssuer.publicKey });
+      if (!config.auth.algorithms.includes('EdDSA')) config.auth.algorithms.push('EdDSA');
+      logger.warn('development token issuer is ON: tokens minted by the CLI from DATA_DIR are trusted (not for production)', { dataDir: config.dataDir });
+    }
+    if (config.auth.users) issuers.push(await trusted(config.auth.users, 'user', config.auth.algorithms));
+    if (config.auth.ci) issuers.push(await trusted(config.auth.ci, 'ci-job', config.auth.algorithms));
+    const tokenVerifier = new TokenVerifier(issuers, {
+      audience: config.auth.audience,
+      algorithms: config.auth.algorithms,
+      clockSkewSeconds: config.auth.clockSkewSeconds,
+    });
+
+    return {
+      config,
+      logger,
+      metrics,
+      sql,
+      eventStore,
+      valueStore,
+      secretCatalog: new SqlSecretCatalog(sql),
+      tokenVerifier,
+      devIssuer,
+      readiness: [
+        { name: 'event-store', check: () => eventStore.ping() },
+        { name: 'value-store', check: () => valueStore.ping() },
+      ],
+      async close() {
+        for (const c of closers.reverse()) await c().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    throw e;
+  }
+}

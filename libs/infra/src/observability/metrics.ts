@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Prometheus metrics (prom-client). One registry per process, served at /metrics.
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by method and route template',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly commands = new Counter({
+    name: 'commands_total',
+    help: 'Commands handled, by command and outcome (ok, denied, invalid, not-found, conflict, precondition-failed, unavailable, error)',
+    labelNames: ['command', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly accessDecisions = new Counter({
+    name: 'secret_access_decisions_total',
+    help: 'Authorization decisions recorded as events, by decision and reason',
+    labelNames: ['decision', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly projectionLag = new Gauge({
+    name: 'projection_lag_seconds',
+    help: 'Seconds between an event being recorded and its projection, by projection',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+  readonly projectedEvents = new Counter({
+    name: 'projection_events_total',
+    help: 'Events applied by each projection',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,86 @@
+import { SqlClient, SqlExecutor } from '../sql/sql-client';
+import { Migration, runMigrations } from '../sql/migrations';
+
+// The secrets read model: metadata only (there is no column a value could go in). Written by
+// the projector, read by the list endpoint.
+
+export interface SecretMetadata {
+  projectId: string;
+  name: string;
+  description: string | null;
+  environment: string | null;
+  branch: string | null;
+  protectedOnly: boolean;
+  version: number;
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SecretCatalog {
+  list(projectId: string): Promise<SecretMetadata[]>;
+}
+
+export const READ_MODEL_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'projection checkpoints and secrets read model',
+    sql: `CREATE TABLE IF NOT EXISTS projection_checkpoints (
+      projection text PRIMARY KEY,
+      position   text NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS rm_secrets (
+      project_id     text NOT NULL,
+      name           text NOT NULL,
+      description    text,
+      environment    text,
+      branch         text,
+      protected_only boolean NOT NULL,
+      version        integer NOT NULL,
+      revision       integer NOT NULL,
+      created_at     timestamptz NOT NULL,
+      updated_at     timestamptz NOT NULL,
+      PRIMARY KEY (project_id, name)
+    );`,
+  },
+];
+
+export function migrateReadModels(sql: SqlClient): Promise<void> {
+  return runMigrations(sql, 'read-models', READ_MODEL_MIGRATIONS);
+}
+
+interface Row {
+  project_id: string;
+  name: string;
+  description: string | null;
+  environment: string | null;
+  branch: string | null;
+  protected_only: boolean;
+  version: number;
+  revision: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const iso = (v: Date | string) => (v instanceof Date ? v.toISOString() : new Date(v).toISOString());
+
+export class SqlSecretCatalog implements SecretCatalog {
+  constructor(private readonly sql: SqlExecutor) {}
+
+  async list(projectId: string): Promise<SecretMetadata[]> {
+    const { rows } = await this.sql.query<Row>('SELECT * FROM rm_secrets WHERE project_id = $1 ORDER BY name LIMIT 10000', [projectId]);
+    return rows.map((r) => ({
+      projectId: r.project_id,
+      name: r.name,
+      description: r.description,
+      environment: r.environment,
+      branch: r.branch,
+      protectedOnly: r.protected_only,
+      version: r.version,
+      revision: r.revision,
+      createdAt: iso(r.created_at),
+      updatedAt: iso(r.updated_at),
+    }));
+  }
+}
