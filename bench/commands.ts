@@ -1,0 +1,178 @@
+/* Command-path benchmark: create / grant / access over HTTP with concurrent clients
+ * (autocannon), against the embedded profile and, when DATABASE_URL is set, PostgreSQL.
+ * In the same run it measures the raw rate of single-row INSERT transactions on the same
+ * kind of database, so the ratio can be read on a noisy machine.
+ *
+ *   npm run bench:commands                     # embedded (PGlite)
+ *   DATABASE_URL=postgres://... npm run bench:commands   # also PostgreSQL (scripts/stack env)
+ *
+ * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16).
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Pool } from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '../libs/infra/src/auth/dev-issuer';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const AUD = 'pipeline-secrets';
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['dist/apps/main.js'], { env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (r.ok) return child;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('server did not become ready');
+}
+
+function run(opts: autocannon.Options): Promise<Figures> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, r) => {
+      if (err) return reject(err);
+      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx });
+    });
+  });
+}
+
+async function commandScenarios(base: string, dataDir: string, label: string): Promise<Record<string, { peak: Figures; at80: Figures }>> {
+  const keys = await loadOrCreateDevIssuer(dataDir);
+  const admin = await mintUserToken(keys, AUD, { sub: 'bench-admin', admin: true, ttlSeconds: 3600 });
+  const owner = await mintUserToken(keys, AUD, { sub: 'bench-owner', ttlSeconds: 3600 });
+  const project = `bench-${Date.now()}`;
+  const h = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
+  let res = await fetch(`${base}/v1/projects/${project}/grants`, { method: 'POST', headers: h(admin), body: JSON.stringify({ principal: { type: 'user', id: 'bench-owner' }, role: 'owner' }) });
+  if (res.status !== 201) throw new Error(`bootstrap grant failed: ${res.status}`);
+  res = await fetch(`${base}/v1/projects/${project}/secrets`, { method: 'POST', headers: h(owner), body: JSON.stringify({ name: 'BENCH_READ', value: 'x'.repeat(64) }) });
+  if (res.status !== 201) throw new Error(`seed secret failed: ${res.status}`);
+  const job = await mintCiToken(keys, AUD, { project, ref: 'main', protected: true, ttlSeconds: 3600 });
+
+  let n = 0;
+  const scenarios: Record<string, autocannon.Options> = {
+    create: {
+      url: `${base}/v1/projects/${project}/secrets`,
+      method: 'POST',
+      headers: h(owner),
+      requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ name: `S_${label.toUpperCase()}_${n++}_${randomUUID().slice(0, 8).toUpperCase()}`, value: 'v'.repeat(64) }) }) }],
+    },
+    grant: {
+      url: `${base}/v1/projects/${project}/grants`,
+      method: 'POST',
+      headers: h(owner),
+      requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ principal: { type: 'user', id: `u-${n++}-${randomUUID().slice(0, 8)}` }, role: 'developer' }) }) }],
+    },
+    access: { url: `${base}/v1/projects/${project}/secrets/BENCH_READ/access`, method: 'POST', headers: h(job), body: '{}' },
+  };
+  const out: Record<string, { peak: Figures; at80: Figures }> = {};
+  for (const [name, opts] of Object.entries(scenarios)) {
+    const peak = await run({ ...opts, connections: CONNECTIONS, duration: SECONDS });
+    const at80 = await run({ ...opts, connections: CONNECTIONS, duration: SECONDS, overallRate: Math.max(1, Math.floor(peak.rps * 0.8)) });
+    out[name] = { peak, at80 };
+  }
+  return out;
+}
+
+async function rawPgliteInserts(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-raw-pglite-'));
+  const db = new PGlite(dir);
+  await db.query('CREATE TABLE raw (id bigserial PRIMARY KEY, stream text NOT NULL, data jsonb NOT NULL)');
+  const payload = JSON.stringify({ name: 'X', v: 'y'.repeat(200) });
+  const t0 = performance.now();
+  let count = 0;
+  while (performance.now() - t0 < SECONDS * 1000) {
+    // PGlite is single-connection: the raw baseline is one INSERT transaction after another.
+    await db.query('INSERT INTO raw (stream, data) VALUES ($1, $2)', [`s-${count}`, payload]);
+    count++;
+  }
+  const rate = count / ((performance.now() - t0) / 1000);
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+async function rawPgInserts(url: string): Promise<number> {
+  const setup = new Client({ connectionString: url });
+  await setup.connect();
+  await setup.query('DROP TABLE IF EXISTS bench_raw; CREATE TABLE bench_raw (id bigserial PRIMARY KEY, stream text NOT NULL, data jsonb NOT NULL)');
+  await setup.end();
+  const pool = new Pool({ connectionString: url, max: CONNECTIONS });
+  const payload = JSON.stringify({ name: 'X', v: 'y'.repeat(200) });
+  let count = 0;
+  const t0 = performance.now();
+  const deadline = t0 + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < deadline) {
+        await pool.query('INSERT INTO bench_raw (stream, data) VALUES ($1, $2)', [`s-${count}`, payload]);
+        count++;
+      }
+    }),
+  );
+  const rate = count / ((performance.now() - t0) / 1000);
+  await pool.query('DROP TABLE bench_raw');
+  await pool.end();
+  return rate;
+}
+
+function report(label: string, raw: number, results: Record<string, { peak: Figures; at80: Figures }>) {
+  console.log(`\n== ${label}: raw single-row INSERT transactions: ${raw.toFixed(0)}/s (${CONNECTIONS} connections, ${SECONDS}s)`);
+  console.log('scenario | peak cmd/s | ratio to raw | p50 ms | p99 ms | at 80% of peak: cmd/s, p50 ms, p99 ms | errors/non-2xx');
+  for (const [name, { peak, at80 }] of Object.entries(results)) {
+    console.log(
+      `${name.padEnd(8)} | ${peak.rps.toFixed(0).padStart(10)} | ${(peak.rps / raw).toFixed(2).padStart(12)} | ${String(peak.p50).padStart(6)} | ${String(peak.p99).padStart(6)} | ${at80.rps.toFixed(0)}, ${at80.p50}, ${at80.p99} | ${peak.errors + at80.errors}/${peak.non2xx + at80.non2xx}`,
+    );
+  }
+}
+
+async function main() {
+  const embeddedDir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
+  const server = await startServer({ DATA_DIR: embeddedDir, PROFILE: 'embedded' }, 18080);
+  try {
+    const results = await commandScenarios('http://127.0.0.1:18080', embeddedDir, 'emb');
+    server.kill('SIGTERM');
+    const raw = await rawPgliteInserts();
+    report('embedded (PGlite)', raw, results);
+  } finally {
+    server.kill('SIGKILL');
+    rmSync(embeddedDir, { recursive: true, force: true });
+  }
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    console.log('\n(PostgreSQL run skipped: DATABASE_URL not set; `eval "$(scripts/stack env)"` first)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-pg-'));
+  const pgServer = await startServer({ DATA_DIR: dir, PROFILE: 'production', DATABASE_URL: url, DEV_ISSUER: '1' }, 18081);
+  try {
+    const results = await commandScenarios('http://127.0.0.1:18081', dir, 'pg');
+    const raw = await rawPgInserts(url);
+    report('PostgreSQL', raw, results);
+  } finally {
+    pgServer.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
