@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { getMetadataStorage, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import { resolve } from 'node:path';
 import { AppName } from './settings-catalog';
 
@@ -41,6 +41,12 @@ class RawSettings {
   AUTH_ALGORITHMS = 'RS256,ES256,EdDSA';
   @IsInt() @Min(0) @Max(300) AUTH_CLOCK_SKEW_SECONDS = 30;
   @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
+}
+
+/** Names of every environment variable loadConfig reads (from the validation metadata). */
+export function settingNames(): string[] {
+  const metas = getMetadataStorage().getTargetValidationMetadatas(RawSettings, '', true, false);
+  return [...new Set(metas.map((m) => m.propertyName))].sort();
 }
 
 export interface IssuerConfig {

@@ -5,7 +5,7 @@ import { EventStore, SecretValueStore } from '../../../domain/src';
 import { DEV_CI_ISSUER, DEV_USER_ISSUER, DevIssuerKeys, loadOrCreateDevIssuer } from '../auth/dev-issuer';
 import { keyFromFile, keyFromJwks, TokenVerifier, TrustedIssuer } from '../auth/token-verifier';
 import { AppConfig, IssuerConfig } from '../config/config';
-import { ensurePrivateFile, readPrivateFile } from '../crypto/key-files';
+import { ensurePrivateFile } from '../crypto/key-files';
 import { createEventStore } from '../event-store/create-event-store';
 import { JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
@@ -51,7 +51,7 @@ async function trusted(cfg: IssuerConfig, kind: TrustedIssuer['kind'], algorithm
 export async function createInfrastructure(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<Infrastructure> {
   const closers: Array<() => Promise<void>> = [];
   try {
-    if (config.profile === 'embedded' || config.auth.devIssuer) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const metrics = new Metrics();
     const sql = await openSqlClient(config.profile === 'embedded' ? { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') } : { kind: 'postgres', url: config.databaseUrl! });
     closers.push(() => sql.close());
@@ -62,7 +62,7 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
     if (config.profile === 'production') {
       logger.warn('secret values are kept in the envelope-encrypted SQL store; the OpenBao KV v2 store arrives with the projector work', { masterKeyFile: config.masterKeyFile });
     }
-    const masterKey = config.profile === 'embedded' ? ensurePrivateFile(config.masterKeyFile, () => randomBytes(32)) : readPrivateFile(config.masterKeyFile);
+    const masterKey = ensurePrivateFile(config.masterKeyFile, () => randomBytes(32));
     const valueStore = await EmbeddedValueStore.open(sql, masterKey);
 
     const issuers: TrustedIssuer[] = [];
