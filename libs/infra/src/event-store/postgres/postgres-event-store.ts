@@ -1,0 +1,176 @@
+import {
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  StoreUnavailableError,
+  SubscribeOptions,
+  SubscriptionHandle,
+  WrongExpectedRevisionError,
+} from '../../../../domain/src';
+import { runMigrations } from '../../sql/migrations';
+import { SqlClient, SqlExecutor } from '../../sql/sql-client';
+import { runSubscription } from '../subscription';
+import { EVENT_STORE_MIGRATIONS } from './schema';
+
+const NOTIFY_CHANNEL = 'es_events_appended';
+const MAX_BATCH = 1000;
+
+interface EventRow {
+  seq: string;
+  txid: string;
+  stream_name: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: Record<string, unknown>;
+  metadata: RecordedEvent['metadata'];
+  recorded_at: Date | string;
+}
+
+const COLUMNS = 'seq, txid::text AS txid, stream_name, revision, event_id::text AS event_id, type, schema_version, data, metadata, recorded_at';
+
+function toRecorded(r: EventRow): RecordedEvent {
+  return {
+    eventId: r.event_id,
+    type: r.type,
+    schemaVersion: Number(r.schema_version),
+    data: r.data,
+    metadata: r.metadata,
+    streamName: r.stream_name,
+    revision: Number(r.revision),
+    position: { commit: BigInt(r.txid), prepare: BigInt(r.seq) },
+    recordedAt: (r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at)).toISOString(),
+  };
+}
+
+function likePrefix(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+}
+
+/**
+ * The event store on PostgreSQL (production) and PGlite (embedded), same SQL. An append takes
+ * a transaction-scoped advisory lock on its stream BEFORE its first write, so the append's
+ * transaction id is assigned after the previous appender to that stream committed: per-stream
+ * order equals global (txid, seq) order.
+ */
+export class PostgresEventStore implements EventStore {
+  private constructor(private readonly sql: SqlClient) {}
+
+  static async create(sql: SqlClient): Promise<PostgresEventStore> {
+    await runMigrations(sql, 'event-store', EVENT_STORE_MIGRATIONS);
+    return new PostgresEventStore(sql);
+  }
+
+  async appendToStream(streamName: string, expected: ExpectedRevision, events: EventToAppend[]): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('nothing to append');
+    return this.sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
+      const { rows } = await tx.query<{ revision: number }>('SELECT revision FROM es_streams WHERE stream_name = $1', [streamName]);
+      const current = rows.length ? Number(rows[0].revision) : -1;
+      const exists = rows.length > 0;
+      const ok =
+        expected === 'any' ||
+        (expected === 'no-stream' && !exists) ||
+        (expected === 'stream-exists' && exists) ||
+        (typeof expected === 'number' && expected === current);
+      if (!ok || expected === 'any') {
+        const replay = await this.alreadyAppended(tx, streamName, events);
+        if (replay) return replay;
+        if (!ok) throw new WrongExpectedRevisionError(streamName, expected, current);
+      }
+      if (exists) await tx.query('UPDATE es_streams SET revision = $2 WHERE stream_name = $1', [streamName, current + events.length]);
+      else await tx.query('INSERT INTO es_streams (stream_name, revision) VALUES ($1, $2)', [streamName, current + events.length]);
+      const values: string[] = [];
+      const params: unknown[] = [streamName];
+      events.forEach((e, i) => {
+        const b = params.length;
+        values.push(`($1, $${b + 1}, $${b + 2}::uuid, $${b + 3}, $${b + 4}, $${b + 5}::jsonb, $${b + 6}::jsonb)`);
+        params.push(current + 1 + i, e.eventId, e.type, e.schemaVersion, JSON.stringify(e.data), JSON.stringify(e.metadata));
+      });
+      let inserted;
+      try {
+        inserted = await tx.query<{ seq: string; txid: string }>(
+          `INSERT INTO es_events (stream_name, revision, event_id, type, schema_version, data, metadata) VALUES ${values.join(', ')}
+           RETURNING seq, txid::text AS txid`,
+          params,
+        );
+      } catch (e) {
+        if ((e as { code?: string }).code === '23505') throw new Error(`an event id is already used in another stream (appending to ${streamName})`);
+        throw e;
+      }
+      await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, streamName.slice(0, 200)]);
+      const last = inserted.rows[inserted.rows.length - 1];
+      return { nextExpectedRevision: current + events.length, position: { commit: BigInt(last.txid), prepare: BigInt(last.seq) } };
+    });
+  }
+
+  /** Idempotent retry: the same event ids already stored, in order, in this stream. */
+  private async alreadyAppended(tx: SqlExecutor, streamName: string, events: EventToAppend[]): Promise<AppendResult | null> {
+    const { rows } = await tx.query<{ event_id: string; stream_name: string; revision: number; seq: string; txid: string }>(
+      'SELECT event_id::text AS event_id, stream_name, revision, seq, txid::text AS txid FROM es_events WHERE event_id = ANY($1::uuid[]) ORDER BY revision',
+      [events.map((e) => e.eventId)],
+    );
+    if (rows.length === 0) return null;
+    const sameStream = rows.every((r) => r.stream_name === streamName);
+    const inOrder = rows.length === events.length && rows.every((r, i) => r.event_id === events[i].eventId && Number(r.revision) === Number(rows[0].revision) + i);
+    if (!sameStream || !inOrder) throw new Error(`event ids already used differently (appending to ${streamName})`);
+    const last = rows[rows.length - 1];
+    return { nextExpectedRevision: Number(last.revision), position: { commit: BigInt(last.txid), prepare: BigInt(last.seq) } };
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.sql.query<EventRow>(
+      `SELECT ${COLUMNS} FROM es_events WHERE stream_name = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+      [streamName, options.fromRevision ?? 0, options.maxCount ?? 2_147_483_647],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions & { streamPrefixes?: string[] } = {}): Promise<RecordedEvent[]> {
+    const after = options.after ?? { commit: 0n, prepare: 0n };
+    const params: unknown[] = [after.commit.toString(), after.prepare.toString(), Math.min(options.maxCount ?? MAX_BATCH, 10_000)];
+    let filter = '';
+    if (options.streamPrefixes?.length) {
+      params.push(options.streamPrefixes.map(likePrefix));
+      filter = `AND stream_name LIKE ANY($4::text[])`;
+    }
+    const { rows } = await this.sql.query<EventRow>(
+      `SELECT ${COLUMNS} FROM es_events
+       WHERE (txid, seq) > ($1::text::xid8, $2::bigint)
+         AND txid < pg_snapshot_xmin(pg_current_snapshot())
+         ${filter}
+       ORDER BY txid, seq LIMIT $3`,
+      params,
+    );
+    return rows.map(toRecorded);
+  }
+
+  subscribeToAll(options: SubscribeOptions, handler: (event: RecordedEvent) => Promise<void>): SubscriptionHandle {
+    return runSubscription({
+      after: options.after,
+      onCaughtUp: options.onCaughtUp,
+      readBatch: (after: Position | undefined) => this.readAll({ after, maxCount: 500, streamPrefixes: options.streamPrefixes }),
+      batchSize: 500,
+      wakeups: (wake) => this.sql.listen(NOTIFY_CHANNEL, wake),
+      handler,
+    });
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.sql.query('SELECT 1');
+    } catch (e) {
+      throw e instanceof StoreUnavailableError ? e : new StoreUnavailableError('event store unreachable', e);
+    }
+  }
+
+  async close(): Promise<void> {
+    // The SqlClient is shared with read models and closed by its owner.
+  }
+}

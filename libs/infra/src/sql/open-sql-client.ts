@@ -1,0 +1,9 @@
+import { PgClient } from './pg-client';
+import { PgliteClient } from './pglite-client';
+import { SqlClient } from './sql-client';
+
+export type SqlTarget = { kind: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string; poolSize?: number };
+
+export async function openSqlClient(target: SqlTarget): Promise<SqlClient> {
+  return target.kind === 'pglite' ? PgliteClient.open(target.dataDir) : PgClient.connect(target.url, target.poolSize);
+}

@@ -1,0 +1,90 @@
+import { Client, Pool, PoolClient, types } from 'pg';
+import { mapSqlError } from './errors';
+import { SqlClient, SqlExecutor, SqlResult } from './sql-client';
+
+// int8 and xid8 stay strings (exact); callers convert to BigInt where they mean it.
+types.setTypeParser(types.builtins.INT8, (v) => v);
+
+/** SqlClient over a `pg` connection pool: the production profile's PostgreSQL. */
+export class PgClient implements SqlClient {
+  readonly dialect = 'postgres' as const;
+  private listener?: Client;
+  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+
+  private constructor(private readonly pool: Pool, private readonly url: string) {}
+
+  static async connect(url: string, max = 20): Promise<PgClient> {
+    const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    // An idle client's error (server restart) must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    const client = new PgClient(pool, url);
+    await client.query('SELECT 1');
+    return client;
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<SqlResult<R>> {
+    try {
+      const r = await this.pool.query(sql, params);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    } catch (e) {
+      throw mapSqlError(e);
+    }
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw mapSqlError(e);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn({
+        query: async <R>(sql: string, params: unknown[] = []) => {
+          const r = await client.query(sql, params);
+          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+        },
+      });
+      await client.query('COMMIT');
+      return result;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw mapSqlError(e);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+    if (!this.listener) {
+      const l = new Client({ connectionString: this.url });
+      l.on('error', () => {
+        // A lost LISTEN connection only costs latency: subscribers also poll.
+        this.listener = undefined;
+      });
+      l.on('notification', (n) => this.handlers.get(n.channel)?.forEach((h) => h(n.payload ?? '')));
+      await l.connect();
+      this.listener = l;
+    }
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      await this.listener.query(`LISTEN ${channel}`);
+    }
+    set.add(onNotify);
+    return async () => {
+      set!.delete(onNotify);
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.listener?.end().catch(() => undefined);
+    await this.pool.end();
+  }
+}
