@@ -10,6 +10,7 @@ const swc = ['@swc/jest', {
 }];
 const base = { transform: { '^.+\\.ts$': swc }, testEnvironment: 'node', roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'] };
 module.exports = {
+  testTimeout: 30000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['**/*.unit.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['**/*.int.spec.ts'] },
