@@ -145,7 +145,7 @@ function report(label: string, raw: number, results: Record<string, { peak: Figu
 
 async function main() {
   const embeddedDir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
-  const server = await startServer({ DATA_DIR: embeddedDir, PROFILE: 'embedded' }, 18080);
+  const server = await startServer({ DATA_DIR: embeddedDir, PROFILE: 'embedded', ...(process.env.BENCH_APPS ? { APPS: process.env.BENCH_APPS } : {}) }, 18080);
   try {
     const results = await commandScenarios('http://127.0.0.1:18080', embeddedDir, 'emb');
     server.kill('SIGTERM');

@@ -1,21 +1,23 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RecordedEvent } from '../../../libs/domain/src';
 
 /**
- * The embedded profile's audit trail: one JSON line per audit-relevant event, fsynced before
- * the auditor moves its checkpoint. After a crash an event may be written twice; `eventId`
- * lets readers drop the duplicate. Event data never holds a secret value.
+ * The embedded profile's audit trail: one JSON line per audit-relevant event. Lines are
+ * appended as events arrive and made durable in groups (one fdatasync per flush); the auditor
+ * moves its checkpoint only after a flush, so after a crash an event may be written twice
+ * but never lost. `eventId` lets readers drop the duplicate. Event data never holds a secret value.
  */
 export class AuditFileSink {
-  private fd: number;
+  private constructor(readonly path: string, private readonly fh: FileHandle) {}
 
-  constructor(readonly path: string) {
+  static async open(path: string): Promise<AuditFileSink> {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.fd = openSync(path, 'a', 0o600);
+    return new AuditFileSink(path, await open(path, 'a', 0o600));
   }
 
-  write(event: RecordedEvent): void {
+  async append(event: RecordedEvent): Promise<void> {
     const line = JSON.stringify({
       eventId: event.eventId,
       type: event.type,
@@ -28,11 +30,15 @@ export class AuditFileSink {
       correlationId: event.metadata.correlationId,
       data: event.data,
     });
-    writeSync(this.fd, line + '\n');
-    fsyncSync(this.fd);
+    await this.fh.appendFile(line + '\n');
   }
 
-  close(): void {
-    closeSync(this.fd);
+  /** Everything appended so far is on disk when this resolves. */
+  flush(): Promise<void> {
+    return this.fh.datasync();
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
-import { EventStore, formatPosition, parsePosition, StreamCategory, SubscriptionHandle } from '../../../libs/domain/src';
+import { EventStore, formatPosition, parsePosition, Position, StreamCategory, SubscriptionHandle } from '../../../libs/domain/src';
 import { AppConfig } from '../../../libs/infra/src/config/config';
 import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { CONFIG, EVENT_STORE, LOGGER, SQL } from '../../../libs/infra/src/nest/tokens';
@@ -8,6 +8,9 @@ import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
 import { AuditFileSink } from './audit-file.sink';
 
 const CHECKPOINT = 'auditor-file';
+/** Flush (fdatasync + checkpoint) after this many records, or this long after the first unflushed one. */
+const FLUSH_EVERY = 256;
+const FLUSH_AFTER_MS = 100;
 
 /**
  * Streams audit-relevant events (grants, secret changes, access decisions) to DATA_DIR/audit/audit.jsonl
@@ -18,6 +21,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   private handle?: SubscriptionHandle;
   private sink?: AuditFileSink;
   private stopped = false;
+  private unflushed = 0;
+  private pending?: Position;
+  private flushTimer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
   private readonly logger: JsonLogger;
 
   constructor(
@@ -30,7 +37,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.sink = new AuditFileSink(join(this.config.dataDir, 'audit', 'audit.jsonl'));
+    this.sink = await AuditFileSink.open(join(this.config.dataDir, 'audit', 'audit.jsonl'));
     await this.subscribe(0);
   }
 
@@ -44,12 +51,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
       },
       async (event) => {
-        sink.write(event);
-        await this.sql.query(
-          `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
-           ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-          [CHECKPOINT, formatPosition(event.position)],
-        );
+        await sink.append(event);
+        this.pending = event.position;
+        if (++this.unflushed >= FLUSH_EVERY) await this.flush();
+        else this.flushTimer ??= setTimeout(() => void this.flush().catch((e) => this.logger.error('audit flush failed', describeError(e))), FLUSH_AFTER_MS);
       },
     );
     this.handle.done.catch((e) => {
@@ -60,9 +65,29 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     });
   }
 
+  /** Lines on disk first, then the checkpoint: a crash in between replays, never loses. */
+  private flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      const position = this.pending;
+      if (!position || !this.sink) return;
+      this.unflushed = 0;
+      await this.sink.flush();
+      await this.sql.query(
+        `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
+         ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+        [CHECKPOINT, formatPosition(position)],
+      );
+      if (this.pending === position) this.pending = undefined;
+    });
+    return this.flushing;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     await this.handle?.stop();
-    this.sink?.close();
+    await this.flush().catch(() => undefined);
+    await this.sink?.close();
   }
 }

@@ -7,7 +7,8 @@ import { SqlClient } from './sql-client';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** One string of `;`-separated plain statements, or a list of statements (for bodies that hold `;`). */
+  sql: string | string[];
 }
 
 export async function runMigrations(client: SqlClient, component: string, migrations: Migration[]): Promise<void> {
@@ -24,7 +25,7 @@ export async function runMigrations(client: SqlClient, component: string, migrat
     const applied = new Set(rows.map((r) => Number(r.version)));
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      for (const statement of Array.isArray(m.sql) ? m.sql : splitStatements(m.sql)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)', [component, m.version, m.name]);
     }
   });

@@ -69,45 +69,27 @@ export class PostgresEventStore implements EventStore {
 
   async appendToStream(streamName: string, expected: ExpectedRevision, events: EventToAppend[]): Promise<AppendResult> {
     if (events.length === 0) throw new Error('nothing to append');
-    return this.sql.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [streamName]);
-      const { rows } = await tx.query<{ revision: number }>('SELECT revision FROM es_streams WHERE stream_name = $1', [streamName]);
-      const current = rows.length ? Number(rows[0].revision) : -1;
-      const exists = rows.length > 0;
-      const ok =
-        expected === 'any' ||
-        (expected === 'no-stream' && !exists) ||
-        (expected === 'stream-exists' && exists) ||
-        (typeof expected === 'number' && expected === current);
-      if (!ok || expected === 'any') {
-        const replay = await this.alreadyAppended(tx, streamName, events);
-        if (replay) return replay;
-        if (!ok) throw new WrongExpectedRevisionError(streamName, expected, current);
-      }
-      if (exists) await tx.query('UPDATE es_streams SET revision = $2 WHERE stream_name = $1', [streamName, current + events.length]);
-      else await tx.query('INSERT INTO es_streams (stream_name, revision) VALUES ($1, $2)', [streamName, current + events.length]);
-      const values: string[] = [];
-      const params: unknown[] = [streamName];
-      events.forEach((e, i) => {
-        const b = params.length;
-        values.push(`($1, $${b + 1}, $${b + 2}::uuid, $${b + 3}, $${b + 4}, $${b + 5}::jsonb, $${b + 6}::jsonb)`);
-        params.push(current + 1 + i, e.eventId, e.type, e.schemaVersion, JSON.stringify(e.data), JSON.stringify(e.metadata));
+    const payload = JSON.stringify(events.map((e) => ({ eventId: e.eventId, type: e.type, schemaVersion: e.schemaVersion, data: e.data, metadata: e.metadata })));
+    let row: { outcome: string; revision: number; last_seq: string | null; last_txid: string | null };
+    try {
+      // One statement does lock, check, insert and notify (es_append); the transaction wrapper keeps commit hooks honest.
+      row = await this.sql.transaction(async (tx) => {
+        const { rows } = await tx.query<typeof row>('SELECT * FROM es_append($1, $2, $3::jsonb)', [streamName, String(expected), payload]);
+        return rows[0];
       });
-      let inserted;
-      try {
-        inserted = await tx.query<{ seq: string; txid: string }>(
-          `INSERT INTO es_events (stream_name, revision, event_id, type, schema_version, data, metadata) VALUES ${values.join(', ')}
-           RETURNING seq, txid::text AS txid`,
-          params,
-        );
-      } catch (e) {
-        if ((e as { code?: string }).code === '23505') throw new Error(`an event id is already used in another stream (appending to ${streamName})`);
-        throw e;
-      }
-      await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, streamName.slice(0, 200)]);
-      const last = inserted.rows[inserted.rows.length - 1];
-      return { nextExpectedRevision: current + events.length, position: { commit: BigInt(last.txid), prepare: BigInt(last.seq) } };
-    });
+    } catch (e) {
+      if ((e as { code?: string }).code !== '23505') throw e;
+      // An event id already stored: an idempotent retry, or a reuse (an error).
+      const replay = await this.alreadyAppended(this.sql, streamName, events);
+      if (replay) return replay;
+      throw new Error(`an event id is already used elsewhere (appending to ${streamName})`);
+    }
+    if (row.outcome === 'conflict') {
+      const replay = await this.alreadyAppended(this.sql, streamName, events);
+      if (replay) return replay;
+      throw new WrongExpectedRevisionError(streamName, expected, Number(row.revision));
+    }
+    return { nextExpectedRevision: Number(row.revision), position: { commit: BigInt(row.last_txid!), prepare: BigInt(row.last_seq!) } };
   }
 
   /** Idempotent retry: the same event ids already stored, in order, in this stream. */

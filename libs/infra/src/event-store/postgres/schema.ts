@@ -25,4 +25,43 @@ export const EVENT_STORE_MIGRATIONS: Migration[] = [
     );
     CREATE INDEX IF NOT EXISTS es_events_global_order ON es_events (txid, seq)`,
   },
+  {
+    version: 2,
+    name: 'es_append: one round trip per append',
+    sql: [
+      `CREATE OR REPLACE FUNCTION es_append(p_stream text, p_expected text, p_events jsonb)
+       RETURNS TABLE (outcome text, revision integer, last_seq bigint, last_txid text)
+       LANGUAGE plpgsql AS $fn$
+       DECLARE
+         cur integer;
+         found_stream boolean;
+         n integer := jsonb_array_length(p_events);
+       BEGIN
+         -- Lock the stream BEFORE the first write, so this transaction's id is assigned after
+         -- the previous appender to the stream committed: per-stream order = (txid, seq) order.
+         PERFORM pg_advisory_xact_lock(hashtextextended(p_stream, 0));
+         SELECT s.revision INTO cur FROM es_streams s WHERE s.stream_name = p_stream;
+         found_stream := FOUND;
+         IF NOT found_stream THEN cur := -1; END IF;
+         IF NOT (p_expected = 'any'
+                 OR (p_expected = 'no-stream' AND NOT found_stream)
+                 OR (p_expected = 'stream-exists' AND found_stream)
+                 OR (p_expected ~ '^[0-9]{1,9}$' AND p_expected::integer = cur)) THEN
+           RETURN QUERY SELECT 'conflict'::text, cur, NULL::bigint, NULL::text;
+           RETURN;
+         END IF;
+         IF found_stream THEN
+           UPDATE es_streams SET revision = cur + n WHERE stream_name = p_stream;
+         ELSE
+           INSERT INTO es_streams (stream_name, revision) VALUES (p_stream, cur + n);
+         END IF;
+         INSERT INTO es_events (stream_name, revision, event_id, type, schema_version, data, metadata)
+           SELECT p_stream, cur + e.ord::integer, (e.v->>'eventId')::uuid, e.v->>'type', (e.v->>'schemaVersion')::integer, e.v->'data', e.v->'metadata'
+           FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(v, ord);
+         PERFORM pg_notify('es_events_appended', left(p_stream, 200));
+         RETURN QUERY SELECT 'ok'::text, cur + n, currval(pg_get_serial_sequence('es_events', 'seq')), pg_current_xact_id()::text;
+       END
+       $fn$`,
+    ],
+  },
 ];
