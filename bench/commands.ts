@@ -6,7 +6,8 @@
  *   npm run bench:commands                     # embedded (PGlite)
  *   DATABASE_URL=postgres://... npm run bench:commands   # also PostgreSQL (scripts/stack env)
  *
- * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16).
+ * Env: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16), BENCH_PROJECTS (default 32,
+ * 4 secrets each; requests pick a project and secret at random).
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -21,6 +22,8 @@ import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '../libs/infra
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const AUD = 'pipeline-secrets';
+const PROJECTS = Number(process.env.BENCH_PROJECTS ?? 32);
+const SECRETS_PER_PROJECT = 4;
 
 interface Figures {
   rps: number;
@@ -58,29 +61,47 @@ async function commandScenarios(base: string, dataDir: string, label: string): P
   const keys = await loadOrCreateDevIssuer(dataDir);
   const admin = await mintUserToken(keys, AUD, { sub: 'bench-admin', admin: true, ttlSeconds: 3600 });
   const owner = await mintUserToken(keys, AUD, { sub: 'bench-owner', ttlSeconds: 3600 });
-  const project = `bench-${Date.now()}`;
+  // Load spread the way a platform sees it: many projects, many secrets (one project stream is
+  // one aggregate; hammering a single one measures its optimistic-concurrency retries instead).
+  const projects = Array.from({ length: PROJECTS }, (_, i) => `bench-${Date.now()}-${i}`);
   const h = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
-  let res = await fetch(`${base}/v1/projects/${project}/grants`, { method: 'POST', headers: h(admin), body: JSON.stringify({ principal: { type: 'user', id: 'bench-owner' }, role: 'owner' }) });
-  if (res.status !== 201) throw new Error(`bootstrap grant failed: ${res.status}`);
-  res = await fetch(`${base}/v1/projects/${project}/secrets`, { method: 'POST', headers: h(owner), body: JSON.stringify({ name: 'BENCH_READ', value: 'x'.repeat(64) }) });
-  if (res.status !== 201) throw new Error(`seed secret failed: ${res.status}`);
-  const job = await mintCiToken(keys, AUD, { project, ref: 'main', protected: true, ttlSeconds: 3600 });
+  for (const project of projects) {
+    let res = await fetch(`${base}/v1/projects/${project}/grants`, { method: 'POST', headers: h(admin), body: JSON.stringify({ principal: { type: 'user', id: 'bench-owner' }, role: 'owner' }) });
+    if (res.status !== 201) throw new Error(`bootstrap grant failed: ${res.status}`);
+    for (let s = 0; s < SECRETS_PER_PROJECT; s++) {
+      res = await fetch(`${base}/v1/projects/${project}/secrets`, { method: 'POST', headers: h(owner), body: JSON.stringify({ name: `BENCH_READ_${s}`, value: 'x'.repeat(64) }) });
+      if (res.status !== 201) throw new Error(`seed secret failed: ${res.status}`);
+    }
+  }
+  const jobs = await Promise.all(projects.map((project) => mintCiToken(keys, AUD, { project, ref: 'main', protected: true, ttlSeconds: 3600 })));
+  const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
 
   let n = 0;
   const scenarios: Record<string, autocannon.Options> = {
     create: {
-      url: `${base}/v1/projects/${project}/secrets`,
+      url: base,
       method: 'POST',
       headers: h(owner),
-      requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ name: `S_${label.toUpperCase()}_${n++}_${randomUUID().slice(0, 8).toUpperCase()}`, value: 'v'.repeat(64) }) }) }],
+      requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/projects/${pick(projects)}/secrets`, body: JSON.stringify({ name: `S_${label.toUpperCase()}_${n++}_${randomUUID().slice(0, 8).toUpperCase()}`, value: 'v'.repeat(64) }) }) }],
     },
     grant: {
-      url: `${base}/v1/projects/${project}/grants`,
+      url: base,
       method: 'POST',
       headers: h(owner),
-      requests: [{ setupRequest: (r) => ({ ...r, body: JSON.stringify({ principal: { type: 'user', id: `u-${n++}-${randomUUID().slice(0, 8)}` }, role: 'developer' }) }) }],
+      requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/projects/${pick(projects)}/grants`, body: JSON.stringify({ principal: { type: 'user', id: `u-${n++}-${randomUUID().slice(0, 8)}` }, role: 'developer' }) }) }],
     },
-    access: { url: `${base}/v1/projects/${project}/secrets/BENCH_READ/access`, method: 'POST', headers: h(job), body: '{}' },
+    access: {
+      url: base,
+      method: 'POST',
+      requests: [
+        {
+          setupRequest: (r) => {
+            const i = Math.floor(Math.random() * projects.length);
+            return { ...r, path: `/v1/projects/${projects[i]}/secrets/BENCH_READ_${Math.floor(Math.random() * SECRETS_PER_PROJECT)}/access`, headers: h(jobs[i]), body: '{}' };
+          },
+        },
+      ],
+    },
   };
   const out: Record<string, { peak: Figures; at80: Figures }> = {};
   for (const [name, opts] of Object.entries(scenarios)) {

@@ -12,8 +12,12 @@ export const StreamName = {
   project: (projectId: string) => `${StreamCategory.project}-${projectId}`,
   /** One secret's metadata and value versions (never the value). */
   secret: (projectId: string, name: string) => `${StreamCategory.secret}-${projectId}/${name}`,
-  /** Access decisions (SecretAccessed / SecretAccessDenied) of one project: an append-only audit log. */
-  access: (projectId: string) => `${StreamCategory.access}-${projectId}`,
+  /**
+   * Access decisions (SecretAccessed / SecretAccessDenied): append-only audit logs, one per
+   * secret (so reads of different secrets never queue behind each other), and one per project
+   * for decisions about no single secret (grants, listing).
+   */
+  access: (projectId: string, name?: string | null) => (name ? `${StreamCategory.access}-${projectId}/${name}` : `${StreamCategory.access}-${projectId}`),
 };
 
 export function categoryOf(streamName: string): string {

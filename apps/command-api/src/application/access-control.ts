@@ -60,6 +60,6 @@ export class AccessControl {
   async recordDenial(event: SecretAccessDenied, ctx: CommandContext): Promise<void> {
     this.metrics.accessDecisions.inc({ decision: 'denied', reason: event.data.reason });
     // The access log is an append-only record with no invariant to protect: 'any' is the honest expectation.
-    await this.store.appendToStream(StreamName.access(event.data.projectId), 'any', [envelope(event, ctx)]);
+    await this.store.appendToStream(StreamName.access(event.data.projectId, event.data.name), 'any', [envelope(event, ctx)]);
   }
 }

@@ -3,25 +3,12 @@ import { EsdbEventStore } from './eventstoredb/esdb-event-store';
 import { describeEventStoreContract } from './event-store.contract';
 import { PgClient } from '../sql/pg-client';
 import { PgliteClient } from '../sql/pglite-client';
-import { SqlClient } from '../sql/sql-client';
-
-/** Holds every append transaction open a little before COMMIT, so commits land out of sequence order. */
-function delayingCommits(sql: SqlClient, delayMs: () => number): SqlClient {
-  return Object.assign(Object.create(sql) as SqlClient, {
-    transaction: <T>(fn: Parameters<SqlClient['transaction']>[0]) =>
-      sql.transaction(async (tx) => {
-        const r = await fn(tx);
-        await new Promise((res) => setTimeout(res, delayMs()));
-        return r as T;
-      }) as Promise<T>,
-  });
-}
 
 describeEventStoreContract('PGlite (embedded profile)', {
   async create() {
     const sql = await PgliteClient.open();
     const store = await PostgresEventStore.create(sql);
-    return { store, close: () => sql.close(), slowCommits: (d) => PostgresEventStore.create(delayingCommits(sql, d)) };
+    return { store, close: () => sql.close(), slowCommits: (d) => PostgresEventStore.create(sql, { beforeCommit: () => new Promise((r) => setTimeout(r, d())) }) };
   },
 });
 
@@ -31,7 +18,7 @@ if (DATABASE_URL) {
     async create() {
       const sql = await PgClient.connect(DATABASE_URL, 30);
       const store = await PostgresEventStore.create(sql);
-      return { store, close: () => sql.close(), slowCommits: (d) => PostgresEventStore.create(delayingCommits(sql, d)) };
+      return { store, close: () => sql.close(), slowCommits: (d) => PostgresEventStore.create(sql, { beforeCommit: () => new Promise((r) => setTimeout(r, d())) }) };
     },
   });
 } else {

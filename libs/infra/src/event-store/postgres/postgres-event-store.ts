@@ -60,11 +60,12 @@ function likePrefix(prefix: string): string {
  * order equals global (txid, seq) order.
  */
 export class PostgresEventStore implements EventStore {
-  private constructor(private readonly sql: SqlClient) {}
+  private constructor(private readonly sql: SqlClient, private readonly beforeCommit?: () => Promise<void>) {}
 
-  static async create(sql: SqlClient): Promise<PostgresEventStore> {
+  /** `beforeCommit` (tests only) holds each append's transaction open before COMMIT, to force out-of-order commits. */
+  static async create(sql: SqlClient, options: { beforeCommit?: () => Promise<void> } = {}): Promise<PostgresEventStore> {
     await runMigrations(sql, 'event-store', EVENT_STORE_MIGRATIONS);
-    return new PostgresEventStore(sql);
+    return new PostgresEventStore(sql, options.beforeCommit);
   }
 
   async appendToStream(streamName: string, expected: ExpectedRevision, events: EventToAppend[]): Promise<AppendResult> {
@@ -72,11 +73,17 @@ export class PostgresEventStore implements EventStore {
     const payload = JSON.stringify(events.map((e) => ({ eventId: e.eventId, type: e.type, schemaVersion: e.schemaVersion, data: e.data, metadata: e.metadata })));
     let row: { outcome: string; revision: number; last_seq: string | null; last_txid: string | null };
     try {
-      // One statement does lock, check, insert and notify (es_append); the transaction wrapper keeps commit hooks honest.
-      row = await this.sql.transaction(async (tx) => {
-        const { rows } = await tx.query<typeof row>('SELECT * FROM es_append($1, $2, $3::jsonb)', [streamName, String(expected), payload]);
-        return rows[0];
-      });
+      // One autocommitted statement does lock, check, insert and notify (es_append): one round trip.
+      const params = [streamName, String(expected), payload];
+      const append = 'SELECT * FROM es_append($1, $2, $3::jsonb)';
+      const hold = this.beforeCommit;
+      row = hold
+        ? await this.sql.transaction(async (tx) => {
+            const { rows } = await tx.query<typeof row>(append, params);
+            await hold();
+            return rows[0];
+          })
+        : (await this.sql.query<typeof row>(append, params)).rows[0];
     } catch (e) {
       if ((e as { code?: string }).code !== '23505') throw e;
       // An event id already stored: an idempotent retry, or a reuse (an error).
