@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { parse } from 'yaml';
-import { APPS, CATALOG_NAMES, requiredInProductionFor, ROOT, SECRET_SETTINGS } from './deploy-tools';
+import { APPS, CATALOG_NAMES, ensureTool, requiredInProductionFor, ROOT, run, SECRET_SETTINGS, TOOL_TIMEOUT_MS } from './deploy-tools';
 
-// docker-compose.yml read as YAML (no Docker engine here): services, pinned images, loopback-only
-// ports, healthchecks, start order, and every production setting each app needs (from the
-// settings catalog).
+// docker-compose.yml (no Docker engine here): validated against the Compose Specification by
+// compose-go, the loader docker compose uses (scripts/ensure-compose-spec builds it), and read
+// as YAML for services, pinned images, loopback-only ports, healthchecks, start order, and
+// every production setting each app needs (from the settings catalog).
 
 interface Service {
   image?: string;
@@ -159,5 +161,51 @@ describe('docker-compose.yml', () => {
     expect(String(services.kafka.environment?.KAFKA_ADVERTISED_LISTENERS)).toContain('INTERNAL://kafka:19092');
     expect(String(services.postgres.environment?.POSTGRES_PASSWORD)).toMatch(/^dev-only-/);
     expect(String(services.openbao.environment?.BAO_DEV_ROOT_TOKEN_ID)).toMatch(/^dev-only-/);
+  });
+
+  describe('against the Compose Specification (compose-go, the loader docker compose uses)', () => {
+    interface Model {
+      name: string;
+      services: Record<string, { environment?: Record<string, string | null>; ports?: Array<{ host_ip?: string; target: number; published: string }>; healthcheck?: { test: string[] } }>;
+    }
+    let model: Model;
+
+    beforeAll(() => {
+      const validator = ensureTool('ensure-compose-spec');
+      const r = run(validator, ['--format', 'json', 'docker-compose.yml'], { cwd: ROOT });
+      if (r.status !== 0) throw new Error(`docker-compose.yml does not conform to the Compose Specification:\n${r.stderr}`);
+      model = JSON.parse(r.stdout) as Model;
+    }, TOOL_TIMEOUT_MS);
+
+    it('validates and loads as project pipeline-secrets with every service', () => {
+      expect(model.name).toBe('pipeline-secrets');
+      expect(Object.keys(model.services).sort()).toEqual(Object.keys(services).sort());
+    });
+
+    it('resolves the anchors and merge keys to exactly the environment this suite checks', () => {
+      for (const name of Object.keys(services)) {
+        const resolved = Object.fromEntries(Object.entries(model.services[name].environment ?? {}).map(([k, v]) => [k, v ?? '']));
+        expect({ name, env: resolved }).toEqual({ name, env: env(name) });
+      }
+    });
+
+    it('publishes every port on 127.0.0.1 in the normalized model', () => {
+      for (const [name, s] of Object.entries(model.services)) {
+        for (const p of s.ports ?? []) expect({ name, hostIp: p.host_ip }).toEqual({ name, hostIp: '127.0.0.1' });
+      }
+    });
+
+    it('refuses a broken file (the validator is not a no-op)', () => {
+      const validator = ensureTool('ensure-compose-spec');
+      const dir = mkdtempSync(join(tmpdir(), 'ps-compose-'));
+      try {
+        writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: service_helthy}\n  b: {image: y}\n');
+        const r = run(validator, ['docker-compose.yml'], { cwd: dir });
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toMatch(/condition value must be one of/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });
