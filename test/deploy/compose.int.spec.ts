@@ -23,6 +23,10 @@ interface Service {
   tmpfs?: string[];
 }
 
+// Each external tool run (helm, kubernetes-validate, compose-go) takes about a second; leave room
+// for a slow machine. Building the tools is covered by the beforeAll timeouts.
+jest.setTimeout(60_000);
+
 const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
 // Compose resolves YAML merge keys (<<); so does this parse.
 const compose = parse(text, { merge: true }) as { name?: string; services: Record<string, Service>; volumes?: Record<string, unknown> };

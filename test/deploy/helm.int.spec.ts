@@ -36,6 +36,10 @@ const VALUE_SETS: ValueSet[] = [
   { name: 'restricted network + longest release name', files: ['ci/restricted-network-values.yaml'], release: 'release-name-of-fifty-three-characters-for-the-limits' },
 ];
 
+// Each external tool run (helm, kubernetes-validate, compose-go) takes about a second; leave room
+// for a slow machine. Building the tools is covered by the beforeAll timeouts.
+jest.setTimeout(60_000);
+
 let helm: string;
 let kubernetesValidate: string;
 let work: string;
