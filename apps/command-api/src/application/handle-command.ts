@@ -40,7 +40,7 @@ export async function handleCommand<S, C, E extends DomainEvent>(
   ctx: CommandContext,
   options: { ifMatch?: number; retries?: number } = {},
 ): Promise<HandleResult<S>> {
-  const attempts = options.ifMatch === undefined ? (options.retries ?? 3) + 1 : 1;
+  const attempts = options.ifMatch === undefined ? (options.retries ?? 5) + 1 : 1;
   for (let attempt = 1; ; attempt++) {
     const loaded = await states.load(streamName);
     if (options.ifMatch !== undefined && options.ifMatch !== loaded.revision) throw new PreconditionFailedError(options.ifMatch, loaded.revision);
@@ -58,6 +58,8 @@ export async function handleCommand<S, C, E extends DomainEvent>(
       if (!(e instanceof WrongExpectedRevisionError)) throw e;
       if (options.ifMatch !== undefined) throw new PreconditionFailedError(options.ifMatch, e.actual ?? -1);
       if (attempt >= attempts) throw new ConcurrencyConflictError(streamName);
+      // Small random backoff so racing writers of one stream spread out instead of colliding again.
+      await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
     }
   }
 }
