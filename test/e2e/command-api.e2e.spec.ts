@@ -261,6 +261,9 @@ describe('command API, embedded profile, end to end', () => {
     for (const path of ['/v1/projects/{projectId}/secrets', '/v1/projects/{projectId}/secrets/{name}', '/v1/projects/{projectId}/secrets/{name}/value', '/v1/projects/{projectId}/secrets/{name}/access', '/v1/projects/{projectId}/grants', '/v1/projects/{projectId}/grants/{grantId}']) {
       expect(doc.body.paths).toHaveProperty([path]);
     }
+    expect(doc.body.components.schemas).toHaveProperty('ProblemView');
+    expect(doc.body.paths['/v1/projects/{projectId}/secrets/{name}/access'].post.responses).toHaveProperty('403');
+    expect(doc.body.paths['/v1/projects/{projectId}/secrets/{name}/value'].put.responses).toHaveProperty('412');
   });
 
   it('CANARY: the value appears in no event, no log line, no error body, and nowhere in DATA_DIR in plaintext', async () => {

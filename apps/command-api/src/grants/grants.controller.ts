@@ -3,6 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { isGrantActive, Principal } from '../../../../libs/domain/src';
 import { AccessControl } from '../application/access-control';
+import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { GrantIdPipe, ProjectIdPipe } from '../http/params';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
@@ -12,6 +13,7 @@ import { GrantRoleCommand, RevokeRoleCommand } from './grant-commands';
 @ApiTags('grants')
 @ApiBearerAuth()
 @ApiProduces('application/json', 'application/problem+json')
+@ApiProblems()
 @Controller('v1/projects/:projectId/grants')
 export class GrantsController {
   constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}

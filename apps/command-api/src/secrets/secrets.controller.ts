@@ -6,6 +6,7 @@ import { defineAbilityFor, Principal, secretSubject } from '../../../../libs/dom
 import { SECRET_CATALOG } from '../../../../libs/infra/src/nest/tokens';
 import { SecretCatalog } from '../../../../libs/infra/src/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
+import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { etagOf, parseIfMatch, ProjectIdPipe, SecretNamePipe } from '../http/params';
 import { problems } from '../http/problem';
@@ -33,6 +34,7 @@ import { metadataView, SecretStates } from './secret-states';
 @ApiTags('secrets')
 @ApiBearerAuth()
 @ApiProduces('application/json', 'application/problem+json')
+@ApiProblems()
 @Controller('v1/projects/:projectId/secrets')
 export class SecretsController {
   constructor(
