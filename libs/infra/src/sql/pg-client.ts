@@ -8,7 +8,8 @@ types.setTypeParser(types.builtins.INT8, (v) => v);
 /** SqlClient over a `pg` connection pool: the production profile's PostgreSQL. */
 export class PgClient implements SqlClient {
   readonly dialect = 'postgres' as const;
-  private listener?: Client;
+  /** One LISTEN connection, created once even when several subscribers ask at the same moment. */
+  private listener?: Promise<Client>;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
 
   private constructor(private readonly pool: Pool, private readonly url: string) {}
@@ -65,17 +66,21 @@ export class PgClient implements SqlClient {
       const l = new Client({ connectionString: this.url });
       l.on('error', () => {
         // A lost LISTEN connection only costs latency: subscribers also poll.
-        this.listener = undefined;
+        if (this.listener === pending) this.listener = undefined;
       });
       l.on('notification', (n) => this.handlers.get(n.channel)?.forEach((h) => h(n.payload ?? '')));
-      await l.connect();
-      this.listener = l;
+      const pending: Promise<Client> = l.connect().then(() => l);
+      this.listener = pending;
+      pending.catch(() => {
+        if (this.listener === pending) this.listener = undefined;
+      });
     }
+    const listener = await this.listener;
     let set = this.handlers.get(channel);
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.listener.query(`LISTEN ${channel}`);
+      await listener.query(`LISTEN ${channel}`);
     }
     set.add(onNotify);
     return async () => {
@@ -84,7 +89,9 @@ export class PgClient implements SqlClient {
   }
 
   async close(): Promise<void> {
-    await this.listener?.end().catch(() => undefined);
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) await listener.then((l) => l.end()).catch(() => undefined);
     await this.pool.end();
   }
 }
