@@ -39,3 +39,22 @@ if (EVENTSTORE_URL) {
   describe.skip('EventStore contract: EventStoreDB — SKIPPED, EVENTSTORE_URL not set (not installable here; use docker-compose)', () =>
     it('needs EVENTSTORE_URL', () => undefined));
 }
+
+// Adapter-specific regression: the global order is the xid8 column compared as a number. Once
+// selected as text it sorts "10" before "9"; a real server crosses such boundaries all the time.
+describe('PostgresEventStore (PGlite) orders transaction ids numerically', () => {
+  it('reads txid 9 before txid 10', async () => {
+    const sql = await PgliteClient.open();
+    try {
+      const store = await PostgresEventStore.create(sql);
+      const insert = `INSERT INTO es_events (txid, stream_name, revision, event_id, type, schema_version, data, metadata)
+        VALUES ($1::text::xid8, $2, 0, gen_random_uuid(), 'T', 1, '{}', '{"correlationId":"c","causationId":"c","actor":{"type":"system","id":"t"},"occurredAt":"2026-01-01T00:00:00Z"}')`;
+      await sql.query(insert, ['10', 'order-b']);
+      await sql.query(insert, ['9', 'order-a']);
+      const all = (await store.readAll({ maxCount: 100 })).filter((e) => e.streamName.startsWith('order-'));
+      expect(all.map((e) => e.streamName)).toEqual(['order-a', 'order-b']);
+    } finally {
+      await sql.close();
+    }
+  });
+});

@@ -22,7 +22,7 @@ const MAX_BATCH = 1000;
 
 interface EventRow {
   seq: string;
-  txid: string;
+  txid_text: string;
   stream_name: string;
   revision: number;
   event_id: string;
@@ -33,7 +33,8 @@ interface EventRow {
   recorded_at: Date | string;
 }
 
-const COLUMNS = 'seq, txid::text AS txid, stream_name, revision, event_id::text AS event_id, type, schema_version, data, metadata, recorded_at';
+// txid is selected as text under another name: ORDER BY must see the xid8 column, not a text alias ("1001" < "999").
+const COLUMNS = 'seq, txid::text AS txid_text, stream_name, revision, event_id::text AS event_id, type, schema_version, data, metadata, recorded_at';
 
 function toRecorded(r: EventRow): RecordedEvent {
   return {
@@ -44,7 +45,7 @@ function toRecorded(r: EventRow): RecordedEvent {
     metadata: r.metadata,
     streamName: r.stream_name,
     revision: Number(r.revision),
-    position: { commit: BigInt(r.txid), prepare: BigInt(r.seq) },
+    position: { commit: BigInt(r.txid_text), prepare: BigInt(r.seq) },
     recordedAt: (r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at)).toISOString(),
   };
 }
@@ -134,7 +135,7 @@ export class PostgresEventStore implements EventStore {
        WHERE (txid, seq) > ($1::text::xid8, $2::bigint)
          AND txid < pg_snapshot_xmin(pg_current_snapshot())
          ${filter}
-       ORDER BY txid, seq LIMIT $3`,
+       ORDER BY es_events.txid, es_events.seq LIMIT $3`,
       params,
     );
     return rows.map(toRecorded);
