@@ -1,6 +1,7 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
-import { EventStore, formatPosition, parsePosition, Position, StreamCategory, SubscriptionHandle } from '../../../libs/domain/src';
+import { EventStore, Position, StreamCategory, SubscriptionHandle } from '../../../libs/domain/src';
+import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
 import { AppConfig } from '../../../libs/infra/src/config/config';
 import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { CONFIG, EVENT_STORE, LOGGER, SQL } from '../../../libs/infra/src/nest/tokens';
@@ -44,10 +45,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   private async subscribe(failures: number): Promise<void> {
     if (this.stopped || !this.sink) return;
     const sink = this.sink;
-    const { rows } = await this.sql.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE projection = $1', [CHECKPOINT]);
+    const after = await checkpoints.load(this.sql, CHECKPOINT);
     this.handle = this.store.subscribeToAll(
       {
-        after: rows[0] ? parsePosition(rows[0].position) : undefined,
+        after,
         streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
       },
       async (event) => {
@@ -74,11 +75,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       if (!position || !this.sink) return;
       this.unflushed = 0;
       await this.sink.flush();
-      await this.sql.query(
-        `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
-         ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-        [CHECKPOINT, formatPosition(position)],
-      );
+      await checkpoints.save(this.sql, CHECKPOINT, position);
       if (this.pending === position) this.pending = undefined;
     });
     return this.flushing;

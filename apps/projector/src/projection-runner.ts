@@ -1,4 +1,5 @@
-import { EventStore, formatPosition, parsePosition, RecordedEvent, SubscriptionHandle } from '../../../libs/domain/src';
+import { EventStore, formatPosition, RecordedEvent, SubscriptionHandle } from '../../../libs/domain/src';
+import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
 import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { Metrics } from '../../../libs/infra/src/observability/metrics';
 import { SqlClient, SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
@@ -40,9 +41,8 @@ export class ProjectionRunner {
 
   private async subscribe(failures: number): Promise<void> {
     if (this.stopped) return;
-    const { rows } = await this.sql.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE projection = $1', [this.projection.name]);
-    const after = rows[0] ? parsePosition(rows[0].position) : undefined;
-    this.logger.info('projection subscribing', { projection: this.projection.name, after: rows[0]?.position ?? 'start' });
+    const after = await checkpoints.load(this.sql, this.projection.name);
+    this.logger.info('projection subscribing', { projection: this.projection.name, after: after ? formatPosition(after) : 'start' });
     const handle = this.store.subscribeToAll(
       {
         after,
@@ -70,11 +70,7 @@ export class ProjectionRunner {
   private async handle_(event: RecordedEvent): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await this.projection.apply(tx, event);
-      await tx.query(
-        `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
-         ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-        [this.projection.name, formatPosition(event.position)],
-      );
+      await checkpoints.save(tx, this.projection.name, event.position);
     });
     this.metrics.projectedEvents.inc({ projection: this.projection.name });
     this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(event.recordedAt)) / 1000));

@@ -1,0 +1,17 @@
+import { formatPosition, parsePosition, Position } from '../../../domain/src';
+import { SqlExecutor } from '../sql/sql-client';
+
+/** Subscription checkpoints (projection_checkpoints), written by their owner — in the same transaction as its effects where it can. */
+export const checkpoints = {
+  async load(sql: SqlExecutor, name: string): Promise<Position | undefined> {
+    const { rows } = await sql.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE projection = $1', [name]);
+    return rows[0] ? parsePosition(rows[0].position) : undefined;
+  },
+  async save(sql: SqlExecutor, name: string, position: Position): Promise<void> {
+    await sql.query(
+      `INSERT INTO projection_checkpoints (projection, position, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+      [name, formatPosition(position)],
+    );
+  },
+};
