@@ -9,9 +9,8 @@ import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
 import { AuditFileSink } from './audit-file.sink';
 
 const CHECKPOINT = 'auditor-file';
-/** Flush (fdatasync + checkpoint) after this many records, or this long after the first unflushed one. */
+/** Flush (fdatasync + checkpoint) after this many records, and at the end of every delivered batch. */
 const FLUSH_EVERY = 256;
-const FLUSH_AFTER_MS = 100;
 
 /**
  * Streams audit-relevant events (grants, secret changes, access decisions) to DATA_DIR/audit/audit.jsonl
@@ -24,7 +23,6 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   private stopped = false;
   private unflushed = 0;
   private pending?: Position;
-  private flushTimer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
   private readonly logger: JsonLogger;
 
@@ -46,16 +44,18 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     if (this.stopped || !this.sink) return;
     const sink = this.sink;
     const after = await checkpoints.load(this.sql, CHECKPOINT);
+    this.pending = undefined; // lines not yet flushed are delivered again from the checkpoint
+    this.unflushed = 0;
     this.handle = this.store.subscribeToAll(
       {
         after,
         streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
+        onBatchEnd: () => this.flush(),
       },
       async (event) => {
         await sink.append(event);
         this.pending = event.position;
         if (++this.unflushed >= FLUSH_EVERY) await this.flush();
-        else this.flushTimer ??= setTimeout(() => void this.flush().catch((e) => this.logger.error('audit flush failed', describeError(e))), FLUSH_AFTER_MS);
       },
     );
     this.handle.done.catch((e) => {
@@ -68,9 +68,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Lines on disk first, then the checkpoint: a crash in between replays, never loses. */
   private flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (this.flushTimer) clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
+    // Serialised; a failed flush fails its caller (ending the subscription) but not the next one.
+    this.flushing = this.flushing.catch(() => undefined).then(async () => {
       const position = this.pending;
       if (!position || !this.sink) return;
       this.unflushed = 0;

@@ -11,16 +11,20 @@ export interface Projection {
   apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
 }
 
+/** Events applied per transaction at most. */
+const MAX_BATCH = 500;
+
 /**
- * Catch-up subscription from a stored checkpoint. Each event's read-model changes and the new
- * checkpoint commit in ONE transaction: a crash between events replays at most the event in
- * flight, whose effects rolled back with it (exactly-once effect from at-least-once delivery).
+ * Catch-up subscription from a stored checkpoint. A batch of events' read-model changes and the
+ * new checkpoint commit in ONE transaction: a crash replays at most the batch in flight, whose
+ * effects rolled back with it (exactly-once effect from at-least-once delivery).
  */
 export class ProjectionRunner {
   private handle?: SubscriptionHandle;
   private stopped = false;
   private caughtUp = false;
   private timer?: NodeJS.Timeout;
+  private buffer: RecordedEvent[] = [];
 
   constructor(
     private readonly store: EventStore,
@@ -41,6 +45,7 @@ export class ProjectionRunner {
 
   private async subscribe(failures: number): Promise<void> {
     if (this.stopped) return;
+    this.buffer = []; // anything buffered and not committed is delivered again from the checkpoint
     const after = await checkpoints.load(this.sql, this.projection.name);
     this.logger.info('projection subscribing', { projection: this.projection.name, after: after ? formatPosition(after) : 'start' });
     const handle = this.store.subscribeToAll(
@@ -51,8 +56,12 @@ export class ProjectionRunner {
           if (!this.caughtUp) this.logger.info('projection caught up', { projection: this.projection.name });
           this.caughtUp = true;
         },
+        onBatchEnd: () => this.commit(),
       },
-      (event) => this.handle_(event),
+      async (event) => {
+        this.buffer.push(event);
+        if (this.buffer.length >= MAX_BATCH) await this.commit();
+      },
     );
     this.handle = handle;
     handle.done.then(
@@ -67,13 +76,17 @@ export class ProjectionRunner {
     );
   }
 
-  private async handle_(event: RecordedEvent): Promise<void> {
+  private async commit(): Promise<void> {
+    const batch = this.buffer;
+    if (batch.length === 0) return;
+    this.buffer = [];
+    const last = batch[batch.length - 1];
     await this.sql.transaction(async (tx) => {
-      await this.projection.apply(tx, event);
-      await checkpoints.save(tx, this.projection.name, event.position);
+      for (const event of batch) await this.projection.apply(tx, event);
+      await checkpoints.save(tx, this.projection.name, last.position);
     });
-    this.metrics.projectedEvents.inc({ projection: this.projection.name });
-    this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(event.recordedAt)) / 1000));
+    this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
+    this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000));
   }
 
   async stop(): Promise<void> {

@@ -100,6 +100,12 @@ export interface SubscribeOptions {
   streamPrefixes?: string[];
   /** Called when the subscription has delivered everything currently in the store. */
   onCaughtUp?: () => void;
+  /**
+   * Awaited after each run of delivered events (at most a few hundred), before the
+   * subscription reads or waits for more: where a consumer commits a batch of effects and its
+   * checkpoint together. An error here ends the subscription like a handler error.
+   */
+  onBatchEnd?: () => Promise<void>;
 }
 
 export interface EventStore {

@@ -203,6 +203,27 @@ export function describeEventStoreContract(name: string, target: ContractTarget)
       await expect(sub.done).resolves.toBeUndefined();
     });
 
+    it('awaits onBatchEnd after each run of delivered events, and ends on its error', async () => {
+      await store.appendToStream(stream('batch'), 'no-stream', [ev(), ev(), ev()]);
+      const log: string[] = [];
+      let delivered = 0;
+      const sub = store.subscribeToAll(
+        {
+          streamPrefixes: [prefix],
+          onBatchEnd: async () => {
+            log.push(`end@${delivered}`);
+            if (delivered >= 3) throw new Error('commit failed');
+          },
+        },
+        async () => {
+          delivered++;
+        },
+      );
+      await expect(sub.done).rejects.toThrow('commit failed');
+      expect(delivered).toBe(3);
+      expect(log[log.length - 1]).toBe('end@3');
+    });
+
     it('ends the subscription when the handler throws, so the owner can resubscribe', async () => {
       await store.appendToStream(stream('boom'), 'no-stream', [ev()]);
       const sub = store.subscribeToAll({ streamPrefixes: [prefix] }, async () => {

@@ -8,6 +8,7 @@ export interface PollingSubscriptionSpec {
   wakeups?(wake: () => void): Promise<() => Promise<void>>;
   handler(event: RecordedEvent): Promise<void>;
   onCaughtUp?: () => void;
+  onBatchEnd?: () => Promise<void>;
   /** Fallback poll when no wake-up arrives. */
   pollMs?: number;
 }
@@ -58,6 +59,10 @@ export function runSubscription(spec: PollingSubscriptionSpec): SubscriptionHand
           inHandler = spec.handler(event);
           await inHandler;
           after = event.position;
+        }
+        if (batch.length > 0 && spec.onBatchEnd) {
+          inHandler = spec.onBatchEnd();
+          await inHandler;
         }
         if (batch.length < spec.batchSize && !stopped) {
           if (!caughtUp) {

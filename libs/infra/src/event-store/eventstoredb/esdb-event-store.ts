@@ -152,6 +152,11 @@ export class EsdbEventStore implements EventStore {
           if (!e || e.streamId.startsWith('$')) continue;
           inHandler = handler(toRecorded(e));
           await inHandler;
+          // The gRPC stream has no natural batch boundary: every event ends a batch of one.
+          if (options.onBatchEnd) {
+            inHandler = options.onBatchEnd();
+            await inHandler;
+          }
         }
       } catch (e) {
         if (!stopped) throw unavailable(e);

@@ -145,6 +145,7 @@ export class PostgresEventStore implements EventStore {
     return runSubscription({
       after: options.after,
       onCaughtUp: options.onCaughtUp,
+      onBatchEnd: options.onBatchEnd,
       readBatch: (after: Position | undefined) => this.readAll({ after, maxCount: 500, streamPrefixes: options.streamPrefixes }),
       batchSize: 500,
       wakeups: (wake) => this.sql.listen(NOTIFY_CHANNEL, wake),
