@@ -49,7 +49,18 @@ export async function createApp(config: AppConfig, infra?: Infrastructure): Prom
     });
     next();
   });
-  app.use(express.json({ limit: MAX_BODY, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({
+      limit: MAX_BODY,
+      strict: true,
+      type: ['application/json', 'application/*+json'],
+      // Keys that reach object prototypes have no meaning in this API: refuse the body outright.
+      reviver: (key, value) => {
+        if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new SyntaxError(`forbidden key ${key}`);
+        return value;
+      },
+    }),
+  );
   app.useGlobalPipes(validationPipe());
   app.enableShutdownHooks();
 

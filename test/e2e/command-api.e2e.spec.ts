@@ -203,6 +203,13 @@ describe('command API, embedded profile, end to end', () => {
       ['JSON array body', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send([1, 2]), 400, /./],
       ['purpose too long', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).send({ purpose: 'p'.repeat(513) }), 400, 'purpose'],
       ['unknown route', () => http.get('/v1/nothing-here').set(auth(alice)), 404, /./],
+      ['prototype key', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send('{"__proto__":{"admin":true},"name":"OK_NAME","value":"v"}'), 400, 'body'],
+      ['constructor key', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send('{"constructor":{"prototype":{}},"name":"OK_NAME","value":"v"}'), 400, 'body'],
+      ['NUL in description', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'v', description: 'a\u0000b' }), 400, 'description'],
+      ['control character in purpose', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).send({ purpose: 'x\u001b[31m' }), 400, 'purpose'],
+      ['bad percent-encoding in path', () => http.get('/v1/projects/%ZZ/secrets').set(auth(alice)), 400, 'request'],
+      ['If-Match beyond any revision', () => http.put(`/v1/projects/${P}/secrets/RACE/value`).set(auth(alice)).set('If-Match', '"99999999999999999999"').send({ value: 'x' }), 400, 'If-Match'],
+      ['not JSON content type', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'text/plain').send('name=A'), 400, 'name'],
     ];
     it.each(cases)('%s', async (_name, send, status, field) => {
       const res = keep(await send());

@@ -48,10 +48,12 @@ export class ProblemFilter implements ExceptionFilter {
     if (e instanceof HttpException) {
       const status = e.getStatus();
       // Nest/express errors the client caused (bad JSON, too large, unknown route): keep the status, replace the text.
+      // The body parser's errors arrive here as a 400 whose message is the JSON parser's; say so without echoing it.
+      const aboutBody = status === 400 && /JSON|forbidden key|Unexpected/.test(e.message);
       const detail =
-        status === 413 ? 'request body too large' : status === 404 ? 'no such resource' : status === 400 ? 'malformed request body (JSON expected)' : e.message;
+        status === 413 ? 'request body too large' : status === 404 ? 'no such resource' : aboutBody ? 'malformed request body (JSON expected)' : status === 400 ? 'malformed request' : 'request refused';
       const title = status === 413 ? 'Payload too large' : status === 404 ? 'Not found' : status === 400 ? 'Invalid request' : 'Error';
-      const errors = status === 400 ? [{ field: 'body', message: detail }] : undefined;
+      const errors = status === 400 ? [aboutBody ? { field: 'body', message: 'not valid JSON' } : { field: 'request', message: 'malformed path, query or body' }] : undefined;
       return { problem: { type: `${PROBLEM_BASE}${status}`, title, status, detail, errors }, headers: {} };
     }
     const err = e as { type?: string; status?: number; statusCode?: number };

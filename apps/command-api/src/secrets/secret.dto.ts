@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
-import { GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
+import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
 import { MaxUtf8Bytes } from '../http/validation';
 
 const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?`;
@@ -22,6 +22,7 @@ export class CreateSecretDto {
   @IsOptional()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @Matches(FREE_TEXT_PATTERN, { message: 'description must not contain control characters' })
   description?: string;
 
   @ApiPropertyOptional({ description: 'Environment glob; CI jobs of other environments cannot read it.', example: 'production' })
@@ -56,6 +57,7 @@ export class PatchSecretDto {
   @ValidateIf(present)
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @Matches(FREE_TEXT_PATTERN, { message: 'description must not contain control characters' })
   description?: string | null;
 
   @ApiPropertyOptional({ nullable: true })
@@ -81,6 +83,7 @@ export class AccessSecretDto {
   @IsOptional()
   @IsString()
   @MaxLength(MAX_PURPOSE_LENGTH)
+  @Matches(FREE_TEXT_PATTERN, { message: 'purpose must not contain control characters' })
   purpose?: string;
 }
 
