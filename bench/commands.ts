@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '../libs/infra/src/auth/dev-issuer';
+import { writeTestMasterKey } from '../test/support/test-master-key';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -182,7 +183,7 @@ async function main() {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-pg-'));
-  const pgServer = await startServer({ DATA_DIR: dir, PROFILE: 'production', DATABASE_URL: url, DEV_ISSUER: '1' }, 18081);
+  const pgServer = await startServer({ DATA_DIR: dir, PROFILE: 'production', DATABASE_URL: url, DEV_ISSUER: '1', MASTER_KEY_FILE: writeTestMasterKey(dir) }, 18081);
   try {
     const results = await commandScenarios('http://127.0.0.1:18081', dir, 'pg');
     const raw = await rawPgInserts(url);

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { writeTestMasterKey } from '../support/test-master-key';
 
 // The production profile's write path against a real PostgreSQL (scripts/stack provides it).
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -14,7 +18,8 @@ if (!DATABASE_URL) {
     let t: EmbeddedApp;
     const P = `prod-${randomUUID().slice(0, 8)}`;
     beforeAll(async () => {
-      t = await startEmbedded({ env: { PROFILE: 'production', DATABASE_URL, DEV_ISSUER: '1' } });
+      const keyDir = mkdtempSync(join(tmpdir(), 'ps-key-'));
+      t = await startEmbedded({ env: { PROFILE: 'production', DATABASE_URL, DEV_ISSUER: '1', MASTER_KEY_FILE: writeTestMasterKey(keyDir) } });
     });
     afterAll(() => t?.close());
 

@@ -1,9 +1,23 @@
+import { createHash } from 'node:crypto';
 import { Client, Pool, PoolClient, types } from 'pg';
 import { mapSqlError } from './errors';
 import { SqlClient, SqlExecutor, SqlResult } from './sql-client';
 
 // int8 and xid8 stay strings (exact); callers convert to BigInt where they mean it.
 types.setTypeParser(types.builtins.INT8, (v) => v);
+
+// Statements with parameters run as named prepared statements (parsed and planned once per
+// connection): our SQL is a small fixed set, so the names stay few.
+const statementNames = new Map<string, string>();
+function prepared(sql: string, params: unknown[]): { name?: string; text: string; values: unknown[] } {
+  if (params.length === 0) return { text: sql, values: params };
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `ps_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    if (statementNames.size < 500) statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params };
+}
 
 /** SqlClient over a `pg` connection pool: the production profile's PostgreSQL. */
 export class PgClient implements SqlClient {
@@ -25,7 +39,7 @@ export class PgClient implements SqlClient {
 
   async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<SqlResult<R>> {
     try {
-      const r = await this.pool.query(sql, params);
+      const r = await this.pool.query(prepared(sql, params));
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     } catch (e) {
       throw mapSqlError(e);
@@ -44,7 +58,7 @@ export class PgClient implements SqlClient {
       await client.query('BEGIN');
       const result = await fn({
         query: async <R>(sql: string, params: unknown[] = []) => {
-          const r = await client.query(sql, params);
+          const r = await client.query(prepared(sql, params));
           return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
         },
       });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '../../../domain/src';
 import { Migration, runMigrations } from '../sql/migrations';
 import { SqlClient } from '../sql/sql-client';
@@ -27,7 +27,25 @@ export const VALUE_STORE_MIGRATIONS: Migration[] = [
     );
     CREATE INDEX IF NOT EXISTS secret_values_by_secret ON secret_values (project_id, name);`,
   },
+  {
+    version: 2,
+    name: 'master key check value',
+    sql: `CREATE TABLE IF NOT EXISTS value_store_meta (
+      key   text PRIMARY KEY,
+      value bytea NOT NULL
+    )`,
+  },
 ];
+
+/** The master key does not match the one that encrypted the stored values: refuse to start rather than fail every read. */
+export class MasterKeyMismatchError extends Error {
+  constructor() {
+    super('the master key does not match the key the stored secret values were encrypted with (check MASTER_KEY_FILE)');
+    this.name = 'MasterKeyMismatchError';
+  }
+}
+
+const keyCheckValue = (masterKey: Buffer) => createHmac('sha256', masterKey).update('pipeline-secrets master key check v1').digest();
 
 interface Row {
   wrapped_key: Uint8Array;
@@ -59,6 +77,12 @@ export class EmbeddedValueStore implements SecretValueStore {
   static async open(sql: SqlClient, masterKey: Buffer): Promise<EmbeddedValueStore> {
     if (masterKey.length !== 32) throw new Error('master key must be 32 bytes');
     await runMigrations(sql, 'value-store', VALUE_STORE_MIGRATIONS);
+    // The first key to open the store is recorded (as an HMAC, never the key); any other is refused.
+    const kcv = keyCheckValue(masterKey);
+    await sql.query("INSERT INTO value_store_meta (key, value) VALUES ('master-key-check', $1) ON CONFLICT (key) DO NOTHING", [kcv]);
+    const { rows } = await sql.query<{ value: Uint8Array }>("SELECT value FROM value_store_meta WHERE key = 'master-key-check'");
+    const stored = Buffer.from(rows[0].value);
+    if (stored.length !== kcv.length || !timingSafeEqual(stored, kcv)) throw new MasterKeyMismatchError();
     return new EmbeddedValueStore(sql, masterKey);
   }
 
