@@ -177,7 +177,8 @@ async function main() {
     server.kill('SIGKILL');
     rmSync(embeddedDir, { recursive: true, force: true });
   }
-  const url = process.env.DATABASE_URL;
+  // scripts/stack env exports TEST_DATABASE_URL: the benchmark writes there, never into a trial's database.
+  const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (!url) {
     console.log('\n(PostgreSQL run skipped: DATABASE_URL not set; `eval "$(scripts/stack env)"` first)');
     return;
