@@ -263,6 +263,8 @@ describe('command API, embedded profile, end to end', () => {
     const metrics = await http.get('/metrics');
     expect(metrics.text).toMatch(/http_requests_total\{method="POST",route="\/v1\/projects\/:projectId\/secrets",status="201"\}/);
     expect(metrics.text).toMatch(/secret_access_decisions_total\{decision="denied"/);
+    expect(metrics.text).toMatch(/secret_access_decisions_total\{decision="allowed",reason="grant"\} [1-9]/);
+    expect(metrics.text).toMatch(/secret_access_decisions_total\{decision="allowed",reason="ci-job-scope"\} [1-9]/);
     const doc = await http.get('/docs-json');
     expect(doc.status).toBe(200);
     for (const path of ['/v1/projects/{projectId}/secrets', '/v1/projects/{projectId}/secrets/{name}', '/v1/projects/{projectId}/secrets/{name}/value', '/v1/projects/{projectId}/secrets/{name}/access', '/v1/projects/{projectId}/grants', '/v1/projects/{projectId}/grants/{grantId}']) {

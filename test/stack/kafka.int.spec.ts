@@ -23,6 +23,13 @@ async function consumeAll(kafka: Kafka, topic: string, expected: number, ms = 30
   return got;
 }
 
+async function createTopic(kafka: Kafka, topic: string, numPartitions: number) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+}
+
 if (!KAFKA_BROKERS) {
   console.warn('SKIPPED Kafka smoke: KAFKA_BROKERS not set (scripts/test-all sets it)');
   describe.skip('Kafka smoke — SKIPPED, KAFKA_BROKERS not set', () => it('needs KAFKA_BROKERS', () => undefined));
@@ -32,10 +39,7 @@ if (!KAFKA_BROKERS) {
 
     it('creates a topic, produces a record with headers, consumes it back', async () => {
       const topic = `smoke-${randomUUID()}`;
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
-      await admin.disconnect();
+      await createTopic(kafka, topic, 3);
       const producer = kafka.producer({ idempotent: true });
       await producer.connect();
       await producer.send({ topic, acks: -1, messages: [{ key: 'p/S', value: '{"ok":true}', headers: { 'event-id': 'e-1' } }] });
@@ -46,10 +50,7 @@ if (!KAFKA_BROKERS) {
 
     it('keeps a topic and its records across a broker restart', async () => {
       const topic = `durable-${randomUUID()}`;
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-      await admin.disconnect();
+      await createTopic(kafka, topic, 1);
       const producer = kafka.producer({ idempotent: true });
       await producer.connect();
       await producer.send({ topic, acks: -1, messages: Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });

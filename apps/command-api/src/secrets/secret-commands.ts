@@ -216,7 +216,7 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
     if (secret.state.status !== 'active') throw problems.notFound(`secret ${name} not found`); // unreachable: decideAccess denies
     // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
     await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(decision, ctx)]);
-    this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'via' in decision.data.via ? 'grant' : String((decision.data.via as { scope: string }).scope) });
+    this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : decision.data.via.scope });
     const value = await this.values.get(secret.state.valueRef);
     return { name, version: secret.state.version, value };
   }
