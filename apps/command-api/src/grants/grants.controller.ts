@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { isGrantActive, Principal } from '../../../../libs/domain/src';
+import { ApiBearerAuth, ApiCreatedResponse, ApiParam, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { isGrantActive, Principal, PROJECT_ID_PATTERN } from '../../../../libs/domain/src';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
@@ -14,6 +14,7 @@ import { GrantRoleCommand, RevokeRoleCommand } from './grant-commands';
 @ApiBearerAuth()
 @ApiProduces('application/json', 'application/problem+json')
 @ApiProblems()
+@ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } })
 @Controller('v1/projects/:projectId/grants')
 export class GrantsController {
   constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
@@ -39,6 +40,7 @@ export class GrantsController {
   }
 
   @Delete(':grantId')
+  @ApiParam({ name: 'grantId', schema: { type: 'string', format: 'uuid' } })
   @HttpCode(204)
   @ApiNoContentResponse()
   async revoke(

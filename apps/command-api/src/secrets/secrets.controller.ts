@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { defineAbilityFor, Principal, secretSubject } from '../../../../libs/domain/src';
+import { defineAbilityFor, Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN, secretSubject } from '../../../../libs/domain/src';
 import { SECRET_CATALOG } from '../../../../libs/infra/src/nest/tokens';
 import { SecretCatalog } from '../../../../libs/infra/src/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
@@ -35,6 +35,7 @@ import { metadataView, SecretStates } from './secret-states';
 @ApiBearerAuth()
 @ApiProduces('application/json', 'application/problem+json')
 @ApiProblems()
+@ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } })
 @Controller('v1/projects/:projectId/secrets')
 export class SecretsController {
   constructor(
@@ -65,6 +66,7 @@ export class SecretsController {
   }
 
   @Get(':name')
+  @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
   @ApiOkResponse({ type: SecretMetadataView, headers: { ETag: { description: 'Stream revision' } } })
   async get(
     @Param('projectId', ProjectIdPipe) projectId: string,
@@ -84,6 +86,7 @@ export class SecretsController {
   }
 
   @Put(':name/value')
+  @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
   @ApiHeader({ name: 'If-Match', required: false, description: 'Stream revision from ETag; 412 when stale' })
   @ApiOkResponse({ type: SecretVersionView })
   updateValue(
@@ -98,6 +101,7 @@ export class SecretsController {
   }
 
   @Patch(':name')
+  @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
   @ApiHeader({ name: 'If-Match', required: false })
   @ApiOkResponse({ type: SecretMetadataView })
   patch(
@@ -112,6 +116,7 @@ export class SecretsController {
   }
 
   @Delete(':name')
+  @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
   @HttpCode(204)
   @ApiHeader({ name: 'If-Match', required: false })
   @ApiNoContentResponse()
@@ -126,6 +131,7 @@ export class SecretsController {
   }
 
   @Post(':name/access')
+  @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
   @HttpCode(200)
   @ApiOkResponse({ type: SecretValueView, description: 'The value, returned only after SecretAccessed is durably recorded. Denials are 403 and audited.' })
   async accessValue(
