@@ -38,6 +38,7 @@ export async function createApp(config: AppConfig, infra?: Infrastructure): Prom
 
   const app = await NestFactory.create(RootModule, { bodyParser: false, logger: shared.logger.child('nest'), abortOnError: false });
   const metrics = shared.metrics;
+  (app.getHttpAdapter().getInstance() as express.Express).disable('x-powered-by');
   app.use((req: Request, res: Response, next: NextFunction) => {
     const end = metrics.httpDuration.startTimer();
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -256,7 +256,10 @@ describe('command API, embedded profile, end to end', () => {
   });
 
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
-    expect((await http.get('/healthz')).status).toBe(200);
+    const health = await http.get('/healthz');
+    expect(health.status).toBe(200);
+    expect(health.headers['x-powered-by']).toBeUndefined();
+    expect(health.headers['x-content-type-options']).toBe('nosniff');
     const ready = await http.get('/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body.checks).toEqual({ 'event-store': 'up', 'value-store': 'up' });
