@@ -27,7 +27,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../../../domain/src';
 
-interface EsdbRecorded {
+export interface EsdbRecorded {
   streamId: string;
   id: string;
   revision: bigint;
@@ -38,7 +38,7 @@ interface EsdbRecorded {
   position?: { commit: bigint; prepare: bigint };
 }
 
-function toRecorded(e: EsdbRecorded): RecordedEvent {
+export function toRecorded(e: EsdbRecorded): RecordedEvent {
   const { schemaVersion, ...metadata } = (e.metadata ?? {}) as { schemaVersion?: number } & RecordedEvent['metadata'];
   const created = e.created instanceof Date ? e.created : new Date(Number(e.created));
   return {
@@ -54,7 +54,7 @@ function toRecorded(e: EsdbRecorded): RecordedEvent {
   };
 }
 
-function toEsdbExpected(expected: ExpectedRevision) {
+export function toEsdbExpected(expected: ExpectedRevision) {
   if (expected === 'no-stream') return NO_STREAM;
   if (expected === 'stream-exists') return STREAM_EXISTS;
   if (expected === 'any') return ANY;
