@@ -6,7 +6,7 @@ const BAO_ADDR = process.env.BAO_ADDR;
 const BAO_TOKEN = process.env.BAO_TOKEN;
 
 if (!BAO_ADDR || !BAO_TOKEN) {
-  console.warn('SKIPPED OpenBao smoke: BAO_ADDR/BAO_TOKEN not set (scripts/test-all sets them)');
+  console.warn('SKIPPED OpenBao smoke: BAO_ADDR/BAO_TOKEN is not set (scripts/test-all sets them; or eval "$(scripts/stack env)")');
   describe.skip('OpenBao smoke — SKIPPED, BAO_ADDR not set', () => it('needs BAO_ADDR', () => undefined));
 } else {
   describe('OpenBao smoke (real server from scripts/stack)', () => {

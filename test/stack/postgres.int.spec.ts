@@ -3,7 +3,7 @@ import { Client } from 'pg';
 const DATABASE_URL = process.env.DATABASE_URL;
 
 if (!DATABASE_URL) {
-  console.warn('SKIPPED PostgreSQL smoke: DATABASE_URL not set (scripts/test-all sets it)');
+  console.warn('SKIPPED PostgreSQL smoke: DATABASE_URL is not set (scripts/test-all sets it; or eval "$(scripts/stack env)")');
   describe.skip('PostgreSQL smoke — SKIPPED, DATABASE_URL not set', () => it('needs DATABASE_URL', () => undefined));
 } else {
   describe('PostgreSQL smoke (real server from scripts/stack)', () => {
