@@ -4,6 +4,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { LOGGER } from '../../../libs/infra/src/nest/tokens';
 import { AccessControl } from './application/access-control';
+import { ComplianceController } from './compliance/compliance.controller';
 import { GrantsController } from './grants/grants.controller';
 import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
 import { BearerAuthGuard } from './http/auth.guard';
@@ -15,7 +16,7 @@ import { SecretStates } from './secrets/secret-states';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true })],
-  controllers: [SecretsController, GrantsController],
+  controllers: [SecretsController, GrantsController, ComplianceController],
   providers: [
     AccessControl,
     SecretStates,

@@ -9,6 +9,10 @@ export interface Projection {
   streamPrefixes: string[];
   /** Applies one event inside the transaction that also moves the checkpoint. */
   apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
+  /** Optional: applies a batch in fewer statements; must have the same effect as apply() on each event in order. */
+  applyBatch?(tx: SqlExecutor, events: RecordedEvent[]): Promise<void>;
+  /** Optional: runs after a batch committed (e.g. to reconcile an external system from the new state). */
+  afterCommit?(): void;
 }
 
 /** Events applied per transaction at most. */
@@ -82,10 +86,12 @@ export class ProjectionRunner {
     this.buffer = [];
     const last = batch[batch.length - 1];
     await this.sql.transaction(async (tx) => {
-      for (const event of batch) await this.projection.apply(tx, event);
+      if (this.projection.applyBatch) await this.projection.applyBatch(tx, batch);
+      else for (const event of batch) await this.projection.apply(tx, event);
       await checkpoints.save(tx, this.projection.name, last.position);
     });
     this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
+    this.projection.afterCommit?.();
     this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000));
   }
 

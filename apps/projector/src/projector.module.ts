@@ -5,7 +5,7 @@ import { EVENT_STORE, LOGGER, METRICS, SQL } from '../../../libs/infra/src/nest/
 import { Metrics } from '../../../libs/infra/src/observability/metrics';
 import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
 import { ProjectionRunner } from './projection-runner';
-import { secretsProjection } from './secrets.projection';
+import { PROJECTIONS } from './projections';
 
 /** Builds read models from the event store, each from its own checkpoint. */
 @Module({})
@@ -18,7 +18,7 @@ export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShu
     @Inject(LOGGER) logger: JsonLogger,
     @Inject(METRICS) metrics: Metrics,
   ) {
-    this.runners = [new ProjectionRunner(store, sql, secretsProjection, logger.child('projector'), metrics)];
+    this.runners = PROJECTIONS.map((p) => new ProjectionRunner(store, sql, p, logger.child('projector'), metrics));
   }
 
   async onApplicationBootstrap(): Promise<void> {

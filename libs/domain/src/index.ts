@@ -12,3 +12,4 @@ export * from './authorization/ability';
 export * from './events';
 export * from './ports/event-store';
 export * from './ports/secret-value-store';
+export * from './compliance/readers';

@@ -30,7 +30,7 @@ export const ADMIN_BOOTSTRAP = 'admin-bootstrap';
 const lambdaMatcher = (conditions: MatchConditions) => conditions;
 
 /** A narrowed grant covers a secret only when the secret's own scope lies within the glob; an unscoped secret is not within a narrowed grant. */
-function grantCoversSecret(g: Grant, s: SecretSubject): boolean {
+export function grantCoversSecret(g: Pick<Grant, 'environment' | 'branch'>, s: SecretSubject): boolean {
   if (g.environment !== null && (s.environment === null || !globMatches(g.environment, s.environment))) return false;
   if (g.branch !== null && (s.branch === null || !globMatches(g.branch, s.branch))) return false;
   return true;

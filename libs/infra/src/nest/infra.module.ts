@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Infrastructure } from './infrastructure';
-import { CONFIG, EVENT_STORE, LOGGER, METRICS, READINESS_CHECKS, SECRET_CATALOG, SQL, TOKEN_VERIFIER, VALUE_STORE } from './tokens';
+import { COMPLIANCE_QUERIES, CONFIG, EVENT_STORE, LOGGER, METRICS, READINESS_CHECKS, SECRET_CATALOG, SQL, TOKEN_VERIFIER, VALUE_STORE } from './tokens';
 
 /** Hands the process-wide adapters to every app module. */
 @Global()
@@ -15,6 +15,7 @@ export class InfraModule {
       { provide: EVENT_STORE, useValue: infra.eventStore },
       { provide: VALUE_STORE, useValue: infra.valueStore },
       { provide: SECRET_CATALOG, useValue: infra.secretCatalog },
+      { provide: COMPLIANCE_QUERIES, useValue: infra.compliance },
       { provide: TOKEN_VERIFIER, useValue: infra.tokenVerifier },
       { provide: READINESS_CHECKS, useValue: infra.readiness },
     ];

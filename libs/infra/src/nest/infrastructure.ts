@@ -9,6 +9,7 @@ import { ensurePrivateFile } from '../crypto/key-files';
 import { createEventStore } from '../event-store/create-event-store';
 import { JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
+import { ComplianceQueries } from '../read-models/compliance';
 import { migrateReadModels, SqlSecretCatalog } from '../read-models/secret-catalog';
 import { openSqlClient } from '../sql/open-sql-client';
 import { SqlClient } from '../sql/sql-client';
@@ -28,6 +29,7 @@ export interface Infrastructure {
   eventStore: EventStore;
   valueStore: SecretValueStore;
   secretCatalog: SqlSecretCatalog;
+  compliance: ComplianceQueries;
   tokenVerifier: TokenVerifier;
   devIssuer?: DevIssuerKeys;
   readiness: ReadinessCheck[];
@@ -89,6 +91,7 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
       eventStore,
       valueStore,
       secretCatalog: new SqlSecretCatalog(sql),
+      compliance: new ComplianceQueries(sql),
       tokenVerifier,
       devIssuer,
       readiness: [

@@ -7,4 +7,5 @@ export const VALUE_STORE = Symbol('SecretValueStore');
 export const TOKEN_VERIFIER = Symbol('TokenVerifier');
 export const METRICS = Symbol('Metrics');
 export const SECRET_CATALOG = Symbol('SecretCatalog');
+export const COMPLIANCE_QUERIES = Symbol('ComplianceQueries');
 export const READINESS_CHECKS = Symbol('ReadinessChecks');

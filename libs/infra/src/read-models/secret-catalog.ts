@@ -1,5 +1,4 @@
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
-import { Migration, runMigrations } from '../sql/migrations';
 
 // The secrets read model: metadata only (there is no column a value could go in). Written by
 // the projector, read by the list endpoint.
@@ -21,34 +20,7 @@ export interface SecretCatalog {
   list(projectId: string): Promise<SecretMetadata[]>;
 }
 
-export const READ_MODEL_MIGRATIONS: Migration[] = [
-  {
-    version: 1,
-    name: 'projection checkpoints and secrets read model',
-    sql: `CREATE TABLE IF NOT EXISTS projection_checkpoints (
-      projection text PRIMARY KEY,
-      position   text NOT NULL,
-      updated_at timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE TABLE IF NOT EXISTS rm_secrets (
-      project_id     text NOT NULL,
-      name           text NOT NULL,
-      description    text,
-      environment    text,
-      branch         text,
-      protected_only boolean NOT NULL,
-      version        integer NOT NULL,
-      revision       integer NOT NULL,
-      created_at     timestamptz NOT NULL,
-      updated_at     timestamptz NOT NULL,
-      PRIMARY KEY (project_id, name)
-    );`,
-  },
-];
-
-export function migrateReadModels(sql: SqlClient): Promise<void> {
-  return runMigrations(sql, 'read-models', READ_MODEL_MIGRATIONS);
-}
+export { migrateReadModels, READ_MODEL_MIGRATIONS } from './schema';
 
 interface Row {
   project_id: string;

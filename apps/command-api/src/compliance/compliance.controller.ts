@@ -1,0 +1,162 @@
+import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { PRINCIPAL_ID_PATTERN, Principal, PROJECT_ID_PATTERN, readersAt, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
+import { COMPLIANCE_QUERIES } from '../../../../libs/infra/src/nest/tokens';
+import { AccessHistoryFilter, AccessHistoryItem, ComplianceQueries, decodeCursor, HistoryCursor } from '../../../../libs/infra/src/read-models/compliance';
+import { AccessControl } from '../application/access-control';
+import { ApiProblems } from '../http/api-problems';
+import { CurrentPrincipal } from '../http/auth.guard';
+import { ProjectIdPipe, SecretNamePipe } from '../http/params';
+import { FieldError, problems } from '../http/problem';
+import { AuthenticatedRequest, commandContext } from '../http/request-context';
+import { toCsvRow, HISTORY_CSV_HEADER, historyCsvFields } from './csv';
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const PIPELINE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const HISTORY_PARAMS = ['secret', 'principal', 'pipeline', 'decision', 'from', 'to', 'cursor', 'limit'];
+
+function single(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
+  const v = query[field];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') {
+    errors.push({ field, message: `${field} must be given once` });
+    return undefined;
+  }
+  return v;
+}
+
+function timestamp(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
+  const v = single(query, field, errors);
+  if (v === undefined) return undefined;
+  if (!RFC3339.test(v) || Number.isNaN(Date.parse(v))) {
+    errors.push({ field, message: `${field} must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z` });
+    return undefined;
+  }
+  return new Date(v).toISOString();
+}
+
+function matching(query: Record<string, unknown>, field: string, pattern: RegExp, errors: FieldError[]): string | undefined {
+  const v = single(query, field, errors);
+  if (v !== undefined && !pattern.test(v)) errors.push({ field, message: `${field} must match ${pattern.source}` });
+  return v;
+}
+
+export function parseHistoryQuery(projectId: string, query: Record<string, unknown>): { filter: AccessHistoryFilter; limit: number; cursor?: HistoryCursor } {
+  const errors: FieldError[] = [];
+  for (const k of Object.keys(query)) if (!HISTORY_PARAMS.includes(k)) errors.push({ field: k, message: `unknown query parameter; allowed: ${HISTORY_PARAMS.join(', ')}` });
+  const filter: AccessHistoryFilter = { projectId };
+  filter.secret = matching(query, 'secret', SECRET_NAME_PATTERN, errors);
+  filter.principal = matching(query, 'principal', PRINCIPAL_ID_PATTERN, errors);
+  filter.pipeline = matching(query, 'pipeline', PIPELINE_ID, errors);
+  const decision = single(query, 'decision', errors);
+  if (decision !== undefined && decision !== 'allowed' && decision !== 'denied') errors.push({ field: 'decision', message: 'decision must be allowed or denied' });
+  else filter.decision = decision;
+  filter.from = timestamp(query, 'from', errors);
+  filter.to = timestamp(query, 'to', errors);
+  if (filter.from && filter.to && filter.from > filter.to) errors.push({ field: 'to', message: 'to must not be before from' });
+  let limit = 100;
+  const rawLimit = single(query, 'limit', errors);
+  if (rawLimit !== undefined) {
+    if (!/^\d{1,4}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > 1000) errors.push({ field: 'limit', message: 'limit must be an integer from 1 to 1000' });
+    else limit = Number(rawLimit);
+  }
+  let cursor: HistoryCursor | undefined;
+  const rawCursor = single(query, 'cursor', errors);
+  if (rawCursor !== undefined) {
+    cursor = decodeCursor(rawCursor);
+    if (!cursor) errors.push({ field: 'cursor', message: 'cursor must be a nextCursor returned by this endpoint' });
+  }
+  for (const k of Object.keys(filter) as (keyof AccessHistoryFilter)[]) if (filter[k] === undefined) delete filter[k];
+  if (errors.length > 0) throw problems.badRequest('invalid query', errors);
+  return { filter, limit, cursor };
+}
+
+type ExportFormat = 'csv' | 'ndjson' | 'json';
+function exportFormat(accept: string | undefined): ExportFormat {
+  const a = (accept ?? '').toLowerCase();
+  if (a.includes('text/csv')) return 'csv';
+  if (a.includes('application/x-ndjson')) return 'ndjson';
+  return 'json';
+}
+
+/** Compliance reviewers' queries over the projected read models. Only `owner` and `auditor` (read-audit) may call them. */
+@ApiTags('compliance')
+@ApiBearerAuth()
+@ApiProblems()
+@ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } })
+@Controller('v1/projects/:projectId')
+export class ComplianceController {
+  constructor(private readonly access: AccessControl, @Inject(COMPLIANCE_QUERIES) private readonly queries: ComplianceQueries) {}
+
+  @Get('access-history')
+  @ApiProduces('application/json', 'text/csv', 'application/x-ndjson', 'application/problem+json')
+  @ApiQuery({ name: 'secret', required: false, schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
+  @ApiQuery({ name: 'principal', required: false, schema: { type: 'string', pattern: PRINCIPAL_ID_PATTERN.source } })
+  @ApiQuery({ name: 'pipeline', required: false, schema: { type: 'string', pattern: PIPELINE_ID.source } })
+  @ApiQuery({ name: 'decision', required: false, enum: ['allowed', 'denied'] })
+  @ApiQuery({ name: 'from', required: false, description: 'RFC 3339, inclusive', schema: { type: 'string', format: 'date-time' } })
+  @ApiQuery({ name: 'to', required: false, description: 'RFC 3339, exclusive', schema: { type: 'string', format: 'date-time' } })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
+  @ApiOkResponse({ description: 'Newest first. JSON pages `{items, nextCursor}`; with `Accept: text/csv` or `application/x-ndjson` every matching row, streamed.' })
+  async accessHistory(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Query() query: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ items: AccessHistoryItem[]; nextCursor: string | null } | void> {
+    const { filter, limit, cursor } = parseHistoryQuery(projectId, query);
+    await this.access.require(p, 'read-audit', { projectId }, commandContext(req, p));
+    const format = exportFormat(req.headers.accept);
+    res.setHeader('Cache-Control', 'no-store');
+    if (format === 'json') return this.queries.accessHistory(filter, limit, cursor);
+    await this.stream(res, format, filter);
+  }
+
+  /** Streams page by page with back-pressure: memory stays one page however long the history. */
+  private async stream(res: Response, format: 'csv' | 'ndjson', filter: AccessHistoryFilter): Promise<void> {
+    res.status(200);
+    res.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
+    if (format === 'csv') res.setHeader('Content-Disposition', `attachment; filename="access-history-${filter.projectId}.csv"`);
+    const write = (chunk: string) => (res.write(chunk) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', () => r())));
+    let closed = false;
+    res.once('close', () => (closed = true));
+    try {
+      if (format === 'csv') await write(toCsvRow(HISTORY_CSV_HEADER));
+      for await (const page of this.queries.exportAccessHistory(filter)) {
+        if (closed) return;
+        await write(page.map((i) => (format === 'csv' ? toCsvRow(historyCsvFields(i)) : JSON.stringify(i) + '\n')).join(''));
+      }
+    } catch {
+      // Headers are gone; cut the stream so the client sees an incomplete export, not a silently short one.
+      res.destroy();
+      return;
+    }
+    res.end();
+  }
+
+  @Get('secrets/:name/readers')
+  @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
+  @ApiQuery({ name: 'at', required: false, description: 'RFC 3339; default now', schema: { type: 'string', format: 'date-time' } })
+  @ApiOkResponse({ description: '`{at, readers: [{principal, via}]}`: every user or group whose grant allowed reading the value at `at`, and the CI scope whose jobs could.' })
+  async readers(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('name', SecretNamePipe) name: string,
+    @Query() query: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    const errors: FieldError[] = [];
+    for (const k of Object.keys(query)) if (k !== 'at') errors.push({ field: k, message: 'unknown query parameter; allowed: at' });
+    const ctx = commandContext(req, p);
+    const at = timestamp(query, 'at', errors) ?? ctx.now;
+    if (errors.length > 0) throw problems.badRequest('invalid query', errors);
+    await this.access.require(p, 'read-audit', { projectId }, ctx);
+    const { everExisted, scope } = await this.queries.secretScopeAt(projectId, name, at);
+    if (!everExisted) throw problems.notFound(`secret ${name} not found`);
+    const grants = scope ? await this.queries.grantsInForceAt(projectId, at) : [];
+    return { at, secretExisted: scope !== null, readers: readersAt(scope, grants, at) };
+  }
+}

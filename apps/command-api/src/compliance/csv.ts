@@ -1,0 +1,35 @@
+import { AccessHistoryItem } from '../../../../libs/infra/src/read-models/compliance';
+
+export const HISTORY_CSV_HEADER = [
+  'occurred_at', 'event_id', 'project_id', 'secret', 'action', 'decision', 'reason', 'version',
+  'principal_type', 'principal_id', 'pipeline_id', 'job_id', 'ref', 'ref_protected', 'environment', 'triggered_by',
+  'via_grant_id', 'via_role', 'via_scope', 'purpose', 'correlation_id',
+];
+
+export function historyCsvFields(i: AccessHistoryItem): Array<string | number | boolean | null> {
+  const via = i.via;
+  return [
+    i.occurredAt, i.eventId, i.projectId, i.secret, i.action, i.decision, i.reason, i.version,
+    i.principal.type, i.principal.id, i.principal.pipelineId, i.principal.jobId, i.principal.ref, i.principal.refProtected, i.principal.environment, i.principal.triggeredBy,
+    via && 'grantId' in via ? via.grantId : null, via && 'role' in via ? via.role : null, via && 'scope' in via ? via.scope : null,
+    i.purpose, i.correlationId,
+  ];
+}
+
+/**
+ * One RFC 4180 row. Every field is quoted; a text field that a spreadsheet would run as a formula
+ * (leading = + - @ tab or CR) gets a leading apostrophe (OWASP CSV injection advice), since a
+ * `purpose` is free text from any caller.
+ */
+export function toCsvRow(fields: ReadonlyArray<string | number | boolean | null>): string {
+  return (
+    fields
+      .map((f) => {
+        if (f === null) return '';
+        let s = String(f);
+        if (typeof f === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+        return `"${s.replace(/"/g, '""')}"`;
+      })
+      .join(',') + '\r\n'
+  );
+}

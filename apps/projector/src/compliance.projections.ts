@@ -1,0 +1,157 @@
+import { AccessEvent, AccessPolicyEvent, RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '../../../libs/domain/src';
+import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
+import { Projection } from './projection-runner';
+
+// The read models compliance reviewers query. Each is a pure function of the events; none
+// has a column a secret value could go in.
+
+/** Grants with their validity interval [valid_from, valid_to): valid_to is the earlier of expiry and revocation. */
+export const grantsProjection: Projection = {
+  name: 'grants',
+  streamPrefixes: [`${StreamCategory.project}-`],
+  async apply(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
+    const e = toDomainEvent<AccessPolicyEvent>(recorded);
+    switch (e.type) {
+      case 'RoleGranted': {
+        const d = e.data;
+        await tx.query(
+          `INSERT INTO rm_grants (project_id, grant_id, principal_type, principal_id, role, environment, branch, granted_by, granted_at, expires_at, valid_from, valid_to)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10)
+           ON CONFLICT (project_id, grant_id) DO NOTHING`,
+          [d.projectId, d.grantId, d.principal.type, d.principal.id, d.role, d.environment, d.branch, d.grantedBy, d.grantedAt, d.expiresAt],
+        );
+        return;
+      }
+      case 'RoleRevoked': {
+        const d = e.data;
+        await tx.query(
+          `UPDATE rm_grants SET revoked_at = $3, revoked_by = $4,
+             valid_to = CASE WHEN valid_to IS NULL OR valid_to > $3::timestamptz THEN $3::timestamptz ELSE valid_to END
+           WHERE project_id = $1 AND grant_id = $2 AND revoked_at IS NULL`,
+          [d.projectId, d.grantId, d.revokedAt, d.revokedBy],
+        );
+        return;
+      }
+    }
+  },
+};
+
+/** Each secret's scope over time (for "who could read it at T") and every value version's reference (to tell a committed KV version from an orphan). */
+export const secretHistoryProjection: Projection = {
+  name: 'secret-history',
+  streamPrefixes: [`${StreamCategory.secret}-`],
+  async apply(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
+    const e = toDomainEvent<SecretEvent>(recorded);
+    const at = String(recorded.metadata.occurredAt);
+    const closeOpenScope = () =>
+      tx.query('UPDATE rm_secret_scopes SET valid_to = $3 WHERE project_id = $1 AND name = $2 AND valid_to IS NULL', [e.data.projectId, e.data.name, at]);
+    const openScope = (scope: { environment: string | null; branch: string | null; protectedOnly: boolean }) =>
+      tx.query(
+        `INSERT INTO rm_secret_scopes (project_id, name, revision, environment, branch, protected_only, valid_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [e.data.projectId, e.data.name, recorded.revision, scope.environment, scope.branch, scope.protectedOnly, at],
+      );
+    const version = (v: number, valueRef: string, by: string) =>
+      tx.query(
+        `INSERT INTO rm_secret_versions (project_id, name, revision, version, value_ref, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [e.data.projectId, e.data.name, recorded.revision, v, valueRef, by, at],
+      );
+    switch (e.type) {
+      case 'SecretCreated':
+        await closeOpenScope();
+        await openScope(e.data.scope);
+        await version(e.data.version, e.data.valueRef, e.data.createdBy);
+        return;
+      case 'SecretValueUpdated':
+        await version(e.data.version, e.data.valueRef, e.data.updatedBy);
+        return;
+      case 'SecretMetadataChanged':
+        await closeOpenScope();
+        await openScope(e.data.scope);
+        return;
+      case 'SecretDeleted':
+        await closeOpenScope();
+        return;
+    }
+  },
+};
+
+const HISTORY_COLUMNS = [
+  ['pos_commit', 'bigint'],
+  ['pos_prepare', 'bigint'],
+  ['event_id', 'text'],
+  ['project_id', 'text'],
+  ['secret_name', 'text'],
+  ['action', 'text'],
+  ['decision', 'text'],
+  ['reason', 'text'],
+  ['version', 'integer'],
+  ['principal_type', 'text'],
+  ['principal_id', 'text'],
+  ['pipeline_id', 'text'],
+  ['job_id', 'text'],
+  ['ref', 'text'],
+  ['ref_protected', 'boolean'],
+  ['environment', 'text'],
+  ['triggered_by', 'text'],
+  ['via_grant_id', 'text'],
+  ['via_role', 'text'],
+  ['via_scope', 'text'],
+  ['purpose', 'text'],
+  ['correlation_id', 'text'],
+  ['occurred_at', 'timestamptz'],
+] as const;
+
+const HISTORY_INSERT = `INSERT INTO rm_access_history (${HISTORY_COLUMNS.map(([c]) => c).join(', ')})
+  SELECT * FROM unnest(${HISTORY_COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+  ON CONFLICT DO NOTHING`;
+
+function historyRow(recorded: RecordedEvent): unknown[] | null {
+  const e = toDomainEvent<AccessEvent>(recorded);
+  if (e.type !== 'SecretAccessed' && e.type !== 'SecretAccessDenied') return null;
+  const p = e.data.principal;
+  const via = e.type === 'SecretAccessed' ? e.data.via : null;
+  return [
+    recorded.position.commit.toString(),
+    recorded.position.prepare.toString(),
+    recorded.eventId,
+    e.data.projectId,
+    e.data.name,
+    e.type === 'SecretAccessed' ? 'read' : e.data.action,
+    e.type === 'SecretAccessed' ? 'allowed' : 'denied',
+    e.type === 'SecretAccessDenied' ? e.data.reason : null,
+    e.type === 'SecretAccessed' ? e.data.version : null,
+    p.type,
+    p.id,
+    p.pipelineId ?? null,
+    p.jobId ?? null,
+    p.ref ?? null,
+    p.refProtected ?? null,
+    p.environment ?? null,
+    p.triggeredBy ?? null,
+    via && 'grantId' in via ? via.grantId : null,
+    via && 'role' in via ? via.role : null,
+    via && 'scope' in via ? via.scope : null,
+    e.data.purpose,
+    recorded.metadata.correlationId === undefined ? null : String(recorded.metadata.correlationId),
+    String(recorded.metadata.occurredAt),
+  ];
+}
+
+/** Every access decision, one row each, written a batch per statement (the history is the bulk of the store). */
+export const accessHistoryProjection: Projection = {
+  name: 'access-history',
+  streamPrefixes: [`${StreamCategory.access}-`],
+  async apply(tx, recorded) {
+    await accessHistoryProjection.applyBatch!(tx, [recorded]);
+  },
+  async applyBatch(tx: SqlExecutor, events: RecordedEvent[]): Promise<void> {
+    const columns: unknown[][] = HISTORY_COLUMNS.map(() => []);
+    for (const event of events) {
+      const row = historyRow(event);
+      if (row) row.forEach((v, i) => columns[i].push(v));
+    }
+    if (columns[0].length > 0) await tx.query(HISTORY_INSERT, columns);
+  },
+};

@@ -1,0 +1,196 @@
+import { GrantInterval, Role, SecretSubject } from '../../../domain/src';
+import { SqlExecutor } from '../sql/sql-client';
+
+// Queries over the projected compliance read models (access history, grant intervals, secret
+// scope history). Keyset pagination on the event's global position: newest first, and a page
+// boundary never moves when new decisions are recorded (they sort before every cursor).
+
+export interface AccessHistoryFilter {
+  projectId: string;
+  secret?: string;
+  principal?: string;
+  pipeline?: string;
+  decision?: 'allowed' | 'denied';
+  from?: string;
+  to?: string;
+}
+
+export interface HistoryCursor {
+  commit: bigint;
+  prepare: bigint;
+}
+
+export interface AccessHistoryItem {
+  eventId: string;
+  occurredAt: string;
+  projectId: string;
+  secret: string | null;
+  action: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  version: number | null;
+  principal: {
+    type: string;
+    id: string;
+    pipelineId: string | null;
+    jobId: string | null;
+    ref: string | null;
+    refProtected: boolean | null;
+    environment: string | null;
+    triggeredBy: string | null;
+  };
+  via: { grantId: string; role: string } | { scope: string } | null;
+  purpose: string | null;
+  correlationId: string | null;
+}
+
+interface HistoryRow {
+  pos_commit: string;
+  pos_prepare: string;
+  event_id: string;
+  project_id: string;
+  secret_name: string | null;
+  action: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  version: number | null;
+  principal_type: string;
+  principal_id: string;
+  pipeline_id: string | null;
+  job_id: string | null;
+  ref: string | null;
+  ref_protected: boolean | null;
+  environment: string | null;
+  triggered_by: string | null;
+  via_grant_id: string | null;
+  via_role: string | null;
+  via_scope: string | null;
+  purpose: string | null;
+  correlation_id: string | null;
+  occurred_at: Date | string;
+}
+
+const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
+
+export function encodeCursor(c: HistoryCursor): string {
+  return Buffer.from(`${c.commit}.${c.prepare}`).toString('base64url');
+}
+
+/** Undefined for anything that is not a cursor this service issued. */
+export function decodeCursor(text: string): HistoryCursor | undefined {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(text)) return undefined;
+  const m = /^(\d{1,19})\.(\d{1,19})$/.exec(Buffer.from(text, 'base64url').toString('latin1'));
+  if (!m) return undefined;
+  const commit = BigInt(m[1]);
+  const prepare = BigInt(m[2]);
+  const max = 2n ** 63n - 1n;
+  return commit <= max && prepare <= max ? { commit, prepare } : undefined;
+}
+
+function toItem(r: HistoryRow): AccessHistoryItem {
+  return {
+    eventId: r.event_id,
+    occurredAt: iso(r.occurred_at),
+    projectId: r.project_id,
+    secret: r.secret_name,
+    action: r.action,
+    decision: r.decision,
+    reason: r.reason,
+    version: r.version === null ? null : Number(r.version),
+    principal: {
+      type: r.principal_type,
+      id: r.principal_id,
+      pipelineId: r.pipeline_id,
+      jobId: r.job_id,
+      ref: r.ref,
+      refProtected: r.ref_protected,
+      environment: r.environment,
+      triggeredBy: r.triggered_by,
+    },
+    via: r.via_grant_id !== null ? { grantId: r.via_grant_id, role: r.via_role ?? '' } : r.via_scope !== null ? { scope: r.via_scope } : null,
+    purpose: r.purpose,
+    correlationId: r.correlation_id,
+  };
+}
+
+export class ComplianceQueries {
+  constructor(private readonly sql: SqlExecutor) {}
+
+  /** One page, newest first. `nextCursor` is null on the last page. */
+  async accessHistory(filter: AccessHistoryFilter, limit: number, cursor?: HistoryCursor): Promise<{ items: AccessHistoryItem[]; nextCursor: string | null }> {
+    const where = ['project_id = $1'];
+    const params: unknown[] = [filter.projectId];
+    const add = (clause: (n: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(clause(`$${params.length}`));
+    };
+    if (filter.secret !== undefined) add((n) => `secret_name = ${n}`, filter.secret);
+    if (filter.principal !== undefined) add((n) => `principal_id = ${n}`, filter.principal);
+    if (filter.pipeline !== undefined) add((n) => `pipeline_id = ${n}`, filter.pipeline);
+    if (filter.decision !== undefined) add((n) => `decision = ${n}`, filter.decision);
+    if (filter.from !== undefined) add((n) => `occurred_at >= ${n}::timestamptz`, filter.from);
+    if (filter.to !== undefined) add((n) => `occurred_at < ${n}::timestamptz`, filter.to);
+    if (cursor) {
+      params.push(cursor.commit.toString(), cursor.prepare.toString());
+      where.push(`(pos_commit, pos_prepare) < ($${params.length - 1}::bigint, $${params.length}::bigint)`);
+    }
+    params.push(limit + 1);
+    const { rows } = await this.sql.query<HistoryRow>(
+      `SELECT * FROM rm_access_history WHERE ${where.join(' AND ')} ORDER BY pos_commit DESC, pos_prepare DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > limit && last ? encodeCursor({ commit: BigInt(last.pos_commit), prepare: BigInt(last.pos_prepare) }) : null;
+    return { items: page.map(toItem), nextCursor };
+  }
+
+  /** Every matching row, page by page (memory stays one page however long the history). */
+  async *exportAccessHistory(filter: AccessHistoryFilter, pageSize = 1000): AsyncGenerator<AccessHistoryItem[]> {
+    let cursor: HistoryCursor | undefined;
+    for (;;) {
+      const page = await this.accessHistory(filter, pageSize, cursor);
+      if (page.items.length > 0) yield page.items;
+      if (!page.nextCursor) return;
+      cursor = decodeCursor(page.nextCursor);
+    }
+  }
+
+  /** The secret's scope at `at` (null: it did not exist then), and whether it ever existed. */
+  async secretScopeAt(projectId: string, name: string, at: string): Promise<{ everExisted: boolean; scope: SecretSubject | null }> {
+    const { rows } = await this.sql.query<{ environment: string | null; branch: string | null; protected_only: boolean; hit: boolean }>(
+      `SELECT environment, branch, protected_only,
+              (valid_from <= $3::timestamptz AND (valid_to IS NULL OR $3::timestamptz < valid_to)) AS hit
+       FROM rm_secret_scopes WHERE project_id = $1 AND name = $2 ORDER BY revision DESC`,
+      [projectId, name, at],
+    );
+    const hit = rows.find((r) => r.hit);
+    return {
+      everExisted: rows.length > 0,
+      scope: hit ? { projectId, name, environment: hit.environment, branch: hit.branch, protectedOnly: hit.protected_only } : null,
+    };
+  }
+
+  /** Grants of the project in force at `at`. */
+  async grantsInForceAt(projectId: string, at: string): Promise<GrantInterval[]> {
+    const { rows } = await this.sql.query<Record<string, unknown>>(
+      `SELECT * FROM rm_grants WHERE project_id = $1 AND valid_from <= $2::timestamptz AND (valid_to IS NULL OR $2::timestamptz < valid_to)
+       ORDER BY grant_id LIMIT 10000`,
+      [projectId, at],
+    );
+    const opt = (v: unknown) => (v === null || v === undefined ? null : iso(v as Date | string));
+    return rows.map((r) => ({
+      grantId: String(r.grant_id),
+      principal: { type: r.principal_type as 'user' | 'group', id: String(r.principal_id) },
+      role: r.role as Role,
+      environment: (r.environment as string | null) ?? null,
+      branch: (r.branch as string | null) ?? null,
+      grantedBy: String(r.granted_by),
+      grantedAt: iso(r.granted_at as Date),
+      expiresAt: opt(r.expires_at),
+      revokedAt: opt(r.revoked_at),
+      validFrom: iso(r.valid_from as Date),
+      validTo: opt(r.valid_to),
+    }));
+  }
+}

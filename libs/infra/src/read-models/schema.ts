@@ -1,0 +1,115 @@
+import { SqlClient } from '../sql/sql-client';
+import { Migration, runMigrations } from '../sql/migrations';
+
+// Read models: what the projector writes and the query endpoints read. Metadata only: no table
+// has a column a secret value could go in. Every table here is dropped and rebuilt by
+// `cli rebuild`, so each must be a pure function of the event store.
+
+export const READ_MODEL_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'projection checkpoints and secrets read model',
+    sql: `CREATE TABLE IF NOT EXISTS projection_checkpoints (
+      projection text PRIMARY KEY,
+      position   text NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS rm_secrets (
+      project_id     text NOT NULL,
+      name           text NOT NULL,
+      description    text,
+      environment    text,
+      branch         text,
+      protected_only boolean NOT NULL,
+      version        integer NOT NULL,
+      revision       integer NOT NULL,
+      created_at     timestamptz NOT NULL,
+      updated_at     timestamptz NOT NULL,
+      PRIMARY KEY (project_id, name)
+    );`,
+  },
+  {
+    version: 2,
+    name: 'grants with validity intervals, secret scope history, value versions, access history',
+    sql: `CREATE TABLE IF NOT EXISTS rm_grants (
+      project_id     text NOT NULL,
+      grant_id       text NOT NULL,
+      principal_type text NOT NULL,
+      principal_id   text NOT NULL,
+      role           text NOT NULL,
+      environment    text,
+      branch         text,
+      granted_by     text NOT NULL,
+      granted_at     timestamptz NOT NULL,
+      expires_at     timestamptz,
+      revoked_at     timestamptz,
+      revoked_by     text,
+      valid_from     timestamptz NOT NULL,
+      valid_to       timestamptz,
+      PRIMARY KEY (project_id, grant_id)
+    );
+    CREATE INDEX IF NOT EXISTS rm_grants_validity ON rm_grants (project_id, valid_from, valid_to);
+    CREATE TABLE IF NOT EXISTS rm_secret_scopes (
+      project_id     text NOT NULL,
+      name           text NOT NULL,
+      revision       integer NOT NULL,
+      environment    text,
+      branch         text,
+      protected_only boolean NOT NULL,
+      valid_from     timestamptz NOT NULL,
+      valid_to       timestamptz,
+      PRIMARY KEY (project_id, name, revision)
+    );
+    CREATE TABLE IF NOT EXISTS rm_secret_versions (
+      project_id text NOT NULL,
+      name       text NOT NULL,
+      revision   integer NOT NULL,
+      version    integer NOT NULL,
+      value_ref  text NOT NULL,
+      created_by text NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (project_id, name, revision)
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS rm_secret_versions_ref ON rm_secret_versions (value_ref);
+    CREATE TABLE IF NOT EXISTS rm_access_history (
+      pos_commit     bigint NOT NULL,
+      pos_prepare    bigint NOT NULL,
+      event_id       text NOT NULL UNIQUE,
+      project_id     text NOT NULL,
+      secret_name    text,
+      action         text NOT NULL,
+      decision       text NOT NULL,
+      reason         text,
+      version        integer,
+      principal_type text NOT NULL,
+      principal_id   text NOT NULL,
+      pipeline_id    text,
+      job_id         text,
+      ref            text,
+      ref_protected  boolean,
+      environment    text,
+      triggered_by   text,
+      via_grant_id   text,
+      via_role       text,
+      via_scope      text,
+      purpose        text,
+      correlation_id text,
+      occurred_at    timestamptz NOT NULL,
+      PRIMARY KEY (pos_commit, pos_prepare)
+    );
+    CREATE INDEX IF NOT EXISTS rm_access_history_project ON rm_access_history (project_id, pos_commit DESC, pos_prepare DESC);
+    CREATE INDEX IF NOT EXISTS rm_access_history_secret ON rm_access_history (project_id, secret_name, pos_commit DESC, pos_prepare DESC);
+    CREATE INDEX IF NOT EXISTS rm_access_history_principal ON rm_access_history (project_id, principal_id, pos_commit DESC, pos_prepare DESC);
+    CREATE INDEX IF NOT EXISTS rm_access_history_pipeline ON rm_access_history (project_id, pipeline_id, pos_commit DESC, pos_prepare DESC) WHERE pipeline_id IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS rm_access_history_denied ON rm_access_history (project_id, pos_commit DESC, pos_prepare DESC) WHERE decision = 'denied';
+    CREATE INDEX IF NOT EXISTS rm_access_history_time ON rm_access_history (project_id, occurred_at)`,
+  },
+];
+
+/** Tables the projector owns: emptied by `cli rebuild`, then replayed. */
+export const PROJECTED_TABLES = ['rm_secrets', 'rm_grants', 'rm_secret_scopes', 'rm_secret_versions', 'rm_access_history'] as const;
+
+export function migrateReadModels(sql: SqlClient): Promise<void> {
+  return runMigrations(sql, 'read-models', READ_MODEL_MIGRATIONS);
+}
+
