@@ -9,7 +9,10 @@ const USAGE = `usage:
   cli token --sub <user> [--groups g1,g2] [--admin] [--ttl 1h]
   cli token --ci --project <id> --ref <ref> [--ref-type branch|tag] [--protected] [--environment <env>]
             [--pipeline <id> --job <id> --user <user>] [--ttl 15m]
-Reads DATA_DIR (default ./data) and AUTH_AUDIENCE (default pipeline-secrets), like the service.`;
+  cli rebuild
+            drops every read model and every ps-ci-* OpenBao policy/role (or DATA_DIR/policies file),
+            replays the event store and reconciles once. Stop the projector first.
+Reads DATA_DIR (default ./data), AUTH_AUDIENCE and, for rebuild, the service's whole configuration.`;
 
 class UsageError extends Error {}
 
@@ -68,12 +71,33 @@ async function token(args: string[]): Promise<string> {
   return mintUserToken(keys, audience, { sub: values.sub, groups, admin: values.admin, ttlSeconds: parseTtl(values.ttl ?? '1h') });
 }
 
+async function rebuildCommand() {
+  // Loaded lazily: `token` must work without a database.
+  const { loadConfig } = await import('../../../libs/infra/src/config/config');
+  const { createInfrastructure } = await import('../../../libs/infra/src/nest/infrastructure');
+  const { JsonLogger } = await import('../../../libs/infra/src/logging/logger');
+  const { rebuild } = await import('../../projector/src/rebuild');
+  const { renderOptions } = await import('../../projector/src/projections');
+  const config = loadConfig(process.env);
+  const logger = new JsonLogger(config.logLevel);
+  JsonLogger.setSink((line) => process.stderr.write(line + '\n'));
+  const infra = await createInfrastructure(config, logger);
+  try {
+    return await rebuild({ store: infra.eventStore, sql: infra.sql, target: infra.policyTarget, render: renderOptions(config), logger });
+  } finally {
+    await infra.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'token':
         process.stdout.write((await token(rest)) + '\n');
+        return 0;
+      case 'rebuild':
+        process.stdout.write(JSON.stringify(await rebuildCommand()) + '\n');
         return 0;
       case undefined:
       case 'help':

@@ -1,4 +1,4 @@
-import { EventStore, formatPosition, RecordedEvent, SubscriptionHandle } from '../../../libs/domain/src';
+import { EventStore, formatPosition, Position, RecordedEvent, SubscriptionHandle } from '../../../libs/domain/src';
 import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
 import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { Metrics } from '../../../libs/infra/src/observability/metrics';
@@ -84,15 +84,37 @@ export class ProjectionRunner {
     const batch = this.buffer;
     if (batch.length === 0) return;
     this.buffer = [];
-    const last = batch[batch.length - 1];
+    await this.commitBatch(batch, batch[batch.length - 1].position);
+  }
+
+  /** The batch's read-model changes and the checkpoint `upTo`, in one transaction. */
+  private async commitBatch(batch: RecordedEvent[], upTo: Position): Promise<void> {
     await this.sql.transaction(async (tx) => {
       if (this.projection.applyBatch) await this.projection.applyBatch(tx, batch);
       else for (const event of batch) await this.projection.apply(tx, event);
-      await checkpoints.save(tx, this.projection.name, last.position);
+      await checkpoints.save(tx, this.projection.name, upTo);
     });
     this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
     this.projection.afterCommit?.();
-    this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000));
+    const last = batch.at(-1);
+    if (last) this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000));
+  }
+
+  /**
+   * Replays from the checkpoint to the end of the store and returns (no live subscription):
+   * `cli rebuild` and the replay benchmark. Same transactions and checkpoints as the live path.
+   */
+  async catchUp(pageSize = 2000): Promise<number> {
+    let after = await checkpoints.load(this.sql, this.projection.name);
+    let applied = 0;
+    for (;;) {
+      const page = await this.store.readAll({ after, maxCount: pageSize });
+      if (page.length === 0) return applied;
+      const mine = page.filter((e) => this.projection.streamPrefixes.some((p) => e.streamName.startsWith(p)));
+      after = page[page.length - 1].position;
+      await this.commitBatch(mine, after);
+      applied += mine.length;
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,18 @@
+import { RenderOptions } from '../../../libs/domain/src/openbao/policy-renderer';
+import { AppConfig } from '../../../libs/infra/src/config/config';
+import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconciler';
 import { accessHistoryProjection, grantsProjection, secretHistoryProjection } from './compliance.projections';
 import { Projection } from './projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 /** Every SQL read model the projector owns, each with its own checkpoint. */
 export const PROJECTIONS: readonly Projection[] = [secretsProjection, grantsProjection, secretHistoryProjection, accessHistoryProjection];
+
+/** The same, with the policy reconciler run after each committed batch of the secrets read model (its input). */
+export function projectionsWithReconciler(reconciler: PolicyReconciler): Projection[] {
+  return PROJECTIONS.map((p) => (p === secretsProjection ? { ...p, afterCommit: () => reconciler.schedule() } : p));
+}
+
+export function renderOptions(config: AppConfig): RenderOptions {
+  return { kvMount: config.policies.kvMount, kvPrefix: config.policies.kvPrefix, audience: config.auth.audience, tokenTtlSeconds: config.policies.ciTokenTtlSeconds };
+}

@@ -1,31 +1,55 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { EventStore } from '../../../libs/domain/src';
+import { EventStore, SecretValueStore } from '../../../libs/domain/src';
+import { AppConfig } from '../../../libs/infra/src/config/config';
 import { JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { EVENT_STORE, LOGGER, METRICS, SQL } from '../../../libs/infra/src/nest/tokens';
+import { CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, SQL, VALUE_STORE } from '../../../libs/infra/src/nest/tokens';
 import { Metrics } from '../../../libs/infra/src/observability/metrics';
+import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconciler';
+import { PolicyTarget } from '../../../libs/infra/src/openbao/policy-target';
 import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
+import { OpenBaoValueStore } from '../../../libs/infra/src/value-store/openbao-value-store';
 import { ProjectionRunner } from './projection-runner';
-import { PROJECTIONS } from './projections';
+import { projectionsWithReconciler, renderOptions } from './projections';
+import { OrphanValueSweeper } from './orphan-value-sweeper';
 
-/** Builds read models from the event store, each from its own checkpoint. */
+/** Drift repair: even with no new events, OpenBao is compared with the desired state this often. */
+const RECONCILE_EVERY_MS = 60_000;
+
+/** Builds read models from the event store, each from its own checkpoint, and keeps OpenBao's CI policies and roles equal to what they imply. */
 @Module({})
 export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly runners: ProjectionRunner[];
+  readonly reconciler: PolicyReconciler;
+  private readonly sweeper?: OrphanValueSweeper;
+  private interval?: NodeJS.Timeout;
 
   constructor(
+    @Inject(CONFIG) config: AppConfig,
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(SQL) sql: SqlClient,
     @Inject(LOGGER) logger: JsonLogger,
     @Inject(METRICS) metrics: Metrics,
+    @Inject(POLICY_TARGET) target: PolicyTarget,
+    @Inject(VALUE_STORE) values: SecretValueStore,
   ) {
-    this.runners = PROJECTIONS.map((p) => new ProjectionRunner(store, sql, p, logger.child('projector'), metrics));
+    const log = logger.child('projector');
+    this.reconciler = new PolicyReconciler(target, sql, renderOptions(config), log, metrics);
+    this.runners = projectionsWithReconciler(this.reconciler).map((p) => new ProjectionRunner(store, sql, p, log, metrics));
+    if (values instanceof OpenBaoValueStore) this.sweeper = new OrphanValueSweeper(values, sql, config.policies.sweepGraceSeconds * 1000, log, metrics);
   }
 
   async onApplicationBootstrap(): Promise<void> {
     for (const r of this.runners) await r.start();
+    this.reconciler.schedule();
+    this.sweeper?.start();
+    this.interval = setInterval(() => this.reconciler.schedule(0), RECONCILE_EVERY_MS).unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.interval) clearInterval(this.interval);
+    this.sweeper?.stop();
     for (const r of this.runners) await r.stop();
+    this.reconciler.stop();
+    await this.reconciler.idle();
   }
 }

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError, StoreUnavailableError } from '../../../../libs/domain/src';
+import { BaoError } from '../../../../libs/infra/src/openbao/bao-client';
 import { describeError, JsonLogger } from '../../../../libs/infra/src/logging/logger';
 import { AuthenticationError } from '../../../../libs/infra/src/auth/token-verifier';
 import { ConcurrencyConflictError, PreconditionFailedError } from '../application/handle-command';
@@ -41,7 +42,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (e instanceof AuthenticationError) return this.toProblem(problems.unauthorized(e.reason), req);
     if (e instanceof PreconditionFailedError) return this.toProblem(problems.preconditionFailed(e.message), req);
     if (e instanceof ConcurrencyConflictError) return this.toProblem(problems.conflict('concurrent change; retry', 'concurrent-change'), req);
-    if (e instanceof StoreUnavailableError) {
+    if (e instanceof StoreUnavailableError || (e instanceof BaoError && (e.status === undefined || e.status >= 500))) {
       this.logger.warn('dependency unavailable', { ...describeError(e), path: req.route?.path });
       return this.toProblem(problems.unavailable('a dependency is unavailable; retry later'), req);
     }

@@ -6,6 +6,8 @@ import { CommandContext } from '../application/event-envelope';
 export interface AuthenticatedRequest extends Request {
   principal?: Principal;
   requestId?: string;
+  /** The verified bearer token of a CI job (non-enumerable). */
+  ciJobToken?: string;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

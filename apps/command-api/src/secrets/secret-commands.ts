@@ -14,7 +14,11 @@ import {
   SecretValueStore,
   StreamName,
 } from '../../../../libs/domain/src';
-import { EVENT_STORE, METRICS, VALUE_STORE } from '../../../../libs/infra/src/nest/tokens';
+import { ciRoleName } from '../../../../libs/domain/src/openbao/policy-renderer';
+import { JsonLogger } from '../../../../libs/infra/src/logging/logger';
+import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '../../../../libs/infra/src/nest/tokens';
+import { BaoError, isStatus } from '../../../../libs/infra/src/openbao/bao-client';
+import { OpenBaoValueStore } from '../../../../libs/infra/src/value-store/openbao-value-store';
 import { Metrics } from '../../../../libs/infra/src/observability/metrics';
 import { AccessControl } from '../application/access-control';
 import { CommandContext, envelope } from '../application/event-envelope';
@@ -39,7 +43,15 @@ export class DeleteSecretCommand {
   constructor(readonly projectId: string, readonly name: string, readonly ifMatch: number | undefined, readonly principal: Principal, readonly ctx: CommandContext) {}
 }
 export class AccessSecretCommand {
-  constructor(readonly projectId: string, readonly name: string, readonly purpose: string | null, readonly principal: Principal, readonly ctx: CommandContext) {}
+  constructor(
+    readonly projectId: string,
+    readonly name: string,
+    readonly purpose: string | null,
+    readonly principal: Principal,
+    readonly ctx: CommandContext,
+    /** A CI job's own bearer token, for its OpenBao login. */
+    readonly ciJobToken?: string,
+  ) {}
 }
 
 const meta = (ctx: CommandContext) => ({ now: ctx.now, actor: ctx.actor });
@@ -201,11 +213,37 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(VALUE_STORE) private readonly values: SecretValueStore,
     @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(LOGGER) private readonly logger: JsonLogger,
     private readonly secrets: SecretStates,
     private readonly access: AccessControl,
   ) {}
 
-  async execute({ projectId, name, purpose, principal, ctx }: AccessSecretCommand) {
+  /**
+   * A CI job reads through its own OpenBao login (the role of the secret's scope), so OpenBao
+   * enforces the scope a second time and the service token is not used. Until the projector has
+   * rendered that role (a secret created a moment ago), OpenBao refuses the login; the event store
+   * has already allowed this read, so it falls back to the service token, counted and logged.
+   */
+  private async readValue(valueRef: string, scope: SecretScope, cmd: AccessSecretCommand): Promise<string> {
+    if (!(this.values instanceof OpenBaoValueStore) || !cmd.ciJobToken) return this.values.get(valueRef);
+    try {
+      const value = await this.values.getAsJob(valueRef, cmd.ciJobToken, ciRoleName(cmd.projectId, scope));
+      this.metrics.brokeredReads.inc({ as: 'job' });
+      return value;
+    } catch (e) {
+      if (!isStatus(e, 400, 403)) throw e;
+      this.metrics.brokeredReads.inc({ as: 'service-fallback' });
+      this.logger.warn("OpenBao refused the job's own login or read (role not projected yet?); reading with the service token", {
+        projectId: cmd.projectId,
+        name: cmd.name,
+        status: (e as BaoError).status,
+      });
+      return this.values.get(valueRef);
+    }
+  }
+
+  async execute(cmd: AccessSecretCommand) {
+    const { projectId, name, purpose, principal, ctx } = cmd;
     const [secret, policy] = await Promise.all([this.secrets.forSecret(projectId, name), this.access.policy(projectId)]);
     const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose }, metadata: meta(ctx) }, { secret: secret.state, policy: policy.state });
     if (decision.type === 'SecretAccessDenied') {
@@ -217,7 +255,7 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
     // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
     await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(decision, ctx)]);
     this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : decision.data.via.scope });
-    const value = await this.values.get(secret.state.valueRef);
+    const value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd);
     return { name, version: secret.state.version, value };
   }
 }

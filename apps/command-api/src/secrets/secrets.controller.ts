@@ -143,6 +143,6 @@ export class SecretsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<SecretValueView> {
     res.setHeader('Cache-Control', 'no-store');
-    return this.commands.execute(new AccessSecretCommand(projectId, name, body.purpose ?? null, p, commandContext(req, p)));
+    return this.commands.execute(new AccessSecretCommand(projectId, name, body.purpose ?? null, p, commandContext(req, p), req.ciJobToken));
   }
 }

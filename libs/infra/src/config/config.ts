@@ -27,6 +27,10 @@ class RawSettings {
   @IsOptional() @IsString() BAO_TOKEN?: string;
   @IsOptional() @IsString() BAO_TOKEN_FILE?: string;
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'BAO_KV_MOUNT must be a mount name' }) BAO_KV_MOUNT = 'secret';
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'BAO_KV_PREFIX must be one path segment' }) BAO_KV_PREFIX = 'pipeline-secrets';
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'BAO_JWT_MOUNT must be a mount name' }) BAO_JWT_MOUNT = 'jwt-ci';
+  @IsInt() @Min(30) @Max(3600) BAO_CI_TOKEN_TTL_SECONDS = 300;
+  @IsInt() @Min(60) @Max(86400) VALUE_SWEEP_GRACE_SECONDS = 900;
   @IsOptional() @IsString() MASTER_KEY_FILE?: string;
   @IsString() AUTH_AUDIENCE = 'pipeline-secrets';
   @IsOptional() @IsString() AUTH_USER_ISSUER?: string;
@@ -66,7 +70,9 @@ export interface AppConfig {
   eventStoreUrl?: string;
   kafka: { brokers: string[]; clientId: string; auditTopic: string; checkpointTopic: string; partitions: number };
   auditSigningKeyFile: string;
-  bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string };
+  bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string; kvPrefix: string; jwtMount: string; ciTokenTtlSeconds: number };
+  /** Where rendered policies go (OpenBao, or these files in the embedded profile) and the KV layout they name. */
+  policies: { dir: string; kvMount: string; kvPrefix: string; ciTokenTtlSeconds: number; sweepGraceSeconds: number };
   masterKeyFile: string;
   auth: {
     audience: string;
@@ -85,7 +91,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUTH_CLOCK_SKEW_SECONDS']);
+const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUTH_CLOCK_SKEW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -116,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   if (profile === 'production') {
     if (!raw.DATABASE_URL) problems.push('DATABASE_URL is required in the production profile');
+    if (raw.BAO_ADDR && !raw.BAO_TOKEN && !raw.BAO_TOKEN_FILE) problems.push('BAO_TOKEN_FILE (or BAO_TOKEN) is required when BAO_ADDR is set');
     if (apps.includes('command-api') && !users && !devIssuer) problems.push('AUTH_USER_ISSUER is required in the production profile (or DEV_ISSUER=1 for trials)');
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -137,7 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       partitions: raw.AUDIT_TOPIC_PARTITIONS,
     },
     auditSigningKeyFile: raw.AUDIT_SIGNING_KEY_FILE ?? resolve(dataDir, 'audit-signing.key'),
-    bao: raw.BAO_ADDR ? { addr: raw.BAO_ADDR, token: raw.BAO_TOKEN, tokenFile: raw.BAO_TOKEN_FILE, kvMount: raw.BAO_KV_MOUNT } : undefined,
+    bao: raw.BAO_ADDR
+      ? { addr: raw.BAO_ADDR, token: raw.BAO_TOKEN, tokenFile: raw.BAO_TOKEN_FILE, kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, jwtMount: raw.BAO_JWT_MOUNT, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS }
+      : undefined,
+    policies: { dir: resolve(dataDir, 'policies'), kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS, sweepGraceSeconds: raw.VALUE_SWEEP_GRACE_SECONDS },
     masterKeyFile: raw.MASTER_KEY_FILE ?? resolve(dataDir, 'master.key'),
     auth: {
       audience: raw.AUTH_AUDIENCE,

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Infrastructure } from './infrastructure';
-import { COMPLIANCE_QUERIES, CONFIG, EVENT_STORE, LOGGER, METRICS, READINESS_CHECKS, SECRET_CATALOG, SQL, TOKEN_VERIFIER, VALUE_STORE } from './tokens';
+import { COMPLIANCE_QUERIES, CONFIG, POLICY_TARGET, EVENT_STORE, LOGGER, METRICS, READINESS_CHECKS, SECRET_CATALOG, SQL, TOKEN_VERIFIER, VALUE_STORE } from './tokens';
 
 /** Hands the process-wide adapters to every app module. */
 @Global()
@@ -14,6 +14,7 @@ export class InfraModule {
       { provide: SQL, useValue: infra.sql },
       { provide: EVENT_STORE, useValue: infra.eventStore },
       { provide: VALUE_STORE, useValue: infra.valueStore },
+      { provide: POLICY_TARGET, useValue: infra.policyTarget },
       { provide: SECRET_CATALOG, useValue: infra.secretCatalog },
       { provide: COMPLIANCE_QUERIES, useValue: infra.compliance },
       { provide: TOKEN_VERIFIER, useValue: infra.tokenVerifier },

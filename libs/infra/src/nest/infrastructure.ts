@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventStore, SecretValueStore } from '../../../domain/src';
 import { DEV_CI_ISSUER, DEV_USER_ISSUER, DevIssuerKeys, loadOrCreateDevIssuer } from '../auth/dev-issuer';
@@ -14,6 +14,9 @@ import { migrateReadModels, SqlSecretCatalog } from '../read-models/secret-catal
 import { openSqlClient } from '../sql/open-sql-client';
 import { SqlClient } from '../sql/sql-client';
 import { EmbeddedValueStore } from '../value-store/embedded-value-store';
+import { OpenBaoValueStore } from '../value-store/openbao-value-store';
+import { serviceToken } from '../openbao/bao-client';
+import { FilePolicyTarget, OpenBaoPolicyTarget, PolicyTarget } from '../openbao/policy-target';
 
 export interface ReadinessCheck {
   name: string;
@@ -28,6 +31,8 @@ export interface Infrastructure {
   sql: SqlClient;
   eventStore: EventStore;
   valueStore: SecretValueStore;
+  /** Where the projector reconciles CI policies and roles: OpenBao, or DATA_DIR/policies. */
+  policyTarget: PolicyTarget;
   secretCatalog: SqlSecretCatalog;
   compliance: ComplianceQueries;
   tokenVerifier: TokenVerifier;
@@ -50,6 +55,15 @@ async function trusted(cfg: IssuerConfig, kind: TrustedIssuer['kind'], algorithm
   throw new Error(`cannot import the public key of issuer ${cfg.issuer} for any of ${algorithms.join(',')}: ${String((lastError as Error)?.message)}`);
 }
 
+/** The CI issuer OpenBao's JWT auth must trust: the configured one, else the development issuer. */
+function ciTrustForBao(config: AppConfig, dev?: DevIssuerKeys): { issuer: string; jwksUrl?: string; publicKeysPem?: string[] } {
+  const ci = config.auth.ci;
+  if (ci?.jwksUrl) return { issuer: ci.issuer, jwksUrl: ci.jwksUrl };
+  if (ci?.publicKeyFile) return { issuer: ci.issuer, publicKeysPem: [readFileSync(ci.publicKeyFile, 'utf8')] };
+  if (dev) return { issuer: DEV_CI_ISSUER, publicKeysPem: [dev.publicKeyPem] };
+  throw new Error('BAO_ADDR is set but no CI issuer is configured (AUTH_CI_ISSUER with AUTH_CI_JWKS_URL or AUTH_CI_PUBLIC_KEY_FILE): OpenBao JWT auth would trust nobody');
+}
+
 export async function createInfrastructure(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<Infrastructure> {
   const closers: Array<() => Promise<void>> = [];
   try {
@@ -61,16 +75,26 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
     closers.push(() => eventStore.close());
     await migrateReadModels(sql);
 
-    if (config.profile === 'production') {
-      logger.warn('secret values are kept in the envelope-encrypted SQL store; the OpenBao KV v2 store arrives with the projector work', { masterKeyFile: config.masterKeyFile });
-    }
-    const masterKey = ensurePrivateFile(config.masterKeyFile, () => randomBytes(32));
-    const valueStore = await EmbeddedValueStore.open(sql, masterKey);
-
     const issuers: TrustedIssuer[] = [];
     let devIssuer: DevIssuerKeys | undefined;
-    if (config.auth.devIssuer) {
-      devIssuer = await loadOrCreateDevIssuer(config.dataDir);
+    if (config.auth.devIssuer) devIssuer = await loadOrCreateDevIssuer(config.dataDir);
+
+    let valueStore: SecretValueStore;
+    let policyTarget: PolicyTarget;
+    if (config.bao) {
+      const token = serviceToken(config.bao);
+      valueStore = new OpenBaoValueStore({ addr: config.bao.addr, token, kvMount: config.bao.kvMount, kvPrefix: config.bao.kvPrefix, jwtMount: config.bao.jwtMount });
+      policyTarget = new OpenBaoPolicyTarget({ addr: config.bao.addr, token, jwtMount: config.bao.jwtMount, ...ciTrustForBao(config, devIssuer) });
+    } else {
+      if (config.profile === 'production') {
+        logger.warn('BAO_ADDR is not set: secret values stay in the envelope-encrypted SQL store and policies are rendered to files; set BAO_ADDR for OpenBao', { masterKeyFile: config.masterKeyFile });
+      }
+      const masterKey = ensurePrivateFile(config.masterKeyFile, () => randomBytes(32));
+      valueStore = await EmbeddedValueStore.open(sql, masterKey);
+      policyTarget = new FilePolicyTarget(config.policies.dir);
+    }
+
+    if (devIssuer) {
       issuers.push({ issuer: DEV_USER_ISSUER, kind: 'user', key: devIssuer.publicKey }, { issuer: DEV_CI_ISSUER, kind: 'ci-job', key: devIssuer.publicKey });
       if (!config.auth.algorithms.includes('EdDSA')) config.auth.algorithms.push('EdDSA');
       logger.warn('development token issuer is ON: tokens minted by the CLI from DATA_DIR are trusted (not for production)', { dataDir: config.dataDir });
@@ -90,6 +114,7 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
       sql,
       eventStore,
       valueStore,
+      policyTarget,
       secretCatalog: new SqlSecretCatalog(sql),
       compliance: new ComplianceQueries(sql),
       tokenVerifier,

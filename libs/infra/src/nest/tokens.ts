@@ -9,3 +9,4 @@ export const METRICS = Symbol('Metrics');
 export const SECRET_CATALOG = Symbol('SecretCatalog');
 export const COMPLIANCE_QUERIES = Symbol('ComplianceQueries');
 export const READINESS_CHECKS = Symbol('ReadinessChecks');
+export const POLICY_TARGET = Symbol('PolicyTarget');

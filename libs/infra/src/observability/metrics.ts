@@ -41,6 +41,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly brokeredReads = new Counter({
+    name: 'bao_brokered_reads_total',
+    help: "CI job value reads through OpenBao: as the job (its own JWT login) or, while the job's role is not yet projected, with the service token",
+    labelNames: ['as'] as const,
+    registers: [this.registry],
+  });
+  readonly policyReconciles = new Counter({
+    name: 'policy_reconcile_changes_total',
+    help: 'OpenBao (or file) policy and role writes and removals made by the reconciler',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
+  readonly orphanValuesDestroyed = new Counter({
+    name: 'orphan_values_destroyed_total',
+    help: 'Stored value versions no event refers to (a crash between value write and append), destroyed by the sweep',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -1,0 +1,6 @@
+# Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.
+# CI jobs with project_id = web, environment any, ref any, protected or not.
+
+path "secret/data/pipeline-secrets/web/SENTRY_DSN" {
+  capabilities = ["read"]
+}

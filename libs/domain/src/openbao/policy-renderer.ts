@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { SecretScope } from '../secret/secret';
+
+// Pure: the OpenBao objects that enforce CI jobs' access, rendered from the secrets' scopes.
+// Same input → same bytes (sorted, no timestamps), so a rebuild can be compared byte for byte
+// and the reconciler writes only what differs.
+//
+// One JWT role (with a policy of the same name) per project and distinct secret scope: the
+// role's bound claims ARE the scope (project_id, environment glob, ref glob, ref_protected),
+// and its policy grants `read` on exactly the KV paths of the secrets with that scope. A job
+// logs in to the role of the secret it wants; OpenBao refuses the login when its claims do not
+// match, and the policy refuses every other path.
+
+export interface ScopedSecret {
+  projectId: string;
+  name: string;
+  scope: SecretScope;
+}
+
+export interface RenderOptions {
+  /** KV v2 mount, e.g. `secret`. */
+  kvMount: string;
+  /** Folder under the mount that this service owns, e.g. `pipeline-secrets`. */
+  kvPrefix: string;
+  /** `aud` the CI tokens carry. */
+  audience: string;
+  tokenTtlSeconds: number;
+}
+
+export interface JwtRole {
+  role_type: 'jwt';
+  user_claim: 'sub';
+  bound_audiences: string[];
+  bound_claims_type: 'glob';
+  bound_claims: Record<string, string>;
+  claim_mappings: Record<string, string>;
+  token_policies: string[];
+  token_ttl: number;
+  token_max_ttl: number;
+  token_no_default_policy: boolean;
+  token_type: 'service';
+}
+
+export interface DesiredBaoState {
+  /** policy name → HCL text */
+  policies: Map<string, string>;
+  /** role name → role configuration */
+  roles: Map<string, JwtRole>;
+}
+
+/** Every object this service creates in OpenBao starts with this; anything else there is not ours and is never touched. */
+export const OWNED_PREFIX = 'ps-ci-';
+
+export function kvPath(opts: Pick<RenderOptions, 'kvPrefix'>, projectId: string, name: string): string {
+  return `${opts.kvPrefix}/${projectId}/${name}`;
+}
+
+/** KV v2 API path of a secret's data (what a policy names and a read requests). */
+export function kvDataPath(opts: Pick<RenderOptions, 'kvMount' | 'kvPrefix'>, projectId: string, name: string): string {
+  return `${opts.kvMount}/data/${kvPath(opts, projectId, name)}`;
+}
+
+function scopeKey(s: SecretScope): string {
+  return JSON.stringify([s.environment, s.branch, s.protectedOnly]);
+}
+
+/** The role (and policy) name for CI jobs reading secrets of this scope in this project. */
+export function ciRoleName(projectId: string, scope: SecretScope): string {
+  const unscoped = scope.environment === null && scope.branch === null && !scope.protectedOnly;
+  if (unscoped) return `${OWNED_PREFIX}${projectId}`;
+  return `${OWNED_PREFIX}${projectId}-${createHash('sha256').update(scopeKey(scope)).digest('hex').slice(0, 12)}`;
+}
+
+function describeScope(projectId: string, s: SecretScope): string {
+  return [
+    `project_id = ${projectId}`,
+    `environment ${s.environment === null ? 'any' : `matches ${s.environment}`}`,
+    `ref ${s.branch === null ? 'any' : `matches ${s.branch}`}`,
+    s.protectedOnly ? 'protected refs only' : 'protected or not',
+  ].join(', ');
+}
+
+function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope, names: string[]): string {
+  const lines = [
+    '# Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.',
+    `# CI jobs with ${describeScope(projectId, scope)}.`,
+  ];
+  for (const name of names) {
+    lines.push('', `path "${kvDataPath(opts, projectId, name)}" {`, '  capabilities = ["read"]', '}');
+  }
+  return lines.join('\n') + '\n';
+}
+
+function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, policy: string): JwtRole {
+  const bound: Record<string, string> = { project_id: projectId };
+  if (scope.environment !== null) bound.environment = scope.environment;
+  if (scope.branch !== null) bound.ref = scope.branch;
+  if (scope.protectedOnly) bound.ref_protected = 'true';
+  return {
+    role_type: 'jwt',
+    user_claim: 'sub',
+    bound_audiences: [opts.audience],
+    bound_claims_type: 'glob',
+    bound_claims: bound,
+    // Carried into the token's metadata, so OpenBao's own audit log names the pipeline and job.
+    claim_mappings: { job_id: 'job_id', pipeline_id: 'pipeline_id', project_id: 'project_id', ref: 'ref' },
+    token_policies: [policy],
+    token_ttl: opts.tokenTtlSeconds,
+    token_max_ttl: opts.tokenTtlSeconds,
+    token_no_default_policy: true,
+    token_type: 'service',
+  };
+}
+
+export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOptions): DesiredBaoState {
+  const groups = new Map<string, { projectId: string; scope: SecretScope; names: string[] }>();
+  for (const s of secrets) {
+    const role = ciRoleName(s.projectId, s.scope);
+    const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, names: [] };
+    g.names.push(s.name);
+    groups.set(role, g);
+  }
+  const policies = new Map<string, string>();
+  const roles = new Map<string, JwtRole>();
+  for (const role of [...groups.keys()].sort()) {
+    const g = groups.get(role)!;
+    policies.set(role, renderPolicy(opts, g.projectId, g.scope, [...g.names].sort()));
+    roles.set(role, renderRole(opts, g.projectId, g.scope, role));
+  }
+  return { policies, roles };
+}

@@ -1,0 +1,132 @@
+import { isDeepStrictEqual } from 'node:util';
+import { DesiredBaoState, JwtRole, renderBaoState, RenderOptions, ScopedSecret } from '../../../domain/src/openbao/policy-renderer';
+import { describeError, JsonLogger } from '../logging/logger';
+import { SqlExecutor } from '../sql/sql-client';
+import { Metrics } from '../observability/metrics';
+import { PolicyTarget } from './policy-target';
+
+export interface ReconcileResult {
+  written: string[];
+  removed: string[];
+}
+
+/** Active secrets' scopes from the projected secrets read model: the reconciler's whole input. */
+export async function loadScopedSecrets(sql: SqlExecutor): Promise<ScopedSecret[]> {
+  const { rows } = await sql.query<{ project_id: string; name: string; environment: string | null; branch: string | null; protected_only: boolean }>(
+    'SELECT project_id, name, environment, branch, protected_only FROM rm_secrets ORDER BY project_id, name',
+  );
+  return rows.map((r) => ({ projectId: r.project_id, name: r.name, scope: { environment: r.environment, branch: r.branch, protectedOnly: r.protected_only } }));
+}
+
+/** OpenBao echoes many defaults; a role is up to date when every field we set reads back equal. */
+function roleMatches(actual: Partial<JwtRole> | undefined, desired: JwtRole): boolean {
+  if (!actual) return false;
+  return (Object.keys(desired) as (keyof JwtRole)[]).every((k) => isDeepStrictEqual(actual[k], desired[k]));
+}
+
+/**
+ * Makes the target hold exactly the desired policies and roles: writes what differs, removes
+ * what no secret justifies, leaves the rest untouched (so a reconcile with nothing to do makes no
+ * writes). Runs are serialised and coalesced: a request during a run triggers one more run.
+ */
+export class PolicyReconciler {
+  private running?: Promise<void>;
+  private again = false;
+  private timer?: NodeJS.Timeout;
+  private failures = 0;
+  private prepared = false;
+  lastResult?: ReconcileResult;
+
+  constructor(
+    private readonly target: PolicyTarget,
+    private readonly sql: SqlExecutor,
+    private readonly render: RenderOptions,
+    private readonly logger: JsonLogger,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  async desired(): Promise<DesiredBaoState> {
+    return renderBaoState(await loadScopedSecrets(this.sql), this.render);
+  }
+
+  async reconcileOnce(): Promise<ReconcileResult> {
+    if (!this.prepared) {
+      await this.target.prepare();
+      this.prepared = true;
+    }
+    const want = await this.desired();
+    const written: string[] = [];
+    const removed: string[] = [];
+    // Policies before the roles that name them; roles removed before their policies.
+    for (const [name, hcl] of want.policies) {
+      if ((await this.target.readPolicy(name)) !== hcl) {
+        await this.target.writePolicy(name, hcl);
+        written.push(`policy/${name}`);
+      }
+    }
+    for (const [name, role] of want.roles) {
+      if (!roleMatches(await this.target.readRole(name), role)) {
+        await this.target.writeRole(name, role);
+        written.push(`role/${name}`);
+      }
+    }
+    for (const name of await this.target.listRoles()) {
+      if (!want.roles.has(name)) {
+        await this.target.deleteRole(name);
+        removed.push(`role/${name}`);
+      }
+    }
+    for (const name of await this.target.listPolicies()) {
+      if (!want.policies.has(name)) {
+        await this.target.deletePolicy(name);
+        removed.push(`policy/${name}`);
+      }
+    }
+    if (written.length) this.metrics?.policyReconciles.inc({ change: 'written' }, written.length);
+    if (removed.length) this.metrics?.policyReconciles.inc({ change: 'removed' }, removed.length);
+    if (written.length || removed.length) this.logger.info('policies reconciled', { target: this.target.kind, written: written.length, removed: removed.length });
+    this.lastResult = { written, removed };
+    return this.lastResult;
+  }
+
+  /** Requests a reconcile soon; never throws (failures are logged and retried with backoff). */
+  schedule(delayMs = 100): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.reconcileOnce()
+        .then(() => {
+          this.failures = 0;
+        })
+        .catch((e) => {
+          this.failures++;
+          this.again = true;
+          this.logger.warn('policy reconcile failed; will retry', { target: this.target.kind, attempt: this.failures, ...describeError(e) });
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (this.again) {
+            this.again = false;
+            this.schedule(this.failures ? Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)) : 50);
+          }
+        });
+    }, delayMs);
+  }
+
+  /** Waits for any run in progress or scheduled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running || this.timer) {
+      await (this.running ?? new Promise((r) => setTimeout(r, 20)));
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.again = false;
+  }
+}

@@ -1,0 +1,150 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { JwtRole, OWNED_PREFIX } from '../../../domain/src/openbao/policy-renderer';
+import { bao, BaoClient, baoClient, isStatus } from './bao-client';
+
+/**
+ * Where rendered policies and JWT roles go: a real OpenBao (production) or DATA_DIR/policies
+ * (embedded). The reconciler diffs desired against what `list`/`read` return and writes only the
+ * difference. Only names with OWNED_PREFIX are ever listed, written or removed.
+ */
+export interface PolicyTarget {
+  readonly kind: 'openbao' | 'files';
+  /** Prepares the target (e.g. enables and configures JWT auth). Idempotent. */
+  prepare(): Promise<void>;
+  listPolicies(): Promise<string[]>;
+  readPolicy(name: string): Promise<string | undefined>;
+  writePolicy(name: string, hcl: string): Promise<void>;
+  deletePolicy(name: string): Promise<void>;
+  listRoles(): Promise<string[]>;
+  readRole(name: string): Promise<Partial<JwtRole> | undefined>;
+  writeRole(name: string, role: JwtRole): Promise<void>;
+  deleteRole(name: string): Promise<void>;
+}
+
+const owned = (names: string[]) => names.filter((n) => n.startsWith(OWNED_PREFIX)).sort();
+
+/** Embedded profile: one file per policy (`<name>.hcl`) and per role (`roles/<name>.json`), written atomically. */
+export class FilePolicyTarget implements PolicyTarget {
+  readonly kind = 'files';
+  constructor(private readonly dir: string) {}
+
+  async prepare(): Promise<void> {
+    mkdirSync(join(this.dir, 'roles'), { recursive: true, mode: 0o700 });
+  }
+  private names(dir: string, ext: string): string[] {
+    try {
+      return owned(readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => f.slice(0, -ext.length)));
+    } catch {
+      return [];
+    }
+  }
+  private read(path: string): string | undefined {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  private write(path: string, text: string): void {
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, path);
+  }
+  async listPolicies() {
+    return this.names(this.dir, '.hcl');
+  }
+  async readPolicy(name: string) {
+    return this.read(join(this.dir, `${name}.hcl`));
+  }
+  async writePolicy(name: string, hcl: string) {
+    this.write(join(this.dir, `${name}.hcl`), hcl);
+  }
+  async deletePolicy(name: string) {
+    rmSync(join(this.dir, `${name}.hcl`), { force: true });
+  }
+  async listRoles() {
+    return this.names(join(this.dir, 'roles'), '.json');
+  }
+  async readRole(name: string) {
+    const t = this.read(join(this.dir, 'roles', `${name}.json`));
+    return t === undefined ? undefined : (JSON.parse(t) as JwtRole);
+  }
+  async writeRole(name: string, role: JwtRole) {
+    this.write(join(this.dir, 'roles', `${name}.json`), JSON.stringify(role, null, 2) + '\n');
+  }
+  async deleteRole(name: string) {
+    rmSync(join(this.dir, 'roles', `${name}.json`), { force: true });
+  }
+}
+
+export interface OpenBaoTargetOptions {
+  addr: string;
+  token: string;
+  jwtMount: string;
+  /** The CI issuer OpenBao's JWT auth trusts: the same keys the command-api verifies. */
+  issuer: string;
+  jwksUrl?: string;
+  publicKeysPem?: string[];
+}
+
+export class OpenBaoPolicyTarget implements PolicyTarget {
+  readonly kind = 'openbao';
+  private readonly client: BaoClient;
+  constructor(private readonly opts: OpenBaoTargetOptions) {
+    this.client = baoClient(opts.addr, opts.token);
+  }
+
+  async prepare(): Promise<void> {
+    const mounts = await bao(() => this.client.auths());
+    const key = `${this.opts.jwtMount}/`;
+    const existing = (mounts.data ?? mounts)[key] as { type?: string } | undefined;
+    if (!existing) await bao(() => this.client.enableAuth({ mount_point: this.opts.jwtMount, type: 'jwt', description: 'pipeline-secrets: CI job logins' }));
+    else if (existing.type !== 'jwt') throw new Error(`auth mount ${key} exists and is not a jwt auth method`);
+    const config: Record<string, unknown> = { bound_issuer: this.opts.issuer };
+    if (this.opts.jwksUrl) config.jwks_url = this.opts.jwksUrl;
+    else config.jwt_validation_pubkeys = this.opts.publicKeysPem ?? [];
+    await bao(() => this.client.write(`auth/${this.opts.jwtMount}/config`, config));
+  }
+
+  async listPolicies() {
+    const res = await bao(() => this.client.list('sys/policies/acl'));
+    return owned((res.data.keys as string[]) ?? []);
+  }
+  async readPolicy(name: string) {
+    try {
+      return String((await bao(() => this.client.read(`sys/policies/acl/${name}`))).data.policy);
+    } catch (e) {
+      if (isStatus(e, 404)) return undefined;
+      throw e;
+    }
+  }
+  async writePolicy(name: string, hcl: string) {
+    await bao(() => this.client.write(`sys/policies/acl/${name}`, { policy: hcl }));
+  }
+  async deletePolicy(name: string) {
+    await bao(() => this.client.delete(`sys/policies/acl/${name}`));
+  }
+  async listRoles() {
+    try {
+      return owned(((await bao(() => this.client.list(`auth/${this.opts.jwtMount}/role`))).data.keys as string[]) ?? []);
+    } catch (e) {
+      if (isStatus(e, 404)) return [];
+      throw e;
+    }
+  }
+  async readRole(name: string) {
+    try {
+      return (await bao(() => this.client.read(`auth/${this.opts.jwtMount}/role/${name}`))).data as Partial<JwtRole>;
+    } catch (e) {
+      if (isStatus(e, 404)) return undefined;
+      throw e;
+    }
+  }
+  async writeRole(name: string, role: JwtRole) {
+    await bao(() => this.client.write(`auth/${this.opts.jwtMount}/role/${name}`, role));
+  }
+  async deleteRole(name: string) {
+    await bao(() => this.client.delete(`auth/${this.opts.jwtMount}/role/${name}`));
+  }
+}
