@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
+import { ciRoleName } from '../../libs/domain/src/openbao/policy-renderer';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
@@ -150,6 +153,16 @@ describe('compliance queries (access history, readers at T), embedded profile', 
     expect(dup.status).toBe(400);
     expect((await http.get(`/v1/projects/${P}/secrets/DB_PASSWORD/readers`).query({ at: 'soon' }).set(auth(audrey))).body.errors[0].field).toBe('at');
     expect((await http.get(`/v1/projects/${P}/secrets/NOPE/readers`).set(auth(audrey))).status).toBe(404);
+  });
+
+  it('renders the CI policies and JWT roles to DATA_DIR/policies in the embedded profile', async () => {
+    const name = ciRoleName(P, { environment: 'production', branch: null, protectedOnly: false });
+    const file = join(t.dataDir, 'policies', `${name}.hcl`);
+    const hcl = await eventually(async () => (existsSync(file) ? readFileSync(file, 'utf8') : ''), (x) => x.length > 0);
+    expect(hcl).toContain(`path "secret/data/pipeline-secrets/${P}/DB_PASSWORD" {\n  capabilities = ["read"]\n}`);
+    const role = JSON.parse(readFileSync(join(t.dataDir, 'policies', 'roles', `${name}.json`), 'utf8'));
+    expect(role.bound_claims).toEqual({ project_id: P, environment: 'production' });
+    expect(role.token_policies).toEqual([name]);
   });
 
   it('no read model and no file under DATA_DIR holds the value', async () => {
