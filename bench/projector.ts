@@ -20,7 +20,7 @@ import { JsonLogger } from '../libs/infra/src/logging/logger';
 import { Metrics } from '../libs/infra/src/observability/metrics';
 import { migrateReadModels } from '../libs/infra/src/read-models/schema';
 import { PgClient } from '../libs/infra/src/sql/pg-client';
-import { Projection, ProjectionRunner } from '../apps/projector/src/projection-runner';
+import { Projection, ProjectionRunner } from '../libs/infra/src/projection/projection-runner';
 import { PROJECTIONS } from '../apps/projector/src/projections';
 import { scratchDatabase } from '../test/support/scratch-database';
 import { seedHistory } from '../test/support/seed-events';

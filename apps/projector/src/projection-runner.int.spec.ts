@@ -7,7 +7,7 @@ import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
 import { migrateReadModels } from '../../../libs/infra/src/read-models/secret-catalog';
 import { PgliteClient } from '../../../libs/infra/src/sql/pglite-client';
 import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
-import { Projection, ProjectionRunner } from './projection-runner';
+import { Projection, ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 const meta = { correlationId: 'c', causationId: 'c', actor: { type: 'user' as const, id: 'alice' }, occurredAt: '2026-01-01T00:00:00.000Z' };

@@ -2,7 +2,7 @@ import { RenderOptions } from '../../../libs/domain/src/openbao/policy-renderer'
 import { AppConfig } from '../../../libs/infra/src/config/config';
 import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconciler';
 import { accessHistoryProjection, grantsProjection, secretHistoryProjection } from './compliance.projections';
-import { Projection } from './projection-runner';
+import { Projection } from '../../../libs/infra/src/projection/projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 /** Every SQL read model the projector owns, each with its own checkpoint. */

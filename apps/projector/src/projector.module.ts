@@ -8,7 +8,7 @@ import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconci
 import { PolicyTarget } from '../../../libs/infra/src/openbao/policy-target';
 import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
 import { OpenBaoValueStore } from '../../../libs/infra/src/value-store/openbao-value-store';
-import { ProjectionRunner } from './projection-runner';
+import { ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
 import { projectionsWithReconciler, renderOptions } from './projections';
 import { OrphanValueSweeper } from './orphan-value-sweeper';
 

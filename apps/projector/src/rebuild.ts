@@ -6,7 +6,7 @@ import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconci
 import { PolicyTarget } from '../../../libs/infra/src/openbao/policy-target';
 import { PROJECTED_TABLES } from '../../../libs/infra/src/read-models/schema';
 import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
-import { ProjectionRunner } from './projection-runner';
+import { ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
 import { PROJECTIONS } from './projections';
 
 export interface RebuildResult {

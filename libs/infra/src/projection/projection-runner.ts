@@ -1,8 +1,8 @@
-import { EventStore, formatPosition, Position, RecordedEvent, SubscriptionHandle } from '../../../libs/domain/src';
-import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
-import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
-import { SqlClient, SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
+import { EventStore, formatPosition, Position, RecordedEvent, SubscriptionHandle } from '../../../domain/src';
+import { checkpoints } from '../read-models/checkpoints';
+import { describeError, JsonLogger } from '../logging/logger';
+import { Metrics } from '../observability/metrics';
+import { SqlClient, SqlExecutor } from '../sql/sql-client';
 
 export interface Projection {
   name: string;
@@ -13,6 +13,8 @@ export interface Projection {
   applyBatch?(tx: SqlExecutor, events: RecordedEvent[]): Promise<void>;
   /** Optional: runs after a batch committed (e.g. to reconcile an external system from the new state). */
   afterCommit?(): void;
+  /** Optional: the batch's transaction failed; drop any in-memory state it built. */
+  onRollback?(): void;
 }
 
 /** Events applied per transaction at most. */
@@ -89,11 +91,16 @@ export class ProjectionRunner {
 
   /** The batch's read-model changes and the checkpoint `upTo`, in one transaction. */
   private async commitBatch(batch: RecordedEvent[], upTo: Position): Promise<void> {
-    await this.sql.transaction(async (tx) => {
-      if (this.projection.applyBatch) await this.projection.applyBatch(tx, batch);
-      else for (const event of batch) await this.projection.apply(tx, event);
-      await checkpoints.save(tx, this.projection.name, upTo);
-    });
+    try {
+      await this.sql.transaction(async (tx) => {
+        if (this.projection.applyBatch) await this.projection.applyBatch(tx, batch);
+        else for (const event of batch) await this.projection.apply(tx, event);
+        await checkpoints.save(tx, this.projection.name, upTo);
+      });
+    } catch (e) {
+      this.projection.onRollback?.();
+      throw e;
+    }
     this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
     this.projection.afterCommit?.();
     const last = batch.at(-1);
