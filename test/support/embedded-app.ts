@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../apps/bootstrap';
 import { mintCiToken, mintUserToken } from '../../libs/infra/src/auth/dev-issuer';
+import { loadAuditSigningKey } from '../../libs/infra/src/audit/signing-key';
 import { loadConfig } from '../../libs/infra/src/config/config';
 import { JsonLogger } from '../../libs/infra/src/logging/logger';
 import { createInfrastructure, Infrastructure } from '../../libs/infra/src/nest/infrastructure';
@@ -23,7 +24,13 @@ export async function startEmbedded(opts: { env?: Record<string, string>; wrap?:
   const dataDir = mkdtempSync(join(tmpdir(), 'ps-e2e-'));
   const logs: string[] = [];
   JsonLogger.setSink((line) => logs.push(line));
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'debug', ...opts.env });
+  const env: Record<string, string> = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'debug', ...opts.env };
+  // Production refuses to generate its signing key: hand it one, as a mounted secret would.
+  if (env.PROFILE === 'production' && !env.AUDIT_SIGNING_KEY_FILE) {
+    env.AUDIT_SIGNING_KEY_FILE = join(dataDir, 'mounted', 'audit-signing.key');
+    loadAuditSigningKey(env.AUDIT_SIGNING_KEY_FILE, true);
+  }
+  const config = loadConfig(env);
   let infra = await createInfrastructure(config, new JsonLogger('debug'));
   if (opts.wrap) infra = opts.wrap(infra);
   const { app } = await createApp(config, infra);

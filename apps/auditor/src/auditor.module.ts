@@ -1,89 +1,119 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
-import { EventStore, Position, StreamCategory, SubscriptionHandle } from '../../../libs/domain/src';
-import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
+import { EventStore } from '../../../libs/domain/src';
+import { AuditLogStore, StoredAuditRecord, StoredCheckpoint } from '../../../libs/infra/src/audit/audit-log-store';
+import { FileAuditSink } from '../../../libs/infra/src/audit/file-audit-sink';
+import { KafkaAuditSink } from '../../../libs/infra/src/audit/kafka-audit-sink';
+import { AuditSigningKey } from '../../../libs/infra/src/audit/signing-key';
 import { AppConfig } from '../../../libs/infra/src/config/config';
-import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { CONFIG, EVENT_STORE, LOGGER, SQL } from '../../../libs/infra/src/nest/tokens';
+import { JsonLogger } from '../../../libs/infra/src/logging/logger';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, SQL } from '../../../libs/infra/src/nest/tokens';
+import { Metrics } from '../../../libs/infra/src/observability/metrics';
+import { ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
 import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
-import { AuditFileSink } from './audit-file.sink';
-
-const CHECKPOINT = 'auditor-file';
-/** Flush (fdatasync + checkpoint) after this many records, and at the end of every delivered batch. */
-const FLUSH_EVERY = 256;
+import { AUDIT_PRODUCT, auditLogProjection } from './audit-log.projection';
+import { Checkpointer } from '../../../libs/infra/src/audit/checkpointer';
+import { LogRelay } from './relay';
 
 /**
- * Streams audit-relevant events (grants, secret changes, access decisions) to DATA_DIR/audit/audit.jsonl
- * from a checkpoint that moves only after the line is on disk.
+ * events → (checkpointed subscription) → OCSF records appended to the Merkle audit log, in the
+ * transaction that moves the checkpoint → relays deliver the log to Kafka (production) or to
+ * DATA_DIR/audit/audit.jsonl (embedded), each from its own acknowledged offset; a checkpointer
+ * signs the tree every N records or T seconds and the checkpoints are relayed too.
  */
 @Module({})
 export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  private handle?: SubscriptionHandle;
-  private sink?: AuditFileSink;
-  private stopped = false;
-  private unflushed = 0;
-  private pending?: Position;
-  private flushing: Promise<void> = Promise.resolve();
+  readonly runner: ProjectionRunner;
+  readonly checkpointer: Checkpointer;
+  readonly relays: LogRelay<unknown>[] = [];
+  private kafka?: KafkaAuditSink;
+  private file?: FileAuditSink;
+  private backlogTimer?: NodeJS.Timeout;
   private readonly logger: JsonLogger;
 
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(SQL) private readonly sql: SqlClient,
+    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(SQL) sql: SqlClient,
     @Inject(LOGGER) logger: JsonLogger,
+    @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
+    @Inject(AUDIT_SIGNING_KEY) key: AuditSigningKey,
   ) {
     this.logger = logger.child('auditor');
+    this.checkpointer = new Checkpointer(log, key, config.auditLog.origin, { everyRecords: config.auditLog.checkpointEveryRecords, everySeconds: config.auditLog.checkpointSeconds }, this.logger, () => {
+      metrics.auditCheckpoints.inc();
+      this.pokeRelays();
+    });
+    const projection = auditLogProjection(log, AUDIT_PRODUCT, (appended) => {
+      metrics.auditLogRecords.inc(appended);
+      this.pokeRelays();
+      void this.checkpointer.maybeCheckpoint().catch(() => undefined);
+    });
+    this.runner = new ProjectionRunner(store, sql, projection, this.logger, metrics);
+  }
+
+  private pokeRelays(): void {
+    for (const r of this.relays) r.poke();
+  }
+
+  private recordsSource() {
+    return {
+      fetch: (after: number, limit: number) => this.log.recordsAfter(after, limit),
+      positionOf: (r: StoredAuditRecord) => r.index,
+      end: async () => (await this.log.committedSize()) - 1,
+    };
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.sink = await AuditFileSink.open(join(this.config.dataDir, 'audit', 'audit.jsonl'));
-    await this.subscribe(0);
+    if (this.config.kafka.brokers.length > 0) {
+      const kafka = new KafkaAuditSink({ ...this.config.kafka }, this.logger);
+      this.kafka = kafka;
+      this.relays.push(
+        new LogRelay('kafka-records', this.log, this.recordsSource(), (rs) => kafka.publishRecords(rs), this.logger, this.metrics) as LogRelay<unknown>,
+        new LogRelay(
+          'kafka-checkpoints',
+          this.log,
+          {
+            fetch: (after: number, limit: number) => this.log.checkpointsAfter(after, limit),
+            positionOf: (c: StoredCheckpoint) => c.treeSize,
+            end: async () => (await this.log.latestCheckpoint())?.treeSize ?? -1,
+          },
+          (cs) => kafka.publishCheckpoints(cs),
+          this.logger,
+          this.metrics,
+        ) as LogRelay<unknown>,
+      );
+    } else {
+      const file = await FileAuditSink.open(join(this.config.dataDir, 'audit', 'audit.jsonl'));
+      this.file = file;
+      this.relays.push(new LogRelay('file-records', this.log, this.recordsSource(), (rs) => file.publishRecords(rs), this.logger, this.metrics) as LogRelay<unknown>);
+    }
+    await this.runner.start();
+    for (const r of this.relays) r.start();
+    this.checkpointer.start();
+    this.backlogTimer = setInterval(() => {
+      for (const r of this.relays) void r.backlog().catch(() => undefined);
+    }, 5000).unref();
   }
 
-  private async subscribe(failures: number): Promise<void> {
-    if (this.stopped || !this.sink) return;
-    const sink = this.sink;
-    const after = await checkpoints.load(this.sql, CHECKPOINT);
-    this.pending = undefined; // lines not yet flushed are delivered again from the checkpoint
-    this.unflushed = 0;
-    this.handle = this.store.subscribeToAll(
-      {
-        after,
-        streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
-        onBatchEnd: () => this.flush(),
-      },
-      async (event) => {
-        await sink.append(event);
-        this.pending = event.position;
-        if (++this.unflushed >= FLUSH_EVERY) await this.flush();
-      },
-    );
-    this.handle.done.catch((e) => {
-      if (this.stopped) return;
-      const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-      this.logger.warn('audit subscription failed; resubscribing', { delayMs: delay, ...describeError(e) });
-      setTimeout(() => void this.subscribe(failures + 1), delay).unref();
-    });
-  }
-
-  /** Lines on disk first, then the checkpoint: a crash in between replays, never loses. */
-  private flush(): Promise<void> {
-    // Serialised; a failed flush fails its caller (ending the subscription) but not the next one.
-    this.flushing = this.flushing.catch(() => undefined).then(async () => {
-      const position = this.pending;
-      if (!position || !this.sink) return;
-      this.unflushed = 0;
-      await this.sink.flush();
-      await checkpoints.save(this.sql, CHECKPOINT, position);
-      if (this.pending === position) this.pending = undefined;
-    });
-    return this.flushing;
+  /** True when every event in the store is in the log and every record reached every sink (tests, benchmarks). */
+  async idle(timeoutMs = 30_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while ((await this.runner.pending()) > 0) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const results = await Promise.all(this.relays.map((r) => r.idle(timeoutMs)));
+    return results.every(Boolean);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    await this.handle?.stop();
-    await this.flush().catch(() => undefined);
-    await this.sink?.close();
+    if (this.backlogTimer) clearInterval(this.backlogTimer);
+    this.checkpointer.stop();
+    await this.runner.stop();
+    for (const r of this.relays) r.stop();
+    await this.kafka?.close();
+    await this.file?.close();
   }
 }

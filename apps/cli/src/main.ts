@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN } from '../../../libs/domain/src';
 import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '../../../libs/infra/src/auth/dev-issuer';
+import { canonicalJson } from '../../../libs/domain/src/audit-log';
 
 // The project's CLI. `token` mints development-issuer tokens and prints only the JWT on stdout.
 
@@ -12,6 +13,15 @@ const USAGE = `usage:
   cli rebuild
             drops every read model and every ps-ci-* OpenBao policy/role (or DATA_DIR/policies file),
             replays the event store and reconciles once. Stop the projector first.
+  cli verify inclusion --record <record.json> --checkpoint <note.txt> --public-key <key.pem>
+            record.json = GET /v1/audit/records/{index}?treeSize=N, note = the checkpoint of size N
+  cli verify consistency --old <note.txt> --new <note.txt> --proof <proof.json> --public-key <key.pem>
+            proof.json = GET /v1/audit/consistency?from=<old size>&to=<new size>
+  cli verify log --checkpoint <note.txt> --public-key <key.pem> [--file <audit.jsonl>]
+            recomputes the Merkle root from every record (the NDJSON file, else the service's database)
+  cli verify evidence --envelope <dsse.json> --public-key <key.pem> [--subject <sha256>]
+            [--key-name <name>] (all verify commands) names the signer when it differs from the checkpoint origin.
+            Exit status: 0 verified, 1 verification failed, 2 usage error.
 Reads DATA_DIR (default ./data), AUTH_AUDIENCE and, for rebuild, the service's whole configuration.`;
 
 class UsageError extends Error {}
@@ -89,12 +99,95 @@ async function rebuildCommand() {
   }
 }
 
+async function logRowsFromDatabase(): Promise<{ index: number; record: string }[]> {
+  const { loadConfig } = await import('../../../libs/infra/src/config/config');
+  const { openSqlClient } = await import('../../../libs/infra/src/sql/open-sql-client');
+  const config = loadConfig({ ...process.env, APPS: 'projector' });
+  const sql = await openSqlClient(config.profile === 'embedded' ? { kind: 'pglite', dataDir: resolve(config.dataDir, 'pglite') } : { kind: 'postgres', url: config.databaseUrl! });
+  try {
+    const { rows } = await sql.query<{ idx: string | number; record: string }>('SELECT idx, record FROM audit_log ORDER BY idx');
+    return rows.map((r) => ({ index: Number(r.idx), record: r.record }));
+  } finally {
+    await sql.close();
+  }
+}
+
+/** `audit.jsonl` lines are `{index, eventId, eventType, key, record}`; a crash may repeat a line (same index and bytes). */
+export function logRowsFromNdjson(text: string): { index: number; record: string }[] {
+  const byIndex = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const l = JSON.parse(line) as { index: number; record: unknown };
+    const record = canonicalJson(l.record);
+    const seen = byIndex.get(l.index);
+    if (seen !== undefined && seen !== record) throw new VerifyFailed(`two different records at index ${l.index}`);
+    byIndex.set(l.index, record);
+  }
+  return [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([index, record]) => ({ index, record }));
+}
+
+class VerifyFailed extends Error {}
+
+async function verifyCommand(args: string[]): Promise<string> {
+  const [what, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      record: { type: 'string' },
+      checkpoint: { type: 'string' },
+      'public-key': { type: 'string' },
+      old: { type: 'string' },
+      new: { type: 'string' },
+      proof: { type: 'string' },
+      file: { type: 'string' },
+      envelope: { type: 'string' },
+      subject: { type: 'string' },
+      'key-name': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const { readFileSync } = await import('node:fs');
+  const v = await import('./verify');
+  const need = (name: keyof typeof values): string => {
+    const file = values[name];
+    if (typeof file !== 'string') throw new UsageError(`--${name} is required for verify ${what}`);
+    return readFileSync(file, 'utf8');
+  };
+  const key = () => v.publicKeyFrom(need('public-key'));
+  const keyName = values['key-name'];
+  try {
+    switch (what) {
+      case 'inclusion':
+        return JSON.stringify(v.verifyRecordInclusion(JSON.parse(need('record')), need('checkpoint'), key(), keyName));
+      case 'consistency':
+        return JSON.stringify(v.verifyCheckpointConsistency(need('old'), need('new'), JSON.parse(need('proof')), key(), keyName));
+      case 'log': {
+        const rows = values.file ? logRowsFromNdjson(readFileSync(values.file, 'utf8')) : await logRowsFromDatabase();
+        return JSON.stringify(v.verifyLog(rows, need('checkpoint'), key(), keyName));
+      }
+      case 'evidence': {
+        const { statement, ...verdict } = v.verifyEvidence(JSON.parse(need('envelope')), key(), { subjectSha256: values.subject, keyName });
+        return JSON.stringify({ ...verdict, subject: statement.subject, predicateType: statement.predicateType });
+      }
+      default:
+        throw new UsageError(`verify what? inclusion, consistency, log or evidence (got ${what ?? 'nothing'})`);
+    }
+  } catch (e) {
+    if (e instanceof v.VerificationError) throw new VerifyFailed(e.message);
+    throw e;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'token':
         process.stdout.write((await token(rest)) + '\n');
+        return 0;
+      case 'verify':
+        process.stdout.write((await verifyCommand(rest)) + '\n');
         return 0;
       case 'rebuild':
         process.stdout.write(JSON.stringify(await rebuildCommand()) + '\n');
@@ -109,6 +202,10 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof VerifyFailed) {
+      process.stdout.write(JSON.stringify({ ok: false, error: msg }) + '\n');
+      return 1;
+    }
     process.stderr.write(`cli: ${msg}\n${e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? USAGE + '\n' : ''}`);
     return 2;
   }

@@ -5,6 +5,9 @@ import { JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { LOGGER } from '../../../libs/infra/src/nest/tokens';
 import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
+import { AuditAccess } from './audit/audit-access';
+import { AuditController } from './audit/audit.controller';
+import { EvidenceController } from './audit/evidence.controller';
 import { GrantsController } from './grants/grants.controller';
 import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
 import { BearerAuthGuard } from './http/auth.guard';
@@ -16,9 +19,10 @@ import { SecretStates } from './secrets/secret-states';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true })],
-  controllers: [SecretsController, GrantsController, ComplianceController],
+  controllers: [SecretsController, GrantsController, ComplianceController, AuditController, EvidenceController],
   providers: [
     AccessControl,
+    AuditAccess,
     SecretStates,
     ...SECRET_COMMAND_HANDLERS,
     ...GRANT_COMMAND_HANDLERS,

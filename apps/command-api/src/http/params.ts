@@ -2,7 +2,7 @@ import { Injectable, PipeTransform } from '@nestjs/common';
 import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
 import { problems } from './problem';
 
-function patternPipe(field: string, pattern: RegExp) {
+export function patternPipe(field: string, pattern: RegExp) {
   @Injectable()
   class PatternPipe implements PipeTransform<string, string> {
     transform(value: string): string {

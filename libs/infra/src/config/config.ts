@@ -23,6 +23,10 @@ class RawSettings {
   @Matches(/^[A-Za-z0-9._-]{1,249}$/, { message: 'AUDIT_CHECKPOINT_TOPIC must be a valid Kafka topic name' }) AUDIT_CHECKPOINT_TOPIC = 'secrets.audit.checkpoints.v1';
   @IsInt() @Min(1) @Max(1000) AUDIT_TOPIC_PARTITIONS = 6;
   @IsOptional() @IsString() AUDIT_SIGNING_KEY_FILE?: string;
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/, { message: 'AUDIT_LOG_ORIGIN must be a log name like example.com/audit (no spaces)' }) AUDIT_LOG_ORIGIN = 'pipeline-secrets.local/audit';
+  @IsInt() @Min(1) @Max(1_000_000) AUDIT_CHECKPOINT_EVERY_RECORDS = 1000;
+  @IsInt() @Min(1) @Max(3600) AUDIT_CHECKPOINT_SECONDS = 5;
+  @IsInt() @Min(1) @Max(16) AUDIT_TOPIC_REPLICATION = 1;
   @IsOptional() @Matches(/^https?:\/\//, { message: 'BAO_ADDR must be an http(s) URL' }) BAO_ADDR?: string;
   @IsOptional() @IsString() BAO_TOKEN?: string;
   @IsOptional() @IsString() BAO_TOKEN_FILE?: string;
@@ -68,8 +72,9 @@ export interface AppConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   databaseUrl?: string;
   eventStoreUrl?: string;
-  kafka: { brokers: string[]; clientId: string; auditTopic: string; checkpointTopic: string; partitions: number };
+  kafka: { brokers: string[]; clientId: string; auditTopic: string; checkpointTopic: string; partitions: number; replicationFactor: number };
   auditSigningKeyFile: string;
+  auditLog: { origin: string; checkpointEveryRecords: number; checkpointSeconds: number };
   bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string; kvPrefix: string; jwtMount: string; ciTokenTtlSeconds: number };
   /** Where rendered policies go (OpenBao, or these files in the embedded profile) and the KV layout they name. */
   policies: { dir: string; kvMount: string; kvPrefix: string; ciTokenTtlSeconds: number; sweepGraceSeconds: number };
@@ -91,7 +96,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUTH_CLOCK_SKEW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
+const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -122,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   if (profile === 'production') {
     if (!raw.DATABASE_URL) problems.push('DATABASE_URL is required in the production profile');
+    if (!raw.AUDIT_SIGNING_KEY_FILE && (apps.includes('auditor') || apps.includes('command-api'))) problems.push('AUDIT_SIGNING_KEY_FILE is required in the production profile (an Ed25519 PKCS#8 PEM, mode 0600)');
     if (raw.BAO_ADDR && !raw.BAO_TOKEN && !raw.BAO_TOKEN_FILE) problems.push('BAO_TOKEN_FILE (or BAO_TOKEN) is required when BAO_ADDR is set');
     if (apps.includes('command-api') && !users && !devIssuer) problems.push('AUTH_USER_ISSUER is required in the production profile (or DEV_ISSUER=1 for trials)');
   }
@@ -142,7 +148,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       auditTopic: raw.AUDIT_TOPIC,
       checkpointTopic: raw.AUDIT_CHECKPOINT_TOPIC,
       partitions: raw.AUDIT_TOPIC_PARTITIONS,
+      replicationFactor: raw.AUDIT_TOPIC_REPLICATION,
     },
+    auditLog: { origin: raw.AUDIT_LOG_ORIGIN, checkpointEveryRecords: raw.AUDIT_CHECKPOINT_EVERY_RECORDS, checkpointSeconds: raw.AUDIT_CHECKPOINT_SECONDS },
     auditSigningKeyFile: raw.AUDIT_SIGNING_KEY_FILE ?? resolve(dataDir, 'audit-signing.key'),
     bao: raw.BAO_ADDR
       ? { addr: raw.BAO_ADDR, token: raw.BAO_TOKEN, tokenFile: raw.BAO_TOKEN_FILE, kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, jwtMount: raw.BAO_JWT_MOUNT, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS }

@@ -37,9 +37,22 @@ describe('loadConfig', () => {
   });
 
   it('production turns the dev issuer off unless DEV_ISSUER=1', () => {
-    const base = { PROFILE: 'production', DATABASE_URL: 'postgres://x@h/db', AUTH_USER_ISSUER: 'https://idp', AUTH_USER_JWKS_URL: 'https://idp/jwks' };
+    const base = { PROFILE: 'production', DATABASE_URL: 'postgres://x@h/db', AUTH_USER_ISSUER: 'https://idp', AUTH_USER_JWKS_URL: 'https://idp/jwks', AUDIT_SIGNING_KEY_FILE: '/run/secrets/audit.key' };
     expect(loadConfig(base).auth.devIssuer).toBe(false);
     expect(loadConfig({ ...base, DEV_ISSUER: '1' }).auth.devIssuer).toBe(true);
+  });
+
+  it('production needs a mounted audit signing key for the auditor and the command-api, not for the projector alone', () => {
+    const base = { PROFILE: 'production', DATABASE_URL: 'postgres://x@h/db', DEV_ISSUER: '1' };
+    expect(() => loadConfig(base)).toThrow(/AUDIT_SIGNING_KEY_FILE is required/);
+    expect(() => loadConfig({ ...base, APPS: 'projector' })).not.toThrow();
+    expect(loadConfig({ ...base, AUDIT_SIGNING_KEY_FILE: '/k' }).auditSigningKeyFile).toBe('/k');
+  });
+
+  it('audit checkpoint cadence and log origin are validated', () => {
+    expect(() => loadConfig({ AUDIT_CHECKPOINT_EVERY_RECORDS: '0' })).toThrow(/AUDIT_CHECKPOINT_EVERY_RECORDS/);
+    expect(() => loadConfig({ AUDIT_LOG_ORIGIN: 'has space' })).toThrow(/AUDIT_LOG_ORIGIN/);
+    expect(loadConfig({ AUDIT_CHECKPOINT_SECONDS: '2' }).auditLog).toEqual({ origin: 'pipeline-secrets.local/audit', checkpointEveryRecords: 1000, checkpointSeconds: 2 });
   });
 
   it('the settings catalog names every variable loadConfig reads, and nothing else', () => {

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Infrastructure } from './infrastructure';
-import { COMPLIANCE_QUERIES, CONFIG, POLICY_TARGET, EVENT_STORE, LOGGER, METRICS, READINESS_CHECKS, SECRET_CATALOG, SQL, TOKEN_VERIFIER, VALUE_STORE } from './tokens';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, COMPLIANCE_QUERIES, CONFIG, POLICY_TARGET, EVENT_STORE, LOGGER, METRICS, READINESS_CHECKS, SECRET_CATALOG, SQL, TOKEN_VERIFIER, VALUE_STORE } from './tokens';
 
 /** Hands the process-wide adapters to every app module. */
 @Global()
@@ -19,6 +19,8 @@ export class InfraModule {
       { provide: COMPLIANCE_QUERIES, useValue: infra.compliance },
       { provide: TOKEN_VERIFIER, useValue: infra.tokenVerifier },
       { provide: READINESS_CHECKS, useValue: infra.readiness },
+      { provide: AUDIT_LOG, useValue: infra.auditLog },
+      { provide: AUDIT_SIGNING_KEY, useValue: infra.auditSigningKey ?? null },
     ];
     return { module: InfraModule, providers, exports: providers.map((p) => p.provide) };
   }

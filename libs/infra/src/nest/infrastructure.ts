@@ -17,6 +17,8 @@ import { EmbeddedValueStore } from '../value-store/embedded-value-store';
 import { OpenBaoValueStore } from '../value-store/openbao-value-store';
 import { serviceToken } from '../openbao/bao-client';
 import { FilePolicyTarget, OpenBaoPolicyTarget, PolicyTarget } from '../openbao/policy-target';
+import { AuditLogStore, migrateAuditLog } from '../audit/audit-log-store';
+import { AuditSigningKey, loadAuditSigningKey } from '../audit/signing-key';
 
 export interface ReadinessCheck {
   name: string;
@@ -35,6 +37,10 @@ export interface Infrastructure {
   policyTarget: PolicyTarget;
   secretCatalog: SqlSecretCatalog;
   compliance: ComplianceQueries;
+  /** The tamper-evident audit log (written by the auditor, served by the command-api). */
+  auditLog: AuditLogStore;
+  /** Signs checkpoints and evidence; loaded only by processes running the auditor or the command-api. */
+  auditSigningKey?: AuditSigningKey;
   tokenVerifier: TokenVerifier;
   devIssuer?: DevIssuerKeys;
   readiness: ReadinessCheck[];
@@ -74,6 +80,11 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
     const eventStore = await createEventStore(config.eventStoreUrl ? { kind: 'eventstoredb', url: config.eventStoreUrl } : { kind: 'sql', sql });
     closers.push(() => eventStore.close());
     await migrateReadModels(sql);
+    await migrateAuditLog(sql);
+    const auditSigningKey =
+      config.apps.includes('auditor') || config.apps.includes('command-api')
+        ? loadAuditSigningKey(config.auditSigningKeyFile, config.profile === 'embedded')
+        : undefined;
 
     const issuers: TrustedIssuer[] = [];
     let devIssuer: DevIssuerKeys | undefined;
@@ -117,6 +128,8 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
       policyTarget,
       secretCatalog: new SqlSecretCatalog(sql),
       compliance: new ComplianceQueries(sql),
+      auditLog: new AuditLogStore(sql),
+      auditSigningKey,
       tokenVerifier,
       devIssuer,
       readiness: [

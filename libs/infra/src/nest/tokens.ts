@@ -10,3 +10,5 @@ export const SECRET_CATALOG = Symbol('SecretCatalog');
 export const COMPLIANCE_QUERIES = Symbol('ComplianceQueries');
 export const READINESS_CHECKS = Symbol('ReadinessChecks');
 export const POLICY_TARGET = Symbol('PolicyTarget');
+export const AUDIT_LOG = Symbol('AuditLogStore');
+export const AUDIT_SIGNING_KEY = Symbol('AuditSigningKey');

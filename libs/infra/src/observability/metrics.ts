@@ -59,6 +59,35 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly auditLogRecords = new Counter({
+    name: 'audit_log_records_total',
+    help: 'Records appended to the tamper-evident audit log',
+    registers: [this.registry],
+  });
+  readonly auditRelayed = new Counter({
+    name: 'audit_relay_records_total',
+    help: 'Audit records and checkpoints delivered (acknowledged) by each relay: kafka-records, kafka-checkpoints, file-records',
+    labelNames: ['relay'] as const,
+    registers: [this.registry],
+  });
+  readonly auditRelayFailures = new Counter({
+    name: 'audit_relay_failures_total',
+    help: 'Failed deliveries by relay (each is retried from the stored offset)',
+    labelNames: ['relay'] as const,
+    registers: [this.registry],
+  });
+  readonly auditRelayBacklog = new Gauge({
+    name: 'audit_relay_backlog_records',
+    help: 'Audit-log records not yet acknowledged by the relay',
+    labelNames: ['relay'] as const,
+    registers: [this.registry],
+  });
+  readonly auditCheckpoints = new Counter({
+    name: 'audit_checkpoints_signed_total',
+    help: 'Signed checkpoints of the audit log',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

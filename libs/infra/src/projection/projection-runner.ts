@@ -124,6 +124,13 @@ export class ProjectionRunner {
     }
   }
 
+  /** How many events of this projection's streams the store holds beyond its checkpoint (at most `max`): 0 = caught up. */
+  async pending(max = 1000): Promise<number> {
+    const after = await checkpoints.load(this.sql, this.projection.name);
+    const page = await this.store.readAll({ after, maxCount: max });
+    return page.filter((e) => this.projection.streamPrefixes.some((p) => e.streamName.startsWith(p))).length;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

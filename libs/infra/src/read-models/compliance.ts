@@ -172,6 +172,21 @@ export class ComplianceQueries {
   }
 
   /** Grants of the project in force at `at`. */
+  /**
+   * Projects where a user (directly or through a group) holds one of `roles` at `at`, from the
+   * projected grants: candidates only — callers confirm each against the event-sourced policy.
+   */
+  async projectsWithRole(user: { id: string; groups: string[] }, roles: readonly string[], at: string, limit = 1000): Promise<string[]> {
+    const { rows } = await this.sql.query<{ project_id: string }>(
+      `SELECT DISTINCT project_id FROM rm_grants
+        WHERE role = ANY($3::text[]) AND valid_from <= $4::timestamptz AND (valid_to IS NULL OR $4::timestamptz < valid_to)
+          AND ((principal_type = 'user' AND principal_id = $1) OR (principal_type = 'group' AND principal_id = ANY($2::text[])))
+        ORDER BY project_id LIMIT $5`,
+      [user.id, user.groups, [...roles], at, limit],
+    );
+    return rows.map((r) => r.project_id);
+  }
+
   async grantsInForceAt(projectId: string, at: string): Promise<GrantInterval[]> {
     const { rows } = await this.sql.query<Record<string, unknown>>(
       `SELECT * FROM rm_grants WHERE project_id = $1 AND valid_from <= $2::timestamptz AND (valid_to IS NULL OR $2::timestamptz < valid_to)

@@ -1,0 +1,113 @@
+import { AuditLogStore } from '../../../libs/infra/src/audit/audit-log-store';
+import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
+import { Metrics } from '../../../libs/infra/src/observability/metrics';
+
+export interface RelaySource<T> {
+  /** Items after position `after` (exclusive), in order, at most `limit`. */
+  fetch(after: number, limit: number): Promise<T[]>;
+  positionOf(item: T): number;
+  /** The position of the last item there is to deliver (-1 = none). */
+  end(): Promise<number>;
+}
+
+/**
+ * Moves what the audit log holds to a sink (Kafka, a file) from a stored offset: a transactional
+ * outbox. The offset moves only after the sink acknowledged, so a crash or an outage delivers
+ * again (same event id), never loses. Runs when poked after a commit, and polls as a safety net.
+ */
+export class LogRelay<T> {
+  private running = false;
+  private again = false;
+  private stopped = true;
+  private timer?: NodeJS.Timeout;
+  private failures = 0;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly name: string,
+    private readonly store: AuditLogStore,
+    private readonly source: RelaySource<T>,
+    private readonly deliver: (items: T[]) => Promise<void>,
+    private readonly logger: JsonLogger,
+    private readonly metrics: Metrics,
+    private readonly batchSize = 500,
+  ) {}
+
+  start(pollMs = 1000): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.poke(), pollMs);
+    this.timer.unref();
+    this.poke();
+  }
+
+  poke(): void {
+    if (this.stopped || this.retryTimer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.drain().finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.poke();
+      }
+    });
+  }
+
+  /** Delivers until the sink has everything; on failure, backs off and retries from the offset. */
+  private async drain(): Promise<void> {
+    try {
+      let after = await this.store.relayOffset(this.name);
+      for (;;) {
+        if (this.stopped) return;
+        const items = await this.source.fetch(after, this.batchSize);
+        if (items.length === 0) break;
+        await this.deliver(items);
+        after = this.source.positionOf(items[items.length - 1]);
+        await this.store.saveRelayOffset(this.name, after);
+        this.metrics.auditRelayed.inc({ relay: this.name }, items.length);
+      }
+      this.metrics.auditRelayBacklog.set({ relay: this.name }, 0);
+      if (this.failures > 0) this.logger.info('audit relay recovered', { relay: this.name, afterFailures: this.failures });
+      this.failures = 0;
+    } catch (e) {
+      this.failures++;
+      this.metrics.auditRelayFailures.inc({ relay: this.name });
+      const delay = Math.min(10_000, 200 * 2 ** Math.min(this.failures, 6));
+      this.logger.warn('audit relay failed; records stay in the log and are retried', { relay: this.name, attempt: this.failures, delayMs: delay, ...describeError(e) });
+      await this.backlog().catch(() => undefined);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.poke();
+      }, delay);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** Items committed to the log but not yet acknowledged by the sink. */
+  async backlog(): Promise<number> {
+    const n = Math.max(0, (await this.source.end()) - (await this.store.relayOffset(this.name)));
+    this.metrics.auditRelayBacklog.set({ relay: this.name }, n);
+    return n;
+  }
+
+  /** Waits until the sink holds everything committed (tests, shutdown). */
+  async idle(timeoutMs = 30_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (!this.running && (await this.backlog()) === 0) return true;
+      this.poke();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return false;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}

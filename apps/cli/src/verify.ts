@@ -1,0 +1,127 @@
+import { createPublicKey, KeyObject } from 'node:crypto';
+import {
+  canonicalJson,
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_TYPE,
+  leafHash,
+  openNote,
+  parseCheckpoint,
+  rootFromLeafHashes,
+  SECRET_ACCESS_PREDICATE_TYPE,
+  verifyConsistency,
+  verifyDsse,
+  verifyInclusion,
+} from '../../../libs/domain/src/audit-log';
+
+// Offline verification of what the audit endpoints and the Kafka checkpoint topic hand out.
+// Every function returns a verdict and never trusts a hash the server computed: leaf hashes are
+// recomputed from the record bytes, roots from proofs, and checkpoints from their signatures.
+
+export class VerificationError extends Error {}
+
+export interface Verdict {
+  ok: true;
+  checks: string[];
+}
+
+export function publicKeyFrom(pem: string): KeyObject {
+  const key = createPublicKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519') throw new VerificationError('the public key is not Ed25519');
+  return key;
+}
+
+/** A signed checkpoint: the signature by `keyName` (default: the note's origin) must verify. */
+export function verifyCheckpoint(note: string, publicKey: KeyObject, keyName?: string) {
+  const origin = note.split('\n', 1)[0];
+  let text: string;
+  try {
+    text = openNote(note, [{ name: keyName ?? origin, publicKey }]).text;
+  } catch (e) {
+    throw new VerificationError(`checkpoint signature does not verify: ${(e as Error).message}`);
+  }
+  return parseCheckpoint(text);
+}
+
+const fromB64 = (s: unknown, what: string): Buffer => {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new VerificationError(`${what} is not base64`);
+  return Buffer.from(s, 'base64');
+};
+
+/** A record as served by GET /v1/audit/records/{index}, against a signed checkpoint of the same tree size. */
+export function verifyRecordInclusion(served: unknown, note: string, publicKey: KeyObject, keyName?: string): Verdict {
+  const r = served as { index?: unknown; record?: unknown; treeSize?: unknown; inclusionProof?: unknown };
+  if (typeof r?.index !== 'number' || typeof r.treeSize !== 'number' || !Array.isArray(r.inclusionProof) || typeof r.record !== 'object' || r.record === null) {
+    throw new VerificationError('record file must be the JSON of GET /v1/audit/records/{index}');
+  }
+  const cp = verifyCheckpoint(note, publicKey, keyName);
+  if (cp.treeSize !== r.treeSize) throw new VerificationError(`the proof is for tree size ${r.treeSize} but the checkpoint signs size ${cp.treeSize}`);
+  const leaf = leafHash(Buffer.from(canonicalJson(r.record), 'utf8'));
+  const proof = r.inclusionProof.map((p, i) => fromB64(p, `inclusionProof[${i}]`));
+  if (!verifyInclusion(r.index, cp.treeSize, leaf, proof, cp.rootHash)) throw new VerificationError(`record ${r.index} is NOT included in the checkpointed tree of size ${cp.treeSize}`);
+  return { ok: true, checks: [`checkpoint signed by ${keyName ?? cp.origin}`, `record ${r.index} included in tree of size ${cp.treeSize}`] };
+}
+
+/** Two signed checkpoints and GET /v1/audit/consistency?from=&to=: the newer tree extends the older. */
+export function verifyCheckpointConsistency(oldNote: string, newNote: string, served: unknown, publicKey: KeyObject, keyName?: string): Verdict {
+  const a = verifyCheckpoint(oldNote, publicKey, keyName);
+  const b = verifyCheckpoint(newNote, publicKey, keyName);
+  if (a.origin !== b.origin) throw new VerificationError('the checkpoints are of different logs');
+  const c = served as { from?: unknown; to?: unknown; proof?: unknown };
+  if (c?.from !== a.treeSize || c?.to !== b.treeSize || !Array.isArray(c.proof)) throw new VerificationError(`proof file must be GET /v1/audit/consistency?from=${a.treeSize}&to=${b.treeSize}`);
+  const proof = c.proof.map((p, i) => fromB64(p, `proof[${i}]`));
+  if (!verifyConsistency(a.treeSize, b.treeSize, proof, a.rootHash, b.rootHash)) throw new VerificationError(`tree ${b.treeSize} is NOT consistent with tree ${a.treeSize}: history was rewritten`);
+  return { ok: true, checks: [`both checkpoints signed`, `tree ${b.treeSize} extends tree ${a.treeSize}`] };
+}
+
+/**
+ * A whole log (rows in index order, e.g. from the database or an export) against a signed
+ * checkpoint: indices must run 0,1,2,… with no gap or repeat, and the root recomputed from the
+ * record bytes of the first treeSize rows must equal the signed root. Any altered, dropped,
+ * inserted or reordered row changes that root.
+ */
+export function verifyLog(rows: { index: number; record: string }[], note: string, publicKey: KeyObject, keyName?: string): Verdict {
+  const cp = verifyCheckpoint(note, publicKey, keyName);
+  if (rows.length < cp.treeSize) throw new VerificationError(`the log holds ${rows.length} records but the checkpoint signs ${cp.treeSize}: records are missing`);
+  const leaves: Buffer[] = [];
+  for (let i = 0; i < cp.treeSize; i++) {
+    if (rows[i].index !== i) throw new VerificationError(`expected record ${i} at position ${i}, found ${rows[i].index}: a record is missing or out of order`);
+    leaves.push(leafHash(Buffer.from(rows[i].record, 'utf8')));
+  }
+  if (!rootFromLeafHashes(leaves).equals(cp.rootHash)) throw new VerificationError(`the root of records 0..${cp.treeSize - 1} differs from the signed root: the log was altered`);
+  return { ok: true, checks: [`checkpoint signed by ${keyName ?? cp.origin}`, `records 0..${cp.treeSize - 1} reproduce the signed root`, `${rows.length - cp.treeSize} later record(s) not covered by this checkpoint`] };
+}
+
+/** A DSSE envelope from the evidence endpoint: signature, statement type, predicate, subjects and its checkpoint. */
+export function verifyEvidence(envelope: unknown, publicKey: KeyObject, opts: { subjectSha256?: string; keyName?: string } = {}): Verdict & { statement: Record<string, unknown> } {
+  let payload: Buffer;
+  try {
+    payload = verifyDsse(envelope, publicKey, { payloadType: IN_TOTO_PAYLOAD_TYPE }).payload;
+  } catch (e) {
+    throw new VerificationError(`evidence signature does not verify: ${(e as Error).message}`);
+  }
+  const statement = JSON.parse(payload.toString('utf8')) as {
+    _type?: string;
+    predicateType?: string;
+    subject?: { name: string; digest: { sha256: string } }[];
+    predicate?: { accesses?: { logIndex: number }[]; auditLog?: { checkpoint?: string | null; treeSize?: number | null } };
+  };
+  if (statement._type !== IN_TOTO_STATEMENT_TYPE) throw new VerificationError(`not an in-toto Statement v1 (_type ${statement._type})`);
+  if (statement.predicateType !== SECRET_ACCESS_PREDICATE_TYPE) throw new VerificationError(`unexpected predicateType ${statement.predicateType}`);
+  const checks = ['DSSE signature verifies', 'in-toto Statement v1 with the secret-access predicate'];
+  if (opts.subjectSha256) {
+    const want = opts.subjectSha256.toLowerCase();
+    if (!statement.subject?.some((s) => s.digest?.sha256 === want)) throw new VerificationError(`no subject with sha256 ${want}`);
+    checks.push(`subject sha256 ${want} is attested`);
+  }
+  const log = statement.predicate?.auditLog;
+  const accesses = statement.predicate?.accesses ?? [];
+  if (log?.checkpoint) {
+    const cp = verifyCheckpoint(log.checkpoint, publicKey, opts.keyName);
+    const beyond = accesses.filter((a) => a.logIndex >= cp.treeSize);
+    if (beyond.length > 0) throw new VerificationError(`access at log index ${beyond[0].logIndex} is not covered by the embedded checkpoint (size ${cp.treeSize})`);
+    checks.push(`embedded checkpoint (tree size ${cp.treeSize}) is signed and covers all ${accesses.length} access(es)`);
+  } else if (accesses.length > 0) {
+    throw new VerificationError('the evidence lists accesses but embeds no checkpoint covering them');
+  }
+  return { ok: true, checks, statement: statement as Record<string, unknown> };
+}

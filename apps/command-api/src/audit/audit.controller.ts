@@ -1,0 +1,196 @@
+import { Controller, Get, Header, Inject, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Principal } from '../../../../libs/domain/src';
+import { AuditLogStore, StoredAuditRecord } from '../../../../libs/infra/src/audit/audit-log-store';
+import { AuditSigningKey } from '../../../../libs/infra/src/audit/signing-key';
+import { AppConfig } from '../../../../libs/infra/src/config/config';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '../../../../libs/infra/src/nest/tokens';
+import { Public } from '../../../../libs/infra/src/nest/public';
+import { AccessControl } from '../application/access-control';
+import { ApiProblems } from '../http/api-problems';
+import { CurrentPrincipal } from '../http/auth.guard';
+import { FieldError, problems } from '../http/problem';
+import { AuthenticatedRequest, commandContext } from '../http/request-context';
+import { AuditAccess } from './audit-access';
+import { noteKeyId, verifierKey } from '../../../../libs/domain/src/audit-log';
+
+const b64 = (b: Buffer) => b.toString('base64');
+const MAX_INDEX = 2 ** 52;
+
+function intParam(query: Record<string, unknown>, field: string, errors: FieldError[], opts: { min: number; required?: boolean }): number | undefined {
+  const v = query[field];
+  if (v === undefined) {
+    if (opts.required) errors.push({ field, message: `${field} is required` });
+    return undefined;
+  }
+  if (typeof v !== 'string' || !/^-?\d{1,16}$/.test(v) || Number(v) < opts.min || Number(v) > MAX_INDEX) {
+    errors.push({ field, message: `${field} must be an integer from ${opts.min} to ${MAX_INDEX}` });
+    return undefined;
+  }
+  return Number(v);
+}
+
+function onlyParams(query: Record<string, unknown>, allowed: string[], errors: FieldError[]): void {
+  for (const k of Object.keys(query)) if (!allowed.includes(k)) errors.push({ field: k, message: `unknown query parameter; allowed: ${allowed.join(', ') || 'none'}` });
+}
+
+/** Live streams at once per process: each polls the log, so they are bounded. */
+const MAX_STREAMS = 64;
+const STREAM_POLL_MS = 500;
+const STREAM_REAUTHORIZE_MS = 30_000;
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * The tamper-evident audit log for verifiers and SOC tooling: the signing key, signed
+ * checkpoints, records with RFC 6962 inclusion proofs, consistency proofs, and a live stream.
+ */
+@ApiTags('audit')
+@ApiProblems()
+@Controller('v1/audit')
+export class AuditController {
+  private streams = 0;
+
+  constructor(
+    @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
+    @Inject(AUDIT_SIGNING_KEY) private readonly key: AuditSigningKey,
+    @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly access: AccessControl,
+    private readonly auditAccess: AuditAccess,
+  ) {}
+
+  @Public()
+  @Get('public-key')
+  @ApiOkResponse({ description: '`{keyId, algorithm, publicKeyPem, origin, noteVerifierKey}`: verifies checkpoints (C2SP signed notes) and evidence (DSSE).' })
+  publicKey() {
+    return {
+      keyId: this.key.keyId,
+      algorithm: 'ed25519',
+      publicKeyPem: this.key.publicKeyPem,
+      origin: this.config.auditLog.origin,
+      noteKeyId: noteKeyId(this.config.auditLog.origin, this.key.publicKey).toString('hex'),
+      noteVerifierKey: verifierKey(this.config.auditLog.origin, this.key.publicKey),
+    };
+  }
+
+  @ApiBearerAuth()
+  @Get('checkpoints/latest')
+  @Header('Content-Type', 'text/plain; charset=utf-8')
+  @ApiProduces('text/plain', 'application/problem+json')
+  @ApiOkResponse({ description: 'C2SP signed note: origin, tree size, base64 root hash, blank line, signature line(s).' })
+  async latestCheckpoint(@Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<string> {
+    const errors: FieldError[] = [];
+    onlyParams(query, [], errors);
+    if (errors.length > 0) throw problems.badRequest('invalid query', errors);
+    await this.auditAccess.requireAnyProject(p, commandContext(req, p));
+    const c = await this.log.latestCheckpoint();
+    if (!c) throw problems.notFound('no checkpoint has been signed yet');
+    return c.note;
+  }
+
+  @ApiBearerAuth()
+  @Get('records/:index')
+  @ApiQuery({ name: 'treeSize', required: false, description: 'Prove inclusion in the tree of this size; default the latest signed checkpoint' })
+  @ApiOkResponse({ description: '`{index, record, leafHash, inclusionProof, treeSize, checkpoint}`; the leaf is SHA-256(0x00 || RFC 8785 JSON of `record`).' })
+  async record(@Param('index') rawIndex: string, @Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
+    const errors: FieldError[] = [];
+    onlyParams(query, ['treeSize'], errors);
+    const index = intParam({ index: rawIndex }, 'index', errors, { min: 0, required: true });
+    let treeSize = intParam(query, 'treeSize', errors, { min: 1 });
+    if (errors.length > 0) throw problems.badRequest('invalid request', errors);
+    const r = await this.log.record(index!);
+    if (!r) throw problems.notFound(`no audit record ${index}`);
+    await this.access.require(p, 'read-audit', { projectId: r.projectId }, commandContext(req, p));
+    let checkpoint: string | null = null;
+    if (treeSize === undefined) {
+      const c = await this.log.checkpointCovering(index!);
+      if (!c) throw problems.notFound(`record ${index} is not covered by a signed checkpoint yet; retry shortly or pass treeSize`);
+      treeSize = (await this.log.latestCheckpoint())!.treeSize;
+    }
+    if (treeSize <= index!) throw problems.badRequest('invalid request', [{ field: 'treeSize', message: 'treeSize must be greater than the index' }]);
+    if (treeSize > (await this.log.committedSize())) throw problems.badRequest('invalid request', [{ field: 'treeSize', message: 'treeSize is larger than the log' }]);
+    checkpoint = (await this.log.checkpoint(treeSize))?.note ?? null;
+    const proof = await this.log.inclusionProof(index!, treeSize);
+    return { index: r.index, eventId: r.eventId, record: JSON.parse(r.record), leafHash: b64(r.leafHash), treeSize, inclusionProof: proof.map(b64), checkpoint };
+  }
+
+  @ApiBearerAuth()
+  @Get('consistency')
+  @ApiQuery({ name: 'from', required: true })
+  @ApiQuery({ name: 'to', required: true })
+  @ApiOkResponse({ description: '`{from, to, proof}`: RFC 6962 consistency proof between two tree sizes.' })
+  async consistency(@Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
+    const errors: FieldError[] = [];
+    onlyParams(query, ['from', 'to'], errors);
+    const from = intParam(query, 'from', errors, { min: 1, required: true });
+    const to = intParam(query, 'to', errors, { min: 1, required: true });
+    if (from !== undefined && to !== undefined && from > to) errors.push({ field: 'to', message: 'to must not be smaller than from' });
+    if (errors.length > 0) throw problems.badRequest('invalid query', errors);
+    await this.auditAccess.requireAnyProject(p, commandContext(req, p));
+    if (to! > (await this.log.committedSize())) throw problems.badRequest('invalid query', [{ field: 'to', message: 'to is larger than the log' }]);
+    const proof = await this.log.consistencyProof(from!, to!);
+    return { from, to, proof: proof.map(b64) };
+  }
+
+  @ApiBearerAuth()
+  @Get('stream')
+  @ApiProduces('application/x-ndjson', 'text/event-stream')
+  @ApiQuery({ name: 'after', required: false, description: 'Log index to resume after (-1 = from the beginning); default: only new records. SSE also honours Last-Event-ID.' })
+  @ApiOkResponse({ description: "Live audit records of the caller's projects: NDJSON lines, or server-sent events with `id:` = log index." })
+  async stream(@Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const errors: FieldError[] = [];
+    onlyParams(query, ['after'], errors);
+    const sse = (req.headers.accept ?? '').includes('text/event-stream');
+    const lastEventId = sse ? req.header('last-event-id') : undefined;
+    let after = lastEventId !== undefined ? intParam({ 'Last-Event-ID': lastEventId }, 'Last-Event-ID', errors, { min: -1 }) : intParam(query, 'after', errors, { min: -1 });
+    if (errors.length > 0) throw problems.badRequest('invalid request', errors);
+    const ctx = commandContext(req, p);
+    let projects = await this.auditAccess.requireAnyProject(p, ctx);
+    if (this.streams >= MAX_STREAMS) throw problems.unavailable('too many live audit streams; retry later');
+    if (after === undefined) after = (await this.log.committedSize()) - 1;
+
+    this.streams++;
+    res.status(200);
+    res.setHeader('Content-Type', sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    let closed = false;
+    res.once('close', () => (closed = true));
+    const write = (chunk: string) => (res.write(chunk) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', () => r())));
+    let lastAuth = Date.now();
+    let lastWrite = Date.now();
+    try {
+      while (!closed) {
+        if (Date.now() - lastAuth > STREAM_REAUTHORIZE_MS) {
+          // A revoked grant ends the stream within this period.
+          projects = await this.auditAccess.auditableProjects(p, commandContext(req, p));
+          lastAuth = Date.now();
+          if (projects.length === 0) break;
+        }
+        const batch = await this.log.recordsAfter(after, 200, projects);
+        if (batch.length > 0) {
+          await write(batch.map((r) => streamLine(r, sse)).join(''));
+          after = batch[batch.length - 1].index;
+          lastWrite = Date.now();
+          continue;
+        }
+        if (Date.now() - lastWrite > HEARTBEAT_MS) {
+          await write(sse ? ': keep-alive\n\n' : '\n');
+          lastWrite = Date.now();
+        }
+        await new Promise((r) => setTimeout(r, STREAM_POLL_MS));
+      }
+    } catch {
+      res.destroy();
+      return;
+    } finally {
+      this.streams--;
+    }
+    res.end();
+  }
+}
+
+function streamLine(r: StoredAuditRecord, sse: boolean): string {
+  const body = `{"index":${r.index},"eventId":${JSON.stringify(r.eventId)},"eventType":${JSON.stringify(r.eventType)},"record":${r.record}}`;
+  return sse ? `id: ${r.index}\nevent: audit-record\ndata: ${body}\n\n` : body + '\n';
+}

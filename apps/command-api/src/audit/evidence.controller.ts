@@ -1,0 +1,126 @@
+import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Principal, PROJECT_ID_PATTERN } from '../../../../libs/domain/src';
+import {
+  buildSecretAccessStatement,
+  canonicalJson,
+  DsseEnvelope,
+  IN_TOTO_PAYLOAD_TYPE,
+  SecretAccessEntry,
+  signDsse,
+  validateSubjects,
+} from '../../../../libs/domain/src/audit-log';
+import { AuditLogStore, StoredAuditRecord } from '../../../../libs/infra/src/audit/audit-log-store';
+import { Checkpointer } from '../../../../libs/infra/src/audit/checkpointer';
+import { AuditSigningKey } from '../../../../libs/infra/src/audit/signing-key';
+import { AppConfig } from '../../../../libs/infra/src/config/config';
+import { JsonLogger } from '../../../../libs/infra/src/logging/logger';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, LOGGER } from '../../../../libs/infra/src/nest/tokens';
+import { AccessControl } from '../application/access-control';
+import { ApiProblems } from '../http/api-problems';
+import { CurrentPrincipal } from '../http/auth.guard';
+import { patternPipe, ProjectIdPipe } from '../http/params';
+import { problems } from '../http/problem';
+import { AuthenticatedRequest, commandContext } from '../http/request-context';
+
+const PIPELINE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+export const PipelineIdPipe = patternPipe('pipelineId', PIPELINE_ID);
+/** More decisions than this in one pipeline is not a build; refuse rather than sign a partial list. */
+const MAX_ACCESSES = 10_000;
+
+/** The access decision an audit record (OCSF API Activity) states, for the evidence predicate. */
+export function accessEntryOf(r: StoredAuditRecord): SecretAccessEntry {
+  const rec = JSON.parse(r.record) as {
+    time: number;
+    status_id: number;
+    status_detail?: string;
+    actor?: { user?: { uid?: string } };
+    resources?: { name?: string; version?: string }[];
+    unmapped?: { ci?: { job_id?: string } };
+  };
+  const version = rec.resources?.[0]?.version;
+  return {
+    secret: r.secretName ?? rec.resources?.[0]?.name ?? '',
+    version: version !== undefined && /^\d+$/.test(version) ? Number(version) : null,
+    job: rec.unmapped?.ci?.job_id ?? null,
+    principal: rec.actor?.user?.uid ?? '',
+    time: new Date(rec.time).toISOString(),
+    decision: rec.status_id === 1 ? 'allowed' : 'denied',
+    reason: rec.status_id === 1 ? null : (rec.status_detail ?? null),
+    logIndex: r.index,
+    eventId: r.eventId,
+  };
+}
+
+/**
+ * SLSA-adjacent evidence: a DSSE envelope (Ed25519, PAE) around an in-toto Statement v1 whose
+ * predicate lists every secret access decision the audit log holds for the pipeline, each with
+ * its log index, and the signed checkpoint that includes them all.
+ */
+@ApiTags('audit')
+@ApiBearerAuth()
+@ApiProblems()
+@ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } })
+@ApiParam({ name: 'pipelineId', schema: { type: 'string', pattern: PIPELINE_ID.source } })
+@Controller('v1/projects/:projectId/pipelines/:pipelineId')
+export class EvidenceController {
+  private readonly checkpointer: Checkpointer;
+
+  constructor(
+    @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
+    @Inject(AUDIT_SIGNING_KEY) private readonly key: AuditSigningKey,
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) logger: JsonLogger,
+    private readonly access: AccessControl,
+  ) {
+    // Only used on demand (when the pipeline's last decision is newer than every checkpoint);
+    // Ed25519 is deterministic, so this and the auditor sign the same note for the same size.
+    this.checkpointer = new Checkpointer(log, key, config.auditLog.origin, { everyRecords: Number.MAX_SAFE_INTEGER, everySeconds: 3600 }, logger.child('evidence'));
+  }
+
+  @Post('evidence')
+  @HttpCode(200)
+  @ApiBody({ schema: { type: 'object', required: ['subjects'], properties: { subjects: { type: 'array', maxItems: 256, items: { type: 'object', required: ['name', 'digest'], properties: { name: { type: 'string' }, digest: { type: 'object', properties: { sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } } } } } } } } })
+  @ApiOkResponse({ description: 'DSSE envelope `{payloadType, payload, signatures:[{keyid, sig}]}` around an in-toto Statement v1 (predicate type in docs/evidence.md).' })
+  async evidence(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('pipelineId', PipelineIdPipe) pipelineId: string,
+    @Body() body: unknown,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<DsseEnvelope> {
+    const subjects = parseSubjects(body);
+    const ctx = commandContext(req, p);
+    // The pipeline's own jobs may attest their build; anyone else needs read-audit on the project.
+    const ownPipeline = p.kind === 'ci-job' && p.projectId === projectId && p.pipelineId === pipelineId;
+    if (!ownPipeline) await this.access.require(p, 'read-audit', { projectId }, ctx);
+
+    const records = (await this.log.pipelineRecords(projectId, pipelineId, MAX_ACCESSES + 1)).filter((r) => r.eventType === 'SecretAccessed' || r.eventType === 'SecretAccessDenied');
+    if (records.length > MAX_ACCESSES) throw problems.badRequest('too many access decisions', [{ field: 'pipelineId', message: `the pipeline has more than ${MAX_ACCESSES} access decisions` }]);
+    const accesses = records.map(accessEntryOf);
+    const last = records.length > 0 ? records[records.length - 1].index : -1;
+    let checkpoint = (await this.log.latestCheckpoint()) ?? undefined;
+    if (records.length > 0 && (!checkpoint || checkpoint.treeSize <= last)) checkpoint = await this.checkpointer.checkpoint();
+    const statement = buildSecretAccessStatement({
+      subjects,
+      projectId,
+      pipelineId,
+      accesses,
+      log: { origin: this.config.auditLog.origin, keyId: this.key.keyId, checkpoint: checkpoint?.note ?? null, treeSize: checkpoint?.treeSize ?? null },
+      generatedAt: ctx.now,
+    });
+    return signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from(canonicalJson(statement), 'utf8'), this.key.privateKey, this.key.keyId);
+  }
+}
+
+function parseSubjects(body: unknown): ReturnType<typeof validateSubjects> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw problems.badRequest('invalid evidence request', [{ field: 'body', message: 'body must be a JSON object {subjects: [...]}' }]);
+  const extra = Object.keys(body).filter((k) => k !== 'subjects');
+  if (extra.length > 0) throw problems.badRequest('invalid evidence request', extra.map((k) => ({ field: k, message: 'unknown field; allowed: subjects' })));
+  try {
+    return validateSubjects((body as { subjects?: unknown }).subjects);
+  } catch (e) {
+    const m = /^([^:]+): (.*)$/.exec((e as Error).message);
+    throw problems.badRequest('invalid evidence request', [{ field: m ? m[1] : 'subjects', message: m ? m[2] : 'invalid subjects' }]);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './ocsf';
+export * from './audit-key';
+export * from './denial-burst';

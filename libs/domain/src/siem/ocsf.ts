@@ -1,0 +1,520 @@
+// Recorded events → OCSF 1.3.0 records (https://schema.ocsf.io/1.3.0/). Every record is built
+// field by field from an allow-list: event data is never spread, so a field added to an event
+// (or a value reference) cannot leak into the SIEM. Enumerated values (reasons, actions, roles)
+// are checked against the domain's closed sets; only identifiers are copied as they are.
+import { AbilityAction, DenialReason } from '../authorization/ability';
+import { AccessEvent } from '../access/access-decision';
+import { AccessPolicyEvent } from '../access-policy/access-policy';
+import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
+import { RecordedEvent } from '../ports/event-store';
+import { PrincipalRecord } from '../principal';
+import { ROLES, Role } from '../roles';
+import { SecretEvent, SecretScope } from '../secret/secret';
+
+export const OCSF_VERSION = '1.3.0';
+export const AUDIT_LOG_NAME = 'secrets.audit.v1';
+/** A purpose is a user-written justification: kept for reviewers, but never longer than this. */
+export const MAX_PURPOSE_LENGTH = 256;
+
+export interface OcsfOptions {
+  productName: string;
+  productVersion: string;
+  vendorName: string;
+  /** The denial burst detector flagged this event (only meaningful for SecretAccessDenied). */
+  burst: boolean;
+}
+
+// ---- the OCSF objects used here (subsets of the 1.3.0 objects of the same names) ----
+export interface OcsfProduct {
+  name: string;
+  version: string;
+  vendor_name: string;
+}
+export interface OcsfMetadata {
+  version: typeof OCSF_VERSION;
+  product: OcsfProduct;
+  profiles: string[];
+  uid: string;
+  correlation_uid: string;
+  event_code: string;
+  log_name: string;
+  original_time: string;
+  logged_time?: number;
+}
+export interface OcsfUser {
+  uid: string;
+  type_id: 0 | 1 | 2 | 3 | 99;
+  type: string;
+}
+export interface OcsfSession {
+  uid: string;
+}
+export interface OcsfPolicy {
+  uid?: string;
+  name: string;
+}
+export interface OcsfAuthorization {
+  decision: 'Allowed' | 'Denied';
+  policy?: OcsfPolicy;
+}
+export interface OcsfActor {
+  user: OcsfUser;
+  session?: OcsfSession;
+  authorizations?: OcsfAuthorization[];
+}
+export interface OcsfNetworkEndpoint {
+  svc_name: string;
+}
+export interface OcsfService {
+  name: string;
+}
+export interface OcsfApi {
+  operation: string;
+  service: OcsfService;
+}
+export interface OcsfResourceDetails {
+  type: 'secret' | 'project';
+  uid: string;
+  name: string;
+  version?: string;
+  labels?: string[];
+  data?: Record<string, unknown>;
+}
+/** Fields OCSF has no attribute for, under the one catch-all OCSF offers. */
+export interface OcsfUnmapped {
+  ci?: {
+    pipeline_id?: string;
+    job_id?: string;
+    ref?: string;
+    ref_protected?: boolean;
+    environment?: string;
+    triggered_by?: string;
+  };
+  purpose?: string;
+  denied_action?: string;
+  denial_burst?: boolean;
+  grant?: { grant_id: string; expires_at?: string | null };
+}
+
+interface OcsfBase {
+  metadata: OcsfMetadata;
+  time: number;
+  time_dt: string;
+  category_uid: number;
+  category_name: string;
+  class_uid: number;
+  class_name: string;
+  activity_id: number;
+  activity_name: string;
+  type_uid: number;
+  type_name: string;
+  severity_id: 1 | 2 | 3 | 4;
+  severity: 'Informational' | 'Low' | 'Medium' | 'High';
+  status_id: 1 | 2;
+  status: 'Success' | 'Failure';
+  status_detail?: string;
+  message: string;
+  actor: OcsfActor;
+  src_endpoint: OcsfNetworkEndpoint;
+  unmapped?: OcsfUnmapped;
+}
+
+/** API Activity (class_uid 6003): every secret event and every access decision. */
+export interface OcsfApiActivity extends OcsfBase {
+  class_uid: 6003;
+  class_name: 'API Activity';
+  category_uid: 6;
+  category_name: 'Application Activity';
+  activity_id: 1 | 2 | 3 | 4 | 99;
+  api: OcsfApi;
+  resources: OcsfResourceDetails[];
+}
+
+/** User Access Management (class_uid 3005): role grants and revocations. */
+export interface OcsfUserAccessManagement extends OcsfBase {
+  class_uid: 3005;
+  class_name: 'User Access Management';
+  category_uid: 3;
+  category_name: 'Identity & Access Management';
+  activity_id: 1 | 2;
+  user: OcsfUser;
+  privileges: string[];
+  resource: OcsfResourceDetails;
+}
+
+export type OcsfRecord = OcsfApiActivity | OcsfUserAccessManagement;
+
+const API_ACTIVITY = { class_uid: 6003, class_name: 'API Activity', category_uid: 6, category_name: 'Application Activity' } as const;
+const USER_ACCESS = { class_uid: 3005, class_name: 'User Access Management', category_uid: 3, category_name: 'Identity & Access Management' } as const;
+
+const API_ACTIVITY_NAMES = { 1: 'Create', 2: 'Read', 3: 'Update', 4: 'Delete', 99: 'Other' } as const;
+type ApiActivityId = keyof typeof API_ACTIVITY_NAMES;
+const USER_ACCESS_NAMES = { 1: 'Assign Privileges', 2: 'Revoke Privileges' } as const;
+const SEVERITY_NAMES = { 1: 'Informational', 2: 'Low', 3: 'Medium', 4: 'High' } as const;
+type SeverityId = keyof typeof SEVERITY_NAMES;
+
+/** The attempted action of a denial → API activity and the operation the caller tried. */
+const DENIED_ACTION: Readonly<Record<AbilityAction, { activity: ApiActivityId; operation: string }>> = {
+  read: { activity: 2, operation: 'AccessSecret' },
+  list: { activity: 2, operation: 'ListSecrets' },
+  create: { activity: 1, operation: 'CreateSecret' },
+  update: { activity: 3, operation: 'UpdateSecret' },
+  delete: { activity: 4, operation: 'DeleteSecret' },
+  'read-audit': { activity: 2, operation: 'ReadAudit' },
+  // Not a CRUD call on a secret: OCSF's "Other", named in activity_name.
+  'manage-grants': { activity: 99, operation: 'ManageGrants' },
+  'bootstrap-owner': { activity: 99, operation: 'BootstrapOwner' },
+};
+
+/** Closed set of denial reasons; the compiler forces this list to follow DenialReason. */
+const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
+  'no-grant': true,
+  'grant-expired': true,
+  'grant-revoked': true,
+  'role-lacks-action': true,
+  'scope-mismatch': true,
+  'other-project': true,
+  'unprotected-ref': true,
+  'environment-mismatch': true,
+  'branch-mismatch': true,
+  'ci-job-action': true,
+  'secret-not-found': true,
+};
+
+/** The OCSF record of one recorded event, or null when the event is not audit-relevant (unknown types). */
+export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | null {
+  if (!isKnownEventType(event.type)) return null;
+  // Upcast to today's shape; an event newer than this code throws rather than being skipped,
+  // so the auditor stops instead of silently losing an audit record.
+  const domain = toDomainEvent<DomainEventUnion>(event);
+  switch (domain.type) {
+    case 'SecretCreated':
+    case 'SecretValueUpdated':
+    case 'SecretMetadataChanged':
+    case 'SecretDeleted':
+      return secretRecord(event, domain, opts);
+    case 'SecretAccessed':
+    case 'SecretAccessDenied':
+      return accessRecord(event, domain, opts);
+    case 'RoleGranted':
+    case 'RoleRevoked':
+      return grantRecord(event, domain, opts);
+    default:
+      return null;
+  }
+}
+
+function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const name = str(d.name);
+  const resource: OcsfResourceDetails = { type: 'secret', uid: `${projectId}/${name}`, name };
+  let activity: ApiActivityId;
+  let operation: string;
+  let severity: SeverityId = 1;
+  let verb: string;
+  switch (domain.type) {
+    case 'SecretCreated':
+      activity = 1;
+      operation = 'CreateSecret';
+      verb = 'created';
+      resource.version = String(int(domain.data.version));
+      resource.data = { project_id: projectId, scope: scopeOf(domain.data.scope) };
+      break;
+    case 'SecretValueUpdated':
+      activity = 3;
+      operation = 'UpdateSecretValue';
+      verb = 'updated the value of';
+      resource.version = String(int(domain.data.version));
+      resource.data = { project_id: projectId };
+      break;
+    case 'SecretMetadataChanged':
+      activity = 3;
+      operation = 'ChangeSecretMetadata';
+      verb = 'changed the metadata of';
+      resource.data = { project_id: projectId, scope: scopeOf(domain.data.scope) };
+      break;
+    case 'SecretDeleted':
+      activity = 4;
+      operation = 'DeleteSecret';
+      verb = 'deleted';
+      resource.version = String(int(domain.data.lastVersion));
+      resource.data = { project_id: projectId };
+      severity = 2; // destructive, but routine
+      break;
+  }
+  const actor = actorFromMetadata(event);
+  return apiActivity(event, opts, {
+    activity,
+    operation,
+    severity,
+    success: true,
+    actor,
+    resources: [resource],
+    message: `${actor.who} ${verb} secret ${resource.uid}`,
+  });
+}
+
+function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptions): OcsfApiActivity {
+  const projectId = str(domain.data.projectId);
+  const principal = principalActor(domain.data.principal);
+  const unmapped: OcsfUnmapped = {};
+  if (principal.ci) unmapped.ci = principal.ci;
+  const purpose = purposeOf(domain.data.purpose);
+  if (purpose !== undefined) unmapped.purpose = purpose;
+
+  if (domain.type === 'SecretAccessed') {
+    const name = str(domain.data.name);
+    const uid = `${projectId}/${name}`;
+    principal.actor.authorizations = [{ decision: 'Allowed', policy: viaPolicy(domain.data.via) }];
+    return apiActivity(event, opts, {
+      activity: 2,
+      operation: 'AccessSecret',
+      severity: 1,
+      success: true,
+      actor: principal,
+      resources: [{ type: 'secret', uid, name, version: String(int(domain.data.version)), data: { project_id: projectId } }],
+      message: `${principal.who} read secret ${uid}`,
+      unmapped,
+    });
+  }
+
+  const action = Object.prototype.hasOwnProperty.call(DENIED_ACTION, domain.data.action)
+    ? DENIED_ACTION[domain.data.action]
+    : { activity: 99 as const, operation: 'Unknown' };
+  const reason = typeof domain.data.reason === 'string' && Object.prototype.hasOwnProperty.call(DENIAL_REASONS, domain.data.reason) ? domain.data.reason : 'other';
+  unmapped.denied_action = action.operation;
+  const burst = opts.burst === true;
+  if (burst) unmapped.denial_burst = true;
+  principal.actor.authorizations = [{ decision: 'Denied' }];
+  const name = typeof domain.data.name === 'string' ? domain.data.name : null;
+  const resource: OcsfResourceDetails =
+    name === null
+      ? { type: 'project', uid: projectId, name: projectId }
+      : { type: 'secret', uid: `${projectId}/${name}`, name, data: { project_id: projectId } };
+  return apiActivity(event, opts, {
+    activity: action.activity,
+    operation: action.operation,
+    severity: burst ? 4 : 3,
+    success: false,
+    statusDetail: reason,
+    actor: principal,
+    resources: [resource],
+    message: `${principal.who} was denied ${action.operation} on ${resource.type} ${resource.uid}: ${reason}${burst ? ' (repeated denials)' : ''}`,
+    unmapped,
+  });
+}
+
+function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const role = roleOf(d.role);
+  const grantee = granteeOf(d.principal);
+  const resource: OcsfResourceDetails = { type: 'project', uid: projectId, name: projectId };
+  const grant: NonNullable<OcsfUnmapped['grant']> = { grant_id: str(d.grantId) };
+  let activity: 1 | 2;
+  let verb: string;
+  if (domain.type === 'RoleGranted') {
+    activity = 1;
+    verb = 'granted';
+    // The grant's narrowing (globs; null = all) travels with the project it applies to.
+    const environment = nullableStr(domain.data.environment);
+    const branch = nullableStr(domain.data.branch);
+    resource.data = { environment, branch };
+    resource.labels = [`environment:${environment ?? '*'}`, `branch:${branch ?? '*'}`];
+    grant.expires_at = nullableStr(domain.data.expiresAt);
+  } else {
+    activity = 2;
+    verb = 'revoked';
+  }
+  const actor = actorFromMetadata(event);
+  const base = common(event, opts, {
+    cls: USER_ACCESS,
+    activity,
+    activityName: USER_ACCESS_NAMES[activity],
+    severity: 1,
+    success: true,
+    actor,
+    message: `${actor.who} ${verb} role ${role} on project ${projectId} ${activity === 1 ? 'to' : 'from'} ${grantee.type.toLowerCase()} ${grantee.uid}`,
+    unmapped: { grant },
+    // actor is attached to IAM classes through OCSF's host profile
+    profiles: ['datetime', 'host'],
+  });
+  return { ...base, ...USER_ACCESS, activity_id: activity, user: grantee, privileges: [role], resource };
+}
+
+// ---- shared builders ----
+
+interface ActorParts {
+  actor: OcsfActor;
+  /** Short human-readable name for `message`. */
+  who: string;
+  ci?: OcsfUnmapped['ci'];
+}
+
+interface CommonParts {
+  cls: typeof API_ACTIVITY | typeof USER_ACCESS;
+  activity: number;
+  activityName: string;
+  severity: SeverityId;
+  success: boolean;
+  statusDetail?: string;
+  actor: ActorParts;
+  message: string;
+  unmapped?: OcsfUnmapped;
+  profiles: string[];
+}
+
+function common(event: RecordedEvent, opts: OcsfOptions, p: CommonParts): OcsfBase {
+  const time = eventTime(event);
+  const record: OcsfBase = {
+    metadata: metadataOf(event, opts, p.profiles),
+    time,
+    time_dt: new Date(time).toISOString(),
+    category_uid: p.cls.category_uid,
+    category_name: p.cls.category_name,
+    class_uid: p.cls.class_uid,
+    class_name: p.cls.class_name,
+    activity_id: p.activity,
+    activity_name: p.activityName,
+    type_uid: p.cls.class_uid * 100 + p.activity,
+    type_name: `${p.cls.class_name}: ${p.activityName}`,
+    severity_id: p.severity,
+    severity: SEVERITY_NAMES[p.severity],
+    status_id: p.success ? 1 : 2,
+    status: p.success ? 'Success' : 'Failure',
+    message: p.message,
+    actor: p.actor.actor,
+    src_endpoint: srcEndpoint(p.actor.actor.user),
+  };
+  if (p.statusDetail !== undefined) record.status_detail = p.statusDetail;
+  if (p.unmapped && Object.keys(p.unmapped).length > 0) record.unmapped = p.unmapped;
+  return record;
+}
+
+function apiActivity(
+  event: RecordedEvent,
+  opts: OcsfOptions,
+  p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: ApiActivityId; operation: string; resources: OcsfResourceDetails[] },
+): OcsfApiActivity {
+  const base = common(event, opts, { ...p, cls: API_ACTIVITY, activityName: API_ACTIVITY_NAMES[p.activity], profiles: ['datetime'] });
+  return {
+    ...base,
+    ...API_ACTIVITY,
+    activity_id: p.activity,
+    api: { operation: p.operation, service: { name: str(opts.productName) } },
+    resources: p.resources,
+  };
+}
+
+function metadataOf(event: RecordedEvent, opts: OcsfOptions, profiles: string[]): OcsfMetadata {
+  const m: OcsfMetadata = {
+    version: OCSF_VERSION,
+    product: { name: str(opts.productName), version: str(opts.productVersion), vendor_name: str(opts.vendorName) },
+    profiles,
+    uid: str(event.eventId),
+    correlation_uid: str(event.metadata.correlationId),
+    event_code: event.type,
+    log_name: AUDIT_LOG_NAME,
+    original_time: str(event.metadata.occurredAt),
+  };
+  const logged = Date.parse(event.recordedAt);
+  if (Number.isFinite(logged)) m.logged_time = logged;
+  return m;
+}
+
+/**
+ * src_endpoint is required in API Activity, but events carry no network address (the service
+ * records who and what, not where from). OCSF's network_endpoint needs one of ip, uid, name,
+ * hostname, svc_name…; `svc_name` names the calling channel: "ci" for CI jobs, "admin-api"
+ * for people using the REST API, "internal" for the service itself.
+ */
+function srcEndpoint(user: OcsfUser): OcsfNetworkEndpoint {
+  if (user.type === CI_JOB_USER_TYPE) return { svc_name: 'ci' };
+  if (user.type_id === 3) return { svc_name: 'internal' };
+  return { svc_name: 'admin-api' };
+}
+
+/** A CI job is a workload identity, not a person nor an OS system account: OCSF "Other", named. */
+const CI_JOB_USER_TYPE = 'CI Job';
+
+function actorFromMetadata(event: RecordedEvent): ActorParts {
+  const a = event.metadata.actor;
+  const id = str(a.id);
+  switch (a.type) {
+    case 'user':
+      return { actor: { user: { uid: id, type_id: 1, type: 'User' } }, who: `user ${id}` };
+    case 'ci-job':
+      return { actor: { user: { uid: id, type_id: 99, type: CI_JOB_USER_TYPE } }, who: `CI job ${id}` };
+    case 'system':
+      return { actor: { user: { uid: id, type_id: 3, type: 'System' } }, who: `system ${id}` };
+    default:
+      return { actor: { user: { uid: id, type_id: 0, type: 'Unknown' } }, who: id };
+  }
+}
+
+function principalActor(p: PrincipalRecord): ActorParts {
+  const id = str(p.id);
+  if (p.type !== 'ci-job') return { actor: { user: { uid: id, type_id: 1, type: 'User' } }, who: `user ${id}` };
+  // The job is the authenticated session of the pipeline's identity (its token lives as long as the job).
+  const actor: OcsfActor = { user: { uid: id, type_id: 99, type: CI_JOB_USER_TYPE } };
+  const ci: NonNullable<OcsfUnmapped['ci']> = {};
+  if (typeof p.jobId === 'string') {
+    actor.session = { uid: p.jobId };
+    ci.job_id = p.jobId;
+  }
+  if (typeof p.pipelineId === 'string') ci.pipeline_id = p.pipelineId;
+  if (typeof p.ref === 'string') ci.ref = p.ref;
+  if (typeof p.refProtected === 'boolean') ci.ref_protected = p.refProtected;
+  if (typeof p.environment === 'string') ci.environment = p.environment;
+  if (typeof p.triggeredBy === 'string') ci.triggered_by = p.triggeredBy;
+  const where = ci.pipeline_id !== undefined ? ` (pipeline ${ci.pipeline_id}${ci.job_id !== undefined ? `, job ${ci.job_id}` : ''})` : '';
+  return { actor, who: `CI job ${id}${where}`, ci };
+}
+
+function granteeOf(p: { type: unknown; id: unknown }): OcsfUser {
+  const uid = str(p.id);
+  // OCSF 1.3.0 User Access Management has only `user` for the grantee; a group is recorded as a
+  // user entry of type "Other" named "Group" (its members are resolved at decision time).
+  return p.type === 'group' ? { uid, type_id: 99, type: 'Group' } : { uid, type_id: 1, type: 'User' };
+}
+
+function viaPolicy(via: unknown): OcsfPolicy {
+  const v = (via ?? {}) as { grantId?: unknown; role?: unknown; scope?: unknown };
+  if (typeof v.grantId === 'string') return { uid: v.grantId, name: roleOf(v.role) };
+  if (v.scope === 'ci-job-scope' || v.scope === 'admin-bootstrap') return { name: v.scope };
+  return { name: 'unknown' };
+}
+
+function scopeOf(scope: SecretScope): { environment: string | null; branch: string | null; protected_only: boolean } {
+  const s = (scope ?? {}) as Partial<SecretScope>;
+  return { environment: nullableStr(s.environment), branch: nullableStr(s.branch), protected_only: s.protectedOnly === true };
+}
+
+function roleOf(role: unknown): Role | 'unknown' {
+  return typeof role === 'string' && (ROLES as readonly string[]).includes(role) ? (role as Role) : 'unknown';
+}
+
+function purposeOf(purpose: unknown): string | undefined {
+  if (typeof purpose !== 'string' || purpose.length === 0) return undefined;
+  return Array.from(purpose).slice(0, MAX_PURPOSE_LENGTH).join('');
+}
+
+function eventTime(event: RecordedEvent): number {
+  const t = Date.parse(event.metadata.occurredAt);
+  if (Number.isFinite(t)) return t;
+  const r = Date.parse(event.recordedAt);
+  return Number.isFinite(r) ? r : 0;
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function nullableStr(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+function int(v: unknown): number {
+  return typeof v === 'number' && Number.isInteger(v) ? v : 0;
+}

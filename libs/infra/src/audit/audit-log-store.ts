@@ -1,0 +1,306 @@
+import { createHash } from 'node:crypto';
+import { leafHash, nodeHash } from '../../../domain/src/audit-log';
+import { Migration, runMigrations } from '../sql/migrations';
+import { SqlClient, SqlExecutor } from '../sql/sql-client';
+
+// The tamper-evident audit log: an append-only list of canonical-JSON audit records, each a leaf
+// of an RFC 6962 Merkle tree, with every complete (perfect, aligned) subtree hash stored so a
+// root or a proof costs O(log n) lookups, and the signed checkpoints the auditor publishes.
+// Stored hashes are a cache for serving proofs; verifiers recompute leaf hashes from the record
+// bytes and check everything against a signed checkpoint, so a changed row cannot hide.
+
+export const AUDIT_LOG_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'audit log, tree nodes, signed checkpoints',
+    sql: `CREATE TABLE IF NOT EXISTS audit_log (
+      idx            bigint PRIMARY KEY,
+      event_id       text NOT NULL UNIQUE,
+      event_type     text NOT NULL,
+      project_id     text NOT NULL,
+      secret_name    text,
+      pipeline_id    text,
+      kafka_key      text NOT NULL,
+      schema_version integer NOT NULL,
+      record         text NOT NULL,
+      leaf_hash      bytea NOT NULL,
+      logged_at      timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX IF NOT EXISTS audit_log_project ON audit_log (project_id, idx);
+    CREATE INDEX IF NOT EXISTS audit_log_pipeline ON audit_log (project_id, pipeline_id, idx) WHERE pipeline_id IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS audit_tree_nodes (
+      level integer NOT NULL,
+      pos   bigint NOT NULL,
+      hash  bytea NOT NULL,
+      PRIMARY KEY (level, pos)
+    );
+    CREATE TABLE IF NOT EXISTS audit_relay_offsets (
+      relay      text PRIMARY KEY,
+      last_index bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS audit_checkpoints (
+      tree_size  bigint PRIMARY KEY,
+      root_hash  bytea NOT NULL,
+      note       text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`,
+  },
+];
+
+export function migrateAuditLog(sql: SqlClient): Promise<void> {
+  return runMigrations(sql, 'audit-log', AUDIT_LOG_MIGRATIONS);
+}
+
+export interface AuditLogEntry {
+  eventId: string;
+  eventType: string;
+  projectId: string;
+  secretName: string | null;
+  pipelineId: string | null;
+  kafkaKey: string;
+  schemaVersion: number;
+  /** Canonical JSON of the audit record: the exact bytes of the Merkle leaf. */
+  record: string;
+}
+
+export interface StoredAuditRecord extends AuditLogEntry {
+  index: number;
+  leafHash: Buffer;
+  loggedAt: string;
+}
+
+export interface StoredCheckpoint {
+  treeSize: number;
+  rootHash: Buffer;
+  note: string;
+  createdAt: string;
+}
+
+const buf = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
+
+function toRecord(r: Record<string, unknown>): StoredAuditRecord {
+  return {
+    index: Number(r.idx),
+    eventId: String(r.event_id),
+    eventType: String(r.event_type),
+    projectId: String(r.project_id),
+    secretName: (r.secret_name as string | null) ?? null,
+    pipelineId: (r.pipeline_id as string | null) ?? null,
+    kafkaKey: String(r.kafka_key),
+    schemaVersion: Number(r.schema_version),
+    record: String(r.record),
+    leafHash: buf(r.leaf_hash),
+    loggedAt: (r.logged_at instanceof Date ? r.logged_at : new Date(String(r.logged_at))).toISOString(),
+  };
+}
+
+const largestPowerOfTwoBelow = (n: number) => 2 ** Math.floor(Math.log2(n - 1));
+
+export class AuditLogStore {
+  /** frontier[level] = hash of the last complete node at that level still waiting for its right sibling. */
+  private frontier = new Map<number, Buffer>();
+  private size = -1;
+
+  constructor(private readonly sql: SqlClient) {}
+
+  /** Number of records in the log (loads the frontier on first use). */
+  async treeSize(): Promise<number> {
+    if (this.size < 0) await this.load();
+    return this.size;
+  }
+
+  /** Reads the size and frontier through `sql` — inside an append, the caller's transaction (PGlite has one connection). */
+  private async load(sql: SqlExecutor = this.sql): Promise<void> {
+    const { rows } = await sql.query<{ n: string | number | null }>('SELECT max(idx) AS n FROM audit_log');
+    const size = rows[0].n === null ? 0 : Number(rows[0].n) + 1;
+    this.frontier = new Map();
+    for (let level = 0; 2 ** level <= size; level++) {
+      const count = Math.floor(size / 2 ** level);
+      if (count % 2 === 1) this.frontier.set(level, await this.node(sql, level, count - 1));
+    }
+    this.size = size;
+  }
+
+  private async node(sql: SqlExecutor, level: number, pos: number): Promise<Buffer> {
+    const { rows } =
+      level === 0
+        ? await sql.query<{ hash: unknown }>('SELECT leaf_hash AS hash FROM audit_log WHERE idx = $1', [pos])
+        : await sql.query<{ hash: unknown }>('SELECT hash FROM audit_tree_nodes WHERE level = $1 AND pos = $2', [level, pos]);
+    if (!rows[0]) throw new Error(`audit log is missing tree node ${level}/${pos}`);
+    return buf(rows[0].hash);
+  }
+
+  /**
+   * Appends entries not already in the log (by event id) as the next leaves, in `tx` — the
+   * caller's transaction, which also moves its subscription checkpoint. Returns the new records.
+   * Only one writer may append (the auditor); the in-memory frontier is rolled back by
+   * `forget()` if the transaction fails.
+   */
+  async append(tx: SqlExecutor, entries: AuditLogEntry[]): Promise<StoredAuditRecord[]> {
+    if (this.size < 0) await this.load(tx);
+    const out: StoredAuditRecord[] = [];
+    if (entries.length === 0) return out;
+    const { rows } = await tx.query<{ event_id: string }>('SELECT event_id FROM audit_log WHERE event_id = ANY($1::text[])', [entries.map((e) => e.eventId)]);
+    const seen = new Set(rows.map((r) => r.event_id));
+    const leaves: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+    const nodes: unknown[][] = [[], [], []];
+    for (const e of entries) {
+      if (seen.has(e.eventId)) continue;
+      seen.add(e.eventId);
+      const index = this.size;
+      const leaf = leafHash(Buffer.from(e.record, 'utf8'));
+      [index, e.eventId, e.eventType, e.projectId, e.secretName, e.pipelineId, e.kafkaKey, e.schemaVersion, e.record, leaf].forEach((v, i) => leaves[i].push(v));
+      // Climb while this node is a right child: pair it with the waiting left sibling.
+      let h = leaf;
+      let level = 0;
+      let count = index + 1;
+      while (count % 2 === 0) {
+        h = nodeHash(this.frontier.get(level)!, h);
+        this.frontier.delete(level);
+        level++;
+        count /= 2;
+        nodes[0].push(level);
+        nodes[1].push(count - 1);
+        nodes[2].push(h);
+      }
+      this.frontier.set(level, h);
+      this.size++;
+      out.push({ ...e, index, leafHash: leaf, loggedAt: new Date().toISOString() });
+    }
+    if (out.length === 0) return out;
+    await tx.query(
+      `INSERT INTO audit_log (idx, event_id, event_type, project_id, secret_name, pipeline_id, kafka_key, schema_version, record, leaf_hash)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bytea[])`,
+      leaves,
+    );
+    if (nodes[0].length > 0) {
+      await tx.query('INSERT INTO audit_tree_nodes (level, pos, hash) SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[])', nodes);
+    }
+    return out;
+  }
+
+  /** After a failed transaction: reload the frontier from what was committed. */
+  forget(): void {
+    this.size = -1;
+  }
+
+  /** MTH(D[start:end]) from stored nodes: O(log n) lookups (complete aligned subtrees are stored). */
+  async subtreeHash(start: number, end: number, sql: SqlExecutor = this.sql): Promise<Buffer> {
+    const n = end - start;
+    if (n <= 0) throw new RangeError('empty range');
+    if ((n & (n - 1)) === 0 && start % n === 0) return this.node(sql, Math.log2(n), start / n);
+    const k = largestPowerOfTwoBelow(n);
+    return nodeHash(await this.subtreeHash(start, start + k, sql), await this.subtreeHash(start + k, end, sql));
+  }
+
+  async rootAt(treeSize: number): Promise<Buffer> {
+    if (treeSize === 0) return leafHashOfEmptyTree();
+    return this.subtreeHash(0, treeSize);
+  }
+
+  /** RFC 6962 §2.1.1 PATH(m, D[0:n]). */
+  async inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
+    if (index < 0 || index >= treeSize) throw new RangeError('index outside the tree');
+    const path = async (m: number, start: number, end: number): Promise<Buffer[]> => {
+      const n = end - start;
+      if (n === 1) return [];
+      const k = largestPowerOfTwoBelow(n);
+      if (m < k) return [...(await path(m, start, start + k)), await this.subtreeHash(start + k, end)];
+      return [...(await path(m - k, start + k, end)), await this.subtreeHash(start, start + k)];
+    };
+    return path(index, 0, treeSize);
+  }
+
+  /** RFC 6962 §2.1.2 PROOF(m, D[0:n]). */
+  async consistencyProof(m: number, n: number): Promise<Buffer[]> {
+    if (m < 0 || m > n) throw new RangeError('need 0 <= from <= to');
+    if (m === 0 || m === n) return [];
+    const subproof = async (m: number, start: number, end: number, complete: boolean): Promise<Buffer[]> => {
+      const n = end - start;
+      if (m === n) return complete ? [] : [await this.subtreeHash(start, end)];
+      const k = largestPowerOfTwoBelow(n);
+      if (m <= k) return [...(await subproof(m, start, start + k, complete)), await this.subtreeHash(start + k, end)];
+      return [...(await subproof(m - k, start + k, end, false)), await this.subtreeHash(start, start + k)];
+    };
+    return subproof(m, 0, n, true);
+  }
+
+  async record(index: number): Promise<StoredAuditRecord | undefined> {
+    const { rows } = await this.sql.query('SELECT * FROM audit_log WHERE idx = $1', [index]);
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  /** Records after `afterIndex` (exclusive), in order: for relays (Kafka, file) and live streams. */
+  async recordsAfter(afterIndex: number, limit: number, projectIds?: string[]): Promise<StoredAuditRecord[]> {
+    const { rows } = projectIds
+      ? await this.sql.query('SELECT * FROM audit_log WHERE idx > $1 AND project_id = ANY($3::text[]) ORDER BY idx LIMIT $2', [afterIndex, limit, projectIds])
+      : await this.sql.query('SELECT * FROM audit_log WHERE idx > $1 ORDER BY idx LIMIT $2', [afterIndex, limit]);
+    return rows.map(toRecord);
+  }
+
+  /** A pipeline's access decisions, oldest first (SLSA evidence). */
+  async pipelineRecords(projectId: string, pipelineId: string, limit = 10_000): Promise<StoredAuditRecord[]> {
+    const { rows } = await this.sql.query('SELECT * FROM audit_log WHERE project_id = $1 AND pipeline_id = $2 ORDER BY idx LIMIT $3', [projectId, pipelineId, limit]);
+    return rows.map(toRecord);
+  }
+
+  /** Committed size (what a checkpoint may sign), as opposed to appends still in a transaction. */
+  async committedSize(): Promise<number> {
+    const { rows } = await this.sql.query<{ n: string | number | null }>('SELECT max(idx) AS n FROM audit_log');
+    return rows[0].n === null ? 0 : Number(rows[0].n) + 1;
+  }
+
+  /** Index of the last record a relay (Kafka, file) has delivered; -1 = none. */
+  async relayOffset(relay: string): Promise<number> {
+    const { rows } = await this.sql.query<{ last_index: string | number }>('SELECT last_index FROM audit_relay_offsets WHERE relay = $1', [relay]);
+    return rows[0] ? Number(rows[0].last_index) : -1;
+  }
+
+  async saveRelayOffset(relay: string, lastIndex: number): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO audit_relay_offsets (relay, last_index, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (relay) DO UPDATE SET last_index = EXCLUDED.last_index, updated_at = now()`,
+      [relay, lastIndex],
+    );
+  }
+
+  async checkpointsAfter(treeSize: number, limit = 100): Promise<StoredCheckpoint[]> {
+    const { rows } = await this.sql.query('SELECT * FROM audit_checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT $2', [treeSize, limit]);
+    return rows.map(toCheckpoint);
+  }
+
+  async saveCheckpoint(c: { treeSize: number; rootHash: Buffer; note: string }): Promise<void> {
+    await this.sql.query('INSERT INTO audit_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3) ON CONFLICT (tree_size) DO NOTHING', [c.treeSize, c.rootHash, c.note]);
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const { rows } = await this.sql.query('SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1');
+    return rows[0] ? toCheckpoint(rows[0]) : undefined;
+  }
+
+  /** The smallest checkpoint that includes leaf `index`. */
+  async checkpointCovering(index: number): Promise<StoredCheckpoint | undefined> {
+    const { rows } = await this.sql.query('SELECT * FROM audit_checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT 1', [index]);
+    return rows[0] ? toCheckpoint(rows[0]) : undefined;
+  }
+
+  async checkpoint(treeSize: number): Promise<StoredCheckpoint | undefined> {
+    const { rows } = await this.sql.query('SELECT * FROM audit_checkpoints WHERE tree_size = $1', [treeSize]);
+    return rows[0] ? toCheckpoint(rows[0]) : undefined;
+  }
+}
+
+function toCheckpoint(r: Record<string, unknown>): StoredCheckpoint {
+  return {
+    treeSize: Number(r.tree_size),
+    rootHash: buf(r.root_hash),
+    note: String(r.note),
+    createdAt: (r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at))).toISOString(),
+  };
+}
+
+/** RFC 6962: the hash of an empty tree is SHA-256 of the empty string. */
+function leafHashOfEmptyTree(): Buffer {
+  return createHash('sha256').update(Buffer.alloc(0)).digest();
+}

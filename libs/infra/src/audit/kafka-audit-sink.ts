@@ -1,0 +1,114 @@
+// kafkajs: the Kafka client the design names; pure JavaScript, idempotent producer support.
+import { Admin, CompressionTypes, Kafka, logLevel, Producer } from 'kafkajs';
+import { JsonLogger } from '../logging/logger';
+import { StoredAuditRecord, StoredCheckpoint } from './audit-log-store';
+
+export interface KafkaAuditOptions {
+  brokers: string[];
+  clientId: string;
+  auditTopic: string;
+  checkpointTopic: string;
+  partitions: number;
+  replicationFactor: number;
+}
+
+/** Header names of API.md's Kafka contract (plus the record's place in the Merkle log). */
+export const AUDIT_HEADERS = { eventId: 'event-id', eventType: 'event-type', schemaVersion: 'schema-version', logIndex: 'audit-log-index' } as const;
+
+/**
+ * Publishes audit records and signed checkpoints. Idempotent producer (acks=all, one request in
+ * flight, so retries neither duplicate nor reorder within a partition); records are keyed
+ * `{projectId}/{secretName}`, so each secret's records stay in order. Topics are created here
+ * (auto-creation is off on a well-run cluster); the checkpoint topic has one partition and
+ * keeps its records forever, so a verifier can read every checkpoint ever signed.
+ */
+export class KafkaAuditSink {
+  private readonly kafka: Kafka;
+  private producer?: Producer;
+  private topicsReady = false;
+
+  constructor(private readonly opts: KafkaAuditOptions, private readonly logger: JsonLogger) {
+    this.kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: opts.brokers,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+      connectionTimeout: 5000,
+      requestTimeout: 15_000,
+    });
+  }
+
+  async ensureTopics(): Promise<void> {
+    const admin: Admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const topics = [];
+      if (!existing.has(this.opts.auditTopic)) {
+        topics.push({ topic: this.opts.auditTopic, numPartitions: this.opts.partitions, replicationFactor: this.opts.replicationFactor });
+      }
+      if (!existing.has(this.opts.checkpointTopic)) {
+        topics.push({
+          topic: this.opts.checkpointTopic,
+          numPartitions: 1,
+          replicationFactor: this.opts.replicationFactor,
+          configEntries: [{ name: 'retention.ms', value: '-1' }],
+        });
+      }
+      if (topics.length > 0) {
+        await admin.createTopics({ topics, waitForLeaders: true });
+        this.logger.info('created audit topics', { topics: topics.map((t) => t.topic) });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async connected(): Promise<Producer> {
+    if (!this.topicsReady) {
+      await this.ensureTopics();
+      this.topicsReady = true;
+    }
+    if (!this.producer) {
+      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await p.connect();
+      this.producer = p;
+    }
+    return this.producer;
+  }
+
+  async publishRecords(records: StoredAuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const producer = await this.connected();
+    await producer.send({
+      topic: this.opts.auditTopic,
+      acks: -1,
+      compression: CompressionTypes.None,
+      messages: records.map((r) => ({
+        key: r.kafkaKey,
+        value: r.record,
+        headers: {
+          [AUDIT_HEADERS.eventId]: r.eventId,
+          [AUDIT_HEADERS.eventType]: r.eventType,
+          [AUDIT_HEADERS.schemaVersion]: String(r.schemaVersion),
+          [AUDIT_HEADERS.logIndex]: String(r.index),
+        },
+      })),
+    });
+  }
+
+  async publishCheckpoints(checkpoints: StoredCheckpoint[]): Promise<void> {
+    if (checkpoints.length === 0) return;
+    const producer = await this.connected();
+    await producer.send({
+      topic: this.opts.checkpointTopic,
+      acks: -1,
+      messages: checkpoints.map((c) => ({ key: 'checkpoint', value: c.note, headers: { 'tree-size': String(c.treeSize) } })),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = undefined;
+  }
+}

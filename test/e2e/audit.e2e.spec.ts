@@ -1,0 +1,185 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import Ajv2020 from 'ajv/dist/2020';
+import { AuditorModule } from '../../apps/auditor/src/auditor.module';
+import { logRowsFromNdjson } from '../../apps/cli/src/main';
+import { publicKeyFrom, verifyCheckpointConsistency, verifyEvidence, verifyLog, verifyRecordInclusion, VerificationError } from '../../apps/cli/src/verify';
+import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
+
+const CANARY = `canary-${randomUUID()}-do-not-leak`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > until) return v;
+    await sleep(50);
+  }
+}
+
+describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evidence, live stream', () => {
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  let admin: string, owner: string, audrey: string, outsider: string, job: string, otherJob: string;
+  const P = 'audit-demo';
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+  const auditor = () => t.app.get(AuditorModule);
+
+  beforeAll(async () => {
+    t = await startEmbedded({ env: { AUDIT_CHECKPOINT_SECONDS: '1', AUDIT_CHECKPOINT_EVERY_RECORDS: '5' } });
+    http = request(t.app.getHttpServer());
+    admin = await t.userToken('root', { admin: true });
+    owner = await t.userToken('olive');
+    audrey = await t.userToken('audrey');
+    outsider = await t.userToken('mallory');
+    job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production', pipeline: '4242', job: '7' });
+    otherJob = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'staging', pipeline: '4242', job: '8' });
+
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(owner)).send({ principal: { type: 'user', id: 'audrey' }, role: 'auditor' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'DEPLOY_KEY', value: CANARY, environment: 'production' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/secrets/DEPLOY_KEY/access`).set(auth(job)).send({ purpose: 'deploy' })).status).toBe(200);
+    expect((await http.post(`/v1/projects/${P}/secrets/DEPLOY_KEY/access`).set(auth(otherJob)).send({})).status).toBe(403);
+    expect(await auditor().idle()).toBe(true);
+  }, 30_000);
+  afterAll(async () => t?.close());
+
+  it('writes one OCSF record per audit-relevant event to DATA_DIR/audit/audit.jsonl, in log order, mode 0600', async () => {
+    const path = join(t.dataDir, 'audit', 'audit.jsonl');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.eventType)).toEqual(['RoleGranted', 'RoleGranted', 'SecretCreated', 'SecretAccessed', 'SecretAccessDenied']);
+    expect(lines.map((l) => l.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(lines.map((l) => l.record.class_uid)).toEqual([3005, 3005, 6003, 6003, 6003]);
+    const denial = lines[4].record;
+    expect(denial).toMatchObject({ status_id: 2, status: 'Failure', activity_id: 2, metadata: { version: '1.3.0', uid: lines[4].eventId } });
+    expect(denial.status_detail).toBeTruthy();
+    expect(lines[3].key).toBe(`${P}/DEPLOY_KEY`);
+  });
+
+  it('records validate against the OCSF class schemas kept in the repo', () => {
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    require('ajv-formats')(ajv);
+    const dir = join(__dirname, '../../libs/domain/src/siem/schema');
+    const api = ajv.compile(JSON.parse(readFileSync(join(dir, 'ocsf-1.3.0-api-activity.schema.json'), 'utf8')));
+    const uam = ajv.compile(JSON.parse(readFileSync(join(dir, 'ocsf-1.3.0-user-access-management.schema.json'), 'utf8')));
+    for (const l of readFileSync(join(t.dataDir, 'audit', 'audit.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x))) {
+      const validate = l.record.class_uid === 6003 ? api : uam;
+      expect({ ok: validate(l.record), errors: validate.errors }).toEqual({ ok: true, errors: null });
+    }
+  });
+
+  it('serves the public key to anyone and checkpoints only to auditors', async () => {
+    const pk = await http.get('/v1/audit/public-key');
+    expect(pk.status).toBe(200);
+    expect(pk.body).toMatchObject({ algorithm: 'ed25519', origin: 'pipeline-secrets.local/audit' });
+    expect(pk.body.publicKeyPem).toContain('BEGIN PUBLIC KEY');
+    expect((await http.get('/v1/audit/checkpoints/latest')).status).toBe(401);
+    expect((await http.get('/v1/audit/checkpoints/latest').set(auth(outsider))).status).toBe(403);
+    const cp = await eventually(() => http.get('/v1/audit/checkpoints/latest').set(auth(audrey)), (r) => r.status === 200 && r.text.split('\n')[1] === '5');
+    expect(cp.headers['content-type']).toMatch(/^text\/plain/);
+    expect(cp.text).toMatch(/^pipeline-secrets\.local\/audit\n5\n[A-Za-z0-9+/]{43}=\n\n\u2014 pipeline-secrets\.local\/audit [A-Za-z0-9+/]+={0,2}\n$/);
+  });
+
+  it('a record and its inclusion proof verify offline against the signed checkpoint; a changed record does not', async () => {
+    const key = publicKeyFrom((await http.get('/v1/audit/public-key')).body.publicKeyPem);
+    const note = (await http.get('/v1/audit/checkpoints/latest').set(auth(audrey))).text;
+    const r = await http.get('/v1/audit/records/3').set(auth(audrey));
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ index: 3, treeSize: 5, checkpoint: note });
+    expect(verifyRecordInclusion(r.body, note, key).ok).toBe(true);
+    const forged = structuredClone(r.body);
+    forged.record.status_id = 2;
+    expect(() => verifyRecordInclusion(forged, note, key)).toThrow(VerificationError);
+    expect(() => verifyRecordInclusion({ ...r.body, index: 2 }, note, key)).toThrow(VerificationError);
+    const forgedNote = note.replace('\n5\n', '\n4\n');
+    expect(() => verifyRecordInclusion({ ...r.body, treeSize: 4 }, forgedNote, key)).toThrow(/signature/);
+    expect((await http.get('/v1/audit/records/3').set(auth(outsider))).status).toBe(403);
+    expect((await http.get('/v1/audit/records/99999').set(auth(audrey))).status).toBe(404);
+    const bad = await http.get('/v1/audit/records/x1?treeSize=0').set(auth(audrey));
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['index', 'treeSize']);
+  });
+
+  it('consistency between an older and a newer checkpoint verifies; the whole log reproduces the signed root', async () => {
+    const key = publicKeyFrom((await http.get('/v1/audit/public-key')).body.publicKeyPem);
+    expect(await auditor().idle()).toBe(true);
+    // The outsider's 403s above were audited too (denials are events): the log has grown past 5.
+    const size = await t.infra.auditLog.committedSize();
+    const old = (await eventually(() => http.get('/v1/audit/checkpoints/latest').set(auth(audrey)), (r) => r.text.split('\n')[1] === String(size))).text;
+    for (let i = 0; i < 3; i++) expect((await http.post(`/v1/projects/${P}/secrets/DEPLOY_KEY/access`).set(auth(job)).send({})).status).toBe(200);
+    expect(await auditor().idle()).toBe(true);
+    const next = await eventually(() => http.get('/v1/audit/checkpoints/latest').set(auth(audrey)), (r) => r.text.split('\n')[1] === String(size + 3));
+    const proof = await http.get(`/v1/audit/consistency?from=${size}&to=${size + 3}`).set(auth(audrey));
+    expect(proof.status).toBe(200);
+    expect(verifyCheckpointConsistency(old, next.text, proof.body, key).ok).toBe(true);
+    const tampered = { ...proof.body, proof: [...proof.body.proof].reverse() };
+    expect(() => verifyCheckpointConsistency(old, next.text, tampered, key)).toThrow(VerificationError);
+    const rows = logRowsFromNdjson(readFileSync(join(t.dataDir, 'audit', 'audit.jsonl'), 'utf8'));
+    expect(verifyLog(rows, next.text, key).ok).toBe(true);
+    expect((await http.get(`/v1/audit/consistency?from=${size + 3}&to=${size}`).set(auth(audrey))).status).toBe(400);
+  });
+
+  it('signs SLSA evidence for the pipeline: every decision, with log indices and a covering checkpoint', async () => {
+    const key = publicKeyFrom((await http.get('/v1/audit/public-key')).body.publicKeyPem);
+    const digest = createHash('sha256').update('the build artifact').digest('hex');
+    const r = await http.post(`/v1/projects/${P}/pipelines/4242/evidence`).set(auth(job)).send({ subjects: [{ name: 'app.tar.gz', digest: { sha256: digest } }] });
+    expect(r.status).toBe(200);
+    expect(r.body.payloadType).toBe('application/vnd.in-toto+json');
+    const { statement } = verifyEvidence(r.body, key, { subjectSha256: digest });
+    const predicate = statement.predicate as { accesses: { secret: string; decision: string; job: string; version: number | null; logIndex: number }[] };
+    expect(predicate.accesses.map((a) => [a.secret, a.decision, a.job])).toEqual([
+      ['DEPLOY_KEY', 'allowed', '7'],
+      ['DEPLOY_KEY', 'denied', '8'],
+      ['DEPLOY_KEY', 'allowed', '7'],
+      ['DEPLOY_KEY', 'allowed', '7'],
+      ['DEPLOY_KEY', 'allowed', '7'],
+    ]);
+    expect(predicate.accesses[0].version).toBe(1);
+    // Tampering with the envelope breaks it.
+    const payload = JSON.parse(Buffer.from(r.body.payload, 'base64').toString());
+    payload.predicate.accesses.pop();
+    expect(() => verifyEvidence({ ...r.body, payload: Buffer.from(JSON.stringify(payload)).toString('base64') }, key)).toThrow(VerificationError);
+    // Another pipeline's job may not attest this one; an auditor may; bad subjects name the field.
+    const stranger = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production', pipeline: '999', job: '1' });
+    expect((await http.post(`/v1/projects/${P}/pipelines/4242/evidence`).set(auth(stranger)).send({ subjects: [{ name: 'a', digest: { sha256: digest } }] })).status).toBe(403);
+    expect((await http.post(`/v1/projects/${P}/pipelines/4242/evidence`).set(auth(audrey)).send({ subjects: [{ name: 'a', digest: { sha256: digest } }] })).status).toBe(200);
+    const bad = await http.post(`/v1/projects/${P}/pipelines/4242/evidence`).set(auth(audrey)).send({ subjects: [{ name: 'a', digest: { sha256: 'abc' } }] });
+    expect(bad.status).toBe(400);
+    expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(bad.body.errors[0].field).toBe('subjects[0].digest.sha256');
+  });
+
+  it('streams live records of the caller’s projects as NDJSON', async () => {
+    const server = t.app.getHttpServer();
+    const address = server.address() ?? (await new Promise((r) => server.listen(0, () => r(server.address()))));
+    const port = (address as { port: number }).port;
+    const controller = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${port}/v1/audit/stream?after=-1`, { headers: auth(audrey), signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = Date.now() + 10_000;
+    while (text.split('\n').filter((l) => l.trim()).length < 8 && Date.now() < until) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    controller.abort();
+    const lines = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    expect(lines.slice(0, 8).map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((await http.get('/v1/audit/stream').set(auth(outsider))).status).toBe(403);
+  });
+
+  it('no secret value in the audit file, the log table, any served record or any log line', async () => {
+    for (const f of filesUnder(join(t.dataDir, 'audit'))) expect(f.bytes.includes(CANARY)).toBe(false);
+    const { rows } = await t.infra.sql.query<{ record: string }>('SELECT record FROM audit_log');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r.record).not.toContain(CANARY);
+    expect(t.logs.join('\n')).not.toContain(CANARY);
+  });
+});
