@@ -1,5 +1,5 @@
 // kafkajs: the Kafka client the design names; pure JavaScript, idempotent producer support.
-import { Admin, CompressionTypes, Kafka, logLevel, Producer } from 'kafkajs';
+import { Admin, CompressionTypes, Kafka, logLevel, Producer, ProducerRecord } from 'kafkajs';
 import { JsonLogger } from '../logging/logger';
 import { StoredAuditRecord, StoredCheckpoint } from './audit-log-store';
 
@@ -79,8 +79,7 @@ export class KafkaAuditSink {
 
   async publishRecords(records: StoredAuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const producer = await this.connected();
-    await producer.send({
+    await this.send({
       topic: this.opts.auditTopic,
       acks: -1,
       compression: CompressionTypes.None,
@@ -99,12 +98,26 @@ export class KafkaAuditSink {
 
   async publishCheckpoints(checkpoints: StoredCheckpoint[]): Promise<void> {
     if (checkpoints.length === 0) return;
-    const producer = await this.connected();
-    await producer.send({
+    await this.send({
       topic: this.opts.checkpointTopic,
       acks: -1,
       messages: checkpoints.map((c) => ({ key: 'checkpoint', value: c.note, headers: { 'tree-size': String(c.treeSize) } })),
     });
+  }
+
+  /**
+   * One send; after a failure the producer is dropped, and the relay's retry starts a fresh one
+   * (a new producer id), so a half-failed batch cannot wedge the idempotent sequence numbers.
+   */
+  private async send(record: ProducerRecord): Promise<void> {
+    const producer = await this.connected();
+    try {
+      await producer.send(record);
+    } catch (e) {
+      if (this.producer === producer) this.producer = undefined;
+      await producer.disconnect().catch(() => undefined);
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
