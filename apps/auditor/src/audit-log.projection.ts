@@ -1,7 +1,7 @@
 import { RecordedEvent, StreamCategory } from '../../../libs/domain/src';
 import { canonicalJson } from '../../../libs/domain/src/audit-log';
 import { auditKey, DenialBurstDetector, toOcsf } from '../../../libs/domain/src/siem';
-import { AuditLogEntry, AuditLogStore } from '../../../libs/infra/src/audit/audit-log-store';
+import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '../../../libs/infra/src/audit/audit-log-store';
 import { Projection } from '../../../libs/infra/src/projection/projection-runner';
 import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
 
@@ -37,9 +37,9 @@ export function auditEntry(event: RecordedEvent, detector: DenialBurstDetector, 
  * leaves in the same transaction that moves the checkpoint, so every event is in the log exactly
  * once whatever the crashes (the event id is unique in the log as a second guard).
  */
-export function auditLogProjection(store: AuditLogStore, product: AuditProduct, onCommitted: (appended: number) => void): Projection {
+export function auditLogProjection(store: AuditLogStore, product: AuditProduct, onCommitted: (appended: StoredAuditRecord[]) => void): Projection {
   const detector = new DenialBurstDetector();
-  let appended = 0;
+  let appended: StoredAuditRecord[] = [];
   return {
     name: 'audit-log',
     streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
@@ -48,15 +48,15 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
     },
     async applyBatch(tx: SqlExecutor, events: RecordedEvent[]) {
       const entries = events.map((e) => auditEntry(e, detector, product)).filter((e): e is AuditLogEntry => e !== null);
-      appended += (await store.append(tx, entries)).length;
+      appended.push(...(await store.append(tx, entries)));
     },
     afterCommit: () => {
-      const n = appended;
-      appended = 0;
-      onCommitted(n);
+      const committed = appended;
+      appended = [];
+      onCommitted(committed);
     },
     onRollback: () => {
-      appended = 0;
+      appended = [];
       store.forget();
     },
   };

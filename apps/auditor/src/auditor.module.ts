@@ -26,6 +26,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   readonly runner: ProjectionRunner;
   readonly checkpointer: Checkpointer;
   readonly relays: LogRelay<unknown>[] = [];
+  private readonly recordRelays: LogRelay<StoredAuditRecord>[] = [];
   private kafka?: KafkaAuditSink;
   private file?: FileAuditSink;
   private backlogTimer?: NodeJS.Timeout;
@@ -46,7 +47,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       this.pokeRelays();
     });
     const projection = auditLogProjection(log, AUDIT_PRODUCT, (appended) => {
-      metrics.auditLogRecords.inc(appended);
+      metrics.auditLogRecords.inc(appended.length);
+      for (const r of this.recordRelays) r.offer(appended);
       this.pokeRelays();
       void this.checkpointer.maybeCheckpoint().catch(() => undefined);
     });
@@ -69,8 +71,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     if (this.config.kafka.brokers.length > 0) {
       const kafka = new KafkaAuditSink({ ...this.config.kafka }, this.logger);
       this.kafka = kafka;
+      const records = new LogRelay('kafka-records', this.log, this.recordsSource(), (rs) => kafka.publishRecords(rs), this.logger, this.metrics);
+      this.recordRelays.push(records);
       this.relays.push(
-        new LogRelay('kafka-records', this.log, this.recordsSource(), (rs) => kafka.publishRecords(rs), this.logger, this.metrics) as LogRelay<unknown>,
+        records as LogRelay<unknown>,
         new LogRelay(
           'kafka-checkpoints',
           this.log,
@@ -87,7 +91,9 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     } else {
       const file = await FileAuditSink.open(join(this.config.dataDir, 'audit', 'audit.jsonl'));
       this.file = file;
-      this.relays.push(new LogRelay('file-records', this.log, this.recordsSource(), (rs) => file.publishRecords(rs), this.logger, this.metrics) as LogRelay<unknown>);
+      const records = new LogRelay('file-records', this.log, this.recordsSource(), (rs) => file.publishRecords(rs), this.logger, this.metrics);
+      this.recordRelays.push(records);
+      this.relays.push(records as LogRelay<unknown>);
     }
     await this.runner.start();
     for (const r of this.relays) r.start();

@@ -2,6 +2,8 @@ import { AuditLogStore } from '../../../libs/infra/src/audit/audit-log-store';
 import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
 import { Metrics } from '../../../libs/infra/src/observability/metrics';
 
+const MAX_QUEUED = 20_000;
+
 export interface RelaySource<T> {
   /** Items after position `after` (exclusive), in order, at most `limit`. */
   fetch(after: number, limit: number): Promise<T[]>;
@@ -22,6 +24,8 @@ export class LogRelay<T> {
   private timer?: NodeJS.Timeout;
   private failures = 0;
   private retryTimer?: NodeJS.Timeout;
+  /** Items just committed, handed over in memory so the relay need not read them back. */
+  private queued: T[] = [];
 
   constructor(
     readonly name: string,
@@ -38,6 +42,28 @@ export class LogRelay<T> {
     this.timer = setInterval(() => this.poke(), pollMs);
     this.timer.unref();
     this.poke();
+  }
+
+  /**
+   * Hands over items the log just committed (in order). Only a shortcut: the relay takes them
+   * when they continue its stored offset exactly, and reads the log otherwise.
+   */
+  offer(items: T[]): void {
+    if (this.queued.length + items.length > MAX_QUEUED) this.queued = [];
+    else this.queued.push(...items);
+    this.poke();
+  }
+
+  private takeQueued(after: number): T[] | undefined {
+    let i = 0;
+    while (i < this.queued.length && this.source.positionOf(this.queued[i]) <= after) i++;
+    if (i > 0) this.queued = this.queued.slice(i);
+    if (this.queued.length === 0 || this.source.positionOf(this.queued[0]) !== after + 1) return undefined;
+    const n = Math.min(this.batchSize, this.queued.length);
+    for (let k = 1; k < n; k++) if (this.source.positionOf(this.queued[k]) !== after + 1 + k) return undefined;
+    const items = this.queued.slice(0, n);
+    this.queued = this.queued.slice(n);
+    return items;
   }
 
   poke(): void {
@@ -62,7 +88,7 @@ export class LogRelay<T> {
       let after = await this.store.relayOffset(this.name);
       for (;;) {
         if (this.stopped) return;
-        const items = await this.source.fetch(after, this.batchSize);
+        const items = this.takeQueued(after) ?? (await this.source.fetch(after, this.batchSize));
         if (items.length === 0) break;
         await this.deliver(items);
         after = this.source.positionOf(items[items.length - 1]);

@@ -9,9 +9,58 @@ const NODE_PREFIX = Buffer.from([0x01]);
 
 /** RFC 8785 JSON; the logged bytes must not depend on key order or number formatting. */
 export function canonicalJson(value: unknown): string {
+  const sorted = withSortedKeys(value);
+  if (sorted !== UNSUPPORTED) return JSON.stringify(sorted);
   const out = canonicalize(value);
   if (out === undefined) throw new TypeError('canonicalJson: value has no JSON representation');
   return out;
+}
+
+const UNSUPPORTED = Symbol('unsupported');
+/** Keys JavaScript enumerates before all others whatever the insertion order (array indices). */
+const INDEX_LIKE = /^(?:0|[1-9]\d{0,9})$/;
+
+/**
+ * Fast path (the auditor canonicalises every record): RFC 8785 serialises primitives exactly as
+ * ES2015 JSON.stringify does and orders keys by UTF-16 code units, which is Array.prototype.sort's
+ * default — so a copy with sorted keys, stringified once, is canonical. Anything where
+ * insertion order and enumeration order could differ (index-like keys) or where stringify would
+ * apply its own rules (toJSON, undefined, non-finite numbers, non-plain objects) goes to the
+ * reference implementation instead; a unit test compares both on random documents.
+ */
+function withSortedKeys(v: unknown): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : UNSUPPORTED;
+    case 'object': {
+      if (v === null) return v;
+      if (Array.isArray(v)) {
+        const out = new Array(v.length);
+        for (let i = 0; i < v.length; i++) {
+          const x = withSortedKeys(v[i]);
+          if (x === UNSUPPORTED) return UNSUPPORTED;
+          out[i] = x;
+        }
+        return out;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return UNSUPPORTED;
+      const keys = Object.keys(v).sort();
+      const out: Record<string, unknown> = {};
+      for (const k of keys) {
+        if (INDEX_LIKE.test(k) || k === '__proto__') return UNSUPPORTED;
+        const x = withSortedKeys((v as Record<string, unknown>)[k]);
+        if (x === UNSUPPORTED) return UNSUPPORTED;
+        out[k] = x;
+      }
+      return out;
+    }
+    default:
+      return UNSUPPORTED;
+  }
 }
 
 export function leafHash(data: Uint8Array): Buffer {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import {
   canonicalJson,
   consistencyProofFromLeaves,
@@ -64,6 +65,28 @@ describe('canonicalJson', () => {
   });
   it('throws when there is no JSON representation', () => {
     expect(() => canonicalJson(undefined)).toThrow();
+  });
+  it('orders keys by UTF-16 code units, index-like keys as strings', () => {
+    expect(canonicalJson({ '10': 1, '9': 2, b: 3, '\u00e9': 4, '\ud83d\ude00': 5, '\uff61': 6 })).toBe('{"10":1,"9":2,"b":3,"\u00e9":4,"\ud83d\ude00":5,"\uff61":6}'.replace(/\\u([0-9a-f]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16))));
+  });
+  it('equals the reference RFC 8785 implementation on 5,000 random documents', () => {
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const keyChars = ['a', 'B', '_', '0', '1', '9', '\u00e9', '\u20ac', '\ud83d\ude00', '\uff61', '"', '\\', '\n'];
+    const key = () => (rnd() < 0.15 ? String(Math.floor(rnd() * 20)) : Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => keyChars[Math.floor(rnd() * keyChars.length)]).join(''));
+    const numbers = [0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789012345680000, 5e-324, 1.7976931348623157e308, 2 ** 53, 3.14159, -42.5];
+    const gen = (depth: number): unknown => {
+      const r = rnd();
+      if (depth > 3 || r < 0.3) return [null, true, false, 'text', 'q"uote\\', '\u0001ctl', '\ud800', numbers[Math.floor(rnd() * numbers.length)]][Math.floor(rnd() * 8)];
+      if (r < 0.55) return Array.from({ length: Math.floor(rnd() * 4) }, () => gen(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(rnd() * 5); i > 0; i--) o[key()] = gen(depth + 1);
+      return o;
+    };
+    for (let i = 0; i < 5000; i++) {
+      const doc = gen(0);
+      expect(canonicalJson(doc)).toBe(canonicalize(doc));
+    }
   });
 });
 

@@ -12,6 +12,8 @@ export interface KafkaAuditOptions {
   replicationFactor: number;
 }
 
+const MAX_SEND_BYTES = 512 * 1024;
+
 /** Header names of API.md's Kafka contract (plus the record's place in the Merkle log). */
 export const AUDIT_HEADERS = { eventId: 'event-id', eventType: 'event-type', schemaVersion: 'schema-version', logIndex: 'audit-log-index' } as const;
 
@@ -78,22 +80,29 @@ export class KafkaAuditSink {
   }
 
   async publishRecords(records: StoredAuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.send({
-      topic: this.opts.auditTopic,
-      acks: -1,
-      compression: CompressionTypes.None,
-      messages: records.map((r) => ({
-        key: r.kafkaKey,
-        value: r.record,
-        headers: {
-          [AUDIT_HEADERS.eventId]: r.eventId,
-          [AUDIT_HEADERS.eventType]: r.eventType,
-          [AUDIT_HEADERS.schemaVersion]: String(r.schemaVersion),
-          [AUDIT_HEADERS.logIndex]: String(r.index),
-        },
-      })),
-    });
+    // Sends of at most MAX_SEND_BYTES: if every record keyed to one secret lands in one
+    // partition, its batch still stays under the broker's default message.max.bytes (1 MiB).
+    for (let start = 0; start < records.length; ) {
+      let end = start;
+      let bytes = 0;
+      while (end < records.length && (end === start || bytes + records[end].record.length <= MAX_SEND_BYTES)) bytes += records[end++].record.length;
+      await this.send({
+        topic: this.opts.auditTopic,
+        acks: -1,
+        compression: CompressionTypes.None,
+        messages: records.slice(start, end).map((r) => ({
+          key: r.kafkaKey,
+          value: r.record,
+          headers: {
+            [AUDIT_HEADERS.eventId]: r.eventId,
+            [AUDIT_HEADERS.eventType]: r.eventType,
+            [AUDIT_HEADERS.schemaVersion]: String(r.schemaVersion),
+            [AUDIT_HEADERS.logIndex]: String(r.index),
+          },
+        })),
+      });
+      start = end;
+    }
   }
 
   async publishCheckpoints(checkpoints: StoredCheckpoint[]): Promise<void> {

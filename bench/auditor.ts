@@ -1,0 +1,159 @@
+/* Auditor benchmark on PostgreSQL and Kafka (scripts/stack): audit records/s from the event
+ * store to Kafka acknowledgement, beside the raw kafkajs producer rate for records of the same
+ * size, measured in the same run.
+ *
+ *   eval "$(scripts/stack env)" && npm run bench:auditor
+ *
+ * In a scratch database it seeds BENCH_EVENTS (default 20,000) events (grants, secrets, access
+ * decisions: all audit-relevant), then:
+ *   - raw: one kafkajs producer with the auditor's settings (idempotent, acks=all, one request in
+ *     flight) sends the very OCSF records the auditor will produce (same keys, same bytes, same
+ *     headers), BENCH_BATCH (default 500) per send, one send after another, to a fresh topic with
+ *     the auditor's partition count: records/s;
+ *   - auditor: the real pipeline from an empty checkpoint — catch-up subscription → OCSF mapping
+ *     → Merkle log rows and checkpoint in one PostgreSQL transaction per batch → relay from the
+ *     log to Kafka, offset saved after each acknowledged send — timed until Kafka acknowledged
+ *     the last record: records/s, and the ratio to raw.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { AUDIT_PRODUCT, auditEntry, auditLogProjection } from '../apps/auditor/src/audit-log.projection';
+import { LogRelay } from '../apps/auditor/src/relay';
+import { Position, RecordedEvent } from '../libs/domain/src';
+import { DenialBurstDetector } from '../libs/domain/src/siem';
+import { AuditLogStore, migrateAuditLog, StoredAuditRecord } from '../libs/infra/src/audit/audit-log-store';
+import { AUDIT_HEADERS, KafkaAuditSink } from '../libs/infra/src/audit/kafka-audit-sink';
+import { PostgresEventStore } from '../libs/infra/src/event-store/postgres/postgres-event-store';
+import { JsonLogger } from '../libs/infra/src/logging/logger';
+import { Metrics } from '../libs/infra/src/observability/metrics';
+import { ProjectionRunner } from '../libs/infra/src/projection/projection-runner';
+import { migrateReadModels } from '../libs/infra/src/read-models/schema';
+import { PgClient } from '../libs/infra/src/sql/pg-client';
+import { scratchDatabase } from '../test/support/scratch-database';
+import { seedHistory } from '../test/support/seed-events';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+const PARTITIONS = 6;
+const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+const brokers = process.env.KAFKA_BROKERS?.split(',');
+
+async function main() {
+  if (!url || !brokers) throw new Error('set DATABASE_URL (or TEST_DATABASE_URL) and KAFKA_BROKERS: eval "$(scripts/stack env)"');
+  JsonLogger.setSink(() => undefined);
+  const logger = new JsonLogger('error');
+  const db = await scratchDatabase(url, 'bench_auditor');
+  const sql = await PgClient.connect(db.url);
+  const run = randomUUID().slice(0, 8);
+  try {
+    const store = await PostgresEventStore.create(sql);
+    await migrateReadModels(sql);
+    await migrateAuditLog(sql);
+    let t = Date.now();
+    await seedHistory(store, 'bench', EVENTS);
+    console.log(`seeded ${EVENTS} events in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    // The records the auditor will produce, for the raw baseline: same keys, bytes and headers.
+    const events: RecordedEvent[] = [];
+    for (let after: Position | undefined; ; ) {
+      const page = await store.readAll({ after, maxCount: 2000 });
+      if (page.length === 0) break;
+      events.push(...page);
+      after = page[page.length - 1].position;
+    }
+    const detector = new DenialBurstDetector();
+    const records = events.map((e, i) => ({ ...auditEntry(e, detector, AUDIT_PRODUCT)!, index: i }));
+    const avgBytes = records.reduce((n, r) => n + Buffer.byteLength(r.record), 0) / records.length;
+    console.log(`records: ${records.length}, average value ${avgBytes.toFixed(0)} bytes`);
+
+    // Raw kafkajs.
+    const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const rawTopic = `bench-raw-${run}`;
+    await admin.createTopics({ topics: [{ topic: rawTopic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    t = performance.now();
+    for (let i = 0; i < records.length; i += BATCH) {
+      await producer.send({
+        topic: rawTopic,
+        acks: -1,
+        messages: records.slice(i, i + BATCH).map((r) => ({
+          key: r.kafkaKey,
+          value: r.record,
+          headers: { [AUDIT_HEADERS.eventId]: r.eventId, [AUDIT_HEADERS.eventType]: r.eventType, [AUDIT_HEADERS.schemaVersion]: String(r.schemaVersion), [AUDIT_HEADERS.logIndex]: String(r.index) },
+        })),
+      });
+    }
+    const rawSeconds = (performance.now() - t) / 1000;
+    await producer.disconnect();
+    const raw = records.length / rawSeconds;
+
+    // Where the time goes: each stage alone — events → Merkle log (no Kafka), then log → Kafka.
+    const metrics = new Metrics();
+    const log = new AuditLogStore(sql);
+    const sinkFor = (name: string) =>
+      new KafkaAuditSink({ brokers, clientId: `bench-${name}`, auditTopic: `bench-${name}-${run}`, checkpointTopic: `bench-${name}-cp-${run}`, partitions: PARTITIONS, replicationFactor: 1 }, logger);
+    const relayFor = (name: string, sink: KafkaAuditSink) =>
+      new LogRelay(
+        name,
+        log,
+        { fetch: (after, limit) => log.recordsAfter(after, limit), positionOf: (r: StoredAuditRecord) => r.index, end: async () => (await log.committedSize()) - 1 },
+        (rs) => sink.publishRecords(rs),
+        logger,
+        metrics,
+        BATCH,
+      );
+    const untilRelayed = async (name: string) => {
+      while ((await log.relayOffset(name)) < records.length - 1) await new Promise((r) => setTimeout(r, 5));
+    };
+    t = performance.now();
+    await new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, () => undefined), logger, metrics).catchUp(BATCH);
+    const logOnlySeconds = (performance.now() - t) / 1000;
+    const stageSink = sinkFor('stage');
+    await stageSink.ensureTopics();
+    const stageRelay = relayFor('stage', stageSink);
+    t = performance.now();
+    stageRelay.start(50);
+    await untilRelayed('stage');
+    const relayOnlySeconds = (performance.now() - t) / 1000;
+    stageRelay.stop();
+    await stageSink.close();
+    await sql.query(`TRUNCATE audit_log, audit_tree_nodes, audit_relay_offsets; DELETE FROM projection_checkpoints WHERE projection = 'audit-log'`);
+    log.forget();
+
+    // The auditor pipeline, event store → Merkle log → Kafka acknowledgement, stages overlapping.
+    const sink = sinkFor('audit');
+    await sink.ensureTopics(); // topic creation is a one-off, not part of the rate
+    const relay = relayFor('kafka-records', sink);
+    const runner = new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, (appended) => relay.offer(appended)), logger, metrics);
+    t = performance.now();
+    relay.start(50);
+    await runner.start();
+    await untilRelayed('kafka-records');
+    const auditorSeconds = (performance.now() - t) / 1000;
+    relay.stop();
+    await runner.stop();
+    await sink.close();
+    const auditor = records.length / auditorSeconds;
+
+    const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+    console.log('\n| path | records | seconds | records/s |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| raw kafkajs producer (same records, same settings) | ${records.length} | ${rawSeconds.toFixed(2)} | ${fmt(raw)} |`);
+    console.log(`| stage alone: store → OCSF → Merkle log (PostgreSQL) | ${records.length} | ${logOnlySeconds.toFixed(2)} | ${fmt(records.length / logOnlySeconds)} |`);
+    console.log(`| stage alone: Merkle log → Kafka ack | ${records.length} | ${relayOnlySeconds.toFixed(2)} | ${fmt(records.length / relayOnlySeconds)} |`);
+    console.log(`| auditor: store → Merkle log → Kafka ack | ${records.length} | ${auditorSeconds.toFixed(2)} | ${fmt(auditor)} |`);
+    console.log(`\nratio auditor/raw: ${(auditor / raw).toFixed(2)} (target ≥ 0.70)`);
+  } finally {
+    await sql.close();
+    await db.drop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
