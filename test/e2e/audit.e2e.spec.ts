@@ -98,7 +98,10 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
     const forgedNote = note.replace('\n5\n', '\n4\n');
     expect(() => verifyRecordInclusion({ ...r.body, treeSize: 4 }, forgedNote, key)).toThrow(/signature/);
     expect((await http.get('/v1/audit/records/3').set(auth(outsider))).status).toBe(403);
+    expect((await http.get('/v1/audit/records/99999').set(auth(outsider))).status).toBe(403); // strangers do not learn which indices exist
     expect((await http.get('/v1/audit/records/99999').set(auth(audrey))).status).toBe(404);
+    expect(() => verifyRecordInclusion(r.body, note, key, { origin: 'staging.example/audit' })).toThrow(/not "staging.example\/audit"/);
+    expect(verifyRecordInclusion(r.body, note, key, { origin: 'pipeline-secrets.local/audit' }).ok).toBe(true);
     const bad = await http.get('/v1/audit/records/x1?treeSize=0').set(auth(audrey));
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['index', 'treeSize']);
@@ -126,11 +129,18 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
   it('signs SLSA evidence for the pipeline: every decision, with log indices and a covering checkpoint', async () => {
     const key = publicKeyFrom((await http.get('/v1/audit/public-key')).body.publicKeyPem);
     const digest = createHash('sha256').update('the build artifact').digest('hex');
+    // A job of another project with the same pipeline number probes this project: audited here,
+    // but not part of this pipeline's evidence.
+    const foreign = await t.ciToken({ project: 'other-project', ref: 'main', protected: true, environment: 'production', pipeline: '4242', job: '666' });
+    expect((await http.post(`/v1/projects/${P}/secrets/DEPLOY_KEY/access`).set(auth(foreign)).send({})).status).toBe(403);
     const r = await http.post(`/v1/projects/${P}/pipelines/4242/evidence`).set(auth(job)).send({ subjects: [{ name: 'app.tar.gz', digest: { sha256: digest } }] });
     expect(r.status).toBe(200);
     expect(r.body.payloadType).toBe('application/vnd.in-toto+json');
-    const { statement } = verifyEvidence(r.body, key, { subjectSha256: digest });
-    const predicate = statement.predicate as { accesses: { secret: string; decision: string; job: string; version: number | null; logIndex: number }[] };
+    const { statement } = verifyEvidence(r.body, key, { subjectSha256: digest, projectId: P, pipelineId: '4242', origin: 'pipeline-secrets.local/audit' });
+    expect(() => verifyEvidence(r.body, key, { pipelineId: '4243' })).toThrow(/pipeline 4242, not 4243/);
+    expect(() => verifyEvidence(r.body, key, { projectId: 'elsewhere' })).toThrow(/not elsewhere/);
+    const predicate = statement.predicate as { requestedBy: unknown; accesses: { secret: string; decision: string; job: string; version: number | null; logIndex: number }[] };
+    expect(predicate.requestedBy).toMatchObject({ type: 'ci-job', jobId: '7', ref: 'main', refProtected: true });
     expect(predicate.accesses.map((a) => [a.secret, a.decision, a.job])).toEqual([
       ['DEPLOY_KEY', 'allowed', '7'],
       ['DEPLOY_KEY', 'denied', '8'],
@@ -169,6 +179,11 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
       if (done) break;
       text += Buffer.from(value).toString('utf8');
     }
+    // At most 4 live streams per principal: a fifth is refused while they run.
+    const more = await Promise.all([1, 2, 3].map(() => fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey), signal: controller.signal })));
+    expect(more.map((m) => m.status)).toEqual([200, 200, 200]);
+    const fifth = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey) });
+    expect(fifth.status).toBe(503);
     controller.abort();
     const lines = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
     expect(lines.slice(0, 8).map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);

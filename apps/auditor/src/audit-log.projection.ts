@@ -15,17 +15,20 @@ export interface AuditProduct {
 export const AUDIT_PRODUCT: AuditProduct = { name: 'pipeline-secrets-audit', version: '0.1.0', vendorName: 'pipeline-secrets-audit project' };
 
 /** The log entry of one event: its OCSF record in canonical JSON (the Merkle leaf's bytes) and the columns the queries filter on. */
-export function auditEntry(event: RecordedEvent, detector: DenialBurstDetector, product: AuditProduct): AuditLogEntry | null {
+export function auditEntry(event: RecordedEvent, detector: Pick<DenialBurstDetector, 'observe'>, product: AuditProduct): AuditLogEntry | null {
   const burst = event.type === 'SecretAccessDenied' ? detector.observe(event) : false;
   const record = toOcsf(event, { productName: product.name, productVersion: product.version, vendorName: product.vendorName, burst });
   if (!record) return null;
-  const data = event.data as { projectId?: unknown; name?: unknown; principal?: { pipelineId?: unknown } };
+  const data = event.data as { projectId?: unknown; name?: unknown; reason?: unknown; principal?: { pipelineId?: unknown } };
+  // A job of ANOTHER project probing this one is logged under this project, but its pipeline id
+  // is another project's: it must not land in this project's pipeline evidence.
+  const foreignJob = event.type === 'SecretAccessDenied' && data.reason === 'other-project';
   return {
     eventId: event.eventId,
     eventType: event.type,
     projectId: String(data.projectId),
     secretName: typeof data.name === 'string' ? data.name : null,
-    pipelineId: typeof data.principal?.pipelineId === 'string' ? data.principal.pipelineId : null,
+    pipelineId: !foreignJob && typeof data.principal?.pipelineId === 'string' ? data.principal.pipelineId : null,
     kafkaKey: auditKey(event),
     schemaVersion: event.schemaVersion,
     record: canonicalJson(record),
@@ -39,6 +42,18 @@ export function auditEntry(event: RecordedEvent, detector: DenialBurstDetector, 
  */
 export function auditLogProjection(store: AuditLogStore, product: AuditProduct, onCommitted: (appended: StoredAuditRecord[]) => void): Projection {
   const detector = new DenialBurstDetector();
+  // A batch whose transaction failed is delivered again: its denials must not count twice, and
+  // each keeps the verdict it had.
+  const verdicts = new BoundedMap<boolean>(50_000);
+  const once = {
+    observe: (e: RecordedEvent) => {
+      const known = verdicts.get(e.eventId);
+      if (known !== undefined) return known;
+      const burst = detector.observe(e);
+      verdicts.set(e.eventId, burst);
+      return burst;
+    },
+  };
   let appended: StoredAuditRecord[] = [];
   return {
     name: 'audit-log',
@@ -47,7 +62,7 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
       await this.applyBatch!(tx, [event]);
     },
     async applyBatch(tx: SqlExecutor, events: RecordedEvent[]) {
-      const entries = events.map((e) => auditEntry(e, detector, product)).filter((e): e is AuditLogEntry => e !== null);
+      const entries = events.map((e) => auditEntry(e, once, product)).filter((e): e is AuditLogEntry => e !== null);
       appended.push(...(await store.append(tx, entries)));
     },
     afterCommit: () => {
@@ -60,4 +75,17 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
       store.forget();
     },
   };
+}
+
+/** Remembers the last `max` entries (oldest evicted first). */
+class BoundedMap<V> {
+  private readonly entries = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.entries.get(key);
+  }
+  set(key: string, value: V): void {
+    this.entries.set(key, value);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+  }
 }

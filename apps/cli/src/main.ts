@@ -19,8 +19,10 @@ const USAGE = `usage:
             proof.json = GET /v1/audit/consistency?from=<old size>&to=<new size>
   cli verify log --checkpoint <note.txt> --public-key <key.pem> [--file <audit.jsonl>]
             recomputes the Merkle root from every record (the NDJSON file, else the service's database)
-  cli verify evidence --envelope <dsse.json> --public-key <key.pem> [--subject <sha256>]
-            [--key-name <name>] (all verify commands) names the signer when it differs from the checkpoint origin.
+  cli verify evidence --envelope <dsse.json> --public-key <key.pem> --project <id> --pipeline <id> [--subject <sha256>]
+            --project/--pipeline: the run your SLSA provenance names (any job of a pipeline may ask for evidence)
+            [--origin <log>] (all verify commands) the log the checkpoints must be of (AUDIT_LOG_ORIGIN)
+            [--key-name <name>] names the signer when it differs from the origin.
             Exit status: 0 verified, 1 verification failed, 2 usage error.
 Reads DATA_DIR (default ./data), AUTH_AUDIENCE and, for rebuild, the service's whole configuration.`;
 
@@ -112,13 +114,26 @@ async function logRowsFromDatabase(): Promise<{ index: number; record: string }[
   }
 }
 
-/** `audit.jsonl` lines are `{index, eventId, eventType, key, record}`; a crash may repeat a line (same index and bytes). */
+/**
+ * `audit.jsonl` lines are `{index, eventId, eventType, key, record}` with the record's canonical
+ * bytes written verbatim last. A crash may repeat a line (same index and bytes) or leave a torn
+ * one (skipped: if it held a record, the index gap fails verification anyway). A record whose
+ * bytes are not canonical (e.g. a duplicated key that JSON.parse would silently collapse) fails.
+ */
 export function logRowsFromNdjson(text: string): { index: number; record: string }[] {
   const byIndex = new Map<number, string>();
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
-    const l = JSON.parse(line) as { index: number; record: unknown };
+    let l: { index: number; record: unknown };
+    try {
+      l = JSON.parse(line) as { index: number; record: unknown };
+    } catch {
+      continue;
+    }
+    const at = line.indexOf('"record":');
+    const raw = at >= 0 && line.endsWith('}') ? line.slice(at + '"record":'.length, -1) : '';
     const record = canonicalJson(l.record);
+    if (raw !== record) throw new VerifyFailed(`record ${l.index} is not in canonical form: the file was edited`);
     const seen = byIndex.get(l.index);
     if (seen !== undefined && seen !== record) throw new VerifyFailed(`two different records at index ${l.index}`);
     byIndex.set(l.index, record);
@@ -142,6 +157,9 @@ async function verifyCommand(args: string[]): Promise<string> {
       file: { type: 'string' },
       envelope: { type: 'string' },
       subject: { type: 'string' },
+      project: { type: 'string' },
+      pipeline: { type: 'string' },
+      origin: { type: 'string' },
       'key-name': { type: 'string' },
     },
     strict: true,
@@ -155,20 +173,22 @@ async function verifyCommand(args: string[]): Promise<string> {
     return readFileSync(file, 'utf8');
   };
   const key = () => v.publicKeyFrom(need('public-key'));
-  const keyName = values['key-name'];
+  const opts = { keyName: values['key-name'], origin: values.origin };
   try {
     switch (what) {
       case 'inclusion':
-        return JSON.stringify(v.verifyRecordInclusion(JSON.parse(need('record')), need('checkpoint'), key(), keyName));
+        return JSON.stringify(v.verifyRecordInclusion(JSON.parse(need('record')), need('checkpoint'), key(), opts));
       case 'consistency':
-        return JSON.stringify(v.verifyCheckpointConsistency(need('old'), need('new'), JSON.parse(need('proof')), key(), keyName));
+        return JSON.stringify(v.verifyCheckpointConsistency(need('old'), need('new'), JSON.parse(need('proof')), key(), opts));
       case 'log': {
         const rows = values.file ? logRowsFromNdjson(readFileSync(values.file, 'utf8')) : await logRowsFromDatabase();
-        return JSON.stringify(v.verifyLog(rows, need('checkpoint'), key(), keyName));
+        return JSON.stringify(v.verifyLog(rows, need('checkpoint'), key(), opts));
       }
       case 'evidence': {
-        const { statement, ...verdict } = v.verifyEvidence(JSON.parse(need('envelope')), key(), { subjectSha256: values.subject, keyName });
-        return JSON.stringify({ ...verdict, subject: statement.subject, predicateType: statement.predicateType });
+        if (!values.project || !values.pipeline) throw new UsageError('verify evidence needs --project and --pipeline: the run your build provenance names');
+        const { statement, ...verdict } = v.verifyEvidence(JSON.parse(need('envelope')), key(), { ...opts, subjectSha256: values.subject, projectId: values.project, pipelineId: values.pipeline });
+        const predicate = statement.predicate as { requestedBy?: unknown };
+        return JSON.stringify({ ...verdict, subject: statement.subject, predicateType: statement.predicateType, requestedBy: predicate?.requestedBy });
       }
       default:
         throw new UsageError(`verify what? inclusion, consistency, log or evidence (got ${what ?? 'nothing'})`);

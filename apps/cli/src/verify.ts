@@ -30,16 +30,28 @@ export function publicKeyFrom(pem: string): KeyObject {
   return key;
 }
 
-/** A signed checkpoint: the signature by `keyName` (default: the note's origin) must verify. */
-export function verifyCheckpoint(note: string, publicKey: KeyObject, keyName?: string) {
-  const origin = note.split('\n', 1)[0];
+/**
+ * A signed checkpoint: the signature by `keyName` (default: the expected origin, else the note's
+ * own) must verify, and with `origin` given the note must be of that log — a key shared by two
+ * logs (say staging and production) cannot pass one log's checkpoint off as the other's.
+ */
+export function verifyCheckpoint(note: string, publicKey: KeyObject, keyName?: string, origin?: string) {
+  const noteOrigin = note.split('\n', 1)[0];
+  if (origin !== undefined && noteOrigin !== origin) throw new VerificationError(`checkpoint is of log "${noteOrigin}", not "${origin}"`);
   let text: string;
   try {
-    text = openNote(note, [{ name: keyName ?? origin, publicKey }]).text;
+    text = openNote(note, [{ name: keyName ?? origin ?? noteOrigin, publicKey }]).text;
   } catch (e) {
     throw new VerificationError(`checkpoint signature does not verify: ${(e as Error).message}`);
   }
   return parseCheckpoint(text);
+}
+
+export interface VerifyOptions {
+  /** Signer name, when it differs from the origin. */
+  keyName?: string;
+  /** The log the checkpoint must be of. */
+  origin?: string;
 }
 
 const fromB64 = (s: unknown, what: string): Buffer => {
@@ -48,23 +60,23 @@ const fromB64 = (s: unknown, what: string): Buffer => {
 };
 
 /** A record as served by GET /v1/audit/records/{index}, against a signed checkpoint of the same tree size. */
-export function verifyRecordInclusion(served: unknown, note: string, publicKey: KeyObject, keyName?: string): Verdict {
+export function verifyRecordInclusion(served: unknown, note: string, publicKey: KeyObject, opts: VerifyOptions = {}): Verdict {
   const r = served as { index?: unknown; record?: unknown; treeSize?: unknown; inclusionProof?: unknown };
   if (typeof r?.index !== 'number' || typeof r.treeSize !== 'number' || !Array.isArray(r.inclusionProof) || typeof r.record !== 'object' || r.record === null) {
     throw new VerificationError('record file must be the JSON of GET /v1/audit/records/{index}');
   }
-  const cp = verifyCheckpoint(note, publicKey, keyName);
+  const cp = verifyCheckpoint(note, publicKey, opts.keyName, opts.origin);
   if (cp.treeSize !== r.treeSize) throw new VerificationError(`the proof is for tree size ${r.treeSize} but the checkpoint signs size ${cp.treeSize}`);
   const leaf = leafHash(Buffer.from(canonicalJson(r.record), 'utf8'));
   const proof = r.inclusionProof.map((p, i) => fromB64(p, `inclusionProof[${i}]`));
   if (!verifyInclusion(r.index, cp.treeSize, leaf, proof, cp.rootHash)) throw new VerificationError(`record ${r.index} is NOT included in the checkpointed tree of size ${cp.treeSize}`);
-  return { ok: true, checks: [`checkpoint signed by ${keyName ?? cp.origin}`, `record ${r.index} included in tree of size ${cp.treeSize}`] };
+  return { ok: true, checks: [`checkpoint of ${cp.origin} signed by ${opts.keyName ?? cp.origin}`, `record ${r.index} included in tree of size ${cp.treeSize}`] };
 }
 
 /** Two signed checkpoints and GET /v1/audit/consistency?from=&to=: the newer tree extends the older. */
-export function verifyCheckpointConsistency(oldNote: string, newNote: string, served: unknown, publicKey: KeyObject, keyName?: string): Verdict {
-  const a = verifyCheckpoint(oldNote, publicKey, keyName);
-  const b = verifyCheckpoint(newNote, publicKey, keyName);
+export function verifyCheckpointConsistency(oldNote: string, newNote: string, served: unknown, publicKey: KeyObject, opts: VerifyOptions = {}): Verdict {
+  const a = verifyCheckpoint(oldNote, publicKey, opts.keyName, opts.origin);
+  const b = verifyCheckpoint(newNote, publicKey, opts.keyName, opts.origin);
   if (a.origin !== b.origin) throw new VerificationError('the checkpoints are of different logs');
   const c = served as { from?: unknown; to?: unknown; proof?: unknown };
   if (c?.from !== a.treeSize || c?.to !== b.treeSize || !Array.isArray(c.proof)) throw new VerificationError(`proof file must be GET /v1/audit/consistency?from=${a.treeSize}&to=${b.treeSize}`);
@@ -79,8 +91,8 @@ export function verifyCheckpointConsistency(oldNote: string, newNote: string, se
  * record bytes of the first treeSize rows must equal the signed root. Any altered, dropped,
  * inserted or reordered row changes that root.
  */
-export function verifyLog(rows: { index: number; record: string }[], note: string, publicKey: KeyObject, keyName?: string): Verdict {
-  const cp = verifyCheckpoint(note, publicKey, keyName);
+export function verifyLog(rows: { index: number; record: string }[], note: string, publicKey: KeyObject, opts: VerifyOptions = {}): Verdict {
+  const cp = verifyCheckpoint(note, publicKey, opts.keyName, opts.origin);
   if (rows.length < cp.treeSize) throw new VerificationError(`the log holds ${rows.length} records but the checkpoint signs ${cp.treeSize}: records are missing`);
   const leaves: Buffer[] = [];
   for (let i = 0; i < cp.treeSize; i++) {
@@ -88,11 +100,15 @@ export function verifyLog(rows: { index: number; record: string }[], note: strin
     leaves.push(leafHash(Buffer.from(rows[i].record, 'utf8')));
   }
   if (!rootFromLeafHashes(leaves).equals(cp.rootHash)) throw new VerificationError(`the root of records 0..${cp.treeSize - 1} differs from the signed root: the log was altered`);
-  return { ok: true, checks: [`checkpoint signed by ${keyName ?? cp.origin}`, `records 0..${cp.treeSize - 1} reproduce the signed root`, `${rows.length - cp.treeSize} later record(s) not covered by this checkpoint`] };
+  return { ok: true, checks: [`checkpoint of ${cp.origin} signed by ${opts.keyName ?? cp.origin}`, `records 0..${cp.treeSize - 1} reproduce the signed root`, `${rows.length - cp.treeSize} later record(s) not covered by this checkpoint`] };
 }
 
 /** A DSSE envelope from the evidence endpoint: signature, statement type, predicate, subjects and its checkpoint. */
-export function verifyEvidence(envelope: unknown, publicKey: KeyObject, opts: { subjectSha256?: string; keyName?: string } = {}): Verdict & { statement: Record<string, unknown> } {
+export function verifyEvidence(
+  envelope: unknown,
+  publicKey: KeyObject,
+  opts: VerifyOptions & { subjectSha256?: string; projectId?: string; pipelineId?: string } = {},
+): Verdict & { statement: Record<string, unknown> } {
   let payload: Buffer;
   try {
     payload = verifyDsse(envelope, publicKey, { payloadType: IN_TOTO_PAYLOAD_TYPE }).payload;
@@ -103,7 +119,7 @@ export function verifyEvidence(envelope: unknown, publicKey: KeyObject, opts: { 
     _type?: string;
     predicateType?: string;
     subject?: { name: string; digest: { sha256: string } }[];
-    predicate?: { accesses?: { logIndex: number }[]; auditLog?: { checkpoint?: string | null; treeSize?: number | null } };
+    predicate?: { projectId?: string; pipelineId?: string; accesses?: { logIndex: number }[]; auditLog?: { checkpoint?: string | null; treeSize?: number | null } };
   };
   if (statement._type !== IN_TOTO_STATEMENT_TYPE) throw new VerificationError(`not an in-toto Statement v1 (_type ${statement._type})`);
   if (statement.predicateType !== SECRET_ACCESS_PREDICATE_TYPE) throw new VerificationError(`unexpected predicateType ${statement.predicateType}`);
@@ -113,10 +129,20 @@ export function verifyEvidence(envelope: unknown, publicKey: KeyObject, opts: { 
     if (!statement.subject?.some((s) => s.digest?.sha256 === want)) throw new VerificationError(`no subject with sha256 ${want}`);
     checks.push(`subject sha256 ${want} is attested`);
   }
+  // The service signs evidence for whoever may ask (any job of the pipeline, an auditor): that the
+  // statement is about THE pipeline and project the provenance names is the verifier's check.
+  if (opts.projectId !== undefined) {
+    if (statement.predicate?.projectId !== opts.projectId) throw new VerificationError(`evidence is for project ${statement.predicate?.projectId}, not ${opts.projectId}`);
+    checks.push(`project ${opts.projectId}`);
+  }
+  if (opts.pipelineId !== undefined) {
+    if (statement.predicate?.pipelineId !== opts.pipelineId) throw new VerificationError(`evidence is for pipeline ${statement.predicate?.pipelineId}, not ${opts.pipelineId}`);
+    checks.push(`pipeline ${opts.pipelineId}`);
+  }
   const log = statement.predicate?.auditLog;
   const accesses = statement.predicate?.accesses ?? [];
   if (log?.checkpoint) {
-    const cp = verifyCheckpoint(log.checkpoint, publicKey, opts.keyName);
+    const cp = verifyCheckpoint(log.checkpoint, publicKey, opts.keyName, opts.origin);
     const beyond = accesses.filter((a) => a.logIndex >= cp.treeSize);
     if (beyond.length > 0) throw new VerificationError(`access at log index ${beyond[0].logIndex} is not covered by the embedded checkpoint (size ${cp.treeSize})`);
     checks.push(`embedded checkpoint (tree size ${cp.treeSize}) is signed and covers all ${accesses.length} access(es)`);

@@ -37,6 +37,7 @@ function onlyParams(query: Record<string, unknown>, allowed: string[], errors: F
 
 /** Live streams at once per process: each polls the log, so they are bounded. */
 const MAX_STREAMS = 64;
+const MAX_STREAMS_PER_PRINCIPAL = 4;
 const STREAM_POLL_MS = 500;
 const STREAM_REAUTHORIZE_MS = 30_000;
 const HEARTBEAT_MS = 15_000;
@@ -50,6 +51,7 @@ const HEARTBEAT_MS = 15_000;
 @Controller('v1/audit')
 export class AuditController {
   private streams = 0;
+  private readonly streamsBy = new Map<string, number>();
 
   constructor(
     @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
@@ -98,6 +100,8 @@ export class AuditController {
     const index = intParam({ index: rawIndex }, 'index', errors, { min: 0, required: true });
     let treeSize = intParam(query, 'treeSize', errors, { min: 1 });
     if (errors.length > 0) throw problems.badRequest('invalid request', errors);
+    // Strangers learn nothing, not even which indices exist, and cannot make other projects log denials.
+    await this.auditAccess.requireAnyProject(p, commandContext(req, p));
     const r = await this.log.record(index!);
     if (!r) throw problems.notFound(`no audit record ${index}`);
     await this.access.require(p, 'read-audit', { projectId: r.projectId }, commandContext(req, p));
@@ -145,18 +149,43 @@ export class AuditController {
     let after = lastEventId !== undefined ? intParam({ 'Last-Event-ID': lastEventId }, 'Last-Event-ID', errors, { min: -1 }) : intParam(query, 'after', errors, { min: -1 });
     if (errors.length > 0) throw problems.badRequest('invalid request', errors);
     const ctx = commandContext(req, p);
-    let projects = await this.auditAccess.requireAnyProject(p, ctx);
-    if (this.streams >= MAX_STREAMS) throw problems.unavailable('too many live audit streams; retry later');
-    if (after === undefined) after = (await this.log.committedSize()) - 1;
-
+    const projects = await this.auditAccess.requireAnyProject(p, ctx);
+    const mine = this.streamsBy.get(p.id) ?? 0;
+    if (this.streams >= MAX_STREAMS || mine >= MAX_STREAMS_PER_PRINCIPAL) throw problems.unavailable('too many live audit streams; retry later');
+    // Counted before any await, released in finally whatever ends the stream.
     this.streams++;
+    this.streamsBy.set(p.id, mine + 1);
+    try {
+      if (after === undefined) after = (await this.log.committedSize()) - 1;
+      await this.pump(res, req, p, sse, after, projects);
+    } finally {
+      this.streams--;
+      const left = (this.streamsBy.get(p.id) ?? 1) - 1;
+      if (left > 0) this.streamsBy.set(p.id, left);
+      else this.streamsBy.delete(p.id);
+    }
+  }
+
+  private async pump(res: Response, req: AuthenticatedRequest, p: Principal, sse: boolean, after: number, projects: string[]): Promise<void> {
     res.status(200);
     res.setHeader('Content-Type', sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     let closed = false;
     res.once('close', () => (closed = true));
-    const write = (chunk: string) => (res.write(chunk) ? Promise.resolve() : new Promise<void>((r) => res.once('drain', () => r())));
+    // A client that stops reading and then disconnects never drains: 'close' must end the wait too.
+    const write = (chunk: string) =>
+      res.write(chunk) || closed
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              r();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
     let lastAuth = Date.now();
     let lastWrite = Date.now();
     try {
@@ -183,8 +212,6 @@ export class AuditController {
     } catch {
       res.destroy();
       return;
-    } finally {
-      this.streams--;
     }
     res.end();
   }

@@ -11,11 +11,9 @@ import {
   validateSubjects,
 } from '../../../../libs/domain/src/audit-log';
 import { AuditLogStore, StoredAuditRecord } from '../../../../libs/infra/src/audit/audit-log-store';
-import { Checkpointer } from '../../../../libs/infra/src/audit/checkpointer';
 import { AuditSigningKey } from '../../../../libs/infra/src/audit/signing-key';
 import { AppConfig } from '../../../../libs/infra/src/config/config';
-import { JsonLogger } from '../../../../libs/infra/src/logging/logger';
-import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, LOGGER } from '../../../../libs/infra/src/nest/tokens';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '../../../../libs/infra/src/nest/tokens';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
@@ -64,19 +62,12 @@ export function accessEntryOf(r: StoredAuditRecord): SecretAccessEntry {
 @ApiParam({ name: 'pipelineId', schema: { type: 'string', pattern: PIPELINE_ID.source } })
 @Controller('v1/projects/:projectId/pipelines/:pipelineId')
 export class EvidenceController {
-  private readonly checkpointer: Checkpointer;
-
   constructor(
     @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
     @Inject(AUDIT_SIGNING_KEY) private readonly key: AuditSigningKey,
     @Inject(CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) logger: JsonLogger,
     private readonly access: AccessControl,
-  ) {
-    // Only used on demand (when the pipeline's last decision is newer than every checkpoint);
-    // Ed25519 is deterministic, so this and the auditor sign the same note for the same size.
-    this.checkpointer = new Checkpointer(log, key, config.auditLog.origin, { everyRecords: Number.MAX_SAFE_INTEGER, everySeconds: 3600 }, logger.child('evidence'));
-  }
+  ) {}
 
   @Post('evidence')
   @HttpCode(200)
@@ -99,17 +90,32 @@ export class EvidenceController {
     if (records.length > MAX_ACCESSES) throw problems.badRequest('too many access decisions', [{ field: 'pipelineId', message: `the pipeline has more than ${MAX_ACCESSES} access decisions` }]);
     const accesses = records.map(accessEntryOf);
     const last = records.length > 0 ? records[records.length - 1].index : -1;
-    let checkpoint = (await this.log.latestCheckpoint()) ?? undefined;
-    if (records.length > 0 && (!checkpoint || checkpoint.treeSize <= last)) checkpoint = await this.checkpointer.checkpoint();
+    const checkpoint = await this.checkpointCovering(last);
     const statement = buildSecretAccessStatement({
       subjects,
       projectId,
       pipelineId,
+      requestedBy: p.kind === 'ci-job' ? { type: 'ci-job', id: p.id, jobId: p.jobId, ref: p.ref, refProtected: p.refProtected } : { type: 'user', id: p.id },
       accesses,
       log: { origin: this.config.auditLog.origin, keyId: this.key.keyId, checkpoint: checkpoint?.note ?? null, treeSize: checkpoint?.treeSize ?? null },
       generatedAt: ctx.now,
     });
     return signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from(canonicalJson(statement), 'utf8'), this.key.privateKey, this.key.keyId);
+  }
+
+  /**
+   * The latest signed checkpoint, once it includes log index `last`. Only the auditor signs
+   * checkpoints (one signer, every checkpoint relayed); it signs within AUDIT_CHECKPOINT_SECONDS
+   * of the log growing, so this waits at most that long, then answers 503.
+   */
+  private async checkpointCovering(last: number) {
+    const until = Date.now() + (this.config.auditLog.checkpointSeconds + 3) * 1000;
+    for (;;) {
+      const c = await this.log.latestCheckpoint();
+      if (last < 0 || (c && c.treeSize > last)) return c;
+      if (Date.now() > until) throw problems.unavailable('the audit log has not yet signed a checkpoint covering this pipeline; retry shortly');
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 

@@ -24,10 +24,20 @@ export interface SecretAccessEntry {
   eventId: string;
 }
 
+/** Who asked for the statement: a verifier should accept only what the pipeline's own (protected) jobs attested. */
+export interface EvidenceRequester {
+  type: 'user' | 'ci-job';
+  id: string;
+  jobId?: string;
+  ref?: string;
+  refProtected?: boolean;
+}
+
 export interface SecretAccessStatementInput {
   subjects: EvidenceSubject[];
   projectId: string;
   pipelineId: string;
+  requestedBy: EvidenceRequester;
   accesses: SecretAccessEntry[];
   log: {
     origin: string;
@@ -46,6 +56,7 @@ export interface SecretAccessStatement {
   predicate: {
     projectId: string;
     pipelineId: string;
+    requestedBy: EvidenceRequester;
     generatedAt: string;
     accesses: SecretAccessEntry[];
     auditLog: { origin: string; keyId?: string; treeSize: number | null; checkpoint: string | null };
@@ -77,6 +88,14 @@ export function validateSubjects(subjects: unknown): EvidenceSubject[] {
     // Copy only known fields so nothing unexpected rides along into the signed statement.
     return { name, digest: { sha256: sha.toLowerCase() } };
   });
+}
+
+function copyRequester(r: EvidenceRequester): EvidenceRequester {
+  const out: EvidenceRequester = { type: r.type, id: r.id };
+  if (r.jobId !== undefined) out.jobId = r.jobId;
+  if (r.ref !== undefined) out.ref = r.ref;
+  if (r.refProtected !== undefined) out.refProtected = r.refProtected;
+  return out;
 }
 
 function copyAccess(a: SecretAccessEntry): SecretAccessEntry {
@@ -118,6 +137,7 @@ export function buildSecretAccessStatement(input: SecretAccessStatementInput): S
     predicate: {
       projectId: input.projectId,
       pipelineId: input.pipelineId,
+      requestedBy: copyRequester(input.requestedBy),
       generatedAt: input.generatedAt,
       accesses,
       auditLog,

@@ -29,6 +29,7 @@ function input(overrides: Partial<SecretAccessStatementInput> = {}): SecretAcces
     subjects: [{ name: 'app.tar.gz', digest: { sha256: DIGEST } }],
     projectId: 'proj-1',
     pipelineId: 'pipe-9',
+    requestedBy: { type: 'ci-job', id: 'project_path:proj-1:ref:main', jobId: '77', ref: 'main', refProtected: true },
     accesses: [access(7), access(2, { decision: 'denied', reason: 'outside scope', version: null, job: null })],
     log: { origin: 'audit.example.com/log', keyId: 'abcd1234', checkpoint: 'audit.example.com/log\n8\nroot\n\n\u2014 sig\n', treeSize: 8 },
     generatedAt: '2025-01-02T03:05:00.000Z',
@@ -37,6 +38,11 @@ function input(overrides: Partial<SecretAccessStatementInput> = {}): SecretAcces
 }
 
 describe('buildSecretAccessStatement', () => {
+  it('names who asked for it, field by field', () => {
+    const s = buildSecretAccessStatement(input({ requestedBy: { type: 'user', id: 'audrey', extra: 'x' } as never }));
+    expect(s.predicate.requestedBy).toEqual({ type: 'user', id: 'audrey' });
+  });
+
   it('produces an in-toto v1 statement with the secret-access predicate', () => {
     const st = buildSecretAccessStatement(input());
     expect(st).toEqual({
@@ -46,6 +52,7 @@ describe('buildSecretAccessStatement', () => {
       predicate: {
         projectId: 'proj-1',
         pipelineId: 'pipe-9',
+        requestedBy: { type: 'ci-job', id: 'project_path:proj-1:ref:main', jobId: '77', ref: 'main', refProtected: true },
         generatedAt: '2025-01-02T03:05:00.000Z',
         accesses: [access(2, { decision: 'denied', reason: 'outside scope', version: null, job: null }), access(7)],
         auditLog: {

@@ -88,6 +88,9 @@ function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope
   for (const name of names) {
     lines.push('', `path "${kvDataPath(opts, projectId, name)}" {`, '  capabilities = ["read"]', '}');
   }
+  // Roles set token_no_default_policy, so a job's token may otherwise not even revoke itself;
+  // the service revokes the token it brokered a read with as soon as the read is done.
+  lines.push('', '# Lets the job end its own token early.', 'path "auth/token/revoke-self" {', '  capabilities = ["update"]', '}');
   return lines.join('\n') + '\n';
 }
 

@@ -39,8 +39,12 @@ describe('OpenBao policy renderer', () => {
     const name = ciRoleName('payments', prod);
     expect(state.roles.get(name)!.bound_claims).toEqual({ project_id: 'payments', environment: 'production', ref: 'main', ref_protected: 'true' });
     const hcl = state.policies.get(name)!;
-    expect(hcl.match(/^path "[^"]+"/gm)).toEqual(['path "secret/data/pipeline-secrets/payments/DB_PASSWORD"', 'path "secret/data/pipeline-secrets/payments/STRIPE_KEY"']);
-    expect(hcl).not.toMatch(/\*"|create|update|delete|list|sudo/);
+    expect(hcl.match(/^path "[^"]+"/gm)).toEqual(['path "secret/data/pipeline-secrets/payments/DB_PASSWORD"', 'path "secret/data/pipeline-secrets/payments/STRIPE_KEY"', 'path "auth/token/revoke-self"']);
+    // read on the secrets; the only other capability is ending its own token
+    const stanzas = hcl.split(/\n(?=path )/).slice(1);
+    for (const st of stanzas.slice(0, 2)) expect(st).toMatch(/capabilities = \["read"\]/);
+    expect(stanzas[2]).toMatch(/^path "auth\/token\/revoke-self" \{\n  capabilities = \["update"\]\n\}/);
+    expect(hcl).not.toMatch(/\*"|create|delete|list|sudo/);
     expect(state.roles.get('ps-ci-payments')!.bound_claims).toEqual({ project_id: 'payments' });
     expect(state.roles.get(name)!.token_no_default_policy).toBe(true);
   });

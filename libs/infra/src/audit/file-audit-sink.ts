@@ -13,7 +13,15 @@ export class FileAuditSink {
 
   static async open(path: string): Promise<FileAuditSink> {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    return new FileAuditSink(path, await open(path, 'a', 0o600));
+    const fh = await open(path, 'a+', 0o600);
+    // A crash mid-append can leave a torn last line: end it, so the next record starts a line of its own.
+    const { size } = await fh.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await fh.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await fh.appendFile('\n');
+    }
+    return new FileAuditSink(path, fh);
   }
 
   async publishRecords(records: StoredAuditRecord[]): Promise<void> {

@@ -85,7 +85,7 @@ export class KafkaAuditSink {
     for (let start = 0; start < records.length; ) {
       let end = start;
       let bytes = 0;
-      while (end < records.length && (end === start || bytes + records[end].record.length <= MAX_SEND_BYTES)) bytes += records[end++].record.length;
+      while (end < records.length && (end === start || bytes + Buffer.byteLength(records[end].record) <= MAX_SEND_BYTES)) bytes += Buffer.byteLength(records[end++].record);
       await this.send({
         topic: this.opts.auditTopic,
         acks: -1,

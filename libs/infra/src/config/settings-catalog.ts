@@ -44,7 +44,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'BAO_CI_TOKEN_TTL_SECONDS', default: '300', description: 'TTL (and max TTL) of the OpenBao token a CI job gets from a rendered JWT role.', usedBy: ['projector'] },
   { name: 'VALUE_SWEEP_GRACE_SECONDS', default: '900', description: 'A KV version no event refers to (a crash between the value write and the append) is destroyed by the projector once it is this old.', usedBy: ['projector'] },
   { name: 'MASTER_KEY_FILE', description: 'Embedded value store only: 32-byte master key wrapping per-value data keys. Default DATA_DIR/master.key (generated, mode 0600).', usedBy: ['command-api'], secret: true },
-  { name: 'AUTH_AUDIENCE', default: 'pipeline-secrets', description: 'Required `aud` of every bearer token.', usedBy: ['command-api'] },
+  { name: 'AUTH_AUDIENCE', default: 'pipeline-secrets', description: 'Required `aud` of every bearer token (and the `bound_audiences` of the OpenBao JWT roles the projector writes).', usedBy: ['command-api', 'projector'] },
   { name: 'AUTH_USER_ISSUER', description: '`iss` of user tokens (admin tooling, reviewers).', usedBy: ['command-api'], requiredInProduction: true },
   { name: 'AUTH_USER_JWKS_URL', description: 'JWKS URL of the user issuer (or AUTH_USER_PUBLIC_KEY_FILE).', usedBy: ['command-api'] },
   { name: 'AUTH_USER_PUBLIC_KEY_FILE', description: 'PEM public key of the user issuer.', usedBy: ['command-api'] },

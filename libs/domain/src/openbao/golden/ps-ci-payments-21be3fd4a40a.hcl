@@ -8,3 +8,8 @@ path "secret/data/pipeline-secrets/payments/DB_PASSWORD" {
 path "secret/data/pipeline-secrets/payments/STRIPE_KEY" {
   capabilities = ["read"]
 }
+
+# Lets the job end its own token early.
+path "auth/token/revoke-self" {
+  capabilities = ["update"]
+}

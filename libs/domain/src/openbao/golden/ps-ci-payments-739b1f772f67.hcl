@@ -4,3 +4,8 @@
 path "secret/data/pipeline-secrets/payments/STAGING_DB" {
   capabilities = ["read"]
 }
+
+# Lets the job end its own token early.
+path "auth/token/revoke-self" {
+  capabilities = ["update"]
+}

@@ -4,3 +4,8 @@
 path "secret/data/pipeline-secrets/web/SENTRY_DSN" {
   capabilities = ["read"]
 }
+
+# Lets the job end its own token early.
+path "auth/token/revoke-self" {
+  capabilities = ["update"]
+}
