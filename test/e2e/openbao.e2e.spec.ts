@@ -78,7 +78,9 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
 
     it('a CI job logs in with its own JWT and reads exactly what its project, ref and environment allow', async () => {
       const prodRole = ciRoleName(P, prodScope);
-      await eventually(() => root.read(`auth/${JWT_MOUNT}/role/${prodRole}`), (r) => !(r instanceof Error));
+      const role = await eventually(() => root.read(`auth/${JWT_MOUNT}/role/${prodRole}`), (r) => !(r instanceof Error));
+      // If the projector never wrote the role, say why (its warnings), not just "role not found".
+      expect({ role: role instanceof Error ? String(role) : 'ok', warnings: role instanceof Error ? t.logs.filter((l) => /"level":"(warn|error)"/.test(l)).slice(-10) : [] }).toEqual({ role: 'ok', warnings: [] });
       const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production', pipeline: '1', job: '1' });
       const asProd = await login(job, prodRole);
       expect((await asProd.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);

@@ -22,6 +22,8 @@ export class OrphanValueSweeper {
     private readonly graceMs: number,
     private readonly logger: JsonLogger,
     private readonly metrics: Metrics,
+    /** Whether rm_secret_versions holds every value event in the store (the secret-history projection has no backlog). */
+    private readonly projected: () => Promise<boolean> = async () => true,
   ) {}
 
   start(): void {
@@ -33,6 +35,11 @@ export class OrphanValueSweeper {
 
   async sweep(now = Date.now()): Promise<string[]> {
     const destroyed: string[] = [];
+    // A lagging (or stuck) projection would make referenced versions look orphaned: never sweep then.
+    if (!(await this.projected())) {
+      this.logger.info('orphan value sweep skipped: the secret-history projection is behind the event store');
+      return destroyed;
+    }
     for await (const v of this.values.versions()) {
       if (now - Date.parse(v.createdAt) < this.graceMs) continue;
       const { rows } = await this.sql.query('SELECT 1 FROM rm_secret_versions WHERE value_ref = $1', [v.ref]);

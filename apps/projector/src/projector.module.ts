@@ -35,7 +35,10 @@ export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShu
     const log = logger.child('projector');
     this.reconciler = new PolicyReconciler(target, sql, renderOptions(config), log, metrics);
     this.runners = projectionsWithReconciler(this.reconciler).map((p) => new ProjectionRunner(store, sql, p, log, metrics));
-    if (values instanceof OpenBaoValueStore) this.sweeper = new OrphanValueSweeper(values, sql, config.policies.sweepGraceSeconds * 1000, log, metrics);
+    const history = this.runners.find((r) => r.name === 'secret-history');
+    if (values instanceof OpenBaoValueStore && history) {
+      this.sweeper = new OrphanValueSweeper(values, sql, config.policies.sweepGraceSeconds * 1000, log, metrics, async () => (await history.pending(1)) === 0);
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -12,6 +12,7 @@ import {
   SecretState,
   SecretValueKey,
   SecretValueStore,
+  StoreUnavailableError,
   StreamName,
 } from '../../../../libs/domain/src';
 import { ciRoleName } from '../../../../libs/domain/src/openbao/policy-renderer';
@@ -81,7 +82,14 @@ async function requireVisible(
  */
 class PendingValues {
   private readonly refs: string[] = [];
-  constructor(private readonly values: SecretValueStore) {}
+  /**
+   * `stored` reads the value references the secret's stream holds: after an ambiguous failure
+   * (the store went away mid-append; the append may have committed) it decides what to keep.
+   */
+  constructor(
+    private readonly values: SecretValueStore,
+    private readonly stored: () => Promise<Set<string>>,
+  ) {}
 
   async put(key: SecretValueKey, value: string): Promise<string> {
     const { valueRef } = await this.values.put(key, value);
@@ -89,22 +97,38 @@ class PendingValues {
     return valueRef;
   }
 
-  /** Destroys every value put here except the one the appended event names (none on failure). */
-  async settle(committed: DomainEvent[] | null): Promise<void> {
-    const keep = new Set((committed ?? []).map((e) => String((e.data as { valueRef?: string }).valueRef)));
+  /** Destroys every value put here that no committed event names. */
+  private async settle(committed: DomainEvent[] | null, error: unknown): Promise<void> {
+    let keep = new Set((committed ?? []).map((e) => String((e.data as { valueRef?: string }).valueRef)));
+    if (!committed && error instanceof StoreUnavailableError) {
+      // Maybe appended, maybe not: ask the stream. If it cannot answer either, keep everything;
+      // the orphan sweep destroys what no event names once the grace period has passed.
+      const inStream = await this.stored().catch(() => null);
+      if (!inStream) return;
+      keep = inStream;
+    }
     const orphans = this.refs.filter((r) => !keep.has(r));
     if (orphans.length > 0) await this.values.destroy(orphans).catch(() => undefined);
   }
 
   async run<T extends { events: DomainEvent[] }>(fn: () => Promise<T>): Promise<T> {
     let result: T | undefined;
+    let error: unknown;
     try {
       result = await fn();
       return result;
+    } catch (e) {
+      error = e;
+      throw e;
     } finally {
-      await this.settle(result ? result.events : null);
+      await this.settle(result ? result.events : null, error);
     }
   }
+}
+
+/** Every value reference the secret's stream names (for PendingValues after an ambiguous failure). */
+function storedRefs(store: EventStore, stream: string): () => Promise<Set<string>> {
+  return async () => new Set((await store.readStream(stream)).map((e) => String((e.data as { valueRef?: unknown }).valueRef)));
 }
 
 @CommandHandler(CreateSecretCommand)
@@ -119,7 +143,7 @@ export class CreateSecretHandler implements ICommandHandler<CreateSecretCommand>
   async execute({ projectId, body, principal, ctx }: CreateSecretCommand) {
     const scope: SecretScope = { environment: body.environment ?? null, branch: body.branch ?? null, protectedOnly: body.protectedOnly ?? false };
     await this.access.require(principal, 'create', { projectId, name: body.name, ...scope }, ctx);
-    const pending = new PendingValues(this.values);
+    const pending = new PendingValues(this.values, storedRefs(this.store, StreamName.secret(projectId, body.name)));
     const result = await pending.run(() =>
       handleCommand(this.store, this.secrets, StreamName.secret(projectId, body.name), secretDecider, async (): Promise<SecretCommand> => {
         const valueRef = await pending.put({ projectId, name: body.name, version: 1 }, body.value);
@@ -140,7 +164,7 @@ export class UpdateSecretValueHandler implements ICommandHandler<UpdateSecretVal
   ) {}
 
   async execute({ projectId, name, value, ifMatch, principal, ctx }: UpdateSecretValueCommand) {
-    const pending = new PendingValues(this.values);
+    const pending = new PendingValues(this.values, storedRefs(this.store, StreamName.secret(projectId, name)));
     const result = await pending.run(() =>
       handleCommand(this.store, this.secrets, StreamName.secret(projectId, name), secretDecider, async (loaded): Promise<SecretCommand> => {
         await requireVisible(this.access, principal, 'update', projectId, name, loaded, ctx);

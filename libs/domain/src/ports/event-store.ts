@@ -84,6 +84,8 @@ export interface ReadAllOptions {
   /** Exclusive lower bound; undefined = from the start. */
   after?: Position;
   maxCount?: number;
+  /** Only events of streams whose names start with one of these. */
+  streamPrefixes?: string[];
 }
 
 export interface SubscriptionHandle {

@@ -40,6 +40,10 @@ export class ProjectionRunner {
     private readonly metrics: Metrics,
   ) {}
 
+  get name(): string {
+    return this.projection.name;
+  }
+
   get isCaughtUp(): boolean {
     return this.caughtUp;
   }
@@ -127,8 +131,7 @@ export class ProjectionRunner {
   /** How many events of this projection's streams the store holds beyond its checkpoint (at most `max`): 0 = caught up. */
   async pending(max = 1000): Promise<number> {
     const after = await checkpoints.load(this.sql, this.projection.name);
-    const page = await this.store.readAll({ after, maxCount: max });
-    return page.filter((e) => this.projection.streamPrefixes.some((p) => e.streamName.startsWith(p))).length;
+    return (await this.store.readAll({ after, maxCount: max, streamPrefixes: this.projection.streamPrefixes })).length;
   }
 
   async stop(): Promise<void> {
