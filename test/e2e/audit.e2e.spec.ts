@@ -7,18 +7,9 @@ import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { logRowsFromNdjson } from '../../apps/cli/src/main';
 import { publicKeyFrom, verifyCheckpointConsistency, verifyEvidence, verifyLog, verifyRecordInclusion, VerificationError } from '../../apps/cli/src/verify';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
+import { eventually } from '../support/eventually';
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > until) return v;
-    await sleep(50);
-  }
-}
 
 describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evidence, live stream', () => {
   let t: EmbeddedApp;

@@ -2,17 +2,9 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { EventStore, RecordedEvent } from '../../libs/domain/src';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
+import { eventually } from '../support/eventually';
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > until) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];

@@ -4,18 +4,9 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { ciRoleName } from '../../libs/domain/src/openbao/policy-renderer';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
+import { eventually, sleep } from '../support/eventually';
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 8000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > until) return v;
-    await sleep(50);
-  }
-}
 
 describe('compliance queries (access history, readers at T), embedded profile', () => {
   let t: EmbeddedApp;

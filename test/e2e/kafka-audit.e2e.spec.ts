@@ -15,6 +15,7 @@ import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { consumeAll, STACK, stackRunsThisBroker } from '../support/kafka';
 import { scratchDatabase } from '../support/scratch-database';
 import { seedHistory } from '../support/seed-events';
+import { sleep } from '../support/eventually';
 
 // The auditor against real Kafka and PostgreSQL (scripts/stack): what a SIEM consumer reads,
 // and that a kill -9 of the auditor and a 30-second Kafka outage lose nothing.
@@ -22,7 +23,6 @@ const DATABASE_URL = process.env.DATABASE_URL;
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
 const ROOT = join(__dirname, '../..');
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (!DATABASE_URL || !KAFKA_BROKERS) {
   console.warn('SKIPPED auditor Kafka tests: DATABASE_URL and KAFKA_BROKERS must be set (scripts/test-all sets them)');

@@ -12,6 +12,7 @@ import { OrphanValueSweeper } from '../../apps/projector/src/orphan-value-sweepe
 import { rebuild } from '../../apps/projector/src/rebuild';
 import { renderOptions } from '../../apps/projector/src/projections';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { eventually } from '../support/eventually';
 
 // The production profile against real PostgreSQL and OpenBao (scripts/stack): values in KV v2,
 // CI policies and JWT roles reconciled from the events, CI jobs logging in with their own JWT.
@@ -19,16 +20,7 @@ const DATABASE_URL = process.env.DATABASE_URL;
 const BAO_ADDR = process.env.BAO_ADDR;
 const BAO_TOKEN = process.env.BAO_TOKEN;
 const CANARY = `bao-canary-${randomUUID()}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch((e) => e as T);
-    if (ok(v) || Date.now() > until) return v;
-    await sleep(100);
-  }
-}
 const status = (e: unknown) => (e as { response?: { statusCode?: number } }).response?.statusCode;
 
 if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {

@@ -12,13 +12,13 @@ import { rebuild } from '../../apps/projector/src/rebuild';
 import { PROJECTIONS } from '../../apps/projector/src/projections';
 import { scratchDatabase } from '../support/scratch-database';
 import { seedHistory } from '../support/seed-events';
+import { sleep } from '../support/eventually';
 
 // kill -9 of the projector in the middle of a 10,000-event replay, against real PostgreSQL:
 // after a restart the read models equal, byte for byte, those of an uninterrupted replay.
 const DATABASE_URL = process.env.DATABASE_URL;
 const ROOT = join(__dirname, '../..');
 const TOTAL = 10_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startProjector(url: string, dataDir: string): ChildProcess {
   return spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps/projector/src/main.ts')], {
