@@ -250,6 +250,12 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
         }
       });
 
+      it('gets every non-credential setting it reads that has a catalog default', () => {
+        const env = appEnv(objects, app);
+        const missing = SETTINGS.filter((s) => !s.secret && s.default !== undefined && usedBy(s, app) && !env.has(s.name)).map((s) => s.name);
+        expect(missing).toEqual([]);
+      });
+
       it('takes credentials from existing Secrets only: secretKeyRef, or a file on a read-only Secret volume', () => {
         const pod = deployment(objects, app).spec.template.spec;
         const c = pod.containers[0];
@@ -310,6 +316,17 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
       expect(find(objects, 'Ingress')).toEqual([]);
       expect(find(objects, 'HorizontalPodAutoscaler')).toEqual([]);
       expect(find(objects, 'PodDisruptionBudget')).toHaveLength(1);
+    });
+
+    it('defaults: every setting the chart does not fix itself renders with the catalog default', () => {
+      // The chart fixes these for a container (production profile, bind address, data
+      // directory, one app per pod, no development issuer); every other default mirrors the catalog.
+      const chartOwn = new Set(['PROFILE', 'APPS', 'HOST', 'DATA_DIR', 'DEV_ISSUER']);
+      const [cm] = find(render(VALUE_SETS[0]).objects, 'ConfigMap');
+      const differing = SETTINGS.filter((s) => !s.secret && s.default !== undefined && !chartOwn.has(s.name))
+        .map((s) => ({ name: s.name, catalog: s.default, chart: cm.data?.[s.name] }))
+        .filter((d) => d.chart !== d.catalog);
+      expect(differing).toEqual([]);
     });
 
     it('ingress + HPA: an Ingress with TLS to the command API Service, an autoscaler on CPU and memory', () => {

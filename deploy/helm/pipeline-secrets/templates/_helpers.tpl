@@ -349,8 +349,16 @@ KAFKA_CLIENT_ID: {{ .Values.kafka.clientId | quote }}
 AUDIT_TOPIC: {{ .Values.kafka.auditTopic | quote }}
 AUDIT_CHECKPOINT_TOPIC: {{ .Values.kafka.checkpointTopic | quote }}
 AUDIT_TOPIC_PARTITIONS: {{ .Values.kafka.topicPartitions | quote }}
+AUDIT_TOPIC_REPLICATION: {{ .Values.kafka.topicReplication | int | quote }}
+AUDIT_LOG_ORIGIN: {{ .Values.audit.logOrigin | quote }}
+AUDIT_CHECKPOINT_EVERY_RECORDS: {{ .Values.audit.checkpointEveryRecords | int | quote }}
+AUDIT_CHECKPOINT_SECONDS: {{ .Values.audit.checkpointSeconds | int | quote }}
 BAO_ADDR: {{ .Values.openbao.address | quote }}
 BAO_KV_MOUNT: {{ .Values.openbao.kvMount | quote }}
+BAO_KV_PREFIX: {{ .Values.openbao.kvPrefix | quote }}
+BAO_JWT_MOUNT: {{ .Values.openbao.jwtMount | quote }}
+BAO_CI_TOKEN_TTL_SECONDS: {{ .Values.openbao.ciTokenTtlSeconds | int | quote }}
+VALUE_SWEEP_GRACE_SECONDS: {{ .Values.openbao.valueSweepGraceSeconds | int | quote }}
 AUTH_AUDIENCE: {{ .Values.auth.audience | quote }}
 AUTH_ALGORITHMS: {{ .Values.auth.algorithms | quote }}
 AUTH_CLOCK_SKEW_SECONDS: {{ .Values.auth.clockSkewSeconds | quote }}
@@ -372,11 +380,11 @@ e.g. the projector is never handed the user issuer it has no key for.
 {{- define "pipeline-secrets.configKeysOf" -}}
 {{- $common := list "PROFILE" "HOST" "PORT" "DATA_DIR" "LOG_LEVEL" -}}
 {{- if eq . "command-api" -}}
-{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
+{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
 {{- else if eq . "projector" -}}
-{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
+{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "BAO_CI_TOKEN_TTL_SECONDS" "VALUE_SWEEP_GRACE_SECONDS" "AUTH_AUDIENCE" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
 {{- else if eq . "auditor" -}}
-{{- concat $common (list "KAFKA_BROKERS" "KAFKA_CLIENT_ID" "AUDIT_TOPIC" "AUDIT_CHECKPOINT_TOPIC" "AUDIT_TOPIC_PARTITIONS") | join " " -}}
+{{- concat $common (list "KAFKA_BROKERS" "KAFKA_CLIENT_ID" "AUDIT_TOPIC" "AUDIT_CHECKPOINT_TOPIC" "AUDIT_TOPIC_PARTITIONS" "AUDIT_TOPIC_REPLICATION" "AUDIT_LOG_ORIGIN" "AUDIT_CHECKPOINT_EVERY_RECORDS" "AUDIT_CHECKPOINT_SECONDS") | join " " -}}
 {{- end -}}
 {{- end -}}
 
