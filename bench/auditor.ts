@@ -52,6 +52,8 @@ async function main() {
     let t = Date.now();
     await seedHistory(store, 'bench', EVENTS);
     console.log(`seeded ${EVENTS} events in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    // A live database has planner statistics (autovacuum); a just-filled scratch one has none yet.
+    await sql.query('ANALYZE es_events');
 
     // The records the auditor will produce, for the raw baseline: same keys, bytes and headers.
     const events: RecordedEvent[] = [];

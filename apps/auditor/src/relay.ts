@@ -3,6 +3,8 @@ import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logge
 import { Metrics } from '../../../libs/infra/src/observability/metrics';
 
 const MAX_QUEUED = 20_000;
+/** Save the acknowledged offset at least every this many positions. */
+const OFFSET_EVERY = 2000;
 
 export interface RelaySource<T> {
   /** Items after position `after` (exclusive), in order, at most `limit`. */
@@ -86,14 +88,21 @@ export class LogRelay<T> {
   private async drain(): Promise<void> {
     try {
       let after = await this.store.relayOffset(this.name);
-      for (;;) {
-        if (this.stopped) return;
-        const items = this.takeQueued(after) ?? (await this.source.fetch(after, this.batchSize));
-        if (items.length === 0) break;
-        await this.deliver(items);
-        after = this.source.positionOf(items[items.length - 1]);
-        await this.store.saveRelayOffset(this.name, after);
-        this.metrics.auditRelayed.inc({ relay: this.name }, items.length);
+      let saved = after;
+      try {
+        for (;;) {
+          if (this.stopped) return;
+          const items = this.takeQueued(after) ?? (await this.source.fetch(after, this.batchSize));
+          if (items.length === 0) break;
+          await this.deliver(items);
+          after = this.source.positionOf(items[items.length - 1]);
+          this.metrics.auditRelayed.inc({ relay: this.name }, items.length);
+          // The offset is saved every few sends and whenever the relay runs dry: a crash in
+          // between re-delivers at most those sends (same event ids), never skips one.
+          if (after - saved >= OFFSET_EVERY) saved = await this.save(after);
+        }
+      } finally {
+        if (after !== saved) await this.save(after);
       }
       this.metrics.auditRelayBacklog.set({ relay: this.name }, 0);
       if (this.failures > 0) this.logger.info('audit relay recovered', { relay: this.name, afterFailures: this.failures });
@@ -110,6 +119,11 @@ export class LogRelay<T> {
       }, delay);
       this.retryTimer.unref();
     }
+  }
+
+  private async save(position: number): Promise<number> {
+    await this.store.saveRelayOffset(this.name, position);
+    return position;
   }
 
   /** Items committed to the log but not yet acknowledged by the sink. */
