@@ -7,7 +7,7 @@ import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { logRowsFromNdjson } from '../../apps/cli/src/main';
 import { publicKeyFrom, verifyCheckpointConsistency, verifyEvidence, verifyLog, verifyRecordInclusion, VerificationError } from '../../apps/cli/src/verify';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
-import { eventually } from '../support/eventually';
+import { eventually, sleep } from '../support/eventually';
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
 
@@ -20,7 +20,7 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
   const auditor = () => t.app.get(AuditorModule);
 
   beforeAll(async () => {
-    t = await startEmbedded({ env: { AUDIT_CHECKPOINT_SECONDS: '1', AUDIT_CHECKPOINT_EVERY_RECORDS: '5' } });
+    t = await startEmbedded({ env: { AUDIT_CHECKPOINT_SECONDS: '1', AUDIT_CHECKPOINT_EVERY_RECORDS: '5', GRANT_EXPIRY_SCAN_SECONDS: '1' } });
     http = request(t.app.getHttpServer());
     admin = await t.userToken('root', { admin: true });
     owner = await t.userToken('olive');
@@ -180,6 +180,31 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
     expect(lines.slice(0, 8).map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect((await http.get('/v1/audit/stream').set(auth(outsider))).status).toBe(403);
   });
+
+  it('records a grant\'s expiry as an event when it passes: one OCSF Revoke Privileges record, "expired", by the system', async () => {
+    const g = await http.post(`/v1/projects/${P}/grants`).set(auth(owner)).send({ principal: { type: 'user', id: 'temp' }, role: 'developer', expiresAt: new Date(Date.now() + 1500).toISOString() });
+    expect(g.status).toBe(201);
+    const expiredRecords = async () => {
+      await auditor().idle();
+      const { rows } = await t.infra.sql.query<{ record: string }>(`SELECT record FROM audit_log WHERE event_type = 'RoleExpired'`);
+      return rows.map((r) => JSON.parse(r.record));
+    };
+    const records = await eventually(expiredRecords, (r) => r.length > 0, 15_000);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      class_uid: 3005,
+      activity_id: 2,
+      status_detail: 'expired',
+      user: { uid: 'temp' },
+      actor: { user: { uid: 'grant-expiry' } },
+      unmapped: { grant: { grant_id: g.body.grantId } },
+    });
+    // Later scans record nothing more, and the grants read model notes it.
+    await sleep(2500);
+    expect(await expiredRecords()).toHaveLength(1);
+    const { rows } = await t.infra.sql.query<{ expiry_recorded_at: unknown }>('SELECT expiry_recorded_at FROM rm_grants WHERE grant_id = $1', [g.body.grantId]);
+    expect(rows[0].expiry_recorded_at).not.toBeNull();
+  }, 30_000);
 
   it('no secret value in the audit file, the log table, any served record or any log line', async () => {
     for (const f of filesUnder(join(t.dataDir, 'audit'))) expect(f.bytes.includes(CANARY)).toBe(false);

@@ -10,6 +10,7 @@ import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
 import { GrantsController } from './grants/grants.controller';
 import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
+import { GrantExpiryRecorder } from './grants/grant-expiry-recorder';
 import { BearerAuthGuard } from './http/auth.guard';
 import { ProblemFilter } from './http/problem.filter';
 import { SecretsController } from './secrets/secrets.controller';
@@ -23,6 +24,7 @@ import { SecretStates } from './secrets/secret-states';
   providers: [
     AccessControl,
     AuditAccess,
+    GrantExpiryRecorder,
     SecretStates,
     ...SECRET_COMMAND_HANDLERS,
     ...GRANT_COMMAND_HANDLERS,

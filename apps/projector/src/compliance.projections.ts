@@ -32,6 +32,11 @@ export const grantsProjection: Projection = {
         );
         return;
       }
+      case 'RoleExpired': {
+        // valid_to already is the expiry; this only notes that the expiry is in the log.
+        await tx.query('UPDATE rm_grants SET expiry_recorded_at = $3 WHERE project_id = $1 AND grant_id = $2', [e.data.projectId, e.data.grantId, e.data.recordedAt]);
+        return;
+      }
     }
   },
 };

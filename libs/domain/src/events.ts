@@ -14,6 +14,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   SecretDeleted: 1,
   RoleGranted: 1,
   RoleRevoked: 1,
+  RoleExpired: 1,
   SecretAccessed: 1,
   SecretAccessDenied: 1,
 };

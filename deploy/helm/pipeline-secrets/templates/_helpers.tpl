@@ -353,6 +353,7 @@ AUDIT_TOPIC_REPLICATION: {{ .Values.kafka.topicReplication | int | quote }}
 AUDIT_LOG_ORIGIN: {{ .Values.audit.logOrigin | quote }}
 AUDIT_CHECKPOINT_EVERY_RECORDS: {{ .Values.audit.checkpointEveryRecords | int | quote }}
 AUDIT_CHECKPOINT_SECONDS: {{ .Values.audit.checkpointSeconds | int | quote }}
+GRANT_EXPIRY_SCAN_SECONDS: {{ .Values.audit.grantExpiryScanSeconds | int | quote }}
 BAO_ADDR: {{ .Values.openbao.address | quote }}
 BAO_KV_MOUNT: {{ .Values.openbao.kvMount | quote }}
 BAO_KV_PREFIX: {{ .Values.openbao.kvPrefix | quote }}
@@ -380,7 +381,7 @@ e.g. the projector is never handed the user issuer it has no key for.
 {{- define "pipeline-secrets.configKeysOf" -}}
 {{- $common := list "PROFILE" "HOST" "PORT" "DATA_DIR" "LOG_LEVEL" -}}
 {{- if eq . "command-api" -}}
-{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
+{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "GRANT_EXPIRY_SCAN_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
 {{- else if eq . "projector" -}}
 {{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "BAO_CI_TOKEN_TTL_SECONDS" "VALUE_SWEEP_GRACE_SECONDS" "AUTH_AUDIENCE" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
 {{- else if eq . "auditor" -}}

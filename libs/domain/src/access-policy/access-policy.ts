@@ -38,7 +38,9 @@ export type AccessPolicyCommand =
       };
       metadata: CommandMetadata;
     }
-  | { type: 'RevokeRole'; data: { grantId: string }; metadata: CommandMetadata };
+  | { type: 'RevokeRole'; data: { grantId: string }; metadata: CommandMetadata }
+  /** Records, once, that a grant's expiry has passed (issued by the service itself on a timer). */
+  | { type: 'RecordGrantExpiry'; data: { grantId: string }; metadata: CommandMetadata };
 
 // ---- events ----
 export type RoleGranted = DomainEvent<
@@ -59,13 +61,23 @@ export type RoleRevoked = DomainEvent<
   'RoleRevoked',
   { projectId: string; grantId: string; principal: GrantPrincipal; role: Role; revokedBy: string; revokedAt: string }
 >;
-export type AccessPolicyEvent = RoleGranted | RoleRevoked;
+/**
+ * A grant's `expiresAt` passed. Authorization never needed this event (it compares expiresAt with
+ * the decision time); it makes the expiry a fact in the log, so a SIEM sees it when it happens.
+ */
+export type RoleExpired = DomainEvent<
+  'RoleExpired',
+  { projectId: string; grantId: string; principal: GrantPrincipal; role: Role; expiresAt: string; recordedAt: string }
+>;
+export type AccessPolicyEvent = RoleGranted | RoleRevoked | RoleExpired;
 
 // ---- state ----
 export interface AccessPolicyState {
   projectId: string | null;
   /** Every grant ever made, revoked ones included (history answers "who could, when"). */
   grants: ReadonlyMap<string, Grant>;
+  /** Grants whose expiry has been recorded (RoleExpired). */
+  expiryRecorded?: ReadonlySet<string>;
 }
 
 export function isGrantActive(g: Grant, now: string): boolean {
@@ -145,6 +157,17 @@ export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand
           },
         ];
       }
+      case 'RecordGrantExpiry': {
+        const g = state.grants.get(command.data.grantId);
+        // Nothing to record: unknown, revoked first, never expiring, not yet expired, or already recorded.
+        if (!g || g.revokedAt !== null || g.expiresAt === null || Date.parse(now) < Date.parse(g.expiresAt) || state.expiryRecorded?.has(g.grantId)) return [];
+        return [
+          {
+            type: 'RoleExpired',
+            data: { projectId: state.projectId ?? '', grantId: g.grantId, principal: g.principal, role: g.role, expiresAt: g.expiresAt, recordedAt: now },
+          },
+        ];
+      }
       default:
         return assertNever(command);
     }
@@ -174,6 +197,8 @@ export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand
         if (g) grants.set(g.grantId, { ...g, revokedAt: event.data.revokedAt, revokedBy: event.data.revokedBy });
         return { ...state, grants };
       }
+      case 'RoleExpired':
+        return { ...state, grants, expiryRecorded: new Set([...(state.expiryRecorded ?? []), event.data.grantId]) };
       default:
         return assertNever(event);
     }

@@ -80,4 +80,32 @@ describe('Project access policy decider', () => {
       .given([granted('g1'), granted('g2', { principal: { type: 'user', id: 'carol' } })])
       .when({ type: 'RevokeRole', data: { grantId: 'g1' }, metadata: meta })
       .then([expect.objectContaining({ type: 'RoleRevoked' }) as unknown as AccessPolicyEvent]));
+
+  describe('recording expiries', () => {
+    const expiring = granted('g2', { principal: { type: 'user', id: 'dave' }, role: 'maintainer', expiresAt: '2025-12-31T00:00:00.000Z' });
+    const record = (grantId: string) => ({ type: 'RecordGrantExpiry' as const, data: { grantId }, metadata: { now, actor: { type: 'system' as const, id: 'grant-expiry' } } });
+
+    it('records a passed expiry once, naming the grant, principal, role and expiry', () =>
+      spec
+        .given([granted('g1'), expiring])
+        .when(record('g2'))
+        .then([
+          {
+            type: 'RoleExpired',
+            data: { projectId: 'p', grantId: 'g2', principal: { type: 'user', id: 'dave' }, role: 'maintainer', expiresAt: '2025-12-31T00:00:00.000Z', recordedAt: now },
+          },
+        ]));
+
+    it('records nothing twice, nothing early, nothing for grants that never expire, are revoked or unknown', () => {
+      const expired = { type: 'RoleExpired' as const, data: { projectId: 'p', grantId: 'g2', principal: { type: 'user' as const, id: 'dave' }, role: 'maintainer' as const, expiresAt: '2025-12-31T00:00:00.000Z', recordedAt: now } };
+      spec.given([granted('g1'), expiring, expired]).when(record('g2')).then([]);
+      spec.given([granted('g1'), granted('g3', { expiresAt: '2026-06-01T00:00:00.000Z' })]).when(record('g3')).then([]);
+      spec.given([granted('g1')]).when(record('g1')).then([]);
+      spec.given([granted('g1')]).when(record('nope')).then([]);
+      spec
+        .given([granted('g1'), expiring, { type: 'RoleRevoked', data: { projectId: 'p', grantId: 'g2', principal: { type: 'user', id: 'dave' }, role: 'maintainer', revokedBy: 'x', revokedAt: '2025-12-15T00:00:00.000Z' } }])
+        .when(record('g2'))
+        .then([]);
+    });
+  });
 });

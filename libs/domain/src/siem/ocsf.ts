@@ -198,6 +198,7 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
       return accessRecord(event, domain, opts);
     case 'RoleGranted':
     case 'RoleRevoked':
+    case 'RoleExpired':
       return grantRecord(event, domain, opts);
     default:
       return null;
@@ -323,6 +324,11 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
     resource.data = { environment, branch };
     resource.labels = [`environment:${environment ?? '*'}`, `branch:${branch ?? '*'}`];
     grant.expires_at = nullableStr(domain.data.expiresAt);
+  } else if (domain.type === 'RoleExpired') {
+    // The privilege lapsed at expires_at; the service recorded it (actor: system) at `time`.
+    activity = 2;
+    verb = 'recorded the expiry of';
+    grant.expires_at = nullableStr(domain.data.expiresAt);
   } else {
     activity = 2;
     verb = 'revoked';
@@ -334,6 +340,7 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
     activityName: USER_ACCESS_NAMES[activity],
     severity: 1,
     success: true,
+    statusDetail: domain.type === 'RoleExpired' ? 'expired' : undefined,
     actor,
     message: `${actor.who} ${verb} role ${role} on project ${projectId} ${activity === 1 ? 'to' : 'from'} ${grantee.type.toLowerCase()} ${grantee.uid}`,
     unmapped: { grant },

@@ -110,6 +110,12 @@ const events = {
     }),
   revoked: () =>
     recorded('RoleRevoked', { projectId: 'acme', grantId: 'g-1', principal: { type: 'user', id: 'carol' }, role: 'developer', revokedBy: 'alice', revokedAt: at }),
+  expired: () =>
+    recorded(
+      'RoleExpired',
+      { projectId: 'acme', grantId: 'g-3', principal: { type: 'user', id: 'dave' }, role: 'maintainer', expiresAt: '2025-03-01T09:59:00.000Z', recordedAt: at },
+      { actor: { type: 'system', id: 'grant-expiry' } },
+    ),
 };
 
 describe('toOcsf', () => {
@@ -248,6 +254,22 @@ describe('toOcsf', () => {
     expect(revoked).toMatchObject({ activity_id: 2, activity_name: 'Revoke Privileges', type_uid: 300502, privileges: ['developer'] });
     const group = toOcsf(events.grantedToGroup(), opts) as OcsfUserAccessManagement;
     expect(group.user).toEqual({ uid: 'team-a', type_id: 99, type: 'Group' });
+  });
+
+  it('maps RoleExpired to Revoke Privileges with status_detail "expired", by the system, with the expiry time', () => {
+    const r = toOcsf(events.expired(), opts) as OcsfUserAccessManagement;
+    expect(r).toMatchObject({
+      class_uid: 3005,
+      activity_id: 2,
+      type_uid: 300502,
+      status_id: 1,
+      status_detail: 'expired',
+      privileges: ['maintainer'],
+      user: { uid: 'dave' },
+      unmapped: { grant: { grant_id: 'g-3', expires_at: '2025-03-01T09:59:00.000Z' } },
+    });
+    expect(r.src_endpoint).toEqual({ svc_name: 'internal' });
+    expect(auditKey(events.expired())).toBe('acme/*');
   });
 
   it('has schemas that reject what OCSF 1.3.0 would not accept', () => {

@@ -48,6 +48,7 @@ class RawSettings {
   })
   AUTH_ALGORITHMS = 'RS256,ES256,EdDSA';
   @IsInt() @Min(0) @Max(300) AUTH_CLOCK_SKEW_SECONDS = 30;
+  @IsInt() @Min(1) @Max(3600) GRANT_EXPIRY_SCAN_SECONDS = 30;
   @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
 }
 
@@ -78,6 +79,8 @@ export interface AppConfig {
   bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string; kvPrefix: string; jwtMount: string; ciTokenTtlSeconds: number };
   /** Where rendered policies go (OpenBao, or these files in the embedded profile) and the KV layout they name. */
   policies: { dir: string; kvMount: string; kvPrefix: string; ciTokenTtlSeconds: number; sweepGraceSeconds: number };
+  /** How often the command API looks for grants whose expiry passed, to record RoleExpired. */
+  grantExpiryScanSeconds: number;
   masterKeyFile: string;
   auth: {
     audience: string;
@@ -96,7 +99,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
+const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       : undefined,
     policies: { dir: resolve(dataDir, 'policies'), kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS, sweepGraceSeconds: raw.VALUE_SWEEP_GRACE_SECONDS },
     masterKeyFile: raw.MASTER_KEY_FILE ?? resolve(dataDir, 'master.key'),
+    grantExpiryScanSeconds: raw.GRANT_EXPIRY_SCAN_SECONDS,
     auth: {
       audience: raw.AUTH_AUDIENCE,
       algorithms: raw.AUTH_ALGORITHMS.split(','),

@@ -53,5 +53,6 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'AUTH_CI_PUBLIC_KEY_FILE', description: 'PEM public key of the CI issuer.', usedBy: ['command-api', 'projector'] },
   { name: 'AUTH_ALGORITHMS', default: 'RS256,ES256,EdDSA', description: 'Allowed JWT `alg` values.', usedBy: ['command-api'] },
   { name: 'AUTH_CLOCK_SKEW_SECONDS', default: '30', description: 'Tolerance for `exp`/`nbf`.', usedBy: ['command-api'] },
+  { name: 'GRANT_EXPIRY_SCAN_SECONDS', default: '30', description: 'How often the command API records `RoleExpired` for grants whose `expiresAt` passed (so SIEMs see expiries when they happen; access is refused from the expiry instant regardless).', usedBy: ['command-api'] },
   { name: 'DEV_ISSUER', default: '1 (embedded), 0 (production)', description: 'Run the development issuer (key in DATA_DIR) whose tokens the CLI mints. Tests and local trials only.', usedBy: ['command-api'] },
 ];

@@ -172,6 +172,17 @@ export class ComplianceQueries {
   }
 
   /** Grants of the project in force at `at`. */
+  /** Grants whose expiry has passed at `now` but is not yet recorded as RoleExpired (oldest first). */
+  async grantsDueForExpiry(now: string, limit = 500): Promise<{ projectId: string; grantId: string }[]> {
+    const { rows } = await this.sql.query<{ project_id: string; grant_id: string }>(
+      `SELECT project_id, grant_id FROM rm_grants
+        WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND expiry_recorded_at IS NULL AND expires_at <= $1::timestamptz
+        ORDER BY expires_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ projectId: r.project_id, grantId: r.grant_id }));
+  }
+
   /**
    * Projects where a user (directly or through a group) holds one of `roles` at `at`, from the
    * projected grants: candidates only — callers confirm each against the event-sourced policy.

@@ -104,6 +104,12 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
     CREATE INDEX IF NOT EXISTS rm_access_history_denied ON rm_access_history (project_id, pos_commit DESC, pos_prepare DESC) WHERE decision = 'denied';
     CREATE INDEX IF NOT EXISTS rm_access_history_time ON rm_access_history (project_id, occurred_at)`,
   },
+  {
+    version: 3,
+    name: 'grants: when their expiry was recorded (RoleExpired)',
+    sql: `ALTER TABLE rm_grants ADD COLUMN IF NOT EXISTS expiry_recorded_at timestamptz;
+    CREATE INDEX IF NOT EXISTS rm_grants_expiry_due ON rm_grants (expires_at) WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND expiry_recorded_at IS NULL`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */
