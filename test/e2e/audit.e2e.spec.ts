@@ -179,7 +179,15 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
     const lines = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
     expect(lines.slice(0, 8).map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect((await http.get('/v1/audit/stream').set(auth(outsider))).status).toBe(403);
-  });
+
+    // A stream ends when the token that opened it expires.
+    const shortLived = await t.userToken('olive', { ttlSeconds: 2 }); // (audrey's four streams may still be closing)
+    const started = Date.now();
+    const ending = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(shortLived) });
+    expect(ending.status).toBe(200);
+    await ending.text(); // resolves when the server ends the response
+    expect(Date.now() - started).toBeLessThan(6000);
+  }, 20_000);
 
   it('records a grant\'s expiry as an event when it passes: one OCSF Revoke Privileges record, "expired", by the system', async () => {
     const g = await http.post(`/v1/projects/${P}/grants`).set(auth(owner)).send({ principal: { type: 'user', id: 'temp' }, role: 'developer', expiresAt: new Date(Date.now() + 1500).toISOString() });

@@ -190,6 +190,8 @@ export class AuditController {
     let lastWrite = Date.now();
     try {
       while (!closed) {
+        // The stream lives no longer than the token that opened it.
+        if (req.tokenExpiresAt !== undefined && Date.now() >= req.tokenExpiresAt) break;
         if (Date.now() - lastAuth > STREAM_REAUTHORIZE_MS) {
           // A revoked grant ends the stream within this period.
           projects = await this.auditAccess.auditableProjects(p, commandContext(req, p));

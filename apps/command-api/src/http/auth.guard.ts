@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { decodeJwt } from 'jose';
 import { Principal } from '../../../../libs/domain/src';
 import { PUBLIC_ROUTE } from '../../../../libs/infra/src/nest/public';
 import { TOKEN_VERIFIER } from '../../../../libs/infra/src/nest/tokens';
@@ -20,6 +21,9 @@ export class BearerAuthGuard implements CanActivate {
     const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
     if (!m) throw problems.unauthorized('malformed Authorization header');
     req.principal = await this.verifier.verify(m[1]);
+    // Verified above (exp is a required claim): long-lived responses (the audit stream) end with it.
+    const exp = decodeJwt(m[1]).exp;
+    if (typeof exp === 'number') req.tokenExpiresAt = exp * 1000;
     // Kept only for a CI job, whose own token logs in to OpenBao for brokered reads; never logged.
     if (req.principal.kind === 'ci-job') Object.defineProperty(req, 'ciJobToken', { value: m[1], enumerable: false });
     return true;

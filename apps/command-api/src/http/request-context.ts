@@ -8,6 +8,8 @@ export interface AuthenticatedRequest extends Request {
   requestId?: string;
   /** The verified bearer token of a CI job (non-enumerable). */
   ciJobToken?: string;
+  /** When the verified bearer token expires (ms since the epoch). */
+  tokenExpiresAt?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
