@@ -13,7 +13,9 @@ const BASE = `http://127.0.0.1:${PORT}`;
 function startService(dataDir: string): ChildProcess {
   return spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(PORT), LOG_LEVEL: 'error', PROFILE: 'embedded', APPS: 'command-api,projector,auditor' },
+    // Only what the embedded profile needs: inheriting the stack's BAO_ADDR or KAFKA_BROKERS would make
+    // this "embedded" service write to the shared OpenBao (whose ACL policy names are global) and Kafka.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(PORT), LOG_LEVEL: 'error', PROFILE: 'embedded', APPS: 'command-api,projector,auditor' },
     stdio: ['ignore', 'ignore', 'ignore'],
   });
 }

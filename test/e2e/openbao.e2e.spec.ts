@@ -55,7 +55,18 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
 
     const kv = (project: string, name: string) => `secret/data/ps-test-${run}/${project}/${name}`;
     const login = async (jwt: string, role: string) => {
-      const res = await root.write(`auth/${JWT_MOUNT}/login`, { role, jwt });
+      let res;
+      try {
+        res = await root.write(`auth/${JWT_MOUNT}/login`, { role, jwt });
+      } catch (e) {
+        // A missing role: say what the projector logged and which roles exist, not only "not found".
+        if (/could not be found/.test(String(e))) {
+          const roles = await root.list(`auth/${JWT_MOUNT}/role`).then((r: { data: { keys: string[] } }) => r.data.keys, () => []);
+          const warnings = t.logs.filter((l) => /"level":"(warn|error)"|reconcil|caught up/.test(l)).slice(-12);
+          throw Object.assign(new Error(`${String(e)}; roles on ${JWT_MOUNT}: ${roles.join(', ')}; recent log: ${warnings.join(' | ')}`), { response: (e as { response?: unknown }).response });
+        }
+        throw e;
+      }
       return vault({ endpoint: BAO_ADDR, token: res.auth.client_token });
     };
 
@@ -70,9 +81,15 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
 
     it('a CI job logs in with its own JWT and reads exactly what its project, ref and environment allow', async () => {
       const prodRole = ciRoleName(P, prodScope);
-      const role = await eventually(() => root.read(`auth/${JWT_MOUNT}/role/${prodRole}`), (r) => !(r instanceof Error));
-      // If the projector never wrote the role, say why (its warnings), not just "role not found".
-      expect({ role: role instanceof Error ? String(role) : 'ok', warnings: role instanceof Error ? t.logs.filter((l) => /"level":"(warn|error)"/.test(l)).slice(-10) : [] }).toEqual({ role: 'ok', warnings: [] });
+      // Every role this test uses, not just one: the reconciler writes them one after another.
+      const expected = [prodScope, { environment: null, branch: null, protectedOnly: false }, { environment: 'staging', branch: null, protectedOnly: false }].map((sc) => ciRoleName(P, sc));
+      expected.push(ciRoleName(OTHER, prodScope));
+      const present = async () => {
+        const keys: string[] = await root.list(`auth/${JWT_MOUNT}/role`).then((r: { data: { keys: string[] } }) => r.data.keys, () => []);
+        return expected.filter((n) => !keys.includes(n));
+      };
+      const missing = await eventually(present, (m) => m.length === 0, 20_000);
+      expect({ missing, log: missing.length ? t.logs.filter((l) => /"level":"(warn|error)"|reconcil|caught up/.test(l)).slice(-12) : [] }).toEqual({ missing: [], log: [] });
       const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production', pipeline: '1', job: '1' });
       const asProd = await login(job, prodRole);
       expect((await asProd.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
