@@ -112,7 +112,7 @@ async function main() {
       while ((await log.relayOffset(name)) < records.length - 1) await new Promise((r) => setTimeout(r, 5));
     };
     t = performance.now();
-    await new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, () => undefined), logger, metrics).catchUp(BATCH);
+    await new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, () => undefined), logger, metrics).catchUp();
     const logOnlySeconds = (performance.now() - t) / 1000;
     const stageSink = sinkFor('stage');
     await stageSink.ensureTopics();

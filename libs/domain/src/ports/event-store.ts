@@ -108,6 +108,12 @@ export interface SubscribeOptions {
    * checkpoint together. An error here ends the subscription like a handler error.
    */
   onBatchEnd?: () => Promise<void>;
+  /**
+   * Awaited when the subscription has looked past events of other streams up to `position`
+   * (nothing to deliver there): a consumer may store it as its checkpoint, so a restart does not
+   * re-read them. Adapters whose server filters (EventStoreDB) may never call it.
+   */
+  onProgress?: (position: Position) => Promise<void>;
 }
 
 export interface EventStore {

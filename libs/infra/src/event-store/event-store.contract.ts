@@ -224,6 +224,28 @@ export function describeEventStoreContract(name: string, target: ContractTarget)
       expect(log[log.length - 1]).toBe('end@3');
     });
 
+    it('a subscriber to rare streams moves past other streams\' events (onProgress) and still gets the next match', async () => {
+      const other = `${prefix}x-`; // a prefix of its own, so only this test's events are "other"
+      const rare = `${prefix}rare-`;
+      await store.appendToStream(`${rare}s`, 'no-stream', [ev()]);
+      for (let i = 0; i < 3; i++) await store.appendToStream(`${other}s${i}`, 'no-stream', Array.from({ length: 400 }, () => ev()));
+      const progress: RecordedEvent['position'][] = [];
+      const got: RecordedEvent[] = [];
+      const sub = store.subscribeToAll({ streamPrefixes: [rare], onProgress: async (p) => void progress.push(p) }, async (e) => void got.push(e));
+      const deadline = Date.now() + 15_000;
+      while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const lastOther = (await store.readStream(`${other}s2`)).at(-1)!;
+      while (/^(PGlite|PostgreSQL)/.test(name) && !progress.some((p) => comparePositions(p, lastOther.position) >= 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await store.appendToStream(`${rare}s`, 0, [ev()]);
+      while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await sub.stop();
+      expect(got.map((e) => e.revision)).toEqual([0, 1]);
+      // Progress only ever moves forward, never past an undelivered match.
+      for (let i = 1; i < progress.length; i++) expect(comparePositions(progress[i], progress[i - 1])).toBeGreaterThan(0);
+      for (const p of progress) expect(comparePositions(p, got[1].position)).toBeLessThan(0);
+      if (/^(PGlite|PostgreSQL)/.test(name)) expect(progress.some((p) => comparePositions(p, lastOther.position) >= 0)).toBe(true);
+    }, 30_000);
+
     it('ends the subscription when the handler throws, so the owner can resubscribe', async () => {
       await store.appendToStream(stream('boom'), 'no-stream', [ev()]);
       const sub = store.subscribeToAll({ streamPrefixes: [prefix] }, async () => {

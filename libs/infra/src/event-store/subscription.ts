@@ -1,14 +1,24 @@
-import { Position, RecordedEvent, SubscriptionHandle } from '../../../domain/src';
+import { comparePositions, Position, RecordedEvent, SubscriptionHandle } from '../../../domain/src';
+
+/** One read: the matching events, and how far the read looked (past events of other streams). */
+export interface ScanResult {
+  events: RecordedEvent[];
+  /** Position of the last event examined, matching or not; undefined when nothing was there. */
+  scannedTo?: Position;
+  /** True when the read stopped at its limit (more may follow at once); false when it reached the end. */
+  full: boolean;
+}
 
 export interface PollingSubscriptionSpec {
   after?: Position;
-  batchSize: number;
-  readBatch(after: Position | undefined): Promise<RecordedEvent[]>;
+  readBatch(after: Position | undefined): Promise<ScanResult>;
   /** Registers a wake-up callback (e.g. LISTEN/NOTIFY); returns how to unregister. */
   wakeups?(wake: () => void): Promise<() => Promise<void>>;
   handler(event: RecordedEvent): Promise<void>;
   onCaughtUp?: () => void;
   onBatchEnd?: () => Promise<void>;
+  /** Awaited when the read position moved past events of other streams (after onBatchEnd). */
+  onProgress?: (position: Position) => Promise<void>;
   /** Fallback poll when no wake-up arrives. */
   pollMs?: number;
 }
@@ -53,18 +63,27 @@ export function runSubscription(spec: PollingSubscriptionSpec): SubscriptionHand
       let after = spec.after;
       let caughtUp = false;
       while (!stopped) {
-        const batch = await spec.readBatch(after);
-        for (const event of batch) {
+        const { events, scannedTo, full } = await spec.readBatch(after);
+        for (const event of events) {
           if (stopped) break;
           inHandler = spec.handler(event);
           await inHandler;
           after = event.position;
         }
-        if (batch.length > 0 && spec.onBatchEnd) {
+        if (events.length > 0 && spec.onBatchEnd) {
           inHandler = spec.onBatchEnd();
           await inHandler;
         }
-        if (batch.length < spec.batchSize && !stopped) {
+        // Move past what was examined even if none of it matched: a subscription to rare streams
+        // must not re-read the same run of other streams' events on every wake-up.
+        if (!stopped && scannedTo && (!after || comparePositions(scannedTo, after) > 0)) {
+          after = scannedTo;
+          if (spec.onProgress) {
+            inHandler = spec.onProgress(scannedTo);
+            await inHandler;
+          }
+        }
+        if (!full && !stopped) {
           if (!caughtUp) {
             caughtUp = true;
             spec.onCaughtUp?.();

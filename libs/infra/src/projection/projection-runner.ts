@@ -17,6 +17,12 @@ export interface Projection {
   onRollback?(): void;
 }
 
+/** At most this often a projection stores a checkpoint that only skips other streams' events. */
+const PROGRESS_SAVE_MS = 1000;
+
+/** Events applied per transaction at most by catchUp() (rebuilds, benchmarks). */
+const REPLAY_BATCH = 2000;
+
 /** Events applied per transaction at most. */
 const MAX_BATCH = 500;
 
@@ -31,6 +37,7 @@ export class ProjectionRunner {
   private caughtUp = false;
   private timer?: NodeJS.Timeout;
   private buffer: RecordedEvent[] = [];
+  private progressSavedAt = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -67,6 +74,7 @@ export class ProjectionRunner {
           this.caughtUp = true;
         },
         onBatchEnd: () => this.commit(),
+        onProgress: (position) => this.progress(position),
       },
       async (event) => {
         this.buffer.push(event);
@@ -84,6 +92,17 @@ export class ProjectionRunner {
         this.timer = setTimeout(() => void this.subscribe(failures + 1).catch((err) => this.logger.error('resubscribe failed', describeError(err))), delay);
       },
     );
+  }
+
+  /**
+   * The subscription looked past other streams' events up to `position`: store it as the
+   * checkpoint now and then (not on every read), so a restart of a projection of rare streams
+   * does not re-read everything since its last event. Only with nothing buffered.
+   */
+  private async progress(position: Position): Promise<void> {
+    if (this.buffer.length > 0 || Date.now() - this.progressSavedAt < PROGRESS_SAVE_MS) return;
+    this.progressSavedAt = Date.now();
+    await checkpoints.save(this.sql, this.projection.name, position);
   }
 
   private async commit(): Promise<void> {
@@ -113,19 +132,35 @@ export class ProjectionRunner {
 
   /**
    * Replays from the checkpoint to the end of the store and returns (no live subscription):
-   * `cli rebuild` and the replay benchmark. Same transactions and checkpoints as the live path.
+   * `cli rebuild` and the replay benchmark. The same subscription, transactions and checkpoints
+   * as the live path; it stops once it has caught up.
    */
-  async catchUp(pageSize = 2000): Promise<number> {
-    let after = await checkpoints.load(this.sql, this.projection.name);
+  async catchUp(): Promise<number> {
+    const after = await checkpoints.load(this.sql, this.projection.name);
     let applied = 0;
-    for (;;) {
-      const page = await this.store.readAll({ after, maxCount: pageSize });
-      if (page.length === 0) return applied;
-      const mine = page.filter((e) => this.projection.streamPrefixes.some((p) => e.streamName.startsWith(p)));
-      after = page[page.length - 1].position;
-      await this.commitBatch(mine, after);
-      applied += mine.length;
-    }
+    let caughtUp = false;
+    this.buffer = [];
+    const handle = this.store.subscribeToAll(
+      {
+        after,
+        streamPrefixes: this.projection.streamPrefixes,
+        onCaughtUp: () => (caughtUp = true),
+        onBatchEnd: () => this.commit(),
+        onProgress: (position) => checkpoints.save(this.sql, this.projection.name, position),
+      },
+      async (event) => {
+        this.buffer.push(event);
+        applied++;
+        // Replays take bigger transactions than live delivery: throughput over latency.
+        if (this.buffer.length >= REPLAY_BATCH) await this.commit();
+      },
+    );
+    let failed: unknown;
+    handle.done.catch((e) => (failed = e));
+    while (!caughtUp && failed === undefined) await new Promise((r) => setTimeout(r, 5));
+    await handle.stop();
+    if (failed !== undefined) throw failed;
+    return applied;
   }
 
   /** How many events of this projection's streams the store holds beyond its checkpoint (at most `max`): 0 = caught up. */

@@ -14,7 +14,7 @@ import {
 } from '../../../../domain/src';
 import { runMigrations } from '../../sql/migrations';
 import { SqlClient, SqlExecutor } from '../../sql/sql-client';
-import { runSubscription } from '../subscription';
+import { runSubscription, ScanResult } from '../subscription';
 import { EVENT_STORE_MIGRATIONS } from './schema';
 
 const NOTIFY_CHANNEL = 'es_events_appended';
@@ -49,6 +49,9 @@ function toRecorded(r: EventRow): RecordedEvent {
     recordedAt: (r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at)).toISOString(),
   };
 }
+
+/** Events a subscription examines per read (those of its streams are delivered, the rest skipped). */
+const SCAN_ROWS = 2000;
 
 function likePrefix(prefix: string): string {
   return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
@@ -141,13 +144,45 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
+  /**
+   * Examines at most `limit` events after `after` in global order (an index range scan, whatever
+   * the prefixes), returns those of the given streams in full, and where the scan ended. One
+   * statement, so one snapshot: `scannedTo` never passes an event the scan did not see.
+   */
+  private async scan(after: Position | undefined, limit: number, prefixes?: string[]): Promise<ScanResult> {
+    const from = after ?? { commit: 0n, prepare: 0n };
+    const { rows } = await this.sql.query<EventRow & { last_txid: string; last_seq: string | number; examined: string | number; seq: string | number | null }>(
+      `WITH scanned AS MATERIALIZED (
+         SELECT seq, txid, stream_name FROM es_events
+          WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY txid, seq LIMIT $3
+       ), tail AS (
+         SELECT txid::text AS last_txid, seq AS last_seq, (SELECT count(*) FROM scanned) AS examined
+           FROM scanned ORDER BY txid DESC, seq DESC LIMIT 1
+       )
+       SELECT tail.last_txid, tail.last_seq, tail.examined,
+              e.seq, e.txid::text AS txid_text, e.stream_name, e.revision, e.event_id::text AS event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
+         FROM tail
+         LEFT JOIN (scanned s JOIN es_events e ON e.seq = s.seq AND ($4::text[] IS NULL OR s.stream_name LIKE ANY($4::text[]))) ON true
+        ORDER BY e.txid, e.seq`,
+      [from.commit.toString(), from.prepare.toString(), limit, prefixes?.length ? prefixes.map(likePrefix) : null],
+    );
+    if (rows.length === 0) return { events: [], full: false };
+    const head = rows[0];
+    return {
+      events: rows.filter((r) => r.seq !== null).map(toRecorded),
+      scannedTo: { commit: BigInt(head.last_txid), prepare: BigInt(head.last_seq) },
+      full: Number(head.examined) >= limit,
+    };
+  }
+
   subscribeToAll(options: SubscribeOptions, handler: (event: RecordedEvent) => Promise<void>): SubscriptionHandle {
     return runSubscription({
       after: options.after,
       onCaughtUp: options.onCaughtUp,
       onBatchEnd: options.onBatchEnd,
-      readBatch: (after: Position | undefined) => this.readAll({ after, maxCount: 500, streamPrefixes: options.streamPrefixes }),
-      batchSize: 500,
+      onProgress: options.onProgress,
+      readBatch: (after: Position | undefined) => this.scan(after, SCAN_ROWS, options.streamPrefixes),
       wakeups: (wake) => this.sql.listen(NOTIFY_CHANNEL, wake),
       handler,
     });
