@@ -180,7 +180,13 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
     expect(lines.slice(0, 8).map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect((await http.get('/v1/audit/stream').set(auth(outsider))).status).toBe(403);
 
-    // A stream ends when the token that opened it expires.
+    // Closed streams give their slot back, even ones whose client never read a byte.
+    await sleep(1200);
+    const again = await Promise.all([1, 2, 3, 4].map(() => fetch(`http://127.0.0.1:${port}/v1/audit/stream?after=-1`, { headers: auth(audrey) })));
+    expect(again.map((m) => m.status)).toEqual([200, 200, 200, 200]);
+    for (const m of again) await m.body?.cancel();
+
+        // A stream ends when the token that opened it expires.
     const shortLived = await t.userToken('olive', { ttlSeconds: 2 }); // (audrey's four streams may still be closing)
     const started = Date.now();
     const ending = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(shortLived) });
