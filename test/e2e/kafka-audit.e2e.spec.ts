@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Admin, Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { publicKeyFrom, verifyCheckpoint, verifyLog } from '../../apps/cli/src/verify';
@@ -127,16 +127,12 @@ if (!DATABASE_URL || !KAFKA_BROKERS) {
     const logged = () => count('SELECT count(*) AS n FROM audit_log');
     const relayed = () => count(`SELECT coalesce(max(last_index), -1) + 1 AS n FROM audit_relay_offsets WHERE relay = 'kafka-records'`);
     /** Messages on the audit topic (sum of partition high watermarks; 0 before the auditor created it). */
-    const onTopic = async () => {
-      const admin = kafka.admin();
-      await admin.connect();
+    const onTopic = async (admin: Admin) => {
       try {
         if (!(await admin.listTopics()).includes(topic)) return 0;
         return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
       } catch {
         return 0; // just created: partitions still electing leaders
-      } finally {
-        await admin.disconnect();
       }
     };
 
@@ -169,13 +165,17 @@ if (!DATABASE_URL || !KAFKA_BROKERS) {
 
         // 1. The auditor dies by SIGKILL as soon as its first records reach Kafka: mid-way
         //    through delivering the first 5,000, with sends acknowledged but not yet recorded.
+        // One admin connection, polled tightly, so the kill lands soon after the first acknowledgement.
+        const admin = kafka.admin();
+        await admin.connect();
         const first = startAuditor();
         let stderr = '';
         first.stderr!.on('data', (d) => (stderr += d));
-        await until(async () => (await onTopic()) > 0, `the first records on Kafka (stderr: ${stderr})`);
+        await until(async () => (await onTopic(admin)) > 0, `the first records on Kafka (stderr: ${stderr})`);
         first.kill('SIGKILL');
         await new Promise((r) => first.once('exit', r));
-        const atKill = { logged: await logged(), onTopic: await onTopic() };
+        const atKill = { logged: await logged(), onTopic: await onTopic(admin) };
+        await admin.disconnect();
         expect(atKill.onTopic).toBeGreaterThan(0);
         expect(atKill.onTopic).toBeLessThan(5000);
 
