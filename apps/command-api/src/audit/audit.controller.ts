@@ -10,6 +10,7 @@ import { Public } from '../../../../libs/infra/src/nest/public';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
+import { rejectUnknownParams } from '../http/params';
 import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { AuditAccess } from './audit-access';
@@ -29,10 +30,6 @@ function intParam(query: Record<string, unknown>, field: string, errors: FieldEr
     return undefined;
   }
   return Number(v);
-}
-
-function onlyParams(query: Record<string, unknown>, allowed: string[], errors: FieldError[]): void {
-  for (const k of Object.keys(query)) if (!allowed.includes(k)) errors.push({ field: k, message: `unknown query parameter; allowed: ${allowed.join(', ') || 'none'}` });
 }
 
 /** Live streams at once per process: each polls the log, so they are bounded. */
@@ -82,7 +79,7 @@ export class AuditController {
   @ApiOkResponse({ description: 'C2SP signed note: origin, tree size, base64 root hash, blank line, signature line(s).' })
   async latestCheckpoint(@Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<string> {
     const errors: FieldError[] = [];
-    onlyParams(query, [], errors);
+    rejectUnknownParams(query, [], errors);
     if (errors.length > 0) throw problems.badRequest('invalid query', errors);
     await this.auditAccess.requireAnyProject(p, commandContext(req, p));
     const c = await this.log.latestCheckpoint();
@@ -96,7 +93,7 @@ export class AuditController {
   @ApiOkResponse({ description: '`{index, record, leafHash, inclusionProof, treeSize, checkpoint}`; the leaf is SHA-256(0x00 || RFC 8785 JSON of `record`).' })
   async record(@Param('index') rawIndex: string, @Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
     const errors: FieldError[] = [];
-    onlyParams(query, ['treeSize'], errors);
+    rejectUnknownParams(query, ['treeSize'], errors);
     const index = intParam({ index: rawIndex }, 'index', errors, { min: 0, required: true });
     let treeSize = intParam(query, 'treeSize', errors, { min: 1 });
     if (errors.length > 0) throw problems.badRequest('invalid request', errors);
@@ -125,7 +122,7 @@ export class AuditController {
   @ApiOkResponse({ description: '`{from, to, proof}`: RFC 6962 consistency proof between two tree sizes.' })
   async consistency(@Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
     const errors: FieldError[] = [];
-    onlyParams(query, ['from', 'to'], errors);
+    rejectUnknownParams(query, ['from', 'to'], errors);
     const from = intParam(query, 'from', errors, { min: 1, required: true });
     const to = intParam(query, 'to', errors, { min: 1, required: true });
     if (from !== undefined && to !== undefined && from > to) errors.push({ field: 'to', message: 'to must not be smaller than from' });
@@ -143,7 +140,7 @@ export class AuditController {
   @ApiOkResponse({ description: "Live audit records of the caller's projects: NDJSON lines, or server-sent events with `id:` = log index." })
   async stream(@Query() query: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
     const errors: FieldError[] = [];
-    onlyParams(query, ['after'], errors);
+    rejectUnknownParams(query, ['after'], errors);
     const sse = (req.headers.accept ?? '').includes('text/event-stream');
     const lastEventId = sse ? req.header('last-event-id') : undefined;
     let after = lastEventId !== undefined ? intParam({ 'Last-Event-ID': lastEventId }, 'Last-Event-ID', errors, { min: -1 }) : intParam(query, 'after', errors, { min: -1 });

@@ -17,12 +17,11 @@ import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '../../../../libs/infra/src
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
-import { patternPipe, ProjectIdPipe } from '../http/params';
+import { patternPipe, PIPELINE_ID_PATTERN, ProjectIdPipe } from '../http/params';
 import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 
-const PIPELINE_ID = /^[A-Za-z0-9._-]{1,128}$/;
-export const PipelineIdPipe = patternPipe('pipelineId', PIPELINE_ID);
+export const PipelineIdPipe = patternPipe('pipelineId', PIPELINE_ID_PATTERN);
 /** More decisions than this in one pipeline is not a build; refuse rather than sign a partial list. */
 const MAX_ACCESSES = 10_000;
 
@@ -59,7 +58,7 @@ export function accessEntryOf(r: StoredAuditRecord): SecretAccessEntry {
 @ApiBearerAuth()
 @ApiProblems()
 @ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } })
-@ApiParam({ name: 'pipelineId', schema: { type: 'string', pattern: PIPELINE_ID.source } })
+@ApiParam({ name: 'pipelineId', schema: { type: 'string', pattern: PIPELINE_ID_PATTERN.source } })
 @Controller('v1/projects/:projectId/pipelines/:pipelineId')
 export class EvidenceController {
   constructor(

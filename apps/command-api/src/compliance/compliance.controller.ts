@@ -7,13 +7,12 @@ import { AccessHistoryFilter, AccessHistoryItem, ComplianceQueries, decodeCursor
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
-import { ProjectIdPipe, SecretNamePipe } from '../http/params';
+import { PIPELINE_ID_PATTERN, ProjectIdPipe, rejectUnknownParams, SecretNamePipe } from '../http/params';
 import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { toCsvRow, HISTORY_CSV_HEADER, historyCsvFields } from './csv';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-const PIPELINE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const HISTORY_PARAMS = ['secret', 'principal', 'pipeline', 'decision', 'from', 'to', 'cursor', 'limit'];
 
 function single(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
@@ -44,11 +43,11 @@ function matching(query: Record<string, unknown>, field: string, pattern: RegExp
 
 export function parseHistoryQuery(projectId: string, query: Record<string, unknown>): { filter: AccessHistoryFilter; limit: number; cursor?: HistoryCursor } {
   const errors: FieldError[] = [];
-  for (const k of Object.keys(query)) if (!HISTORY_PARAMS.includes(k)) errors.push({ field: k, message: `unknown query parameter; allowed: ${HISTORY_PARAMS.join(', ')}` });
+  rejectUnknownParams(query, HISTORY_PARAMS, errors);
   const filter: AccessHistoryFilter = { projectId };
   filter.secret = matching(query, 'secret', SECRET_NAME_PATTERN, errors);
   filter.principal = matching(query, 'principal', PRINCIPAL_ID_PATTERN, errors);
-  filter.pipeline = matching(query, 'pipeline', PIPELINE_ID, errors);
+  filter.pipeline = matching(query, 'pipeline', PIPELINE_ID_PATTERN, errors);
   const decision = single(query, 'decision', errors);
   if (decision !== undefined && decision !== 'allowed' && decision !== 'denied') errors.push({ field: 'decision', message: 'decision must be allowed or denied' });
   else filter.decision = decision;
@@ -93,7 +92,7 @@ export class ComplianceController {
   @ApiProduces('application/json', 'text/csv', 'application/x-ndjson', 'application/problem+json')
   @ApiQuery({ name: 'secret', required: false, schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
   @ApiQuery({ name: 'principal', required: false, schema: { type: 'string', pattern: PRINCIPAL_ID_PATTERN.source } })
-  @ApiQuery({ name: 'pipeline', required: false, schema: { type: 'string', pattern: PIPELINE_ID.source } })
+  @ApiQuery({ name: 'pipeline', required: false, schema: { type: 'string', pattern: PIPELINE_ID_PATTERN.source } })
   @ApiQuery({ name: 'decision', required: false, enum: ['allowed', 'denied'] })
   @ApiQuery({ name: 'from', required: false, description: 'RFC 3339, inclusive', schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'to', required: false, description: 'RFC 3339, exclusive', schema: { type: 'string', format: 'date-time' } })
@@ -149,7 +148,7 @@ export class ComplianceController {
     @Req() req: AuthenticatedRequest,
   ) {
     const errors: FieldError[] = [];
-    for (const k of Object.keys(query)) if (k !== 'at') errors.push({ field: k, message: 'unknown query parameter; allowed: at' });
+    rejectUnknownParams(query, ['at'], errors);
     const ctx = commandContext(req, p);
     const at = timestamp(query, 'at', errors) ?? ctx.now;
     if (errors.length > 0) throw problems.badRequest('invalid query', errors);

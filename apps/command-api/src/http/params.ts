@@ -1,6 +1,6 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
 import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
-import { problems } from './problem';
+import { FieldError, problems } from './problem';
 
 export function patternPipe(field: string, pattern: RegExp) {
   @Injectable()
@@ -15,6 +15,9 @@ export function patternPipe(field: string, pattern: RegExp) {
   return PatternPipe;
 }
 
+/** A CI pipeline id, as in tokens' `pipeline_id` claim. */
+export const PIPELINE_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
 export const ProjectIdPipe = patternPipe('projectId', PROJECT_ID_PATTERN);
 export const SecretNamePipe = patternPipe('name', SECRET_NAME_PATTERN);
 export const GrantIdPipe = patternPipe('grantId', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -28,3 +31,8 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 }
 
 export const etagOf = (revision: number) => `"${revision}"`;
+
+/** Names every query parameter not in `allowed` (an unknown one is a mistake the caller should hear about). */
+export function rejectUnknownParams(query: Record<string, unknown>, allowed: readonly string[], errors: FieldError[]): void {
+  for (const k of Object.keys(query)) if (!allowed.includes(k)) errors.push({ field: k, message: `unknown query parameter; allowed: ${allowed.join(', ') || 'none'}` });
+}

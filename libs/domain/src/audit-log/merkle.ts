@@ -76,7 +76,7 @@ export function emptyRoot(): Buffer {
 }
 
 /** Largest power of two strictly less than n (n >= 2). Arithmetic, not bit ops: sizes may exceed 2^32. */
-function splitPoint(n: number): number {
+export function splitPoint(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { leafHash, nodeHash } from '../../../domain/src/audit-log';
+import { emptyRoot, leafHash, nodeHash, splitPoint } from '../../../domain/src/audit-log';
 import { Migration, runMigrations } from '../sql/migrations';
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
 
@@ -94,8 +93,6 @@ function toRecord(r: Record<string, unknown>): StoredAuditRecord {
     loggedAt: (r.logged_at instanceof Date ? r.logged_at : new Date(String(r.logged_at))).toISOString(),
   };
 }
-
-const largestPowerOfTwoBelow = (n: number) => 2 ** Math.floor(Math.log2(n - 1));
 
 export class AuditLogStore {
   /** frontier[level] = hash of the last complete node at that level still waiting for its right sibling. */
@@ -192,12 +189,12 @@ export class AuditLogStore {
     const n = end - start;
     if (n <= 0) throw new RangeError('empty range');
     if ((n & (n - 1)) === 0 && start % n === 0) return this.node(sql, Math.log2(n), start / n);
-    const k = largestPowerOfTwoBelow(n);
+    const k = splitPoint(n);
     return nodeHash(await this.subtreeHash(start, start + k, sql), await this.subtreeHash(start + k, end, sql));
   }
 
   async rootAt(treeSize: number): Promise<Buffer> {
-    if (treeSize === 0) return leafHashOfEmptyTree();
+    if (treeSize === 0) return emptyRoot();
     return this.subtreeHash(0, treeSize);
   }
 
@@ -207,7 +204,7 @@ export class AuditLogStore {
     const path = async (m: number, start: number, end: number): Promise<Buffer[]> => {
       const n = end - start;
       if (n === 1) return [];
-      const k = largestPowerOfTwoBelow(n);
+      const k = splitPoint(n);
       if (m < k) return [...(await path(m, start, start + k)), await this.subtreeHash(start + k, end)];
       return [...(await path(m - k, start + k, end)), await this.subtreeHash(start, start + k)];
     };
@@ -221,7 +218,7 @@ export class AuditLogStore {
     const subproof = async (m: number, start: number, end: number, complete: boolean): Promise<Buffer[]> => {
       const n = end - start;
       if (m === n) return complete ? [] : [await this.subtreeHash(start, end)];
-      const k = largestPowerOfTwoBelow(n);
+      const k = splitPoint(n);
       if (m <= k) return [...(await subproof(m, start, start + k, complete)), await this.subtreeHash(start + k, end)];
       return [...(await subproof(m - k, start + k, end, false)), await this.subtreeHash(start, start + k)];
     };
@@ -300,9 +297,4 @@ function toCheckpoint(r: Record<string, unknown>): StoredCheckpoint {
     note: String(r.note),
     createdAt: (r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at))).toISOString(),
   };
-}
-
-/** RFC 6962: the hash of an empty tree is SHA-256 of the empty string. */
-function leafHashOfEmptyTree(): Buffer {
-  return createHash('sha256').update(Buffer.alloc(0)).digest();
 }

@@ -32,7 +32,8 @@ export class Checkpointer {
 
   /** Called after each committed batch: checkpoints early once enough records arrived. */
   async maybeCheckpoint(): Promise<void> {
-    const size = await this.store.committedSize();
+    // Only a trigger: the in-memory size the appender keeps (sign() reads the committed size).
+    const size = await this.store.treeSize();
     if (this.lastSize < 0) this.lastSize = (await this.store.latestCheckpoint())?.treeSize ?? 0;
     if (size - this.lastSize >= this.opts.everyRecords) await this.checkpoint();
   }

@@ -1,4 +1,4 @@
-import { EventStore, formatPosition, Position, RecordedEvent, SubscriptionHandle } from '../../../domain/src';
+import { EventStore, formatPosition, Position, RecordedEvent, SubscribeOptions, SubscriptionHandle } from '../../../domain/src';
 import { checkpoints } from '../read-models/checkpoints';
 import { describeError, JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
@@ -38,6 +38,7 @@ export class ProjectionRunner {
   private timer?: NodeJS.Timeout;
   private buffer: RecordedEvent[] = [];
   private progressSavedAt = 0;
+  private committedEvents = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -65,22 +66,13 @@ export class ProjectionRunner {
     this.buffer = []; // anything buffered and not committed is delivered again from the checkpoint
     const after = await checkpoints.load(this.sql, this.projection.name);
     this.logger.info('projection subscribing', { projection: this.projection.name, after: after ? formatPosition(after) : 'start' });
-    const handle = this.store.subscribeToAll(
-      {
-        after,
-        streamPrefixes: this.projection.streamPrefixes,
-        onCaughtUp: () => {
-          if (!this.caughtUp) this.logger.info('projection caught up', { projection: this.projection.name });
-          this.caughtUp = true;
-        },
-        onBatchEnd: () => this.commit(),
-        onProgress: (position) => this.progress(position),
+    const handle = this.deliver(after, MAX_BATCH, {
+      onCaughtUp: () => {
+        if (!this.caughtUp) this.logger.info('projection caught up', { projection: this.projection.name });
+        this.caughtUp = true;
       },
-      async (event) => {
-        this.buffer.push(event);
-        if (this.buffer.length >= MAX_BATCH) await this.commit();
-      },
-    );
+      onProgress: (position) => this.progress(position),
+    });
     this.handle = handle;
     handle.done.then(
       () => undefined,
@@ -124,6 +116,7 @@ export class ProjectionRunner {
       this.projection.onRollback?.();
       throw e;
     }
+    this.committedEvents += batch.length;
     this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
     this.projection.afterCommit?.();
     const last = batch.at(-1);
@@ -136,31 +129,32 @@ export class ProjectionRunner {
    * as the live path; it stops once it has caught up.
    */
   async catchUp(): Promise<number> {
-    const after = await checkpoints.load(this.sql, this.projection.name);
-    let applied = 0;
-    let caughtUp = false;
     this.buffer = [];
-    const handle = this.store.subscribeToAll(
-      {
-        after,
-        streamPrefixes: this.projection.streamPrefixes,
-        onCaughtUp: () => (caughtUp = true),
-        onBatchEnd: () => this.commit(),
-        onProgress: (position) => checkpoints.save(this.sql, this.projection.name, position),
-      },
+    const before = this.committedEvents;
+    let caughtUp!: () => void;
+    const done = new Promise<void>((r) => (caughtUp = r));
+    // Replays take bigger transactions than live delivery: throughput over latency.
+    const handle = this.deliver(await checkpoints.load(this.sql, this.projection.name), REPLAY_BATCH, {
+      onCaughtUp: () => caughtUp(),
+      onProgress: (position) => checkpoints.save(this.sql, this.projection.name, position),
+    });
+    try {
+      await Promise.race([done, handle.done.then(() => Promise.reject(new Error('subscription ended before catching up')))]);
+    } finally {
+      await handle.stop();
+    }
+    return this.committedEvents - before;
+  }
+
+  /** The subscription both paths share: events buffered, committed with the checkpoint every `batchLimit` and at each batch end. */
+  private deliver(after: Position | undefined, batchLimit: number, hooks: Pick<SubscribeOptions, 'onCaughtUp' | 'onProgress'>): SubscriptionHandle {
+    return this.store.subscribeToAll(
+      { after, streamPrefixes: this.projection.streamPrefixes, onBatchEnd: () => this.commit(), ...hooks },
       async (event) => {
         this.buffer.push(event);
-        applied++;
-        // Replays take bigger transactions than live delivery: throughput over latency.
-        if (this.buffer.length >= REPLAY_BATCH) await this.commit();
+        if (this.buffer.length >= batchLimit) await this.commit();
       },
     );
-    let failed: unknown;
-    handle.done.catch((e) => (failed = e));
-    while (!caughtUp && failed === undefined) await new Promise((r) => setTimeout(r, 5));
-    await handle.stop();
-    if (failed !== undefined) throw failed;
-    return applied;
   }
 
   /** How many events of this projection's streams the store holds beyond its checkpoint (at most `max`): 0 = caught up. */
