@@ -8,7 +8,12 @@ const swc = ['@swc/jest', {
   },
   module: { type: 'commonjs' },
 }];
-const base = { transform: { '^.+\\.ts$': swc }, testEnvironment: 'node', roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'] };
+// The Nest monorepo aliases of tsconfig.json's `paths`: apps say which library they use.
+const moduleNameMapper = {
+  '^@app/(domain|infra)$': '<rootDir>/libs/$1/src',
+  '^@app/(domain|infra)/(.*)$': '<rootDir>/libs/$1/src/$2',
+};
+const base = { moduleNameMapper, transform: { '^.+\\.ts$': swc }, testEnvironment: 'node', roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'] };
 module.exports = {
   testTimeout: 30000,
   projects: [

@@ -7,11 +7,11 @@ import { CommandApiModule } from './command-api/src/command-api.module';
 import { validationPipe } from './command-api/src/http/validation';
 import { ProjectorModule } from './projector/src/projector.module';
 import { AuditorModule } from './auditor/src/auditor.module';
-import { AppConfig } from '../libs/infra/src/config/config';
-import { describeError } from '../libs/infra/src/logging/logger';
-import { HealthController } from '../libs/infra/src/nest/health.controller';
-import { InfraModule } from '../libs/infra/src/nest/infra.module';
-import { createInfrastructure, Infrastructure } from '../libs/infra/src/nest/infrastructure';
+import { AppConfig } from '@app/infra/config/config';
+import { describeError } from '@app/infra/logging/logger';
+import { HealthController } from '@app/infra/nest/health.controller';
+import { InfraModule } from '@app/infra/nest/infra.module';
+import { createInfrastructure, Infrastructure } from '@app/infra/nest/infrastructure';
 import { PROBLEM_BASE } from './command-api/src/http/problem';
 
 /** Request bodies: a 64 KiB value, JSON-escaped, fits well below this; anything larger is 413. */

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../libs/infra/src/config/config';
+import { ConfigError, loadConfig } from '@app/infra/config/config';
 import { start } from './bootstrap';
 
 /** Entry used by every app: APPS picks which of the three run in this process. */

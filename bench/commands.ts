@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import { PGlite } from '@electric-sql/pglite';
-import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '../libs/infra/src/auth/dev-issuer';
+import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
 import { writeTestMasterKey } from '../test/support/test-master-key';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

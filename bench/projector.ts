@@ -14,13 +14,13 @@
  *     time its append was acknowledged; p50/p99/max.
  */
 import { randomUUID } from 'node:crypto';
-import { CURRENT_SCHEMA_VERSION, EventToAppend, RecordedEvent, StreamName } from '../libs/domain/src';
-import { PostgresEventStore } from '../libs/infra/src/event-store/postgres/postgres-event-store';
-import { JsonLogger } from '../libs/infra/src/logging/logger';
-import { Metrics } from '../libs/infra/src/observability/metrics';
-import { migrateReadModels } from '../libs/infra/src/read-models/schema';
-import { PgClient } from '../libs/infra/src/sql/pg-client';
-import { Projection, ProjectionRunner } from '../libs/infra/src/projection/projection-runner';
+import { CURRENT_SCHEMA_VERSION, EventToAppend, RecordedEvent, StreamName } from '@app/domain';
+import { PostgresEventStore } from '@app/infra/event-store/postgres/postgres-event-store';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { Metrics } from '@app/infra/observability/metrics';
+import { migrateReadModels } from '@app/infra/read-models/schema';
+import { PgClient } from '@app/infra/sql/pg-client';
+import { Projection, ProjectionRunner } from '@app/infra/projection/projection-runner';
 import { PROJECTIONS } from '../apps/projector/src/projections';
 import { scratchDatabase } from '../test/support/scratch-database';
 import { seedHistory } from '../test/support/seed-events';

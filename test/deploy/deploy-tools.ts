@@ -1,7 +1,7 @@
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SETTINGS, SettingSpec, AppName } from '../../libs/infra/src/config/settings-catalog';
+import { SETTINGS, SettingSpec, AppName } from '@app/infra/config/settings-catalog';
 
 // Shared by the deploy suites: where things are, the external tools (built or installed by
 // scripts/ensure-*, never skipped), and the settings catalog seen per app.

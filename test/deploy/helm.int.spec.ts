@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { isMap, isScalar, parse, parseAllDocuments, parseDocument, Pair, YAMLMap } from 'yaml';
-import { AppName } from '../../libs/infra/src/config/settings-catalog';
+import { AppName } from '@app/infra/config/settings-catalog';
 import { APPS, CATALOG_NAMES, CHART_DIR, ensureTool, requiredInProductionFor, run, SECRET_SETTINGS, TOOL_TIMEOUT_MS, usedBy } from './deploy-tools';
-import { SETTINGS } from '../../libs/infra/src/config/settings-catalog';
+import { SETTINGS } from '@app/infra/config/settings-catalog';
 
 // The Helm chart, rendered offline with a real helm (scripts/ensure-helm builds it from its Go
 // module) and every rendered manifest validated against the Kubernetes JSON schemas shipped in

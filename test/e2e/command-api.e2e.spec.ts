@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { EventStore, RecordedEvent } from '../../libs/domain/src';
+import { EventStore, RecordedEvent } from '@app/domain';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
 
@@ -297,7 +297,7 @@ describe('audit before value: a failed SecretAccessed append means 503 and no va
         const real = infra.eventStore;
         const store: EventStore = Object.create(real);
         store.appendToStream = (stream, expected, events) =>
-          failAccessAppends && stream.startsWith('access-') ? Promise.reject(new (require('../../libs/domain/src').StoreUnavailableError)('injected')) : real.appendToStream(stream, expected, events);
+          failAccessAppends && stream.startsWith('access-') ? Promise.reject(new (require('@app/domain').StoreUnavailableError)('injected')) : real.appendToStream(stream, expected, events);
         return { ...infra, eventStore: store };
       },
     });

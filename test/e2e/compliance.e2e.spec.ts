@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { ciRoleName } from '../../libs/domain/src/openbao/policy-renderer';
+import { ciRoleName } from '@app/domain/openbao/policy-renderer';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
 import { eventually, sleep } from '../support/eventually';
 

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadOrCreateDevIssuer, mintUserToken } from '../../libs/infra/src/auth/dev-issuer';
+import { loadOrCreateDevIssuer, mintUserToken } from '@app/infra/auth/dev-issuer';
 
 // "A crash loses no event": kill -9 the embedded service in the middle of a write load,
 // start it again on the same DATA_DIR, and find every command it had acknowledged.

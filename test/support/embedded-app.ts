@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../apps/bootstrap';
-import { mintCiToken, mintUserToken } from '../../libs/infra/src/auth/dev-issuer';
-import { loadAuditSigningKey } from '../../libs/infra/src/audit/signing-key';
-import { loadConfig } from '../../libs/infra/src/config/config';
-import { JsonLogger } from '../../libs/infra/src/logging/logger';
-import { createInfrastructure, Infrastructure } from '../../libs/infra/src/nest/infrastructure';
+import { mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
+import { loadAuditSigningKey } from '@app/infra/audit/signing-key';
+import { loadConfig } from '@app/infra/config/config';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { createInfrastructure, Infrastructure } from '@app/infra/nest/infrastructure';
 
 /** The embedded profile in a temp DATA_DIR, every log line captured, tokens minted by its dev issuer. */
 export interface EmbeddedApp {

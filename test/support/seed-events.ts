@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CURRENT_SCHEMA_VERSION, EventStore, EventToAppend, StreamName } from '../../libs/domain/src';
+import { CURRENT_SCHEMA_VERSION, EventStore, EventToAppend, StreamName } from '@app/domain';
 
 const meta = (at: string) => ({ correlationId: randomUUID(), causationId: randomUUID(), actor: { type: 'user' as const, id: 'seed' }, occurredAt: at });
 const ev = (type: keyof typeof CURRENT_SCHEMA_VERSION, data: Record<string, unknown>, at: string): EventToAppend => ({

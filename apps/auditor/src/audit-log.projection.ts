@@ -1,9 +1,9 @@
-import { RecordedEvent, StreamCategory } from '../../../libs/domain/src';
-import { canonicalJson } from '../../../libs/domain/src/audit-log';
-import { auditKey, DenialBurstDetector, toOcsf } from '../../../libs/domain/src/siem';
-import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '../../../libs/infra/src/audit/audit-log-store';
-import { Projection } from '../../../libs/infra/src/projection/projection-runner';
-import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
+import { RecordedEvent, StreamCategory } from '@app/domain';
+import { canonicalJson } from '@app/domain/audit-log';
+import { auditKey, DenialBurstDetector, toOcsf } from '@app/domain/siem';
+import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
+import { Projection } from '@app/infra/projection/projection-runner';
+import { SqlExecutor } from '@app/infra/sql/sql-client';
 
 export interface AuditProduct {
   name: string;

@@ -1,18 +1,18 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
-import { EventStore } from '../../../libs/domain/src';
-import { AuditLogStore, StoredAuditRecord, StoredCheckpoint } from '../../../libs/infra/src/audit/audit-log-store';
-import { FileAuditSink } from '../../../libs/infra/src/audit/file-audit-sink';
-import { KafkaAuditSink } from '../../../libs/infra/src/audit/kafka-audit-sink';
-import { AuditSigningKey } from '../../../libs/infra/src/audit/signing-key';
-import { AppConfig } from '../../../libs/infra/src/config/config';
-import { JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, SQL } from '../../../libs/infra/src/nest/tokens';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
-import { ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
-import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
+import { EventStore } from '@app/domain';
+import { AuditLogStore, StoredAuditRecord, StoredCheckpoint } from '@app/infra/audit/audit-log-store';
+import { FileAuditSink } from '@app/infra/audit/file-audit-sink';
+import { KafkaAuditSink } from '@app/infra/audit/kafka-audit-sink';
+import { AuditSigningKey } from '@app/infra/audit/signing-key';
+import { AppConfig } from '@app/infra/config/config';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, SQL } from '@app/infra/nest/tokens';
+import { Metrics } from '@app/infra/observability/metrics';
+import { ProjectionRunner } from '@app/infra/projection/projection-runner';
+import { SqlClient } from '@app/infra/sql/sql-client';
 import { AUDIT_PRODUCT, auditLogProjection } from './audit-log.projection';
-import { Checkpointer } from '../../../libs/infra/src/audit/checkpointer';
+import { Checkpointer } from '@app/infra/audit/checkpointer';
 import { LogRelay } from './relay';
 
 /**

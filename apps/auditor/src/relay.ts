@@ -1,6 +1,6 @@
-import { AuditLogStore } from '../../../libs/infra/src/audit/audit-log-store';
-import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
+import { AuditLogStore } from '@app/infra/audit/audit-log-store';
+import { describeError, JsonLogger } from '@app/infra/logging/logger';
+import { Metrics } from '@app/infra/observability/metrics';
 
 const MAX_QUEUED = 20_000;
 /** Save the acknowledged offset at least every this many positions. */

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN } from '../../../libs/domain/src';
-import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '../../../libs/infra/src/auth/dev-issuer';
-import { canonicalJson } from '../../../libs/domain/src/audit-log';
+import { PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN } from '@app/domain';
+import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
+import { canonicalJson } from '@app/domain/audit-log';
 
 // The project's CLI. `token` mints development-issuer tokens and prints only the JWT on stdout.
 
@@ -85,9 +85,9 @@ async function token(args: string[]): Promise<string> {
 
 async function rebuildCommand() {
   // Loaded lazily: `token` must work without a database.
-  const { loadConfig } = await import('../../../libs/infra/src/config/config');
-  const { createInfrastructure } = await import('../../../libs/infra/src/nest/infrastructure');
-  const { JsonLogger } = await import('../../../libs/infra/src/logging/logger');
+  const { loadConfig } = await import('@app/infra/config/config');
+  const { createInfrastructure } = await import('@app/infra/nest/infrastructure');
+  const { JsonLogger } = await import('@app/infra/logging/logger');
   const { rebuild } = await import('../../projector/src/rebuild');
   const { renderOptions } = await import('../../projector/src/projections');
   const config = loadConfig(process.env);
@@ -102,8 +102,8 @@ async function rebuildCommand() {
 }
 
 async function logRowsFromDatabase(): Promise<{ index: number; record: string }[]> {
-  const { loadConfig } = await import('../../../libs/infra/src/config/config');
-  const { openSqlClient } = await import('../../../libs/infra/src/sql/open-sql-client');
+  const { loadConfig } = await import('@app/infra/config/config');
+  const { openSqlClient } = await import('@app/infra/sql/open-sql-client');
   const config = loadConfig({ ...process.env, APPS: 'projector' });
   const sql = await openSqlClient(config.profile === 'embedded' ? { kind: 'pglite', dataDir: resolve(config.dataDir, 'pglite') } : { kind: 'postgres', url: config.databaseUrl! });
   try {

@@ -11,7 +11,7 @@ import {
   verifyConsistency,
   verifyDsse,
   verifyInclusion,
-} from '../../../libs/domain/src/audit-log';
+} from '@app/domain/audit-log';
 
 // Offline verification of what the audit endpoints and the Kafka checkpoint topic hand out.
 // Every function returns a verdict and never trusts a hash the server computed: leaf hashes are

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import { JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { LOGGER } from '../../../libs/infra/src/nest/tokens';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { LOGGER } from '@app/infra/nest/tokens';
 import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
 import { AuditAccess } from './audit/audit-access';

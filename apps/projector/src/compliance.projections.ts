@@ -1,6 +1,6 @@
-import { AccessEvent, AccessPolicyEvent, RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '../../../libs/domain/src';
-import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
-import { Projection } from '../../../libs/infra/src/projection/projection-runner';
+import { AccessEvent, AccessPolicyEvent, RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '@app/domain';
+import { SqlExecutor } from '@app/infra/sql/sql-client';
+import { Projection } from '@app/infra/projection/projection-runner';
 
 // The read models compliance reviewers query. Each is a pure function of the events; none
 // has a column a secret value could go in.

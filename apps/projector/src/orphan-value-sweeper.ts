@@ -1,7 +1,7 @@
-import { describeError, JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
-import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
-import { OpenBaoValueStore } from '../../../libs/infra/src/value-store/openbao-value-store';
+import { describeError, JsonLogger } from '@app/infra/logging/logger';
+import { Metrics } from '@app/infra/observability/metrics';
+import { SqlExecutor } from '@app/infra/sql/sql-client';
+import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
 
 const SWEEP_EVERY_MS = 5 * 60_000;
 

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { EventToAppend, RecordedEvent, StreamName } from '../../../libs/domain/src';
-import { PostgresEventStore } from '../../../libs/infra/src/event-store/postgres/postgres-event-store';
-import { JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
-import { checkpoints } from '../../../libs/infra/src/read-models/checkpoints';
-import { migrateReadModels } from '../../../libs/infra/src/read-models/secret-catalog';
-import { PgliteClient } from '../../../libs/infra/src/sql/pglite-client';
-import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
-import { Projection, ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
+import { EventToAppend, RecordedEvent, StreamName } from '@app/domain';
+import { PostgresEventStore } from '@app/infra/event-store/postgres/postgres-event-store';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { Metrics } from '@app/infra/observability/metrics';
+import { checkpoints } from '@app/infra/read-models/checkpoints';
+import { migrateReadModels } from '@app/infra/read-models/secret-catalog';
+import { PgliteClient } from '@app/infra/sql/pglite-client';
+import { SqlExecutor } from '@app/infra/sql/sql-client';
+import { Projection, ProjectionRunner } from '@app/infra/projection/projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 const meta = { correlationId: 'c', causationId: 'c', actor: { type: 'user' as const, id: 'alice' }, occurredAt: '2026-01-01T00:00:00.000Z' };

@@ -1,8 +1,8 @@
-import { RenderOptions } from '../../../libs/domain/src/openbao/policy-renderer';
-import { AppConfig } from '../../../libs/infra/src/config/config';
-import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconciler';
+import { RenderOptions } from '@app/domain/openbao/policy-renderer';
+import { AppConfig } from '@app/infra/config/config';
+import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { accessHistoryProjection, grantsProjection, secretHistoryProjection } from './compliance.projections';
-import { Projection } from '../../../libs/infra/src/projection/projection-runner';
+import { Projection } from '@app/infra/projection/projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 /** Every SQL read model the projector owns, each with its own checkpoint. */

@@ -1,14 +1,14 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { EventStore, SecretValueStore } from '../../../libs/domain/src';
-import { AppConfig } from '../../../libs/infra/src/config/config';
-import { JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, SQL, VALUE_STORE } from '../../../libs/infra/src/nest/tokens';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
-import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconciler';
-import { PolicyTarget } from '../../../libs/infra/src/openbao/policy-target';
-import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
-import { OpenBaoValueStore } from '../../../libs/infra/src/value-store/openbao-value-store';
-import { ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
+import { EventStore, SecretValueStore } from '@app/domain';
+import { AppConfig } from '@app/infra/config/config';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, SQL, VALUE_STORE } from '@app/infra/nest/tokens';
+import { Metrics } from '@app/infra/observability/metrics';
+import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
+import { PolicyTarget } from '@app/infra/openbao/policy-target';
+import { SqlClient } from '@app/infra/sql/sql-client';
+import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
+import { ProjectionRunner } from '@app/infra/projection/projection-runner';
 import { projectionsWithReconciler, renderOptions } from './projections';
 import { OrphanValueSweeper } from './orphan-value-sweeper';
 

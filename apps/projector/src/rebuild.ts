@@ -1,12 +1,12 @@
-import { EventStore } from '../../../libs/domain/src';
-import { RenderOptions } from '../../../libs/domain/src/openbao/policy-renderer';
-import { JsonLogger } from '../../../libs/infra/src/logging/logger';
-import { Metrics } from '../../../libs/infra/src/observability/metrics';
-import { PolicyReconciler } from '../../../libs/infra/src/openbao/policy-reconciler';
-import { PolicyTarget } from '../../../libs/infra/src/openbao/policy-target';
-import { PROJECTED_TABLES } from '../../../libs/infra/src/read-models/schema';
-import { SqlClient } from '../../../libs/infra/src/sql/sql-client';
-import { ProjectionRunner } from '../../../libs/infra/src/projection/projection-runner';
+import { EventStore } from '@app/domain';
+import { RenderOptions } from '@app/domain/openbao/policy-renderer';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { Metrics } from '@app/infra/observability/metrics';
+import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
+import { PolicyTarget } from '@app/infra/openbao/policy-target';
+import { PROJECTED_TABLES } from '@app/infra/read-models/schema';
+import { SqlClient } from '@app/infra/sql/sql-client';
+import { ProjectionRunner } from '@app/infra/projection/projection-runner';
 import { PROJECTIONS } from './projections';
 
 export interface RebuildResult {

@@ -1,6 +1,6 @@
-import { RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '../../../libs/domain/src';
-import { SqlExecutor } from '../../../libs/infra/src/sql/sql-client';
-import { Projection } from '../../../libs/infra/src/projection/projection-runner';
+import { RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '@app/domain';
+import { SqlExecutor } from '@app/infra/sql/sql-client';
+import { Projection } from '@app/infra/projection/projection-runner';
 
 /** Secret metadata for the list endpoint. Upserts keyed by (project, name) and guarded by revision, so replays change nothing. */
 export const secretsProjection: Projection = {

@@ -13,9 +13,9 @@ import {
   SecretAccessDenied,
   SecretSubject,
   StreamName,
-} from '../../../../libs/domain/src';
-import { EVENT_STORE, METRICS } from '../../../../libs/infra/src/nest/tokens';
-import { Metrics } from '../../../../libs/infra/src/observability/metrics';
+} from '@app/domain';
+import { EVENT_STORE, METRICS } from '@app/infra/nest/tokens';
+import { Metrics } from '@app/infra/observability/metrics';
 import { problems } from '../http/problem';
 import { CommandContext, envelope } from './event-envelope';
 import { Loaded, StreamStateCache } from './stream-state-cache';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { CURRENT_SCHEMA_VERSION, DomainEventUnion, EventToAppend } from '../../../../libs/domain/src';
-export { toDomainEvent } from '../../../../libs/domain/src';
+import { CURRENT_SCHEMA_VERSION, DomainEventUnion, EventToAppend } from '@app/domain';
+export { toDomainEvent } from '@app/domain';
 
 /** What every command carries besides its data: who, when, and which request it belongs to. */
 export interface CommandContext {

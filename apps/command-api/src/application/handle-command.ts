@@ -1,4 +1,4 @@
-import { Decider, DomainEvent, DomainEventUnion, EventStore, ExpectedRevision, WrongExpectedRevisionError } from '../../../../libs/domain/src';
+import { Decider, DomainEvent, DomainEventUnion, EventStore, ExpectedRevision, WrongExpectedRevisionError } from '@app/domain';
 import { CommandContext, envelope } from './event-envelope';
 import { Loaded, StreamStateCache } from './stream-state-cache';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventStore, RecordedEvent, secretDecider, SecretEvent, SecretState, WrongExpectedRevisionError } from '../../../../libs/domain/src';
+import { EventStore, RecordedEvent, secretDecider, SecretEvent, SecretState, WrongExpectedRevisionError } from '@app/domain';
 import { ConcurrencyConflictError, handleCommand, PreconditionFailedError } from './handle-command';
 import { StreamStateCache } from './stream-state-cache';
 

@@ -1,4 +1,4 @@
-import { DomainEvent, EventStore, RecordedEvent } from '../../../../libs/domain/src';
+import { DomainEvent, EventStore, RecordedEvent } from '@app/domain';
 import { toDomainEvent } from './event-envelope';
 
 /** The folded state of one stream and the revision it reflects (-1: no stream). */

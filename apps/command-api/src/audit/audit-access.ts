@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Principal, ROLE_ACTIONS, ROLES } from '../../../../libs/domain/src';
-import { COMPLIANCE_QUERIES } from '../../../../libs/infra/src/nest/tokens';
-import { ComplianceQueries } from '../../../../libs/infra/src/read-models/compliance';
+import { Principal, ROLE_ACTIONS, ROLES } from '@app/domain';
+import { COMPLIANCE_QUERIES } from '@app/infra/nest/tokens';
+import { ComplianceQueries } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { problems } from '../http/problem';

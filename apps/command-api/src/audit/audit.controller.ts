@@ -1,12 +1,12 @@
 import { Controller, Get, Header, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Principal } from '../../../../libs/domain/src';
-import { AuditLogStore, StoredAuditRecord } from '../../../../libs/infra/src/audit/audit-log-store';
-import { AuditSigningKey } from '../../../../libs/infra/src/audit/signing-key';
-import { AppConfig } from '../../../../libs/infra/src/config/config';
-import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '../../../../libs/infra/src/nest/tokens';
-import { Public } from '../../../../libs/infra/src/nest/public';
+import { Principal } from '@app/domain';
+import { AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
+import { AuditSigningKey } from '@app/infra/audit/signing-key';
+import { AppConfig } from '@app/infra/config/config';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '@app/infra/nest/tokens';
+import { Public } from '@app/infra/nest/public';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
@@ -14,7 +14,7 @@ import { rejectUnknownParams } from '../http/params';
 import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { AuditAccess } from './audit-access';
-import { noteKeyId, verifierKey } from '../../../../libs/domain/src/audit-log';
+import { noteKeyId, verifierKey } from '@app/domain/audit-log';
 
 const b64 = (b: Buffer) => b.toString('base64');
 const MAX_INDEX = 2 ** 52;

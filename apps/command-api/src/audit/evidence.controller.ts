@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, PROJECT_ID_PATTERN } from '../../../../libs/domain/src';
+import { Principal, PROJECT_ID_PATTERN } from '@app/domain';
 import {
   buildSecretAccessStatement,
   canonicalJson,
@@ -9,11 +9,11 @@ import {
   SecretAccessEntry,
   signDsse,
   validateSubjects,
-} from '../../../../libs/domain/src/audit-log';
-import { AuditLogStore, StoredAuditRecord } from '../../../../libs/infra/src/audit/audit-log-store';
-import { AuditSigningKey } from '../../../../libs/infra/src/audit/signing-key';
-import { AppConfig } from '../../../../libs/infra/src/config/config';
-import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '../../../../libs/infra/src/nest/tokens';
+} from '@app/domain/audit-log';
+import { AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
+import { AuditSigningKey } from '@app/infra/audit/signing-key';
+import { AppConfig } from '@app/infra/config/config';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG } from '@app/infra/nest/tokens';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';

@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { PRINCIPAL_ID_PATTERN, Principal, PROJECT_ID_PATTERN, readersAt, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
-import { COMPLIANCE_QUERIES } from '../../../../libs/infra/src/nest/tokens';
-import { AccessHistoryFilter, AccessHistoryItem, ComplianceQueries, decodeCursor, HistoryCursor } from '../../../../libs/infra/src/read-models/compliance';
+import { PRINCIPAL_ID_PATTERN, Principal, PROJECT_ID_PATTERN, readersAt, SECRET_NAME_PATTERN } from '@app/domain';
+import { COMPLIANCE_QUERIES } from '@app/infra/nest/tokens';
+import { AccessHistoryFilter, AccessHistoryItem, ComplianceQueries, decodeCursor, HistoryCursor } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';

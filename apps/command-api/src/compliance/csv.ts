@@ -1,4 +1,4 @@
-import { AccessHistoryItem } from '../../../../libs/infra/src/read-models/compliance';
+import { AccessHistoryItem } from '@app/infra/read-models/compliance';
 
 export const HISTORY_CSV_HEADER = [
   'occurred_at', 'event_id', 'project_id', 'secret', 'action', 'decision', 'reason', 'version',

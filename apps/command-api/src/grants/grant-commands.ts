@@ -1,8 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { AccessPolicyCommand, accessPolicyDecider, EventStore, Principal, StreamName } from '../../../../libs/domain/src';
-import { EVENT_STORE } from '../../../../libs/infra/src/nest/tokens';
+import { AccessPolicyCommand, accessPolicyDecider, EventStore, Principal, StreamName } from '@app/domain';
+import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';

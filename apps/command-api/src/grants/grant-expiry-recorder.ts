@@ -1,11 +1,11 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { accessPolicyDecider, EventStore, StreamName } from '../../../../libs/domain/src';
-import { AppConfig } from '../../../../libs/infra/src/config/config';
-import { describeError, JsonLogger } from '../../../../libs/infra/src/logging/logger';
-import { COMPLIANCE_QUERIES, CONFIG, EVENT_STORE, LOGGER, METRICS } from '../../../../libs/infra/src/nest/tokens';
-import { Metrics } from '../../../../libs/infra/src/observability/metrics';
-import { ComplianceQueries } from '../../../../libs/infra/src/read-models/compliance';
+import { accessPolicyDecider, EventStore, StreamName } from '@app/domain';
+import { AppConfig } from '@app/infra/config/config';
+import { describeError, JsonLogger } from '@app/infra/logging/logger';
+import { COMPLIANCE_QUERIES, CONFIG, EVENT_STORE, LOGGER, METRICS } from '@app/infra/nest/tokens';
+import { Metrics } from '@app/infra/observability/metrics';
+import { ComplianceQueries } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';

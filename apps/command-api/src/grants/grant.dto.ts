@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDefined, IsIn, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
-import { GLOB_PATTERN, PRINCIPAL_ID_PATTERN, Role, ROLES } from '../../../../libs/domain/src';
+import { GLOB_PATTERN, PRINCIPAL_ID_PATTERN, Role, ROLES } from '@app/domain';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 

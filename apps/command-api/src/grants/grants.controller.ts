@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiCreatedResponse, ApiParam, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { isGrantActive, Principal, PROJECT_ID_PATTERN } from '../../../../libs/domain/src';
+import { isGrantActive, Principal, PROJECT_ID_PATTERN } from '@app/domain';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';

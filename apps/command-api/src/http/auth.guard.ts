@@ -1,10 +1,10 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { decodeJwt } from 'jose';
-import { Principal } from '../../../../libs/domain/src';
-import { PUBLIC_ROUTE } from '../../../../libs/infra/src/nest/public';
-import { TOKEN_VERIFIER } from '../../../../libs/infra/src/nest/tokens';
-import { TokenVerifier } from '../../../../libs/infra/src/auth/token-verifier';
+import { Principal } from '@app/domain';
+import { PUBLIC_ROUTE } from '@app/infra/nest/public';
+import { TOKEN_VERIFIER } from '@app/infra/nest/tokens';
+import { TokenVerifier } from '@app/infra/auth/token-verifier';
 import { problems } from './problem';
 import { AuthenticatedRequest } from './request-context';
 

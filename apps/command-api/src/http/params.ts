@@ -1,5 +1,5 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
-import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
+import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '@app/domain';
 import { FieldError, problems } from './problem';
 
 export function patternPipe(field: string, pattern: RegExp) {

@@ -1,9 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DomainError, StoreUnavailableError } from '../../../../libs/domain/src';
-import { BaoError } from '../../../../libs/infra/src/openbao/bao-client';
-import { describeError, JsonLogger } from '../../../../libs/infra/src/logging/logger';
-import { AuthenticationError } from '../../../../libs/infra/src/auth/token-verifier';
+import { DomainError, StoreUnavailableError } from '@app/domain';
+import { BaoError } from '@app/infra/openbao/bao-client';
+import { describeError, JsonLogger } from '@app/infra/logging/logger';
+import { AuthenticationError } from '@app/infra/auth/token-verifier';
 import { ConcurrencyConflictError, PreconditionFailedError } from '../application/handle-command';
 import { PROBLEM_BASE, ProblemDetails, ProblemException, problems } from './problem';
 

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
-import { Principal } from '../../../../libs/domain/src';
+import { Principal } from '@app/domain';
 import { CommandContext } from '../application/event-envelope';
 
 export interface AuthenticatedRequest extends Request {

@@ -14,13 +14,13 @@ import {
   SecretValueStore,
   StoreUnavailableError,
   StreamName,
-} from '../../../../libs/domain/src';
-import { ciRoleName } from '../../../../libs/domain/src/openbao/policy-renderer';
-import { JsonLogger } from '../../../../libs/infra/src/logging/logger';
-import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '../../../../libs/infra/src/nest/tokens';
-import { BaoError, isStatus } from '../../../../libs/infra/src/openbao/bao-client';
-import { OpenBaoValueStore } from '../../../../libs/infra/src/value-store/openbao-value-store';
-import { Metrics } from '../../../../libs/infra/src/observability/metrics';
+} from '@app/domain';
+import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
+import { BaoError, isStatus } from '@app/infra/openbao/bao-client';
+import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
+import { Metrics } from '@app/infra/observability/metrics';
 import { AccessControl } from '../application/access-control';
 import { CommandContext, envelope } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ActiveSecret, EventStore, SecretEvent, secretDecider, SecretState, StreamName } from '../../../../libs/domain/src';
-import { EVENT_STORE } from '../../../../libs/infra/src/nest/tokens';
+import { ActiveSecret, EventStore, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
+import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { Loaded, StreamStateCache } from '../application/stream-state-cache';
 import { SecretMetadataView } from './secret.dto';
 

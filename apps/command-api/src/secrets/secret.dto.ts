@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
-import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '../../../../libs/domain/src';
+import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '@app/domain';
 import { MaxUtf8Bytes } from '../http/validation';
 
 const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?`;

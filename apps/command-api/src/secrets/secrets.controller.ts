@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch,
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { defineAbilityFor, Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN, secretSubject } from '../../../../libs/domain/src';
-import { SECRET_CATALOG } from '../../../../libs/infra/src/nest/tokens';
-import { SecretCatalog } from '../../../../libs/infra/src/read-models/secret-catalog';
+import { defineAbilityFor, Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN, secretSubject } from '@app/domain';
+import { SECRET_CATALOG } from '@app/infra/nest/tokens';
+import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';

@@ -1,4 +1,4 @@
-import { emptyRoot, leafHash, nodeHash, splitPoint } from '../../../domain/src/audit-log';
+import { emptyRoot, leafHash, nodeHash, splitPoint } from '@app/domain/audit-log';
 import { Migration, runMigrations } from '../sql/migrations';
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
 

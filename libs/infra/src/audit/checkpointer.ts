@@ -1,4 +1,4 @@
-import { formatCheckpoint, signNote } from '../../../domain/src/audit-log';
+import { formatCheckpoint, signNote } from '@app/domain/audit-log';
 import { AuditLogStore, StoredCheckpoint } from './audit-log-store';
 import { AuditSigningKey } from './signing-key';
 import { describeError, JsonLogger } from '../logging/logger';

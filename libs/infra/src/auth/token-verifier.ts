@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, importSPKI, JWTPayload, jwtVerify, KeyLike } from 'jose';
 import { readFileSync } from 'node:fs';
-import { CiJobPrincipal, Principal, PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN, UserPrincipal } from '../../../domain/src';
+import { CiJobPrincipal, Principal, PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN, UserPrincipal } from '@app/domain';
 
 // Bearer token verification with jose: allow-listed asymmetric algorithms, issuer, audience,
 // exp/nbf with a small skew. The issuer decides the kind of principal: a CI token can never

@@ -1,4 +1,4 @@
-import { EventStore } from '../../../domain/src';
+import { EventStore } from '@app/domain';
 import { SqlClient } from '../sql/sql-client';
 import { PostgresEventStore } from './postgres/postgres-event-store';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { comparePositions, EventStore, EventToAppend, RecordedEvent, WrongExpectedRevisionError } from '../../../domain/src';
+import { comparePositions, EventStore, EventToAppend, RecordedEvent, WrongExpectedRevisionError } from '@app/domain';
 
 /** One adapter under test. `slowCommits`, where supported, is a second store over the SAME database whose appends hold their transaction open before COMMIT. */
 export interface ContractTarget {

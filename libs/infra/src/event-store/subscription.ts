@@ -1,4 +1,4 @@
-import { comparePositions, Position, RecordedEvent, SubscriptionHandle } from '../../../domain/src';
+import { comparePositions, Position, RecordedEvent, SubscriptionHandle } from '@app/domain';
 
 /** One read: the matching events, and how far the read looked (past events of other streams). */
 export interface ScanResult {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventStore, SecretValueStore } from '../../../domain/src';
+import { EventStore, SecretValueStore } from '@app/domain';
 import { DEV_CI_ISSUER, DEV_USER_ISSUER, DevIssuerKeys, loadOrCreateDevIssuer } from '../auth/dev-issuer';
 import { keyFromFile, keyFromJwks, TokenVerifier, TrustedIssuer } from '../auth/token-verifier';
 import { AppConfig, IssuerConfig } from '../config/config';

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { DesiredBaoState, JwtRole, renderBaoState, RenderOptions, ScopedSecret } from '../../../domain/src/openbao/policy-renderer';
+import { DesiredBaoState, JwtRole, renderBaoState, RenderOptions, ScopedSecret } from '@app/domain/openbao/policy-renderer';
 import { describeError, JsonLogger } from '../logging/logger';
 import { SqlExecutor } from '../sql/sql-client';
 import { Metrics } from '../observability/metrics';

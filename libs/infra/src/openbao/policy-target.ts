@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JwtRole, OWNED_PREFIX } from '../../../domain/src/openbao/policy-renderer';
+import { JwtRole, OWNED_PREFIX } from '@app/domain/openbao/policy-renderer';
 import { bao, BaoClient, baoClient, isStatus } from './bao-client';
 
 /**

@@ -1,4 +1,4 @@
-import { EventStore, formatPosition, Position, RecordedEvent, SubscribeOptions, SubscriptionHandle } from '../../../domain/src';
+import { EventStore, formatPosition, Position, RecordedEvent, SubscribeOptions, SubscriptionHandle } from '@app/domain';
 import { checkpoints } from '../read-models/checkpoints';
 import { describeError, JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';

@@ -1,4 +1,4 @@
-import { formatPosition, parsePosition, Position } from '../../../domain/src';
+import { formatPosition, parsePosition, Position } from '@app/domain';
 import { SqlExecutor } from '../sql/sql-client';
 
 /** Subscription checkpoints (projection_checkpoints), written by their owner — in the same transaction as its effects where it can. */

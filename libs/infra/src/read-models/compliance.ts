@@ -1,4 +1,4 @@
-import { GrantInterval, Role, SecretSubject } from '../../../domain/src';
+import { GrantInterval, Role, SecretSubject } from '@app/domain';
 import { SqlExecutor } from '../sql/sql-client';
 
 // Queries over the projected compliance read models (access history, grant intervals, secret

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../../../domain/src';
+import { StoreUnavailableError } from '@app/domain';
 
 // Connection-level failures (server down, network, shutdown) become StoreUnavailableError (503);
 // errors in a statement itself stay as they are (they are bugs, or constraint results callers handle).

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SecretValueMissingError } from '../../../domain/src';
+import { SecretValueMissingError } from '@app/domain';
 import { PgliteClient } from '../sql/pglite-client';
 import { EmbeddedValueStore, MasterKeyMismatchError } from './embedded-value-store';
 

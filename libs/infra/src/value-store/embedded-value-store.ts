@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '../../../domain/src';
+import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { Migration, runMigrations } from '../sql/migrations';
 import { SqlClient } from '../sql/sql-client';
 

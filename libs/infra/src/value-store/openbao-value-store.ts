@@ -1,5 +1,5 @@
-import { SecretValueKey, SecretValueMissingError, SecretValueStore } from '../../../domain/src';
-import { kvPath } from '../../../domain/src/openbao/policy-renderer';
+import { SecretValueKey, SecretValueMissingError, SecretValueStore } from '@app/domain';
+import { kvPath } from '@app/domain/openbao/policy-renderer';
 import { bao, BaoClient, baoClient, isStatus } from '../openbao/bao-client';
 
 // Secret values in OpenBao KV v2, one KV secret per (project, secret name) with one KV version per

@@ -25,7 +25,7 @@ import {
   SubscribeOptions,
   SubscriptionHandle,
   WrongExpectedRevisionError,
-} from '../../../../domain/src';
+} from '@app/domain';
 
 export interface EsdbRecorded {
   streamId: string;

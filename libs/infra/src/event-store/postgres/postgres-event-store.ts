@@ -11,7 +11,7 @@ import {
   SubscribeOptions,
   SubscriptionHandle,
   WrongExpectedRevisionError,
-} from '../../../../domain/src';
+} from '@app/domain';
 import { runMigrations } from '../../sql/migrations';
 import { SqlClient, SqlExecutor } from '../../sql/sql-client';
 import { runSubscription, ScanResult } from '../subscription';
