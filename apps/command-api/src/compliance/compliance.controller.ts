@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common'
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { PRINCIPAL_ID_PATTERN, Principal, PROJECT_ID_PATTERN, readersAt, SECRET_NAME_PATTERN } from '@app/domain';
+import { parseRfc3339 } from '@app/domain/invariants';
 import { COMPLIANCE_QUERIES } from '@app/infra/nest/tokens';
 import { AccessHistoryFilter, AccessHistoryItem, ComplianceQueries, decodeCursor, HistoryCursor } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
@@ -12,7 +13,6 @@ import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { toCsvRow, HISTORY_CSV_HEADER, historyCsvFields } from './csv';
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const HISTORY_PARAMS = ['secret', 'principal', 'pipeline', 'decision', 'from', 'to', 'cursor', 'limit'];
 
 function single(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
@@ -28,11 +28,12 @@ function single(query: Record<string, unknown>, field: string, errors: FieldErro
 function timestamp(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
   const v = single(query, field, errors);
   if (v === undefined) return undefined;
-  if (!RFC3339.test(v) || Number.isNaN(Date.parse(v))) {
-    errors.push({ field, message: `${field} must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z` });
+  const ms = parseRfc3339(v); // every field in range, years 0001-9999 (PostgreSQL has no year 0000)
+  if (ms === null) {
+    errors.push({ field, message: `${field} must be an RFC 3339 timestamp such as 2026-01-31T12:00:00Z (years 0001-9999)` });
     return undefined;
   }
-  return new Date(v).toISOString();
+  return new Date(ms).toISOString();
 }
 
 function matching(query: Record<string, unknown>, field: string, pattern: RegExp, errors: FieldError[]): string | undefined {

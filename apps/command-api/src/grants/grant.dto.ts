@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDefined, IsIn, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
+import { IsDefined, IsIn, IsString, Matches, ValidateNested } from 'class-validator';
 import { GLOB_PATTERN, PRINCIPAL_ID_PATTERN, Role, ROLES } from '@app/domain';
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+import { parseRfc3339 } from '@app/domain/invariants';
+import { IsRfc3339Instant, OptionalNotNull } from '../http/validation';
 
 export class GrantPrincipalDto {
   @ApiProperty({ enum: ['user', 'group'] })
@@ -28,21 +28,21 @@ export class CreateGrantDto {
   role!: Role;
 
   @ApiPropertyOptional({ description: 'Environment glob narrowing the grant.' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Matches(GLOB_PATTERN, { message: 'environment must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?' })
   environment?: string;
 
   @ApiPropertyOptional({ description: 'Branch glob narrowing the grant.' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Matches(GLOB_PATTERN, { message: 'branch must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?' })
   branch?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'RFC 3339 instant after which the grant no longer applies.' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
-  @Matches(RFC3339, { message: 'expiresAt must be an RFC 3339 date-time with a time zone' })
+  @IsRfc3339Instant()
   expiresAt?: string;
 }
 
@@ -68,6 +68,7 @@ export class GrantListView {
   @ApiProperty({ type: [GrantView] }) items!: GrantView[];
 }
 
+/** An RFC 3339 instant whose every field is in range (see parseRfc3339). */
 export function isValidInstant(s: string): boolean {
-  return RFC3339.test(s) && !Number.isNaN(Date.parse(s));
+  return parseRfc3339(s) !== null;
 }

@@ -2,6 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
   decideAccess,
+  purposeError,
   DomainEvent,
   EventStore,
   Principal,
@@ -269,13 +270,17 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
   async execute(cmd: AccessSecretCommand) {
     const { projectId, name, purpose, principal, ctx } = cmd;
     const [secret, policy] = await Promise.all([this.secrets.forSecret(projectId, name), this.access.policy(projectId)]);
-    const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose }, metadata: meta(ctx) }, { secret: secret.state, policy: policy.state });
+    // A bad purpose is a 400, but a probe is still audited: decide without it, record a denial, then refuse.
+    const badPurpose = purposeError(purpose);
+    const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose: badPurpose ? null : purpose }, metadata: meta(ctx) }, { secret: secret.state, policy: policy.state });
     if (decision.type === 'SecretAccessDenied') {
       await this.access.recordDenial(decision, ctx);
+      if (badPurpose) throw badPurpose;
       if (decision.data.reason === 'secret-not-found') throw problems.notFound(`secret ${name} not found`);
       throw problems.forbidden(decision.data.reason);
     }
     if (secret.state.status !== 'active') throw problems.notFound(`secret ${name} not found`); // unreachable: decideAccess denies
+    if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
     // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
     await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(decision, ctx)]);
     this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : decision.data.via.scope });

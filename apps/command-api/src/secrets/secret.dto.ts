@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { IsBoolean, IsString, Matches, MinLength, ValidateIf } from 'class-validator';
 import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '@app/domain';
-import { MaxUtf8Bytes } from '../http/validation';
+import { IsWellFormedText, MaxCodePoints, MaxUtf8Bytes, OptionalNotNull } from '../http/validation';
 
 const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?`;
 const present = (_o: object, v: unknown) => v !== undefined && v !== null;
@@ -15,30 +15,32 @@ export class CreateSecretDto {
   @ApiProperty({ description: 'The secret value: up to 64 KiB of UTF-8. Stored in the value store only; never returned by metadata endpoints.', writeOnly: true })
   @IsString()
   @MinLength(1, { message: 'value must not be empty' })
+  @IsWellFormedText()
   @MaxUtf8Bytes(MAX_VALUE_BYTES)
   value!: string;
 
   @ApiPropertyOptional({ maxLength: MAX_DESCRIPTION_LENGTH })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
-  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @IsWellFormedText()
+  @MaxCodePoints(MAX_DESCRIPTION_LENGTH)
   @Matches(FREE_TEXT_PATTERN, { message: 'description must not contain control characters' })
   description?: string;
 
   @ApiPropertyOptional({ description: 'Environment glob; CI jobs of other environments cannot read it.', example: 'production' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('environment') })
   environment?: string;
 
   @ApiPropertyOptional({ description: 'Branch/ref glob.', example: 'main' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('branch') })
   branch?: string;
 
   @ApiPropertyOptional({ description: 'Only CI jobs on protected refs may read it.', default: false })
-  @IsOptional()
+  @OptionalNotNull()
   @IsBoolean()
   protectedOnly?: boolean;
 }
@@ -47,6 +49,7 @@ export class UpdateSecretValueDto {
   @ApiProperty({ writeOnly: true })
   @IsString()
   @MinLength(1, { message: 'value must not be empty' })
+  @IsWellFormedText()
   @MaxUtf8Bytes(MAX_VALUE_BYTES)
   value!: string;
 }
@@ -56,7 +59,8 @@ export class PatchSecretDto {
   @ApiPropertyOptional({ nullable: true, maxLength: MAX_DESCRIPTION_LENGTH })
   @ValidateIf(present)
   @IsString()
-  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @IsWellFormedText()
+  @MaxCodePoints(MAX_DESCRIPTION_LENGTH)
   @Matches(FREE_TEXT_PATTERN, { message: 'description must not contain control characters' })
   description?: string | null;
 
@@ -72,18 +76,18 @@ export class PatchSecretDto {
   @Matches(GLOB_PATTERN, { message: GLOB_MESSAGE('branch') })
   branch?: string | null;
 
-  @ApiPropertyOptional()
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'Not nullable: true or false.' })
+  @OptionalNotNull()
   @IsBoolean()
   protectedOnly?: boolean;
 }
 
 export class AccessSecretDto {
-  @ApiPropertyOptional({ maxLength: MAX_PURPOSE_LENGTH, description: 'Why the value is needed; recorded in the audit trail.' })
-  @IsOptional()
+  // Only the type is checked here: length, control characters and well-formed Unicode are checked by
+  // the access decision (decideAccess), so a probe with a bad purpose is still recorded as a denial.
+  @ApiPropertyOptional({ maxLength: MAX_PURPOSE_LENGTH, description: 'Why the value is needed; recorded in the audit trail (at most 512 characters, no control characters, well-formed Unicode).' })
+  @OptionalNotNull()
   @IsString()
-  @MaxLength(MAX_PURPOSE_LENGTH)
-  @Matches(FREE_TEXT_PATTERN, { message: 'purpose must not contain control characters' })
   purpose?: string;
 }
 

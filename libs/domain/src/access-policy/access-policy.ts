@@ -1,6 +1,15 @@
 import { assertNever, Decider, DomainEvent } from '../decider';
 import { alreadyExists, conflict, invalid, notFound } from '../errors';
-import { Role } from '../roles';
+import {
+  requireCommandMetadata,
+  requireNullableGlob,
+  requireNullableInstant,
+  requireOnlyKeys,
+  requirePrincipalId,
+  requireProjectId,
+  requireString,
+} from '../invariants';
+import { isRole, Role } from '../roles';
 import { CommandMetadata } from '../secret/secret';
 
 export interface GrantPrincipal {
@@ -94,10 +103,41 @@ export function hasActiveOwner(state: AccessPolicyState, now: string): boolean {
   return false;
 }
 
+const GRANT_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The decider is the last gate: a command of an invalid shape is refused here, whatever was validated before. */
+export function checkAccessPolicyCommand(command: AccessPolicyCommand): void {
+  requireCommandMetadata(command.metadata);
+  switch (command.type) {
+    case 'GrantRole': {
+      const d = requireOnlyKeys(command.data, ['projectId', 'grantId', 'principal', 'role', 'environment', 'branch', 'expiresAt']);
+      requireProjectId(d.projectId);
+      if (!GRANT_ID.test(requireString('grantId', d.grantId))) throw invalid('invalid-field', 'grantId must be 1-64 characters from A-Z a-z 0-9 -', 'grantId');
+      const p = requireOnlyKeys(d.principal, ['type', 'id']);
+      if (p.type !== 'user' && p.type !== 'group') throw invalid('invalid-field', 'principal.type must be user or group', 'principal.type');
+      requirePrincipalId('principal.id', p.id);
+      if (!isRole(d.role)) throw invalid('invalid-field', 'role is not a role', 'role');
+      requireNullableGlob('environment', d.environment);
+      requireNullableGlob('branch', d.branch);
+      requireNullableInstant('expiresAt', d.expiresAt);
+      return;
+    }
+    case 'RevokeRole':
+    case 'RecordGrantExpiry': {
+      const d = requireOnlyKeys(command.data, ['grantId']);
+      requireString('grantId', d.grantId);
+      return;
+    }
+    default:
+      assertNever(command);
+  }
+}
+
 export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand, AccessPolicyEvent> = {
   initialState: () => ({ projectId: null, grants: new Map() }),
 
   decide(command, state) {
+    checkAccessPolicyCommand(command);
     const now = command.metadata.now;
     switch (command.type) {
       case 'GrantRole': {
@@ -140,8 +180,18 @@ export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand
         const g = state.grants.get(command.data.grantId);
         if (!g || g.revokedAt !== null) throw notFound('grant-not-found', 'grant not found');
         if (isFullOwner(g, now)) {
+          // A permanent owner may go only if another permanent one stays: an owner that expires would
+          // leave the project ownerless once it has. An expiring owner may go while any other owner stays.
           const others = [...state.grants.values()].filter((o) => o.grantId !== g.grantId && isFullOwner(o, now));
-          if (others.length === 0) throw conflict('last-owner', 'the last owner of a project cannot be revoked; grant another owner first');
+          const remaining = g.expiresAt === null ? others.filter((o) => o.expiresAt === null) : others;
+          if (remaining.length === 0) {
+            throw conflict(
+              'last-owner',
+              g.expiresAt === null && others.length > 0
+                ? 'the last permanent owner of a project cannot be revoked while the other owners expire; grant another owner without expiry first'
+                : 'the last owner of a project cannot be revoked; grant another owner first',
+            );
+          }
         }
         return [
           {

@@ -108,4 +108,44 @@ describe('Project access policy decider', () => {
         .then([]);
     });
   });
+
+  describe('the last owner rule counts only owners that do not expire', () => {
+    const expiringOwner = granted('g2', { principal: { type: 'user', id: 'carol' }, expiresAt: '2026-03-01T00:00:00.000Z' });
+    it('refuses to revoke the last permanent owner while the only other owner expires', () =>
+      spec.given([granted('g1'), expiringOwner]).when({ type: 'RevokeRole', data: { grantId: 'g1' }, metadata: meta }).thenThrows('last-owner', 'conflict'));
+    it('revokes the expiring owner while a permanent one stays', () =>
+      spec
+        .given([granted('g1'), expiringOwner])
+        .when({ type: 'RevokeRole', data: { grantId: 'g2' }, metadata: meta })
+        .then([expect.objectContaining({ type: 'RoleRevoked' }) as unknown as AccessPolicyEvent]));
+    it('revokes a permanent owner when another permanent owner stays, expiring ones besides', () =>
+      spec
+        .given([granted('g1'), expiringOwner, granted('g3', { principal: { type: 'group', id: 'admins' } })])
+        .when({ type: 'RevokeRole', data: { grantId: 'g1' }, metadata: meta })
+        .then([expect.objectContaining({ type: 'RoleRevoked' }) as unknown as AccessPolicyEvent]));
+  });
+
+  describe('the decider is the last gate: invalid grants never become events', () => {
+    it.each([
+      ['environment: 42', { environment: 42 }, 'environment'],
+      ['environment: undefined', { environment: undefined }, 'environment'],
+      ['a glob with a lone surrogate', { branch: 'main\ud800' }, 'branch'],
+      ['a glob of 256 characters', { branch: 'a'.repeat(256) }, 'branch'],
+      ['expiresAt with a +25:00 offset', { expiresAt: '2030-01-01T00:00:00+25:00' }, 'expiresAt'],
+      ['expiresAt on 30 February', { expiresAt: '2030-02-30T00:00:00Z' }, 'expiresAt'],
+      ['expiresAt in year 0000', { expiresAt: '0000-01-01T00:00:00Z' }, 'expiresAt'],
+      ['an unknown role', { role: 'god' }, 'role'],
+      ['a principal of another type', { principal: { type: 'robot', id: 'x' } }, 'principal.type'],
+      ['a principal id with a space', { principal: { type: 'user', id: 'a b' } }, 'principal.id'],
+      ['a bad project id', { projectId: 'Bad_Project' }, 'projectId'],
+    ])('GrantRole refuses %s', (_n, over, field) => {
+      let caught: { kind?: string; field?: string } | undefined;
+      try {
+        accessPolicyDecider.decide(grantCmd('g2', over) as never, accessPolicyDecider.initialState());
+      } catch (e) {
+        caught = e as { kind?: string; field?: string };
+      }
+      expect({ kind: caught?.kind, field: caught?.field }).toEqual({ kind: 'invalid', field });
+    });
+  });
 });

@@ -4,6 +4,21 @@ import { DomainEvent } from '../decider';
 import { Principal, PrincipalRecord, principalRecord } from '../principal';
 import { AbilityAction } from '../authorization/ability';
 import { CommandMetadata, SecretState } from '../secret/secret';
+import { DomainError } from '../errors';
+import { requireCommandMetadata, requireFreeText, requireProjectId, requireSecretName } from '../invariants';
+import { MAX_PURPOSE_LENGTH } from '../limits';
+
+/** The purpose a caller gives, checked: null when it is acceptable, else the error naming `purpose`. */
+export function purposeError(purpose: unknown): DomainError | null {
+  if (purpose === null) return null;
+  try {
+    requireFreeText('purpose', purpose, MAX_PURPOSE_LENGTH);
+    return null;
+  } catch (e) {
+    if (e instanceof DomainError) return e;
+    throw e;
+  }
+}
 
 export type AccessVia = Extract<Decision, { allowed: true }>['via'];
 
@@ -63,6 +78,12 @@ export function denied(
  * principals who may see the project's secrets at all; others learn nothing about existence.
  */
 export function decideAccess(command: AccessSecret, state: { secret: SecretState; policy: AccessPolicyState }): AccessEvent {
+  // The last gate: callers check the purpose first (to record a denial for a bad one); an invalid one never reaches an event.
+  requireCommandMetadata(command.metadata);
+  requireProjectId(command.data.projectId);
+  requireSecretName(command.data.name);
+  const bad = purposeError(command.data.purpose);
+  if (bad) throw bad;
   const { projectId, name, principal, purpose } = command.data;
   const now = command.metadata.now;
   if (state.secret.status !== 'active') {

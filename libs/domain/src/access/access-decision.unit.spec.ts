@@ -2,7 +2,7 @@ import { accessPolicyDecider, RoleGranted } from '../access-policy/access-policy
 import { fold } from '../decider';
 import { CiJobPrincipal, UserPrincipal } from '../principal';
 import { secretDecider, SecretState } from '../secret/secret';
-import { AccessSecret, decideAccess } from './access-decision';
+import { AccessSecret, decideAccess, purposeError } from './access-decision';
 
 const meta = { now: '2026-06-01T00:00:00.000Z', actor: { type: 'user' as const, id: 'x' } };
 const secret: SecretState = fold(secretDecider, [
@@ -45,5 +45,24 @@ describe('decideAccess', () => {
     expect(decideAccess(cmd(job, 'NOPE'), { secret: absent, policy })).toMatchObject({ data: { reason: 'secret-not-found' } });
     expect(decideAccess(cmd(mallory, 'NOPE'), { secret: absent, policy })).toMatchObject({ data: { reason: 'no-grant' } });
     expect(decideAccess(cmd(mallory), { secret, policy })).toMatchObject({ data: { reason: 'no-grant' } });
+  });
+});
+
+describe('decideAccess is the last gate for the purpose', () => {
+  const withPurpose = (purpose: unknown): AccessSecret => ({ ...cmd(alice), data: { ...cmd(alice).data, purpose: purpose as string } });
+  it.each([
+    ['a lone high surrogate', 'deploy \ud800'],
+    ['a lone low surrogate', '\udc00'],
+    ['a control character', 'x\u001b[31m'],
+    ['more than 512 characters', 'p'.repeat(513)],
+    ['a number', 42],
+  ])('refuses %s, naming purpose', (_n, purpose) => {
+    expect(() => decideAccess(withPurpose(purpose), { secret, policy })).toThrow(expect.objectContaining({ kind: 'invalid', field: 'purpose' }));
+    expect(purposeError(purpose)).toMatchObject({ field: 'purpose' });
+  });
+  it('accepts 512 characters counted in code points, and null', () => {
+    expect(decideAccess(withPurpose('😀'.repeat(512)), { secret, policy }).type).toBe('SecretAccessed');
+    expect(decideAccess(withPurpose(null), { secret, policy }).type).toBe('SecretAccessed');
+    expect(purposeError(null)).toBeNull();
   });
 });

@@ -1,5 +1,16 @@
 import { assertNever, Decider, DomainEvent } from '../decider';
 import { alreadyExists, notFound } from '../errors';
+import {
+  requireBoolean,
+  requireCommandMetadata,
+  requireNullableFreeText,
+  requireNullableGlob,
+  requireOnlyKeys,
+  requireProjectId,
+  requireSecretName,
+  requireValueRef,
+} from '../invariants';
+import { MAX_DESCRIPTION_LENGTH } from '../limits';
 
 /** Where a secret may be used. Globs; absent = everywhere. */
 export interface SecretScope {
@@ -71,6 +82,7 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
   initialState: () => ({ status: 'absent' }),
 
   decide(command, state) {
+    checkSecretCommand(command);
     const by = command.metadata.actor.id;
     switch (command.type) {
       case 'CreateSecret': {
@@ -146,6 +158,46 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
     }
   },
 };
+
+/**
+ * The decider is the last gate: a command of an invalid shape (a null where a value is required,
+ * a boolean that is not one, text that is not well-formed Unicode, a glob out of bounds) is refused
+ * here, whatever the caller validated before, so it never becomes an event.
+ */
+export function checkSecretCommand(command: SecretCommand): void {
+  requireCommandMetadata(command.metadata);
+  switch (command.type) {
+    case 'CreateSecret': {
+      const d = requireOnlyKeys(command.data, ['projectId', 'name', 'description', 'scope', 'valueRef']);
+      requireProjectId(d.projectId);
+      requireSecretName(d.name);
+      requireNullableFreeText('description', d.description, MAX_DESCRIPTION_LENGTH);
+      const scope = requireOnlyKeys(d.scope, ['environment', 'branch', 'protectedOnly']);
+      requireNullableGlob('environment', scope.environment);
+      requireNullableGlob('branch', scope.branch);
+      requireBoolean('protectedOnly', scope.protectedOnly);
+      requireValueRef(d.valueRef);
+      return;
+    }
+    case 'UpdateSecretValue':
+      requireValueRef(requireOnlyKeys(command.data, ['valueRef']).valueRef);
+      return;
+    case 'ChangeSecretMetadata': {
+      // undefined = leave as it is; null clears description and globs; protectedOnly is never null.
+      const d = requireOnlyKeys(command.data, ['description', 'environment', 'branch', 'protectedOnly']);
+      if (d.description !== undefined) requireNullableFreeText('description', d.description, MAX_DESCRIPTION_LENGTH);
+      if (d.environment !== undefined) requireNullableGlob('environment', d.environment);
+      if (d.branch !== undefined) requireNullableGlob('branch', d.branch);
+      if (d.protectedOnly !== undefined) requireBoolean('protectedOnly', d.protectedOnly);
+      return;
+    }
+    case 'DeleteSecret':
+      requireOnlyKeys(command.data, []);
+      return;
+    default:
+      assertNever(command);
+  }
+}
 
 function requireActive(state: SecretState): ActiveSecret {
   if (state.status !== 'active') throw notFound('secret-not-found', 'secret not found');
