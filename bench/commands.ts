@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { loadAuditSigningKey } from '@app/infra/audit/signing-key';
 import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
 import { writeTestMasterKey } from '../test/support/test-master-key';
 
@@ -184,7 +185,14 @@ async function main() {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-pg-'));
-  const pgServer = await startServer({ DATA_DIR: dir, PROFILE: 'production', DATABASE_URL: url, DEV_ISSUER: '1', MASTER_KEY_FILE: writeTestMasterKey(dir) }, 18081);
+  // The production profile refuses to generate its audit signing key: the benchmark mints one,
+  // as a mounted secret would provide it, so the run needs nothing prepared by hand.
+  const signingKeyFile = join(dir, 'audit-signing.key');
+  loadAuditSigningKey(signingKeyFile, true);
+  const pgServer = await startServer(
+    { DATA_DIR: dir, PROFILE: 'production', DATABASE_URL: url, DEV_ISSUER: '1', MASTER_KEY_FILE: writeTestMasterKey(dir), AUDIT_SIGNING_KEY_FILE: signingKeyFile },
+    18081,
+  );
   try {
     const results = await commandScenarios('http://127.0.0.1:18081', dir, 'pg');
     const raw = await rawPgInserts(url);
