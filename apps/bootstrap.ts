@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import { CommandApiModule } from './command-api/src/command-api.module';
-import { validationPipe } from './command-api/src/http/validation';
+import { bodyShapeProblem, validationPipe } from './command-api/src/http/validation';
 import { ProjectorModule } from './projector/src/projector.module';
 import { AuditorModule } from './auditor/src/auditor.module';
 import { AppConfig } from '@app/infra/config/config';
@@ -62,6 +62,15 @@ export async function createApp(config: AppConfig, infra?: Infrastructure): Prom
       },
     }),
   );
+  // Too many keys, items or levels: refused before class-validator, whose cost (and error list) grows with each key.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const why = bodyShapeProblem(req.body);
+    if (why === null) return next();
+    res
+      .status(413)
+      .type('application/problem+json')
+      .send(JSON.stringify({ type: `${PROBLEM_BASE}too-large`, title: 'Payload too large', status: 413, detail: `request body too complex: ${why}`, errors: [{ field: 'body', message: why }], instance: req.originalUrl.split('?')[0] }));
+  });
   app.useGlobalPipes(validationPipe());
   app.enableShutdownHooks();
 
@@ -76,16 +85,23 @@ export async function createApp(config: AppConfig, infra?: Infrastructure): Prom
   }
   await app.init();
   // Errors raised by the body parser never reach Nest's filters: answer them as problems here.
-  app.use((err: { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
+  app.use((err: { type?: string; status?: number; code?: unknown }, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const tooLarge = err?.type === 'entity.too.large' || err?.status === 413;
     const status = tooLarge ? 413 : err?.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) shared.logger.error('unhandled middleware error', describeError(err));
+    // zlib's errors (a body that is not the gzip, deflate or br it claims to be) carry codes such as Z_DATA_ERROR.
+    const notDecodable = typeof err?.code === 'string' && err.code.startsWith('Z_');
+    const unsupported = status === 415 || err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported';
     const problem = tooLarge
       ? { type: `${PROBLEM_BASE}too-large`, title: 'Payload too large', status, detail: `request body exceeds ${MAX_BODY}` }
+      : unsupported
+        ? { type: `${PROBLEM_BASE}unsupported-media-type`, title: 'Unsupported media type', status: 415, detail: 'unsupported Content-Encoding or charset: send UTF-8 JSON, identity, gzip, deflate or br', errors: [{ field: 'Content-Encoding', message: 'identity, gzip, deflate or br; charset utf-8' }] }
       : status === 500
         ? { type: `${PROBLEM_BASE}internal`, title: 'Internal error', status, detail: 'an unexpected error occurred' }
-        : { type: `${PROBLEM_BASE}invalid-request`, title: 'Invalid request', status, detail: 'malformed request body (JSON expected)', errors: [{ field: 'body', message: 'not valid JSON' }] };
+        : notDecodable
+          ? { type: `${PROBLEM_BASE}invalid-request`, title: 'Invalid request', status, detail: 'request body is not encoded as its Content-Encoding says', errors: [{ field: 'Content-Encoding', message: 'body does not decompress' }] }
+          : { type: `${PROBLEM_BASE}invalid-request`, title: 'Invalid request', status, detail: 'malformed request body (JSON expected)', errors: [{ field: 'body', message: 'not valid JSON' }] };
     res.status(status).type('application/problem+json').send(JSON.stringify({ ...problem, instance: req.originalUrl.split('?')[0] }));
   });
   return { app, infra: shared };

@@ -174,7 +174,7 @@ describe('command API, embedded profile, end to end', () => {
   });
 
   describe('bad input: 4xx problem+json naming the field, never a 500', () => {
-    const cases: Array<[string, () => request.Test, number, string | RegExp]> = [
+    const cases: Array<[string, () => request.Test, number | RegExp, string | RegExp]> = [
       ['malformed JSON', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send('{"name": "A",'), 400, 'body'],
       ['unknown field', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'v', colour: 'red' }), 400, 'colour'],
       ['bad secret name', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'lower-case', value: 'v' }), 400, 'name'],
@@ -202,14 +202,110 @@ describe('command API, embedded profile, end to end', () => {
       ['bad percent-encoding in path', () => http.get('/v1/projects/%ZZ/secrets').set(auth(alice)), 400, 'request'],
       ['If-Match beyond any revision', () => http.put(`/v1/projects/${P}/secrets/RACE/value`).set(auth(alice)).set('If-Match', '"99999999999999999999"').send({ value: 'x' }), 400, 'If-Match'],
       ['not JSON content type', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'text/plain').send('name=A'), 400, 'name'],
+      // issue 9: null where a field is not nullable, ill-formed Unicode, out-of-range instants, bodies that are not what they claim
+      ['PATCH protectedOnly: null', () => http.patch(`/v1/projects/${P}/secrets/RACE`).set(auth(alice)).send({ protectedOnly: null }), 400, 'protectedOnly'],
+      ['create protectedOnly: null', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'v', protectedOnly: null }), 400, 'protectedOnly'],
+      ['create environment: null', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'v', environment: null }), 400, 'environment'],
+      ['grant branch: null', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: { type: 'user', id: 'x' }, role: 'developer', branch: null }), 400, 'branch'],
+      ['grant expiresAt: null', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: { type: 'user', id: 'x' }, role: 'developer', expiresAt: null }), 400, 'expiresAt'],
+      ['access purpose: null', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).send({ purpose: null }), 400, 'purpose'],
+      ['lone surrogate in description', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'v', description: 'a\ud800b' }), 400, 'description'],
+      ['lone surrogate in PATCH description', () => http.patch(`/v1/projects/${P}/secrets/RACE`).set(auth(alice)).send({ description: '\udc00' }), 400, 'description'],
+      ['lone surrogate in value', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'x\ud800' }), 400, 'value'],
+      ['lone surrogate in a new value', () => http.put(`/v1/projects/${P}/secrets/RACE/value`).set(auth(alice)).send({ value: '\udfff' }), 400, 'value'],
+      ['lone surrogate in purpose', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).send({ purpose: 'deploy \ud83d' }), 400, 'purpose'],
+      ['lone surrogate in a glob', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: 'v', branch: 'main\ud800' }), 400, 'branch'],
+      ['expiresAt with a +25:00 offset', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: { type: 'user', id: 'x' }, role: 'developer', expiresAt: '2030-01-01T00:00:00+25:00' }), 400, 'expiresAt'],
+      ['expiresAt on 30 February', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: { type: 'user', id: 'x' }, role: 'developer', expiresAt: '2030-02-30T00:00:00Z' }), 400, 'expiresAt'],
+      ['readers?at in year 0000', () => http.get(`/v1/projects/${P}/secrets/RACE/readers?at=0000-01-01T00:00:00Z`).set(auth(alice)), 400, 'at'],
+      ['readers?at with a +25:00 offset', () => http.get(`/v1/projects/${P}/secrets/RACE/readers?at=${encodeURIComponent('2026-01-01T00:00:00+25:00')}`).set(auth(alice)), 400, 'at'],
+      ['readers?at pushed below year 0001 by its offset', () => http.get(`/v1/projects/${P}/secrets/RACE/readers?at=${encodeURIComponent('0001-01-01T00:00:00+01:00')}`).set(auth(alice)), 400, 'at'],
+      ['access-history?from on 31 April', () => http.get(`/v1/projects/${P}/access-history?from=2026-04-31T00:00:00Z`).set(auth(alice)), 400, 'from'],
+      ['Content-Encoding gzip on a body that is not gzip', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{"name":"OK_NAME","value":"v"}'), 400, 'Content-Encoding'],
+      ['Content-Encoding deflate on a truncated stream', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').set('Content-Encoding', 'deflate').send(Buffer.from([0x78, 0x9c, 1, 2])), 400, 'Content-Encoding'],
+      ['an unknown Content-Encoding', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').set('Content-Encoding', 'compress').send('{}'), 415, 'Content-Encoding'],
+      ['an object of 65 keys', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 1]))), 413, 'body'],
+      ['nesting 9 levels deep', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: JSON.parse('{"a":'.repeat(8) + '1' + '}'.repeat(8)), role: 'developer' }), 413, 'body'],
+      ['an array of 2,000 items', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: Array.from({ length: 2000 }, () => 0) }), 413, 'body'],
+      ['arrays nested 100,000 deep', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send('['.repeat(100_000) + ']'.repeat(100_000)), /^4\d\d$/, /./],
+      ['a malformed X-Request-Id', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).set('X-Request-Id', 'has space').send({}), 400, 'X-Request-Id'],
     ];
     it.each(cases)('%s', async (_name, send, status, field) => {
       const res = keep(await send());
-      expect(res.status).toBe(status);
+      if (typeof status === 'number') expect(res.status).toBe(status);
+      else expect(String(res.status)).toMatch(status);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
-      expect(res.body.status).toBe(status);
+      expect(res.body.status).toBe(res.status);
       if (typeof field === 'string') expect((res.body.errors ?? []).map((e: { field: string }) => e.field)).toContain(field);
       else expect(JSON.stringify(res.body)).toMatch(field);
+    });
+  });
+
+  describe('issue 9: what a bad input leaves behind', () => {
+    it('a probe with a bad purpose is a 400 and still an audited denial; an allowed read with one records nothing and returns no value', async () => {
+      const dave = await t.userToken('dave');
+      const before = (await allEvents(t.infra.eventStore)).length;
+      const probe = keep(await http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(dave)).send({ purpose: 'lone \ud800 surrogate' }));
+      expect(probe.status).toBe(400);
+      expect(probe.body.errors.map((e: { field: string }) => e.field)).toEqual(['purpose']);
+      const allowed = keep(await http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).send({ purpose: 'p'.repeat(513) }));
+      expect(allowed.status).toBe(400);
+      expect(allowed.text).not.toContain(CANARY);
+      const after = (await allEvents(t.infra.eventStore)).slice(before);
+      expect(after.map((e) => [e.type, e.data.principal])).toEqual([['SecretAccessDenied', { type: 'user', id: 'dave' }]]);
+      expect(after[0].data).toMatchObject({ name: 'RACE', reason: 'no-grant', purpose: null });
+    });
+
+    it('PATCH protectedOnly: null records no event, and the secrets projection keeps up', async () => {
+      const before = (await allEvents(t.infra.eventStore)).length;
+      expect(keep(await http.patch(`/v1/projects/${P}/secrets/RACE`).set(auth(alice)).send({ protectedOnly: null })).status).toBe(400);
+      expect((await allEvents(t.infra.eventStore)).length).toBe(before);
+      const ok = await http.patch(`/v1/projects/${P}/secrets/RACE`).set(auth(alice)).send({ protectedOnly: true });
+      expect(ok.status).toBe(200);
+      const list = await eventually(() => http.get(`/v1/projects/${P}/secrets`).set(auth(alice)), (r) => r.body.items?.some((i: { name: string; protectedOnly: boolean }) => i.name === 'RACE' && i.protectedOnly));
+      expect(list.status).toBe(200);
+      expect((await http.patch(`/v1/projects/${P}/secrets/RACE`).set(auth(alice)).send({ protectedOnly: false })).status).toBe(200);
+    });
+
+    it('a 419 KB body of unknown keys is refused fast and small, before validation', async () => {
+      const parts: string[] = [];
+      for (let i = 0, size = 2; size < 419 * 1024; i++) {
+        parts.push(`"unknown_key_${i}":${i}`);
+        size += parts[i].length + 1;
+      }
+      const body = `{${parts.join(',')}}`;
+      const started = performance.now();
+      const res = keep(await http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send(body));
+      const ms = performance.now() - started;
+      process.stderr.write(`${(body.length / 1024).toFixed(0)} KB of unknown keys (${parts.length} keys): ${res.status} in ${ms.toFixed(1)} ms, ${res.text.length} bytes\n`);
+      expect(res.status).toBe(413);
+      expect(res.body.errors).toEqual([{ field: 'body', message: expect.stringMatching(/64 keys/) }]);
+      expect(res.text.length).toBeLessThan(1024);
+      expect(ms).toBeLessThan(1000);
+    });
+
+    it('a body within the key bounds but full of errors answers a short list', async () => {
+      const body = { name: 'lower', value: 42, description: 7, environment: 8, branch: 9, protectedOnly: 'x', ...Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`unknown_${'k'.repeat(200)}_${i}`, i])) };
+      const res = keep(await http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send(body));
+      expect(res.status).toBe(400);
+      expect(res.body.errors.length).toBeLessThanOrEqual(10);
+      for (const e of res.body.errors) expect(e.field.length).toBeLessThanOrEqual(64);
+      expect(res.text.length).toBeLessThan(4096);
+    });
+
+    it("a caller-supplied X-Request-Id is scoped to the caller: two principals sending the same one never share a correlation id", async () => {
+      const eve = await t.userToken('eve');
+      const rid = `shared-${randomUUID()}`;
+      expect((await http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).set('X-Request-Id', rid).send({})).status).toBe(200);
+      expect((await http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(eve)).set('X-Request-Id', rid).send({})).status).toBe(403);
+      const mine = (await allEvents(t.infra.eventStore)).filter((e) => String(e.metadata.correlationId).startsWith(rid));
+      expect(mine.map((e) => e.type)).toEqual(['SecretAccessed', 'SecretAccessDenied']);
+      const [a, b] = mine.map((e) => String(e.metadata.correlationId));
+      expect(a).not.toBe(b);
+      for (const id of [a, b]) {
+        expect(id.startsWith(`${rid}.`)).toBe(true);
+        expect(id.slice(rid.length + 1)).toMatch(/^[A-Za-z0-9_-]{16}$/);
+      }
     });
   });
 

@@ -23,3 +23,12 @@ describe('command invariants', () => {
     expect(codePointLength('\ud800\ud800')).toBe(2);
   });
 });
+
+describe('one purpose limit', () => {
+  it('the audit record (OCSF) keeps every purpose the access decision accepts', () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const ocsf = require('./siem/ocsf') as { MAX_PURPOSE_LENGTH: number };
+    const { MAX_PURPOSE_LENGTH } = require('./limits') as { MAX_PURPOSE_LENGTH: number };
+    expect(ocsf.MAX_PURPOSE_LENGTH).toBe(MAX_PURPOSE_LENGTH);
+  });
+});

@@ -9,6 +9,7 @@ export const GLOB_PATTERN = /^[A-Za-z0-9._\-\/*?]{1,255}$/;
 export const MAX_GLOB_LENGTH = 255;
 export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_DESCRIPTION_LENGTH = 1024;
+/** The one purpose limit, in code points: the DTO, the access decision and the audit record (OCSF) all use it. */
 export const MAX_PURPOSE_LENGTH = 512;
 /** Free text (descriptions, purposes): no control characters (PostgreSQL's jsonb refuses NUL, and logs deserve better). */
 export const FREE_TEXT_PATTERN = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/;

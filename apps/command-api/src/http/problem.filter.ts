@@ -61,7 +61,15 @@ export class ProblemFilter implements ExceptionFilter {
     if (err && (err.type === 'entity.too.large' || err.status === 413)) {
       return { problem: { type: `${PROBLEM_BASE}too-large`, title: 'Payload too large', status: 413, detail: 'request body too large' }, headers: {} };
     }
-    if (err && (err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported')) {
+    if (err && (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported')) {
+      const p = problems.badRequest('unsupported Content-Encoding or charset: send UTF-8 JSON, identity, gzip, deflate or br', [{ field: 'Content-Encoding', message: 'identity, gzip, deflate or br; charset utf-8' }]);
+      return { problem: { ...(p.problem as ProblemDetails), type: `${PROBLEM_BASE}unsupported-media-type`, title: 'Unsupported media type', status: 415 }, headers: {} };
+    }
+    // zlib's errors (a body that is not the gzip, deflate or br its Content-Encoding claims) carry codes such as Z_DATA_ERROR.
+    if (err && typeof (err as { code?: unknown }).code === 'string' && String((err as { code?: unknown }).code).startsWith('Z_') && (err.status === 400 || err.statusCode === 400)) {
+      return this.toProblem(problems.badRequest('request body is not encoded as its Content-Encoding says', [{ field: 'Content-Encoding', message: 'body does not decompress' }]), req);
+    }
+    if (err && err.type === 'entity.parse.failed') {
       return this.toProblem(problems.badRequest('malformed request body (JSON expected)', [{ field: 'body', message: 'not valid JSON' }]), req);
     }
     this.logger.error('unhandled error', { ...describeError(e), path: req.route?.path, correlationId: req.header('x-request-id') });

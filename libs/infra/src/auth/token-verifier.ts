@@ -42,7 +42,7 @@ const SHORT_TEXT = /^[\x21-\x7e]{1,255}$/; // printable ASCII, no spaces
 export class TokenVerifier {
   private readonly byIssuer = new Map<string, TrustedIssuer>();
 
-  constructor(issuers: TrustedIssuer[], private readonly options: VerifierOptions) {
+  constructor(issuers: TrustedIssuer[], private readonly options: VerifierOptions, private readonly now: () => number = Date.now) {
     for (const i of issuers) this.byIssuer.set(i.issuer, i);
   }
 
@@ -68,6 +68,10 @@ export class TokenVerifier {
       payload = result.payload;
     } catch (e) {
       throw new AuthenticationError(reasonOf(e));
+    }
+    // A token issued in the future (beyond the clock skew) is refused: jose checks iat only for a maximum age.
+    if (payload.iat !== undefined && (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat) || payload.iat > this.now() / 1000 + this.options.clockSkewSeconds)) {
+      throw claimError('iat');
     }
     return trusted.kind === 'user' ? userFrom(payload) : ciJobFrom(payload);
   }
@@ -113,15 +117,17 @@ function ciJobFrom(p: JWTPayload): CiJobPrincipal {
   const ref = idClaim(p, 'ref', true)!;
   const refType = p.ref_type ?? 'branch';
   if (refType !== 'branch' && refType !== 'tag') throw claimError('ref_type');
+  // Only the string form the CI issuer sends ("true"/"false"): OpenBao's bound claims compare strings,
+  // so a boolean accepted here would be a token the API honours and OpenBao refuses.
   const prot = p.ref_protected;
-  if (prot !== 'true' && prot !== 'false' && prot !== true && prot !== false) throw claimError('ref_protected');
+  if (prot !== 'true' && prot !== 'false') throw claimError('ref_protected');
   const job: CiJobPrincipal = {
     kind: 'ci-job',
     id: sub,
     projectId,
     ref,
     refType,
-    refProtected: prot === 'true' || prot === true,
+    refProtected: prot === 'true',
     pipelineId: idClaim(p, 'pipeline_id', true)!,
     jobId: idClaim(p, 'job_id', true)!,
   };

@@ -37,6 +37,11 @@ describe('TokenVerifier', () => {
     ['bad project id', { project_id: '../etc', ref: 'main', ref_protected: 'false', pipeline_id: '1', job_id: '1' }, 'https://ci', /project_id/],
     ['missing ref', { project_id: 'p', ref_protected: 'false', pipeline_id: '1', job_id: '1' }, 'https://ci', /ref/],
     ['bad ref_protected', { project_id: 'p', ref: 'main', ref_protected: 'yes', pipeline_id: '1', job_id: '1' }, 'https://ci', /ref_protected/],
+    ['ref_protected as a boolean (OpenBao refuses it)', { project_id: 'p', ref: 'main', ref_protected: true, pipeline_id: '1', job_id: '1' }, 'https://ci', /ref_protected/],
+    ['ref_protected false as a boolean', { project_id: 'p', ref: 'main', ref_protected: false, pipeline_id: '1', job_id: '1' }, 'https://ci', /ref_protected/],
+    ['ref_protected missing', { project_id: 'p', ref: 'main', pipeline_id: '1', job_id: '1' }, 'https://ci', /ref_protected/],
+    ['iat an hour in the future', { iat: Math.floor(Date.now() / 1000) + 3600 }, 'https://users', /claim iat invalid/],
+    ['iat beyond the skew (5 s) by 30 s', { iat: Math.floor(Date.now() / 1000) + 35 }, 'https://users', /claim iat invalid/],
   ])('rejects %s', async (_n, claims, iss, reason) => {
     await expect(verifier.verify(await sign(claims, iss))).rejects.toThrow(reason);
   });
@@ -48,5 +53,10 @@ describe('TokenVerifier', () => {
     const edToken = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setIssuer('https://users').setAudience('aud').setSubject('a').setExpirationTime('5m').sign(ed.privateKey);
     await expect(verifier.verify(edToken)).rejects.toThrow(/algorithm not allowed/);
     await expect(verifier.verify('x'.repeat(9000))).rejects.toBeInstanceOf(AuthenticationError);
+  });
+
+  it('accepts iat in the past and within the clock skew in the future', async () => {
+    await expect(verifier.verify(await sign({ iat: Math.floor(Date.now() / 1000) - 60 }))).resolves.toMatchObject({ id: 'alice' });
+    await expect(verifier.verify(await sign({ iat: Math.floor(Date.now() / 1000) + 2 }))).resolves.toMatchObject({ id: 'alice' });
   });
 });
