@@ -4,7 +4,6 @@
 // are checked against the domain's closed sets; only identifiers are copied as they are.
 import { AbilityAction, DenialReason } from '../authorization/ability';
 import { AccessEvent } from '../access/access-decision';
-import { SecretAccessDenialsSuppressed } from '../access/denials-suppressed';
 import { AccessPolicyEvent } from '../access-policy/access-policy';
 import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
 import { RecordedEvent } from '../ports/event-store';
@@ -98,8 +97,6 @@ export interface OcsfUnmapped {
   purpose?: string;
   denied_action?: string;
   denial_burst?: boolean;
-  /** SecretAccessDenialsSuppressed: what the folded denials were (count, start_time and end_time are on the record). */
-  suppressed?: { rate_limited: number; projects: number; window_seconds: number };
   grant?: { grant_id: string; expires_at?: string | null };
 }
 
@@ -135,12 +132,6 @@ export interface OcsfApiActivity extends OcsfBase {
   activity_id: 1 | 2 | 3 | 4 | 99;
   api: OcsfApi;
   resources: OcsfResourceDetails[];
-  /** Folded repeats (SecretAccessDenialsSuppressed): how many, from when to when. */
-  count?: number;
-  start_time?: number;
-  start_time_dt?: string;
-  end_time?: number;
-  end_time_dt?: string;
 }
 
 /** User Access Management (class_uid 3005): role grants and revocations. */
@@ -209,8 +200,6 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
     case 'SecretAccessed':
     case 'SecretAccessDenied':
       return accessRecord(event, domain, opts);
-    case 'SecretAccessDenialsSuppressed':
-      return suppressedRecord(event, domain, opts);
     case 'RoleGranted':
     case 'RoleRevoked':
     case 'RoleExpired':
@@ -320,44 +309,6 @@ function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptio
     unmapped,
   });
 }
-
-/** Identical denials folded into one record: OCSF's `count` with `start_time`/`end_time` (API Activity, activity Other). */
-function suppressedRecord(event: RecordedEvent, domain: SecretAccessDenialsSuppressed, opts: OcsfOptions): OcsfApiActivity {
-  const d = domain.data;
-  const projectId = str(d.projectId);
-  const principal = principalActor(d.principal);
-  principal.actor.authorizations = [{ decision: 'Denied' }];
-  const rateLimited = d.reason === 'rate-limited';
-  const reason = rateLimited ? 'rate-limited' : typeof d.reason === 'string' && Object.prototype.hasOwnProperty.call(DENIAL_REASONS, d.reason) ? d.reason : 'other';
-  const count = nonNegative(d.count);
-  const unmapped: OcsfUnmapped = { suppressed: { rate_limited: nonNegative(d.rateLimited), projects: nonNegative(d.projects), window_seconds: nonNegative(d.windowSeconds) } };
-  if (principal.ci) unmapped.ci = principal.ci;
-  const record = apiActivity(event, opts, {
-    activity: 99,
-    operation: 'SuppressedDenials',
-    severity: rateLimited || d.rateLimited > 0 ? 4 : 3,
-    success: false,
-    statusDetail: reason,
-    actor: principal,
-    resources: [{ type: 'project', uid: projectId, name: projectId }],
-    message: `${principal.who} was denied ${count} more time(s) on project ${projectId}: ${reason} (repeats folded into one record${d.rateLimited > 0 ? `, ${nonNegative(d.rateLimited)} answered 429` : ''})`,
-    unmapped,
-  });
-  record.count = count;
-  const first = Date.parse(str(d.firstAt));
-  const last = Date.parse(str(d.lastAt));
-  if (Number.isFinite(first)) {
-    record.start_time = first;
-    record.start_time_dt = new Date(first).toISOString();
-  }
-  if (Number.isFinite(last)) {
-    record.end_time = last;
-    record.end_time_dt = new Date(last).toISOString();
-  }
-  return record;
-}
-
-const nonNegative = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 
 function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement {
   const d = domain.data;
