@@ -226,8 +226,9 @@ describe('command API, embedded profile, end to end', () => {
       ['an unknown Content-Encoding', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').set('Content-Encoding', 'compress').send('{}'), 415, 'Content-Encoding'],
       ['an object of 65 keys', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 1]))), 413, 'body'],
       ['nesting 9 levels deep', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: JSON.parse('{"a":'.repeat(8) + '1' + '}'.repeat(8)), role: 'developer' }), 413, 'body'],
-      ['an array of 2,000 items', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: Array.from({ length: 2000 }, () => 0) }), 413, 'body'],
+      ['an array of 3,000 items', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: Array.from({ length: 3000 }, () => 0) }), 413, 'body'],
       ['arrays nested 100,000 deep', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send('['.repeat(100_000) + ']'.repeat(100_000)), /^4\d\d$/, /./],
+      ['lone surrogate in an evidence subject name', () => http.post(`/v1/projects/${P}/pipelines/7/evidence`).set(auth(alice)).send({ subjects: [{ name: 'app\ud800.tar', digest: { sha256: 'a'.repeat(64) } }] }), 400, 'subjects[0].name'],
       ['a malformed X-Request-Id', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).set('X-Request-Id', 'has space').send({}), 400, 'X-Request-Id'],
     ];
     it.each(cases)('%s', async (_name, send, status, field) => {

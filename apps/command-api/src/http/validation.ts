@@ -28,8 +28,8 @@ function flatten(errors: ValidationError[], prefix = '', out: FieldError[] = [])
 export const BODY_LIMITS = {
   /** Keys in any one object: the widest body of the API has 7 fields. */
   keysPerObject: 64,
-  /** Object keys and array items in the whole body: 256 evidence subjects of 3 keys each fit. */
-  nodes: 1024,
+  /** Object keys and array items in the whole body: 256 evidence subjects (1,025 keys and items) fit. */
+  nodes: 2048,
   /** Nesting depth of objects and arrays, the body itself being 1: the deepest body of the API (evidence) has 4. */
   depth: 8,
 } as const;

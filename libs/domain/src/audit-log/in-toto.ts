@@ -1,5 +1,7 @@
 // in-toto Statement v1 (https://github.com/in-toto/attestation, spec/v1/statement.md) carrying
 // which pipeline secrets were accessed — names, versions and decisions only, never values.
+import { isWellFormedText } from '../invariants';
+
 export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const SECRET_ACCESS_PREDICATE_TYPE = 'https://pipeline-secrets-audit.dev/attestation/secret-access/v1';
@@ -80,6 +82,7 @@ export function validateSubjects(subjects: unknown): EvidenceSubject[] {
       throw new RangeError(`${at}.name: must be a string of 1..${MAX_SUBJECT_NAME} characters`);
     }
     if (CONTROL.test(name)) throw new RangeError(`${at}.name: must not contain control characters`);
+    if (!isWellFormedText(name)) throw new RangeError(`${at}.name: must be well-formed Unicode (no lone surrogates)`);
     if (!isRecord(digest)) throw new RangeError(`${at}.digest: must be an object`);
     const sha = digest.sha256;
     if (typeof sha !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha)) {
