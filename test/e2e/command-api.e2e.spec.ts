@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { EventStore, RecordedEvent } from '@app/domain';
+import { EventStore, RecordedEvent, StreamName } from '@app/domain';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
 
@@ -266,6 +266,30 @@ describe('command API, embedded profile, end to end', () => {
       const list = await eventually(() => http.get(`/v1/projects/${P}/secrets`).set(auth(alice)), (r) => r.body.items?.some((i: { name: string; protectedOnly: boolean }) => i.name === 'RACE' && i.protectedOnly));
       expect(list.status).toBe(200);
       expect((await http.patch(`/v1/projects/${P}/secrets/RACE`).set(auth(alice)).send({ protectedOnly: false })).status).toBe(200);
+    });
+
+    it('an event already written with protectedOnly: null is repaired on read: the projection applies it, the command side folds it', async () => {
+      expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'LEGACY', value: CANARY, protectedOnly: true })).status).toBe(201);
+      // As the service wrote it before the fix (immutable history: straight into the store).
+      await t.infra.eventStore.appendToStream(StreamName.secret(P, 'LEGACY'), 'any', [
+        {
+          eventId: randomUUID(),
+          type: 'SecretMetadataChanged',
+          schemaVersion: 1,
+          data: { projectId: P, name: 'LEGACY', description: 'legacy', scope: { environment: 'legacy', branch: null, protectedOnly: null }, changedBy: 'alice' },
+          metadata: { correlationId: randomUUID(), causationId: randomUUID(), actor: { type: 'user', id: 'alice' }, occurredAt: new Date().toISOString() },
+        },
+      ]);
+      const one = await eventually(() => http.get(`/v1/projects/${P}/secrets/LEGACY`).set(auth(alice)), (r) => r.status === 200 && r.body.environment === 'legacy');
+      expect(one.body).toMatchObject({ environment: 'legacy', description: 'legacy', protectedOnly: false });
+      const patched = keep(await http.patch(`/v1/projects/${P}/secrets/LEGACY`).set(auth(alice)).send({ description: 'mended' }));
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ protectedOnly: false, description: 'mended' });
+      const last = (await t.infra.eventStore.readStream(StreamName.secret(P, 'LEGACY'))).at(-1)!;
+      expect(last.data).toMatchObject({ scope: { protectedOnly: false } });
+      const later = await eventually(() => http.get(`/v1/projects/${P}/secrets/LEGACY`).set(auth(alice)), (r) => r.body.description === 'mended');
+      expect(later.body.protectedOnly).toBe(false);
+      expect((await http.delete(`/v1/projects/${P}/secrets/LEGACY`).set(auth(alice))).status).toBe(204);
     });
 
     it('a 419 KB body of unknown keys is refused fast and small, before validation', async () => {
