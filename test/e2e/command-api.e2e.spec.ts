@@ -229,8 +229,8 @@ describe('command API, embedded profile, end to end', () => {
       ['an array of 3,000 items', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'OK_NAME', value: Array.from({ length: 3000 }, () => 0) }), 413, 'body'],
       ['arrays nested 100,000 deep', () => http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send('['.repeat(100_000) + ']'.repeat(100_000)), /^4\d\d$/, /./],
       ['lone surrogate in an evidence subject name', () => http.post(`/v1/projects/${P}/pipelines/7/evidence`).set(auth(alice)).send({ subjects: [{ name: 'app\ud800.tar', digest: { sha256: 'a'.repeat(64) } }] }), 400, 'subjects[0].name'],
-      ['grant principal as an empty array (the decider is the last gate)', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: [], role: 'developer' }), 400, /principal/],
-      ['grant principal as an array of one principal', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: [{ type: 'user', id: 'x' }], role: 'developer' }), 400, /principal/],
+      ['grant principal as an empty array', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: [], role: 'developer' }), 400, 'principal'],
+      ['grant principal as an array of one principal', () => http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: [{ type: 'user', id: 'x' }], role: 'developer' }), 400, 'principal'],
       ['a malformed X-Request-Id', () => http.post(`/v1/projects/${P}/secrets/RACE/access`).set(auth(alice)).set('X-Request-Id', 'has space').send({}), 400, 'X-Request-Id'],
     ];
     it.each(cases)('%s', async (_name, send, status, field) => {

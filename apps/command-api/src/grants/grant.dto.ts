@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDefined, IsIn, IsString, Matches, ValidateNested } from 'class-validator';
+import { IsDefined, IsIn, IsObject, IsString, Matches, ValidateNested } from 'class-validator';
 import { GLOB_PATTERN, PRINCIPAL_ID_PATTERN, Role, ROLES } from '@app/domain';
 import { parseRfc3339 } from '@app/domain/invariants';
 import { IsRfc3339Instant, OptionalNotNull } from '../http/validation';
@@ -19,6 +19,7 @@ export class GrantPrincipalDto {
 export class CreateGrantDto {
   @ApiProperty({ type: GrantPrincipalDto })
   @IsDefined()
+  @IsObject({ message: 'principal must be an object {type, id}' })
   @ValidateNested()
   @Type(() => GrantPrincipalDto)
   principal!: GrantPrincipalDto;
