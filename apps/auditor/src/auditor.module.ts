@@ -14,6 +14,7 @@ import { SqlClient } from '@app/infra/sql/sql-client';
 import { AUDIT_PRODUCT, auditLogProjection } from './audit-log.projection';
 import { Checkpointer } from '@app/infra/audit/checkpointer';
 import { LogRelay } from './relay';
+import { OpenBaoAuditIngester } from './openbao-audit-ingester';
 
 /**
  * events → (checkpointed subscription) → OCSF records appended to the Merkle audit log, in the
@@ -31,6 +32,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   private file?: FileAuditSink;
   private backlogTimer?: NodeJS.Timeout;
   private readonly logger: JsonLogger;
+  /** set when BAO_AUDIT_FILE names OpenBao's file audit device: direct reads become events */
+  readonly openbaoIngester?: OpenBaoAuditIngester;
 
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
@@ -53,6 +56,10 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       void this.checkpointer.maybeCheckpoint().catch(() => undefined);
     });
     this.runner = new ProjectionRunner(store, sql, projection, this.logger, metrics);
+    const bao = config.bao;
+    if (bao?.auditFile) {
+      this.openbaoIngester = new OpenBaoAuditIngester(store, sql, { file: bao.auditFile, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount } }, this.logger);
+    }
   }
 
   private pokeRelays(): void {
@@ -97,6 +104,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     }
     await this.runner.start();
     for (const r of this.relays) r.start();
+    await this.openbaoIngester?.start();
     this.checkpointer.start();
     this.backlogTimer = setInterval(() => {
       for (const r of this.relays) void r.backlog().catch(() => undefined);
@@ -117,6 +125,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     if (this.backlogTimer) clearInterval(this.backlogTimer);
     this.checkpointer.stop();
+    await this.openbaoIngester?.stop();
     await this.runner.stop();
     for (const r of this.relays) r.stop();
     await this.kafka?.close();

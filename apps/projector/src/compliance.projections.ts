@@ -103,6 +103,9 @@ const HISTORY_COLUMNS = [
   ['via_grant_id', 'text'],
   ['via_role', 'text'],
   ['via_scope', 'text'],
+  ['channel', 'text'],
+  ['via_request_id', 'text'],
+  ['via_policy', 'text'],
   ['purpose', 'text'],
   ['correlation_id', 'text'],
   ['occurred_at', 'timestamptz'],
@@ -117,6 +120,7 @@ function historyRow(recorded: RecordedEvent): unknown[] | null {
   if (e.type !== 'SecretAccessed' && e.type !== 'SecretAccessDenied') return null;
   const p = e.data.principal;
   const via = e.type === 'SecretAccessed' ? e.data.via : null;
+  const openbao = e.data.via && 'channel' in e.data.via && e.data.via.channel === 'openbao' ? e.data.via : null;
   return [
     recorded.position.commit.toString(),
     recorded.position.prepare.toString(),
@@ -138,6 +142,9 @@ function historyRow(recorded: RecordedEvent): unknown[] | null {
     via && 'grantId' in via ? via.grantId : null,
     via && 'role' in via ? via.role : null,
     via && 'scope' in via ? via.scope : null,
+    openbao ? 'openbao' : 'api',
+    openbao ? openbao.requestId : null,
+    openbao ? openbao.policy : null,
     e.data.purpose,
     recorded.metadata.correlationId === undefined ? null : String(recorded.metadata.correlationId),
     String(recorded.metadata.occurredAt),

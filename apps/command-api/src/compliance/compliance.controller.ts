@@ -13,7 +13,7 @@ import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { toCsvRow, HISTORY_CSV_HEADER, historyCsvFields } from './csv';
 
-const HISTORY_PARAMS = ['secret', 'principal', 'pipeline', 'decision', 'from', 'to', 'cursor', 'limit'];
+const HISTORY_PARAMS = ['secret', 'principal', 'pipeline', 'decision', 'channel', 'from', 'to', 'cursor', 'limit'];
 
 function single(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
   const v = query[field];
@@ -52,6 +52,9 @@ export function parseHistoryQuery(projectId: string, query: Record<string, unkno
   const decision = single(query, 'decision', errors);
   if (decision !== undefined && decision !== 'allowed' && decision !== 'denied') errors.push({ field: 'decision', message: 'decision must be allowed or denied' });
   else filter.decision = decision;
+  const channel = single(query, 'channel', errors);
+  if (channel !== undefined && channel !== 'api' && channel !== 'openbao') errors.push({ field: 'channel', message: 'channel must be api or openbao' });
+  else filter.channel = channel;
   filter.from = timestamp(query, 'from', errors);
   filter.to = timestamp(query, 'to', errors);
   if (filter.from && filter.to && filter.from > filter.to) errors.push({ field: 'to', message: 'to must not be before from' });
@@ -95,6 +98,7 @@ export class ComplianceController {
   @ApiQuery({ name: 'principal', required: false, schema: { type: 'string', pattern: PRINCIPAL_ID_PATTERN.source } })
   @ApiQuery({ name: 'pipeline', required: false, schema: { type: 'string', pattern: PIPELINE_ID_PATTERN.source } })
   @ApiQuery({ name: 'decision', required: false, enum: ['allowed', 'denied'] })
+  @ApiQuery({ name: 'channel', required: false, enum: ['api', 'openbao'] })
   @ApiQuery({ name: 'from', required: false, description: 'RFC 3339, inclusive', schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'to', required: false, description: 'RFC 3339, exclusive', schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } })

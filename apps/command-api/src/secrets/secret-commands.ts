@@ -283,7 +283,7 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
     if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
     // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
     await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(decision, ctx)]);
-    this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : decision.data.via.scope });
+    this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : 'scope' in decision.data.via ? decision.data.via.scope : 'openbao' });
     const value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd);
     return { name, version: secret.state.version, value };
   }

@@ -21,6 +21,14 @@ export function purposeError(purpose: unknown): DomainError | null {
 }
 
 export type AccessVia = Extract<Decision, { allowed: true }>['via'];
+/** A read OpenBao decided (a CI job read KV directly with its JWT role), ingested from OpenBao's audit device. */
+export interface OpenBaoVia {
+  channel: 'openbao';
+  /** OpenBao's request id: one event per request, however often the audit entry is read */
+  requestId: string;
+  /** the ACL policy that granted (or, for a denial, the job's ps-ci- policy), when OpenBao says */
+  policy: string | null;
+}
 
 export type SecretAccessed = DomainEvent<
   'SecretAccessed',
@@ -29,7 +37,7 @@ export type SecretAccessed = DomainEvent<
     name: string;
     version: number;
     principal: PrincipalRecord;
-    via: AccessVia;
+    via: AccessVia | OpenBaoVia;
     purpose: string | null;
   }
 >;
@@ -43,6 +51,8 @@ export type SecretAccessDenied = DomainEvent<
     principal: PrincipalRecord;
     reason: DenialReason;
     purpose: string | null;
+    /** set when OpenBao refused a direct read (403), from its audit device */
+    via?: OpenBaoVia;
   }
 >;
 export type AccessEvent = SecretAccessed | SecretAccessDenied;

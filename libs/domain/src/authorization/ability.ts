@@ -90,6 +90,7 @@ export function defineAbilityFor(principal: Principal, projectId: string, policy
 
 export type DenialReason =
   | 'no-grant' // no grant in force for this principal on this project
+  | 'openbao-denied' // OpenBao itself refused a direct read (403), seen in its audit device
   | 'grant-expired' // only expired grants would have allowed it
   | 'grant-revoked' // only revoked grants would have allowed it
   | 'role-lacks-action' // grants exist, none of their roles includes the action

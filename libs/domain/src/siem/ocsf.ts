@@ -97,6 +97,8 @@ export interface OcsfUnmapped {
   purpose?: string;
   denied_action?: string;
   denial_burst?: boolean;
+  /** the read bypassed the API: OpenBao decided it, seen in OpenBao's audit device */
+  openbao?: { request_id: string; policy: string | null };
   grant?: { grant_id: string; expires_at?: string | null };
 }
 
@@ -173,6 +175,7 @@ const DENIED_ACTION: Readonly<Record<AbilityAction, { activity: ApiActivityId; o
 /** Closed set of denial reasons; the compiler forces this list to follow DenialReason. */
 const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
   'no-grant': true,
+  'openbao-denied': true,
   'grant-expired': true,
   'grant-revoked': true,
   'role-lacks-action': true,
@@ -267,6 +270,8 @@ function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptio
   if (principal.ci) unmapped.ci = principal.ci;
   const purpose = purposeOf(domain.data.purpose);
   if (purpose !== undefined) unmapped.purpose = purpose;
+  const ob = openBaoVia(domain.data.via);
+  if (ob) unmapped.openbao = ob;
 
   if (domain.type === 'SecretAccessed') {
     const name = str(domain.data.name);
@@ -490,8 +495,17 @@ function granteeOf(p: { type: unknown; id: unknown }): OcsfUser {
   return p.type === 'group' ? { uid, type_id: 99, type: 'Group' } : { uid, type_id: 1, type: 'User' };
 }
 
+/** A direct read's OpenBao request id and policy (only these two strings: nothing else of the audit entry). */
+function openBaoVia(via: unknown): { request_id: string; policy: string | null } | undefined {
+  const v = (via ?? {}) as { channel?: unknown; requestId?: unknown; policy?: unknown };
+  if (v.channel !== 'openbao' || typeof v.requestId !== 'string') return undefined;
+  return { request_id: v.requestId, policy: typeof v.policy === 'string' ? v.policy : null };
+}
+
 function viaPolicy(via: unknown): OcsfPolicy {
   const v = (via ?? {}) as { grantId?: unknown; role?: unknown; scope?: unknown };
+  const ob = openBaoVia(via);
+  if (ob) return { uid: ob.request_id, name: ob.policy ?? 'openbao' };
   if (typeof v.grantId === 'string') return { uid: v.grantId, name: roleOf(v.role) };
   if (v.scope === 'ci-job-scope' || v.scope === 'admin-bootstrap') return { name: v.scope };
   return { name: 'unknown' };

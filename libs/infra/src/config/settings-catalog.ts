@@ -41,6 +41,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'BAO_KV_MOUNT', default: 'secret', description: 'KV v2 mount holding secret values.', usedBy: ['command-api', 'projector'] },
   { name: 'BAO_KV_PREFIX', default: 'pipeline-secrets', description: 'Folder under the KV mount that this service owns: values live at `<mount>/data/<prefix>/<project>/<NAME>`.', usedBy: ['command-api', 'projector'] },
   { name: 'BAO_JWT_MOUNT', default: 'jwt-ci', description: 'OpenBao JWT auth mount CI jobs log in through; the projector enables and configures it and owns its `ps-ci-*` roles.', usedBy: ['command-api', 'projector'] },
+  { name: 'BAO_AUDIT_FILE', description: 'Path of the OpenBao file audit device the auditor tails (direct reads by CI jobs and changes to the service\'s OpenBao objects become events). Never the only device OpenBao has.', usedBy: ['auditor'] },
   { name: 'BAO_CI_TOKEN_TTL_SECONDS', default: '300', description: 'TTL (and max TTL) of the OpenBao token a CI job gets from a rendered JWT role.', usedBy: ['projector'] },
   { name: 'VALUE_SWEEP_GRACE_SECONDS', default: '900', description: 'A KV version no event refers to (a crash between the value write and the append) is destroyed by the projector once it is this old.', usedBy: ['projector'] },
   { name: 'MASTER_KEY_FILE', description: 'Embedded value store only: 32-byte master key wrapping per-value data keys. Default DATA_DIR/master.key (generated, mode 0600).', usedBy: ['command-api'], secret: true },

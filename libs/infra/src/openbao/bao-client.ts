@@ -12,8 +12,16 @@ export class BaoError extends Error {
   }
 }
 
+/**
+ * Sent on every request the service makes (its own token and the job tokens it brokers), and
+ * recorded by OpenBao's audit device in clear when `sys/config/auditing/request-headers/<it>` has
+ * hmac=false: the auditor then knows a read was brokered (already an event) and does not count it
+ * twice. Anyone can send a header: docs/openbao.md says what that means.
+ */
+export const BROKER_MARKER_HEADER = 'X-Pipeline-Secrets-Broker';
+
 export function baoClient(addr: string, token: string): BaoClient {
-  return vault({ apiVersion: 'v1', endpoint: addr.replace(/\/+$/, ''), token, requestOptions: { timeout: 10_000 } });
+  return vault({ apiVersion: 'v1', endpoint: addr.replace(/\/+$/, ''), token, requestOptions: { timeout: 10_000, headers: { [BROKER_MARKER_HEADER]: 'pipeline-secrets' } } });
 }
 
 /** The service token: BAO_TOKEN_FILE (a mounted secret, re-read at start) wins over BAO_TOKEN. */

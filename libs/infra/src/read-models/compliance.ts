@@ -11,6 +11,7 @@ export interface AccessHistoryFilter {
   principal?: string;
   pipeline?: string;
   decision?: 'allowed' | 'denied';
+  channel?: 'api' | 'openbao';
   from?: string;
   to?: string;
 }
@@ -39,7 +40,9 @@ export interface AccessHistoryItem {
     environment: string | null;
     triggeredBy: string | null;
   };
-  via: { grantId: string; role: string } | { scope: string } | null;
+  via: { grantId: string; role: string } | { scope: string } | { channel: 'openbao'; requestId: string; policy: string | null } | null;
+  /** `api` (the service decided) or `openbao` (a direct read OpenBao decided, from its audit device) */
+  channel: 'api' | 'openbao';
   purpose: string | null;
   correlationId: string | null;
 }
@@ -65,6 +68,9 @@ interface HistoryRow {
   via_grant_id: string | null;
   via_role: string | null;
   via_scope: string | null;
+  channel: string | null;
+  via_request_id: string | null;
+  via_policy: string | null;
   purpose: string | null;
   correlation_id: string | null;
   occurred_at: Date | string;
@@ -107,7 +113,15 @@ function toItem(r: HistoryRow): AccessHistoryItem {
       environment: r.environment,
       triggeredBy: r.triggered_by,
     },
-    via: r.via_grant_id !== null ? { grantId: r.via_grant_id, role: r.via_role ?? '' } : r.via_scope !== null ? { scope: r.via_scope } : null,
+    via:
+      r.via_grant_id !== null
+        ? { grantId: r.via_grant_id, role: r.via_role ?? '' }
+        : r.via_scope !== null
+          ? { scope: r.via_scope }
+          : r.via_request_id !== null
+            ? { channel: 'openbao', requestId: r.via_request_id, policy: r.via_policy }
+            : null,
+    channel: r.channel === 'openbao' ? 'openbao' : 'api',
     purpose: r.purpose,
     correlationId: r.correlation_id,
   };
@@ -128,6 +142,7 @@ export class ComplianceQueries {
     if (filter.principal !== undefined) add((n) => `principal_id = ${n}`, filter.principal);
     if (filter.pipeline !== undefined) add((n) => `pipeline_id = ${n}`, filter.pipeline);
     if (filter.decision !== undefined) add((n) => `decision = ${n}`, filter.decision);
+    if (filter.channel !== undefined) add((n) => `channel = ${n}`, filter.channel);
     if (filter.from !== undefined) add((n) => `occurred_at >= ${n}::timestamptz`, filter.from);
     if (filter.to !== undefined) add((n) => `occurred_at < ${n}::timestamptz`, filter.to);
     if (cursor) {

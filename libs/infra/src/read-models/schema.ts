@@ -110,6 +110,14 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
     sql: `ALTER TABLE rm_grants ADD COLUMN IF NOT EXISTS expiry_recorded_at timestamptz;
     CREATE INDEX IF NOT EXISTS rm_grants_expiry_due ON rm_grants (expires_at) WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND expiry_recorded_at IS NULL`,
   },
+  {
+    version: 4,
+    name: 'access history: the channel (api or openbao) and, for direct reads, OpenBao request id and policy',
+    sql: `ALTER TABLE rm_access_history ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'api';
+    ALTER TABLE rm_access_history ADD COLUMN IF NOT EXISTS via_request_id text;
+    ALTER TABLE rm_access_history ADD COLUMN IF NOT EXISTS via_policy text;
+    CREATE INDEX IF NOT EXISTS rm_access_history_channel ON rm_access_history (project_id, channel, pos_commit DESC, pos_prepare DESC)`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */

@@ -1,0 +1,179 @@
+import { open, stat } from 'node:fs/promises';
+import { EventStore, EventToAppend, StreamName } from '@app/domain';
+import { auditEventId, interpretAuditLine, OpenBaoAuditScope, OpenBaoKvAccess, OpenBaoOwnedWrite } from '@app/domain/openbao-audit';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { SqlClient } from '@app/infra/sql/sql-client';
+
+/** Where the ingester is in one device's file: the file's inode (rotation) and the byte after the last whole line it appended. */
+interface Offset {
+  inode: string;
+  offset: number;
+}
+
+export interface OpenBaoIngestOptions {
+  file: string;
+  scope: OpenBaoAuditScope;
+  /** poll interval; the device appends, it does not notify */
+  pollMs?: number;
+  /** called for every write by someone else to an object the projector owns (drift, item 5) */
+  onOwnedWrite?: (w: OpenBaoOwnedWrite) => Promise<void>;
+}
+
+const CHUNK = 4 << 20;
+
+/**
+ * Tails OpenBao's file audit device from a stored offset and turns each response entry on the
+ * service's KV data paths into a SecretAccessed / SecretAccessDenied event. Exactly once per
+ * OpenBao request id whatever is re-read: the event id is derived from the request id, and the
+ * store treats re-appending an event id as success. The offset is only a resume hint (saved after
+ * the events of a batch are appended), so a crash, a truncation or a rotation (inode changed or
+ * file shorter than the offset: start again at 0) re-reads, and re-reading adds nothing.
+ */
+export class OpenBaoAuditIngester {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+  private readonly device: string;
+  /** entries appended by this process (tests, metrics) */
+  appended = 0;
+  /** lines read by this process */
+  lines = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly sql: SqlClient,
+    private readonly opts: OpenBaoIngestOptions,
+    private readonly logger: JsonLogger,
+  ) {
+    this.device = opts.file;
+  }
+
+  async start(): Promise<void> {
+    await this.sql.query(
+      `CREATE TABLE IF NOT EXISTS openbao_audit_offsets (device text PRIMARY KEY, inode text NOT NULL, byte_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pollOnce()
+        .catch((e) => this.logger.warn('openbao audit ingestion failed; will retry', { file: this.device, error: String((e as Error).message ?? e) }))
+        .finally(() => this.schedule(this.opts.pollMs ?? 100));
+    }, ms);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private async loadOffset(): Promise<Offset | null> {
+    const { rows } = await this.sql.query<{ inode: string; byte_offset: string }>('SELECT inode, byte_offset::text AS byte_offset FROM openbao_audit_offsets WHERE device = $1', [this.device]);
+    return rows[0] ? { inode: rows[0].inode, offset: Number(rows[0].byte_offset) } : null;
+  }
+
+  private async saveOffset(o: Offset): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO openbao_audit_offsets (device, inode, byte_offset) VALUES ($1, $2, $3)
+       ON CONFLICT (device) DO UPDATE SET inode = EXCLUDED.inode, byte_offset = EXCLUDED.byte_offset, updated_at = now()`,
+      [this.device, o.inode, o.offset],
+    );
+  }
+
+  /** Forget the stored offset (tests: a re-read from 0 must add nothing). */
+  async resetOffset(): Promise<void> {
+    await this.sql.query('DELETE FROM openbao_audit_offsets WHERE device = $1', [this.device]);
+  }
+
+  /** Reads everything the file holds now, appends its events, saves the offset; returns the lines read. */
+  async pollOnce(): Promise<number> {
+    let st;
+    try {
+      st = await stat(this.device, { bigint: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0; // not created yet
+      throw e;
+    }
+    const inode = `${st.dev}:${st.ino}`;
+    const size = Number(st.size);
+    const stored = await this.loadOffset();
+    let offset = stored && stored.inode === inode && stored.offset <= size ? stored.offset : 0;
+    if (stored && offset === 0 && stored.offset !== 0) this.logger.info('openbao audit file rotated or truncated; reading it from the start', { file: this.device });
+    if (offset >= size) return 0;
+    const fh = await open(this.device, 'r');
+    let read = 0;
+    try {
+      let carry = Buffer.alloc(0);
+      while (offset + carry.length < size) {
+        const want = Math.min(CHUNK, size - offset - carry.length);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, offset + carry.length);
+        if (bytesRead === 0) break;
+        const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+        const lastNl = data.lastIndexOf(0x0a);
+        if (lastNl < 0) {
+          carry = data; // a line longer than a chunk, or one being written: wait for its end
+          continue;
+        }
+        const whole = data.subarray(0, lastNl + 1);
+        carry = data.subarray(lastNl + 1);
+        const lines = whole.toString('utf8').split('\n');
+        lines.pop();
+        await this.ingest(lines);
+        read += lines.length;
+        offset += whole.length;
+        await this.saveOffset({ inode, offset });
+        carry = Buffer.from(carry);
+      }
+    } finally {
+      await fh.close();
+    }
+    this.lines += read;
+    return read;
+  }
+
+  private async ingest(lines: string[]): Promise<void> {
+    const appends: Promise<unknown>[] = [];
+    for (const line of lines) {
+      if (line.length === 0) continue;
+      const f = interpretAuditLine(line, this.opts.scope);
+      if (!f) continue;
+      if (f.kind === 'kv-read') {
+        if (f.brokered) continue; // the command API recorded this decision itself
+        const { stream, event } = accessEvent(f);
+        appends.push(this.store.appendToStream(stream, 'any', [event]).then(() => this.appended++));
+      } else if (!f.brokered && f.succeeded && this.opts.onOwnedWrite) {
+        appends.push(this.opts.onOwnedWrite(f));
+      }
+      if (appends.length >= 32) await Promise.all(appends.splice(0));
+    }
+    await Promise.all(appends);
+  }
+}
+
+/** The event one direct read (or refused read) becomes. No field of OpenBao's data is copied. */
+export function accessEvent(f: OpenBaoKvAccess): { stream: string; event: EventToAppend } {
+  const a = f.accessor;
+  const principal =
+    a.type === 'ci-job'
+      ? { type: 'ci-job' as const, id: a.id, ...(a.pipelineId ? { pipelineId: a.pipelineId } : {}), ...(a.jobId ? { jobId: a.jobId } : {}), ...(a.ref ? { ref: a.ref } : {}) }
+      : { type: 'user' as const, id: `openbao-token:${a.id}` };
+  const via = { channel: 'openbao' as const, requestId: f.requestId, policy: f.policy };
+  const data = f.allowed
+    ? { projectId: f.projectId, name: f.name, version: f.version ?? 0, principal, via, purpose: null }
+    : { projectId: f.projectId, name: f.name, action: 'read', principal, reason: 'openbao-denied', purpose: null, via };
+  return {
+    stream: StreamName.access(f.projectId, f.name),
+    event: {
+      eventId: auditEventId(f.requestId, f.allowed ? 'SecretAccessed' : 'SecretAccessDenied'),
+      type: f.allowed ? 'SecretAccessed' : 'SecretAccessDenied',
+      schemaVersion: 1,
+      data,
+      metadata: { correlationId: f.requestId, causationId: f.requestId, actor: { type: principal.type, id: principal.id }, occurredAt: f.at, source: 'openbao-audit' },
+    },
+  };
+}
