@@ -155,8 +155,39 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       for (const f of filesUnder(t.dataDir)) expect(f.bytes.includes(CANARY)).toBe(false);
     }, 60_000);
 
+    it('a policy edited by hand with the root token is back within seconds, with OpenBaoDriftDetected and OpenBaoDriftRepaired', async () => {
+      const role = ciRoleName(P, unscoped);
+      const desired = (await root.read(`sys/policies/acl/${role}`)).data.policy as string;
+      const tampered = `${desired}\npath "secret/data/*" { capabilities = ["read"] }\n`;
+      await root.write(`sys/policies/acl/${role}`, { policy: tampered });
+      const started = Date.now();
+      const back = await eventually(() => root.read(`sys/policies/acl/${role}`).then((r: { data: { policy: string } }) => r.data.policy), (text) => text === desired, 10_000);
+      expect(back).toBe(desired);
+      const repairMs = Date.now() - started;
+      expect(repairMs).toBeLessThan(5_000);
+      const drift = await eventually(
+        () => (t.infra.eventStore as EventStore).readStream('openbao-drift'),
+        (es) => es.some((e) => e.type === 'OpenBaoDriftRepaired' && e.data.path === `sys/policies/acl/${role}`),
+        10_000,
+      );
+      const mine = drift.filter((e) => e.data.path === `sys/policies/acl/${role}`);
+      expect(mine.map((e) => e.type)).toEqual(['OpenBaoDriftDetected', 'OpenBaoDriftRepaired']);
+      expect(mine[0].data).toMatchObject({ who: { displayName: 'token', policies: ['root'] }, operation: 'update', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+      expect(mine[1].data).toMatchObject({ requestId: mine[0].data.requestId, written: [`policy/${role}`] });
+      // both are OCSF records in the Merkle log
+      expect(await t.app.get(AuditorModule).idle()).toBe(true);
+      const logged = (await t.infra.auditLog.recordsAfter(-1, 10_000)).filter((r) => mine.some((e) => e.eventId === r.eventId));
+      expect(logged.map((r) => JSON.parse(r.record)).map((r) => [r.class_uid, r.activity_id, r.api.operation, r.severity_id])).toEqual([
+        [6003, 3, 'OpenBaoWrite', 4],
+        [6003, 3, 'RepairOpenBaoDrift', 1],
+      ]);
+      // the projector's own writes (the repair included) are not drift
+      expect(drift.filter((e) => e.type === 'OpenBaoDriftDetected' && !(e.data.who as { policies: string[] }).policies.includes('root'))).toEqual([]);
+    }, 60_000);
+
     it('re-reading the whole audit file from offset 0 adds nothing: one event per OpenBao request id', async () => {
       const before = await openbaoEvents();
+      const driftBefore = await (t.infra.eventStore as EventStore).readStream('openbao-drift');
       const ingester = t.app.get(AuditorModule).openbaoIngester!;
       await ingester.stop();
       await ingester.resetOffset();
@@ -167,6 +198,7 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       expect(after.map((e) => e.eventId).sort()).toEqual(before.map((e) => e.eventId).sort());
       const requestIds = after.map((e) => (e.data.via as { requestId: string }).requestId);
       expect(new Set(requestIds).size).toBe(requestIds.length);
+      expect((await (t.infra.eventStore as EventStore).readStream('openbao-drift')).map((e) => e.eventId)).toEqual(driftBefore.map((e) => e.eventId));
     }, 120_000);
   });
 }

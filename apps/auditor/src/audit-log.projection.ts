@@ -1,6 +1,7 @@
 import { RecordedEvent, StreamCategory } from '@app/domain';
 import { canonicalJson } from '@app/domain/audit-log';
 import { auditKey, DenialBurstDetector, toOcsf } from '@app/domain/siem';
+import { OPENBAO_DRIFT_STREAM } from '@app/domain/openbao-audit/drift';
 import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
 import { Projection } from '@app/infra/projection/projection-runner';
 import { SqlExecutor } from '@app/infra/sql/sql-client';
@@ -57,7 +58,7 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
   let appended: StoredAuditRecord[] = [];
   return {
     name: 'audit-log',
-    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`],
+    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`, OPENBAO_DRIFT_STREAM],
     async apply(tx: SqlExecutor, event: RecordedEvent) {
       await this.applyBatch!(tx, [event]);
     },

@@ -7,14 +7,17 @@ import { KafkaAuditSink } from '@app/infra/audit/kafka-audit-sink';
 import { AuditSigningKey } from '@app/infra/audit/signing-key';
 import { AppConfig } from '@app/infra/config/config';
 import { JsonLogger } from '@app/infra/logging/logger';
-import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, SQL } from '@app/infra/nest/tokens';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, SQL } from '@app/infra/nest/tokens';
+import { PolicyTarget } from '@app/infra/openbao/policy-target';
+import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
+import { renderOptions } from '../../projector/src/projections';
 import { Metrics } from '@app/infra/observability/metrics';
 import { ProjectionRunner } from '@app/infra/projection/projection-runner';
 import { SqlClient } from '@app/infra/sql/sql-client';
 import { AUDIT_PRODUCT, auditLogProjection } from './audit-log.projection';
 import { Checkpointer } from '@app/infra/audit/checkpointer';
 import { LogRelay } from './relay';
-import { OpenBaoAuditIngester } from './openbao-audit-ingester';
+import { OpenBaoAuditIngester, repairDrift } from './openbao-audit-ingester';
 
 /**
  * events → (checkpointed subscription) → OCSF records appended to the Merkle audit log, in the
@@ -43,6 +46,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(METRICS) private readonly metrics: Metrics,
     @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
     @Inject(AUDIT_SIGNING_KEY) key: AuditSigningKey,
+    @Inject(POLICY_TARGET) target: PolicyTarget,
   ) {
     this.logger = logger.child('auditor');
     this.checkpointer = new Checkpointer(log, key, config.auditLog.origin, { everyRecords: config.auditLog.checkpointEveryRecords, everySeconds: config.auditLog.checkpointSeconds }, this.logger, () => {
@@ -58,7 +62,15 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     this.runner = new ProjectionRunner(store, sql, projection, this.logger, metrics);
     const bao = config.bao;
     if (bao?.auditFile) {
-      this.openbaoIngester = new OpenBaoAuditIngester(store, sql, { file: bao.auditFile, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount } }, this.logger);
+      // Drift is put back at once by a reconciler of the auditor's own (same desired state, same
+      // target as the projector's; its writes carry the service's marker, so they are not drift).
+      const reconciler = new PolicyReconciler(target, sql, renderOptions(config), this.logger, metrics);
+      this.openbaoIngester = new OpenBaoAuditIngester(
+        store,
+        sql,
+        { file: bao.auditFile, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount }, onOwnedWrite: (w) => repairDrift(store, reconciler, w, this.logger) },
+        this.logger,
+      );
     }
   }
 

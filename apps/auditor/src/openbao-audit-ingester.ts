@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { EventStore, EventToAppend, StreamName } from '@app/domain';
-import { auditEventId, interpretAuditLine, OpenBaoAuditScope, OpenBaoKvAccess, OpenBaoOwnedWrite } from '@app/domain/openbao-audit';
+import { auditEventId, interpretAuditLine, OPENBAO_DRIFT_PROJECT, OPENBAO_DRIFT_STREAM, OpenBaoAuditScope, OpenBaoKvAccess, OpenBaoOwnedWrite } from '@app/domain/openbao-audit';
+import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { JsonLogger } from '@app/infra/logging/logger';
 import { SqlClient } from '@app/infra/sql/sql-client';
 
@@ -176,4 +177,34 @@ export function accessEvent(f: OpenBaoKvAccess): { stream: string; event: EventT
       metadata: { correlationId: f.requestId, causationId: f.requestId, actor: { type: principal.type, id: principal.id }, occurredAt: f.at, source: 'openbao-audit' },
     },
   };
+}
+
+/**
+ * A write by someone else to an object the projector owns: OpenBaoDriftDetected, the reconciler
+ * puts the desired state back at once, OpenBaoDriftRepaired. Both ids derive from OpenBao's request
+ * id, so a re-read of the entry records nothing new (the second reconcile writes nothing).
+ */
+export async function repairDrift(store: EventStore, reconciler: Pick<PolicyReconciler, 'reconcileOnce'>, w: OpenBaoOwnedWrite, logger: JsonLogger): Promise<void> {
+  const who = { displayName: w.who.displayName, policies: w.who.policies };
+  await store.appendToStream(OPENBAO_DRIFT_STREAM, 'any', [
+    {
+      eventId: auditEventId(w.requestId, 'OpenBaoDriftDetected'),
+      type: 'OpenBaoDriftDetected',
+      schemaVersion: 1,
+      data: { projectId: OPENBAO_DRIFT_PROJECT, who, path: w.path, operation: w.operation, at: w.at, requestId: w.requestId },
+      metadata: { correlationId: w.requestId, causationId: w.requestId, actor: { type: 'user', id: `openbao-token:${who.displayName}` }, occurredAt: w.at, source: 'openbao-audit' },
+    },
+  ]);
+  logger.warn('OpenBao object changed outside the service; putting it back', { path: w.path, operation: w.operation, who: who.displayName, requestId: w.requestId });
+  const result = await reconciler.reconcileOnce();
+  const at = new Date().toISOString();
+  await store.appendToStream(OPENBAO_DRIFT_STREAM, 'any', [
+    {
+      eventId: auditEventId(w.requestId, 'OpenBaoDriftRepaired'),
+      type: 'OpenBaoDriftRepaired',
+      schemaVersion: 1,
+      data: { projectId: OPENBAO_DRIFT_PROJECT, requestId: w.requestId, path: w.path, written: result.written, removed: result.removed, at },
+      metadata: { correlationId: w.requestId, causationId: auditEventId(w.requestId, 'OpenBaoDriftDetected'), actor: { type: 'system', id: 'openbao-drift-repair' }, occurredAt: at, source: 'openbao-audit' },
+    },
+  ]);
 }

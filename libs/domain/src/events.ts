@@ -1,10 +1,11 @@
 import { AccessEvent } from './access/access-decision';
 import { RecordedEvent } from './ports/event-store';
+import { OpenBaoDriftEvent } from './openbao-audit/drift';
 import { AccessPolicyEvent } from './access-policy/access-policy';
 import { SecretEvent } from './secret/secret';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessEvent;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessEvent | OpenBaoDriftEvent;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -18,6 +19,8 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   RoleExpired: 1,
   SecretAccessed: 1,
   SecretAccessDenied: 1,
+  OpenBaoDriftDetected: 1,
+  OpenBaoDriftRepaired: 1,
 };
 
 export function isKnownEventType(type: string): type is EventType {

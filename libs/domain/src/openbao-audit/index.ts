@@ -1,1 +1,2 @@
 export * from './openbao-audit';
+export * from './drift';

@@ -2,6 +2,7 @@
 // field by field from an allow-list: event data is never spread, so a field added to an event
 // (or a value reference) cannot leak into the SIEM. Enumerated values (reasons, actions, roles)
 // are checked against the domain's closed sets; only identifiers are copied as they are.
+import { OpenBaoDriftEvent } from '../openbao-audit/drift';
 import { AbilityAction, DenialReason } from '../authorization/ability';
 import { AccessEvent } from '../access/access-decision';
 import { AccessPolicyEvent } from '../access-policy/access-policy';
@@ -47,6 +48,7 @@ export interface OcsfMetadata {
 }
 export interface OcsfUser {
   uid: string;
+  name?: string;
   type_id: 0 | 1 | 2 | 3 | 99;
   type: string;
 }
@@ -77,7 +79,7 @@ export interface OcsfApi {
   service: OcsfService;
 }
 export interface OcsfResourceDetails {
-  type: 'secret' | 'project';
+  type: 'secret' | 'project' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object';
   uid: string;
   name: string;
   version?: string;
@@ -97,6 +99,8 @@ export interface OcsfUnmapped {
   purpose?: string;
   denied_action?: string;
   denial_burst?: boolean;
+  /** OpenBaoDriftDetected / OpenBaoDriftRepaired: what was changed behind the service's back, and what the reconciler put back */
+  openbao_drift?: { request_id: string | null; path: string | null; operation?: string; policies?: string[]; written?: string[]; removed?: string[] };
   /** the read bypassed the API: OpenBao decided it, seen in OpenBao's audit device */
   openbao?: { request_id: string; policy: string | null };
   grant?: { grant_id: string; expires_at?: string | null };
@@ -203,6 +207,9 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
     case 'SecretAccessed':
     case 'SecretAccessDenied':
       return accessRecord(event, domain, opts);
+    case 'OpenBaoDriftDetected':
+    case 'OpenBaoDriftRepaired':
+      return driftRecord(event, domain, opts);
     case 'RoleGranted':
     case 'RoleRevoked':
     case 'RoleExpired':
@@ -493,6 +500,54 @@ function granteeOf(p: { type: unknown; id: unknown }): OcsfUser {
   // OCSF 1.3.0 User Access Management has only `user` for the grantee; a group is recorded as a
   // user entry of type "Other" named "Group" (its members are resolved at decision time).
   return p.type === 'group' ? { uid, type_id: 99, type: 'Group' } : { uid, type_id: 1, type: 'User' };
+}
+
+const DRIFT_ACTIVITY: Readonly<Record<string, ApiActivityId>> = { create: 1, update: 3, delete: 4 };
+
+/** The kind of OpenBao object a drift path names (the path itself is the resource uid). */
+function driftResource(path: string | null): OcsfResourceDetails {
+  const p = path ?? '';
+  const type: OcsfResourceDetails['type'] = p.startsWith('sys/polic') ? 'openbao-acl-policy' : p.endsWith('/config') ? 'openbao-jwt-config' : p.includes('/role/') ? 'openbao-jwt-role' : 'openbao-object';
+  return { type, uid: p || 'openbao', name: p.slice(p.lastIndexOf('/') + 1) || 'openbao' };
+}
+
+/**
+ * Drift on OpenBao's side: a write by someone else to an object the projector owns is an API
+ * Activity (6003) on OpenBao's API by that actor (severity High: it bypassed the service); the
+ * repair is an Update by the service (Informational).
+ */
+function driftRecord(event: RecordedEvent, domain: OpenBaoDriftEvent, opts: OcsfOptions): OcsfApiActivity {
+  if (domain.type === 'OpenBaoDriftDetected') {
+    const d = domain.data;
+    const who = str(d.who?.displayName);
+    const path = typeof d.path === 'string' ? d.path : null;
+    const operation = str(d.operation);
+    return apiActivity(event, opts, {
+      activity: DRIFT_ACTIVITY[operation] ?? 99,
+      operation: 'OpenBaoWrite',
+      severity: 4,
+      success: true,
+      actor: { actor: { user: { uid: who, name: who, type_id: 99, type: 'OpenBao token' } }, who: `OpenBao token ${who}` },
+      resources: [driftResource(path)],
+      message: `OpenBao token ${who} changed ${path ?? 'an OpenBao object'} (${operation}) outside the service: drift`,
+      unmapped: { openbao_drift: { request_id: typeof d.requestId === 'string' ? d.requestId : null, path, operation, policies: Array.isArray(d.who?.policies) ? d.who.policies.map(String) : [] } },
+    });
+  }
+  const d = domain.data;
+  const path = typeof d.path === 'string' ? d.path : null;
+  const written = Array.isArray(d.written) ? d.written.map(String) : [];
+  const removed = Array.isArray(d.removed) ? d.removed.map(String) : [];
+  const actor = actorFromMetadata(event);
+  return apiActivity(event, opts, {
+    activity: 3,
+    operation: 'RepairOpenBaoDrift',
+    severity: 1,
+    success: true,
+    actor,
+    resources: [driftResource(path)],
+    message: `${actor.who} put ${written.length} OpenBao object(s) back to the desired state and removed ${removed.length}`,
+    unmapped: { openbao_drift: { request_id: typeof d.requestId === 'string' ? d.requestId : null, path, written, removed } },
+  });
 }
 
 /** A direct read's OpenBao request id and policy (only these two strings: nothing else of the audit entry). */
