@@ -217,6 +217,7 @@ export class AuditController {
 }
 
 function streamLine(r: StoredAuditRecord, sse: boolean): string {
-  const body = `{"index":${r.index},"eventId":${JSON.stringify(r.eventId)},"eventType":${JSON.stringify(r.eventType)},"record":${r.record}}`;
+  // the same fields, in the same order, as an audit.jsonl line (FileAuditSink): `key` is the Kafka key
+  const body = `{"index":${r.index},"eventId":${JSON.stringify(r.eventId)},"eventType":${JSON.stringify(r.eventType)},"key":${JSON.stringify(r.kafkaKey)},"record":${r.record}}`;
   return sse ? `id: ${r.index}\nevent: audit-record\ndata: ${body}\n\n` : body + '\n';
 }
