@@ -152,10 +152,23 @@ export interface OcsfUserAccessManagement extends OcsfBase {
   resource: OcsfResourceDetails;
 }
 
-export type OcsfRecord = OcsfApiActivity | OcsfUserAccessManagement;
+/** Group Management (class_uid 3006): a role granted to, or revoked from, a group. */
+export interface OcsfGroupManagement extends OcsfBase {
+  class_uid: 3006;
+  class_name: 'Group Management';
+  category_uid: 3;
+  category_name: 'Identity & Access Management';
+  activity_id: 1 | 2;
+  group: { uid: string; name: string };
+  privileges: string[];
+  resource: OcsfResourceDetails;
+}
+
+export type OcsfRecord = OcsfApiActivity | OcsfUserAccessManagement | OcsfGroupManagement;
 
 const API_ACTIVITY = { class_uid: 6003, class_name: 'API Activity', category_uid: 6, category_name: 'Application Activity' } as const;
 const USER_ACCESS = { class_uid: 3005, class_name: 'User Access Management', category_uid: 3, category_name: 'Identity & Access Management' } as const;
+const GROUP_MANAGEMENT = { class_uid: 3006, class_name: 'Group Management', category_uid: 3, category_name: 'Identity & Access Management' } as const;
 
 const API_ACTIVITY_NAMES = { 1: 'Create', 2: 'Read', 3: 'Update', 4: 'Delete', 99: 'Other' } as const;
 type ApiActivityId = keyof typeof API_ACTIVITY_NAMES;
@@ -322,7 +335,7 @@ function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptio
   });
 }
 
-function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement {
+function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement | OcsfGroupManagement {
   const d = domain.data;
   const projectId = str(d.projectId);
   const role = roleOf(d.role);
@@ -350,8 +363,10 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
     verb = 'revoked';
   }
   const actor = actorFromMetadata(event);
+  // A grant to a group is Group Management (3006): the group is the target, the role its privilege.
+  const toGroup = d.principal?.type === 'group';
   const base = common(event, opts, {
-    cls: USER_ACCESS,
+    cls: toGroup ? GROUP_MANAGEMENT : USER_ACCESS,
     activity,
     activityName: USER_ACCESS_NAMES[activity],
     severity: 1,
@@ -363,6 +378,7 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
     // actor is attached to IAM classes through OCSF's host profile
     profiles: ['datetime', 'host'],
   });
+  if (toGroup) return { ...base, ...GROUP_MANAGEMENT, activity_id: activity, group: { uid: grantee.uid, name: grantee.uid }, privileges: [role], resource };
   return { ...base, ...USER_ACCESS, activity_id: activity, user: grantee, privileges: [role], resource };
 }
 
@@ -376,7 +392,7 @@ interface ActorParts {
 }
 
 interface CommonParts {
-  cls: typeof API_ACTIVITY | typeof USER_ACCESS;
+  cls: typeof API_ACTIVITY | typeof USER_ACCESS | typeof GROUP_MANAGEMENT;
   activity: number;
   activityName: string;
   severity: SeverityId;
@@ -497,8 +513,7 @@ function principalActor(p: PrincipalRecord): ActorParts {
 
 function granteeOf(p: { type: unknown; id: unknown }): OcsfUser {
   const uid = str(p.id);
-  // OCSF 1.3.0 User Access Management has only `user` for the grantee; a group is recorded as a
-  // user entry of type "Other" named "Group" (its members are resolved at decision time).
+  // Only in `message`: a group grantee's record is Group Management (3006) with `group`.
   return p.type === 'group' ? { uid, type_id: 99, type: 'Group' } : { uid, type_id: 1, type: 'User' };
 }
 

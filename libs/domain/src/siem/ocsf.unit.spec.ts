@@ -3,17 +3,18 @@ import addFormats from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordedEvent } from '../ports/event-store';
-import { auditKey, MAX_PURPOSE_LENGTH, OcsfApiActivity, OcsfRecord, OcsfUserAccessManagement, toOcsf } from '.';
+import { auditKey, MAX_PURPOSE_LENGTH, OcsfApiActivity, OcsfGroupManagement, OcsfRecord, OcsfUserAccessManagement, toOcsf } from '.';
 
 const schema = (file: string) => JSON.parse(readFileSync(join(__dirname, 'schema', file), 'utf8'));
 const ajv = new Ajv2020({ strict: true, strictRequired: false, allErrors: true }) // anyOf branches name properties defined one level up;
 addFormats(ajv);
 const validateApi = ajv.compile(schema('ocsf-1.3.0-api-activity.schema.json'));
 const validateUam = ajv.compile(schema('ocsf-1.3.0-user-access-management.schema.json'));
+const validateGroup = ajv.compile(schema('ocsf-1.3.0-group-management.schema.json'));
 
 function expectValid(record: OcsfRecord | null): asserts record is OcsfRecord {
   expect(record).not.toBeNull();
-  const validate = record!.class_uid === 6003 ? validateApi : validateUam;
+  const validate = record!.class_uid === 6003 ? validateApi : record!.class_uid === 3006 ? validateGroup : validateUam;
   const ok = validate(record);
   expect(ok ? [] : validate.errors).toEqual([]);
 }
@@ -249,11 +250,18 @@ describe('toOcsf', () => {
     expect(r.metadata.profiles).toEqual(['datetime', 'host']);
   });
 
-  it('maps RoleRevoked to Revoke Privileges and a group grantee to a user of type Group', () => {
+  it('maps RoleRevoked to Revoke Privileges, and a role granted to a group to Group Management (3006)', () => {
     const revoked = toOcsf(events.revoked(), opts) as OcsfUserAccessManagement;
     expect(revoked).toMatchObject({ activity_id: 2, activity_name: 'Revoke Privileges', type_uid: 300502, privileges: ['developer'] });
-    const group = toOcsf(events.grantedToGroup(), opts) as OcsfUserAccessManagement;
-    expect(group.user).toEqual({ uid: 'team-a', type_id: 99, type: 'Group' });
+    const group = toOcsf(events.grantedToGroup(), opts) as OcsfGroupManagement;
+    expectValid(group);
+    expect(group).toMatchObject({ class_uid: 3006, class_name: 'Group Management', category_uid: 3, activity_id: 1, activity_name: 'Assign Privileges', type_uid: 300601, group: { uid: 'team-a', name: 'team-a' } });
+    expect(group).not.toHaveProperty('user');
+    // the same record is not a valid User Access Management record (no user), so the class matters
+    expect(validateUam({ ...group, class_uid: 3005, type_uid: 300501 })).toBe(false);
+    const revokedFromGroup = toOcsf({ ...events.revoked(), data: { ...events.revoked().data, principal: { type: 'group', id: 'team-a' } } }, opts) as OcsfGroupManagement;
+    expectValid(revokedFromGroup);
+    expect(revokedFromGroup).toMatchObject({ class_uid: 3006, activity_id: 2, type_uid: 300602, privileges: ['developer'] });
   });
 
   it('maps RoleExpired to Revoke Privileges with status_detail "expired", by the system, with the expiry time', () => {
