@@ -50,9 +50,9 @@ describe('docker-compose.yml', () => {
     expect(header).toMatch(/production/);
   });
 
-  it('has the four backing servers, the dev-keys one-shot and the three apps', () => {
-    expect(Object.keys(services).sort()).toEqual([...BACKING, 'dev-keys', ...APPS].sort());
-    expect(oneShots).toEqual(['dev-keys']);
+  it('has the four backing servers, the dev-keys and openbao-audit-headers one-shots and the three apps', () => {
+    expect(Object.keys(services).sort()).toEqual([...BACKING, 'dev-keys', 'openbao-audit-headers', ...APPS].sort());
+    expect(oneShots.sort()).toEqual(['dev-keys', 'openbao-audit-headers']);
   });
 
   it('uses the expected images, each pinned to a version tag', () => {
@@ -110,7 +110,7 @@ describe('docker-compose.yml', () => {
     const deps = (app: string) => Object.keys(services[app].depends_on ?? {}).sort();
     expect(deps('command-api')).toEqual(['dev-keys', 'eventstoredb', 'openbao', 'postgres']);
     expect(deps('projector')).toEqual(['dev-keys', 'eventstoredb', 'openbao', 'postgres']);
-    expect(deps('auditor')).toEqual(['dev-keys', 'eventstoredb', 'kafka', 'postgres']);
+    expect(deps('auditor')).toEqual(['dev-keys', 'eventstoredb', 'kafka', 'openbao-audit-headers', 'postgres']);
   });
 
   describe.each(APPS)('%s service settings', (app) => {
