@@ -60,15 +60,39 @@ export function kvDataPath(opts: Pick<RenderOptions, 'kvMount' | 'kvPrefix'>, pr
   return `${opts.kvMount}/data/${kvPath(opts, projectId, name)}`;
 }
 
-function scopeKey(s: SecretScope): string {
-  return JSON.stringify([s.environment, s.branch, s.protectedOnly]);
+/** Hex digits of the owner hash in every role and policy name (64 bits). */
+export const NAME_HASH_HEX = 16;
+
+/**
+ * The owner of a name, encoded injectively: JSON of an array, so no project id, glob or flag can
+ * run into the next field (JSON escapes every quote and separator inside a string).
+ */
+function ownerKey(projectId: string, s: SecretScope): string {
+  return JSON.stringify([projectId, s.environment, s.branch, s.protectedOnly]);
 }
 
-/** The role (and policy) name for CI jobs reading secrets of this scope in this project. */
+/**
+ * The role (and policy) name for CI jobs reading secrets of this scope in this project:
+ * `ps-ci-<project>-<16 hex>`, the hex the first digits of the SHA-256 of (project, scope), for
+ * every scope including the unscoped one. The readable project is only a prefix and the hash has
+ * a fixed length, so the project is recovered from the name by cutting the hash off: project
+ * `P`'s scoped name can never equal project `P-<hex>`'s name. Two scopes of one project meeting
+ * on one name need a SHA-256 prefix collision, and the reconciler refuses such a state
+ * (`renderBaoState` throws {@link RoleNameCollisionError}).
+ */
 export function ciRoleName(projectId: string, scope: SecretScope): string {
-  const unscoped = scope.environment === null && scope.branch === null && !scope.protectedOnly;
-  if (unscoped) return `${OWNED_PREFIX}${projectId}`;
-  return `${OWNED_PREFIX}${projectId}-${createHash('sha256').update(scopeKey(scope)).digest('hex').slice(0, 12)}`;
+  return `${OWNED_PREFIX}${projectId}-${createHash('sha256').update(ownerKey(projectId, scope)).digest('hex').slice(0, NAME_HASH_HEX)}`;
+}
+
+/** Two different (project, scope) owners render to one role name: applying it would merge their grants. */
+export class RoleNameCollisionError extends Error {
+  constructor(
+    readonly roleName: string,
+    readonly owners: string[],
+  ) {
+    super(`two owners map to the OpenBao role name ${roleName}: ${owners.join(' and ')}`);
+    this.name = 'RoleNameCollisionError';
+  }
 }
 
 function describeScope(projectId: string, s: SecretScope): string {
@@ -97,7 +121,12 @@ function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope
 function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, policy: string): JwtRole {
   const bound: Record<string, string> = { project_id: projectId };
   if (scope.environment !== null) bound.environment = scope.environment;
-  if (scope.branch !== null) bound.ref = scope.branch;
+  if (scope.branch !== null) {
+    bound.ref = scope.branch;
+    // A branch glob is about branches: a tag job whose tag happens to match it must not log in
+    // (the API's access decision applies the same rule).
+    bound.ref_type = 'branch';
+  }
   if (scope.protectedOnly) bound.ref_protected = 'true';
   return {
     role_type: 'jwt',
@@ -115,11 +144,16 @@ function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, 
   };
 }
 
-export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOptions): DesiredBaoState {
+/** `nameOf` is only for tests (to show that a colliding naming is refused). */
+export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOptions, nameOf: (projectId: string, scope: SecretScope) => string = ciRoleName): DesiredBaoState {
   const groups = new Map<string, { projectId: string; scope: SecretScope; names: string[] }>();
   for (const s of secrets) {
-    const role = ciRoleName(s.projectId, s.scope);
+    const role = nameOf(s.projectId, s.scope);
     const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, names: [] };
+    // Never merge two owners' grants into one object: refuse the whole state instead.
+    if (ownerKey(g.projectId, g.scope) !== ownerKey(s.projectId, s.scope)) {
+      throw new RoleNameCollisionError(role, [ownerKey(g.projectId, g.scope), ownerKey(s.projectId, s.scope)].sort());
+    }
     g.names.push(s.name);
     groups.set(role, g);
   }

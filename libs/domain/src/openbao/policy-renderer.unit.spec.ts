@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ciRoleName, renderBaoState, ScopedSecret } from './policy-renderer';
+import { createHash } from 'node:crypto';
+import { SecretScope } from '../secret/secret';
+import { ciRoleName, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret } from './policy-renderer';
 
 // Golden files: the exact bytes OpenBao receives. Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
 const GOLDEN = join(__dirname, 'golden');
@@ -37,7 +39,7 @@ describe('OpenBao policy renderer', () => {
 
   it('binds the role claims to the scope and grants read on exactly those secrets', () => {
     const name = ciRoleName('payments', prod);
-    expect(state.roles.get(name)!.bound_claims).toEqual({ project_id: 'payments', environment: 'production', ref: 'main', ref_protected: 'true' });
+    expect(state.roles.get(name)!.bound_claims).toEqual({ project_id: 'payments', environment: 'production', ref: 'main', ref_type: 'branch', ref_protected: 'true' });
     const hcl = state.policies.get(name)!;
     expect(hcl.match(/^path "[^"]+"/gm)).toEqual(['path "secret/data/pipeline-secrets/payments/DB_PASSWORD"', 'path "secret/data/pipeline-secrets/payments/STRIPE_KEY"', 'path "auth/token/revoke-self"']);
     // read on the secrets; the only other capability is ending its own token
@@ -45,7 +47,7 @@ describe('OpenBao policy renderer', () => {
     for (const st of stanzas.slice(0, 2)) expect(st).toMatch(/capabilities = \["read"\]/);
     expect(stanzas[2]).toMatch(/^path "auth\/token\/revoke-self" \{\n  capabilities = \["update"\]\n\}/);
     expect(hcl).not.toMatch(/\*"|create|delete|list|sudo/);
-    expect(state.roles.get('ps-ci-payments')!.bound_claims).toEqual({ project_id: 'payments' });
+    expect(state.roles.get(ciRoleName('payments', unscoped))!.bound_claims).toEqual({ project_id: 'payments' });
     expect(state.roles.get(name)!.token_no_default_policy).toBe(true);
   });
 
@@ -59,5 +61,65 @@ describe('OpenBao policy renderer', () => {
     expect(renderBaoState([], opts).policies.size).toBe(0);
     const fewer = renderBaoState(secrets.filter((s) => s.name !== 'STRIPE_KEY'), opts);
     expect(fewer.policies.get(ciRoleName('payments', prod))).not.toContain('STRIPE_KEY');
+  });
+
+  describe('names are injective over (project, scope)', () => {
+    // The naming before issue 11: unscoped `ps-ci-<project>`, else `ps-ci-<project>-<12 hex of the scope only>`.
+    const legacyName = (projectId: string, sc: SecretScope) =>
+      sc.environment === null && sc.branch === null && !sc.protectedOnly
+        ? `ps-ci-${projectId}`
+        : `ps-ci-${projectId}-${createHash('sha256').update(JSON.stringify([sc.environment, sc.branch, sc.protectedOnly])).digest('hex').slice(0, 12)}`;
+    // The attack: project P's protected production scope, and a project named P-<those 12 hex> with an unscoped secret.
+    const P = 'acme';
+    const attacker = `${P}-${legacyName(P, prod).slice(`ps-ci-${P}-`.length)}`;
+    const attack: ScopedSecret[] = [
+      { projectId: P, name: 'PROD_DB', scope: prod },
+      { projectId: attacker, name: 'ANYTHING', scope: unscoped },
+    ];
+
+    it("project P's scoped name differs from project P-<hex>'s unscoped name, and each role grants only its own project's paths", () => {
+      expect(legacyName(P, prod)).toBe(legacyName(attacker, unscoped)); // the collision the old naming had
+      expect(ciRoleName(P, prod)).not.toBe(ciRoleName(attacker, unscoped));
+      const st = renderBaoState(attack, opts);
+      expect(st.roles.size).toBe(2);
+      expect(st.policies.get(ciRoleName(attacker, unscoped))).not.toContain(`/${P}/PROD_DB`);
+      expect(st.roles.get(ciRoleName(attacker, unscoped))!.bound_claims).toEqual({ project_id: attacker });
+      expect(st.roles.get(ciRoleName(P, prod))!.bound_claims.project_id).toBe(P);
+    });
+
+    it('a desired state in which two owners map to one name is refused, not merged', () => {
+      expect(() => renderBaoState(attack, opts, legacyName)).toThrow(RoleNameCollisionError);
+      try {
+        renderBaoState(attack, opts, legacyName);
+      } catch (e) {
+        expect((e as RoleNameCollisionError).roleName).toBe(legacyName(P, prod));
+        expect((e as RoleNameCollisionError).owners).toHaveLength(2);
+      }
+    });
+
+    it('every name (unscoped too) is prefix, project, dash and a fixed-length hash, so the name gives back its project', () => {
+      const scopes: SecretScope[] = [unscoped, prod, { environment: 'staging*', branch: null, protectedOnly: false }, { environment: null, branch: 'main', protectedOnly: false }];
+      const projects = ['p', 'p-1', `p-${'a'.repeat(12)}`, `p-${'a'.repeat(16)}`, 'p.x', 'p--'];
+      const seen = new Map<string, string>();
+      for (const projectId of projects) {
+        for (const sc of scopes) {
+          const n = ciRoleName(projectId, sc);
+          expect(n).toMatch(new RegExp(`^${OWNED_PREFIX}[a-z0-9._-]+-[0-9a-f]{${NAME_HASH_HEX}}$`));
+          expect(n.slice(OWNED_PREFIX.length, -(NAME_HASH_HEX + 1))).toBe(projectId);
+          const owner = JSON.stringify([projectId, sc]);
+          expect(seen.get(n) ?? owner).toBe(owner);
+          seen.set(n, owner);
+        }
+      }
+      expect(seen.size).toBe(projects.length * scopes.length);
+    });
+  });
+
+  it('roles of a branch-scoped secret admit only branch jobs (ref_type), roles without a branch say nothing about it', () => {
+    const branchRole = state.roles.get(ciRoleName('payments', prod))!;
+    expect(branchRole.bound_claims.ref_type).toBe('branch');
+    for (const sc of [unscoped, { environment: 'staging*', branch: null, protectedOnly: false }]) {
+      expect(state.roles.get(ciRoleName('payments', sc))!.bound_claims).not.toHaveProperty('ref_type');
+    }
   });
 });

@@ -53,6 +53,11 @@ export class Metrics {
     labelNames: ['change'] as const,
     registers: [this.registry],
   });
+  readonly policyNameCollision = new Gauge({
+    name: 'policy_name_collision',
+    help: '1 while the reconciler refuses a desired OpenBao state in which two (project, scope) owners map to one role/policy name (nothing is applied); alert on it',
+    registers: [this.registry],
+  });
   readonly orphanValuesDestroyed = new Counter({
     name: 'orphan_values_destroyed_total',
     help: 'Stored value versions no event refers to (a crash between value write and append), destroyed by the sweep',

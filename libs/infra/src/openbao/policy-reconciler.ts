@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { DesiredBaoState, JwtRole, renderBaoState, RenderOptions, ScopedSecret } from '@app/domain/openbao/policy-renderer';
+import { DesiredBaoState, JwtRole, renderBaoState, RenderOptions, RoleNameCollisionError, ScopedSecret } from '@app/domain/openbao/policy-renderer';
 import { describeError, JsonLogger } from '../logging/logger';
 import { SqlExecutor } from '../sql/sql-client';
 import { Metrics } from '../observability/metrics';
@@ -54,7 +54,18 @@ export class PolicyReconciler {
       await this.target.prepare();
       this.prepared = true;
     }
-    const want = await this.desired();
+    let want: DesiredBaoState;
+    try {
+      want = await this.desired();
+      this.metrics?.policyNameCollision.set(0);
+    } catch (e) {
+      if (e instanceof RoleNameCollisionError) {
+        // Applying it would merge two owners' grants into one role: apply nothing, say so loudly.
+        this.metrics?.policyNameCollision.set(1);
+        this.logger.error('policy reconcile refused: two owners map to one OpenBao name; nothing applied', { target: this.target.kind, name: e.roleName, owners: e.owners });
+      }
+      throw e;
+    }
     const written: string[] = [];
     const removed: string[] = [];
     // Policies before the roles that name them; roles removed before their policies.
