@@ -136,6 +136,18 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect((await http.post(`/v1/projects/${P}/secrets/PROD_DB/access`).set(auth(job)).send({})).status).toBe(403);
     });
 
+    it('a create that ends 409 writes no KV version: the existing secret keeps its versions and "latest" (issue 11, 2a)', async () => {
+      const before = await root.read(`secret/metadata/ps-test-${run}/${P}/PROD_DB`);
+      for (let i = 0; i < 5; i++) {
+        const r = await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'PROD_DB', value: `${CANARY}-injected-${i}`, environment: 'staging' });
+        expect(r.status).toBe(409);
+      }
+      const after = await root.read(`secret/metadata/ps-test-${run}/${P}/PROD_DB`);
+      expect(after.data.current_version).toBe(before.data.current_version);
+      expect(Object.keys(after.data.versions)).toEqual(Object.keys(before.data.versions));
+      expect((await root.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
+    });
+
     it('concurrent value updates each get their own KV version (check-and-set); reads follow the event, not "latest"', async () => {
       const puts = await Promise.all(
         Array.from({ length: 6 }, (_, i) => http.put(`/v1/projects/${P}/secrets/STAGING_DB/value`).set(auth(owner)).send({ value: `${CANARY}-v${i}` })),

@@ -127,6 +127,15 @@ class PendingValues {
   }
 }
 
+/**
+ * Runs the decider on the state just read with a placeholder reference, before any value is
+ * written: a command the decider refuses (409 exists, 404 gone, 400 invalid) throws here and
+ * stores nothing. The real decision is made again on the same state with the real reference.
+ */
+function decideBeforeWriting(state: SecretState, build: (valueRef: string) => SecretCommand): void {
+  secretDecider.decide(build('pending:not-yet-written'), state);
+}
+
 /** Every value reference the secret's stream names (for PendingValues after an ambiguous failure). */
 function storedRefs(store: EventStore, stream: string): () => Promise<Set<string>> {
   return async () => new Set((await store.readStream(stream)).map((e) => String((e.data as { valueRef?: unknown }).valueRef)));
@@ -146,9 +155,12 @@ export class CreateSecretHandler implements ICommandHandler<CreateSecretCommand>
     await this.access.require(principal, 'create', { projectId, name: body.name, ...scope }, ctx);
     const pending = new PendingValues(this.values, storedRefs(this.store, StreamName.secret(projectId, body.name)));
     const result = await pending.run(() =>
-      handleCommand(this.store, this.secrets, StreamName.secret(projectId, body.name), secretDecider, async (): Promise<SecretCommand> => {
-        const valueRef = await pending.put({ projectId, name: body.name, version: 1 }, body.value);
-        return { type: 'CreateSecret', data: { projectId, name: body.name, description: body.description ?? null, scope, valueRef }, metadata: meta(ctx) };
+      handleCommand(this.store, this.secrets, StreamName.secret(projectId, body.name), secretDecider, async (loaded): Promise<SecretCommand> => {
+        const build = (valueRef: string): SecretCommand => ({ type: 'CreateSecret', data: { projectId, name: body.name, description: body.description ?? null, scope, valueRef }, metadata: meta(ctx) });
+        // Decide before the value is written: a create of a secret that exists (409) writes nothing
+        // under its path, whatever the caller may create elsewhere.
+        decideBeforeWriting(loaded.state, build);
+        return build(await pending.put({ projectId, name: body.name, version: 1 }, body.value));
       }, ctx),
     );
     return { name: body.name, version: 1, revision: result.nextExpectedRevision };
@@ -169,9 +181,10 @@ export class UpdateSecretValueHandler implements ICommandHandler<UpdateSecretVal
     const result = await pending.run(() =>
       handleCommand(this.store, this.secrets, StreamName.secret(projectId, name), secretDecider, async (loaded): Promise<SecretCommand> => {
         await requireVisible(this.access, principal, 'update', projectId, name, loaded, ctx);
+        const build = (valueRef: string): SecretCommand => ({ type: 'UpdateSecretValue', data: { valueRef }, metadata: meta(ctx) });
+        decideBeforeWriting(loaded.state, build);
         const next = loaded.state.status === 'active' ? loaded.state.version + 1 : 1;
-        const valueRef = await pending.put({ projectId, name, version: next }, value);
-        return { type: 'UpdateSecretValue', data: { valueRef }, metadata: meta(ctx) };
+        return build(await pending.put({ projectId, name, version: next }, value));
       }, ctx, { ifMatch }),
     );
     const ev = result.events[0];
