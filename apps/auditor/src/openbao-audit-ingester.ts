@@ -138,7 +138,9 @@ export class OpenBaoAuditIngester {
   }
 
   private async ingest(lines: string[]): Promise<void> {
-    const appends: Promise<unknown>[] = [];
+    // Events grouped by stream, in file order, deduplicated by id: one append per stream per batch.
+    const byStream = new Map<string, Map<string, EventToAppend>>();
+    const drift: OpenBaoOwnedWrite[] = [];
     for (const line of lines) {
       if (line.length === 0) continue;
       const f = interpretAuditLine(line, this.opts.scope);
@@ -146,13 +148,39 @@ export class OpenBaoAuditIngester {
       if (f.kind === 'kv-read') {
         if (f.brokered) continue; // the command API recorded this decision itself
         const { stream, event } = accessEvent(f);
-        appends.push(this.store.appendToStream(stream, 'any', [event]).then(() => this.appended++));
+        let m = byStream.get(stream);
+        if (!m) byStream.set(stream, (m = new Map()));
+        m.set(event.eventId, event);
       } else if (!f.brokered && f.succeeded && this.opts.onOwnedWrite) {
-        appends.push(this.opts.onOwnedWrite(f));
+        drift.push(f);
       }
-      if (appends.length >= 32) await Promise.all(appends.splice(0));
     }
-    await Promise.all(appends);
+    const streams = [...byStream.entries()];
+    const worker = async () => {
+      for (let next = streams.shift(); next; next = streams.shift()) {
+        const [stream, events] = next;
+        const n = await this.appendOnce(stream, [...events.values()]);
+        this.appended += n;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, streams.length) }, worker));
+    for (const w of drift) await this.opts.onOwnedWrite!(w);
+  }
+
+  /**
+   * Appends events whose ids derive from OpenBao request ids. Usually none is stored yet: one
+   * append. When some are (a crash before the offset was saved, a re-read, a rotation), the store
+   * refuses the mixed batch and each is appended alone: stored ids succeed without a duplicate.
+   */
+  private async appendOnce(stream: string, events: EventToAppend[]): Promise<number> {
+    try {
+      await this.store.appendToStream(stream, 'any', events);
+      return events.length;
+    } catch (e) {
+      if (events.length === 1) throw e;
+      for (const ev of events) await this.store.appendToStream(stream, 'any', [ev]);
+      return events.length;
+    }
   }
 }
 
