@@ -66,3 +66,25 @@ describe('decideAccess is the last gate for the purpose', () => {
     expect(purposeError(null)).toBeNull();
   });
 });
+
+// Issue 9: scope coverage by glob containment, and tags are not branches.
+describe('decideAccess: scopes', () => {
+  const scoped = (environment: string | null, branch: string | null): SecretState =>
+    fold(secretDecider, [
+      { type: 'SecretCreated', data: { projectId: 'p', name: 'TOKEN', description: null, scope: { environment, branch, protectedOnly: false }, version: 1, valueRef: 'r1', createdBy: 'a' } },
+    ]);
+  const narrowed = (environment: string): RoleGranted => ({ ...devGrant, data: { ...devGrant.data, environment } });
+
+  it('a developer narrowed to prod? is denied the prod* secret (scope-mismatch), and reads a prod1 one', () => {
+    const p = fold(accessPolicyDecider, [narrowed('prod?')]);
+    expect(decideAccess(cmd(alice), { secret: scoped('prod*', null), policy: p })).toMatchObject({ type: 'SecretAccessDenied', data: { reason: 'scope-mismatch' } });
+    expect(decideAccess(cmd(alice), { secret: scoped('prod1', null), policy: p })).toMatchObject({ type: 'SecretAccessed' });
+  });
+
+  it('a tag job named main is denied the secret scoped to branch main (ref-type-mismatch); the branch job reads it', () => {
+    const tag: CiJobPrincipal = { ...job, refType: 'tag' };
+    expect(decideAccess(cmd(tag), { secret: scoped(null, 'main'), policy })).toMatchObject({ type: 'SecretAccessDenied', data: { reason: 'ref-type-mismatch' } });
+    expect(decideAccess(cmd(job), { secret: scoped(null, 'main'), policy })).toMatchObject({ type: 'SecretAccessed' });
+    expect(decideAccess(cmd(tag), { secret: scoped(null, null), policy })).toMatchObject({ type: 'SecretAccessed' });
+  });
+});

@@ -1,6 +1,6 @@
 import { AbilityBuilder, MatchConditions, PureAbility, subject as asSubject } from '@casl/ability';
 import { AccessPolicyState, Grant, hasActiveOwner, isGrantActive } from '../access-policy/access-policy';
-import { globMatches } from '../glob';
+import { globCovers, globMatches } from '../glob';
 import { CiJobPrincipal, Principal, UserPrincipal } from '../principal';
 import { Action, PROJECT_ACTIONS, ROLE_ACTIONS, Role, SECRET_ACTIONS } from '../roles';
 
@@ -29,10 +29,16 @@ export const ADMIN_BOOTSTRAP = 'admin-bootstrap';
 // conditions cannot express.
 const lambdaMatcher = (conditions: MatchConditions) => conditions;
 
-/** A narrowed grant covers a secret only when the secret's own scope lies within the glob; an unscoped secret is not within a narrowed grant. */
+/**
+ * A narrowed grant covers a secret only when the secret's own scope lies within the glob: every
+ * environment (branch) the secret's glob matches is matched by the grant's glob (glob
+ * containment, computed: `prod?` does not cover `prod*`, `release/*` does not cover
+ * `release/**`). An unscoped secret is not within a narrowed grant. The one rule for the ability,
+ * readers-at-T and the list filter.
+ */
 export function grantCoversSecret(g: Pick<Grant, 'environment' | 'branch'>, s: SecretSubject): boolean {
-  if (g.environment !== null && (s.environment === null || !globMatches(g.environment, s.environment))) return false;
-  if (g.branch !== null && (s.branch === null || !globMatches(g.branch, s.branch))) return false;
+  if (g.environment !== null && (s.environment === null || !globCovers(g.environment, s.environment))) return false;
+  if (g.branch !== null && (s.branch === null || !globCovers(g.branch, s.branch))) return false;
   return true;
 }
 
@@ -51,6 +57,9 @@ function scopeMismatch(job: CiJobPrincipal, s: SecretSubject): DenialReason | nu
   if (s.environment !== null && (job.environment === undefined || !globMatches(s.environment, job.environment))) {
     return 'environment-mismatch';
   }
+  // A secret's `branch` glob names branches: a tag job never matches it, whatever the tag is
+  // called (a tag `main` is not branch `main`). Tag jobs read only secrets without a branch scope.
+  if (s.branch !== null && job.refType !== 'branch') return 'ref-type-mismatch';
   if (s.branch !== null && !globMatches(s.branch, job.ref)) return 'branch-mismatch';
   return null;
 }
@@ -99,6 +108,7 @@ export type DenialReason =
   | 'unprotected-ref' // protectedOnly secret, job on an unprotected ref
   | 'environment-mismatch'
   | 'branch-mismatch'
+  | 'ref-type-mismatch' // branch-scoped secret, job on a tag (a branch glob never matches a tag)
   | 'ci-job-action' // CI jobs may only read
   | 'secret-not-found';
 

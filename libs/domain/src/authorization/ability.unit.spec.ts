@@ -71,6 +71,25 @@ describe('authorize: users, scopes and time', () => {
     expect(authorize(alice, p, 'update', { ...plain, branch: 'main' }, now).allowed).toBe(false);
   });
 
+  // Issue 9 item 3: coverage is glob containment, not the secret's glob read as a string.
+  it('a developer narrowed to prod? cannot read a prod* secret (prod* also means production)', () => {
+    const p = policy(grant('g1', 'developer', { environment: 'prod?' }));
+    expect(authorize(alice, p, 'read', { ...plain, environment: 'prod*' }, now)).toEqual({ allowed: false, reason: 'scope-mismatch' });
+    expect(authorize(alice, p, 'list', { ...plain, environment: 'prod*' }, now).allowed).toBe(false);
+    expect(authorize(alice, p, 'read', { ...plain, environment: 'prod1' }, now).allowed).toBe(true);
+    expect(authorize(alice, p, 'read', { ...plain, environment: 'prod?' }, now).allowed).toBe(true);
+  });
+
+  it('a maintainer narrowed to release/* can neither read nor write release/** secrets; release/** covers release/*', () => {
+    const narrow = policy(grant('g1', 'maintainer', { branch: 'release/*' }));
+    for (const action of ['read', 'create', 'update', 'delete', 'list'] as const) {
+      expect(authorize(alice, narrow, action, { ...plain, branch: 'release/**' }, now).allowed).toBe(false);
+    }
+    const wide = policy(grant('g1', 'maintainer', { branch: 'release/**' }));
+    expect(authorize(alice, wide, 'update', { ...plain, branch: 'release/*' }, now).allowed).toBe(true);
+    expect(authorize(alice, wide, 'update', { ...plain, branch: 'release/a/*' }, now).allowed).toBe(true);
+  });
+
   it('narrowed grants confer no project-wide power', () => {
     const p = policy(grant('g1', 'owner', { environment: 'prod' }));
     expect(authorize(alice, p, 'manage-grants', { projectId: 'p' }, now).allowed).toBe(false);
@@ -121,6 +140,15 @@ describe('authorize: CI jobs', () => {
   it('needs a matching branch for a branch-scoped secret', () => {
     expect(authorize({ ...job, ref: 'feature/x' }, noGrants, 'read', { ...plain, branch: 'main' }, now)).toEqual({ allowed: false, reason: 'branch-mismatch' });
     expect(authorize({ ...job, ref: 'release/2' }, noGrants, 'read', { ...plain, branch: 'release/*' }, now).allowed).toBe(true);
+  });
+
+  // Issue 9 item 6: a tag named like a branch is not that branch.
+  it('a tag job never matches a branch-scoped secret, whatever the tag is called; unscoped secrets stay readable', () => {
+    const tag: CiJobPrincipal = { ...job, refType: 'tag', ref: 'main' };
+    expect(authorize(tag, noGrants, 'read', { ...plain, branch: 'main' }, now)).toEqual({ allowed: false, reason: 'ref-type-mismatch' });
+    expect(authorize(tag, noGrants, 'read', { ...plain, branch: '**' }, now)).toEqual({ allowed: false, reason: 'ref-type-mismatch' });
+    expect(authorize(tag, noGrants, 'read', { ...plain, environment: 'prod*' }, now).allowed).toBe(true);
+    expect(authorize(job, noGrants, 'read', { ...plain, branch: 'main' }, now).allowed).toBe(true);
   });
 
   it('may do nothing but read, even with grants on the project', () => {

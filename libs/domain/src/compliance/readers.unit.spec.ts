@@ -1,3 +1,4 @@
+import { SecretSubject } from '../authorization/ability';
 import { GrantInterval, readersAt } from './readers';
 
 const secret = { projectId: 'p', name: 'DB', environment: 'production', branch: null, protectedOnly: true };
@@ -15,7 +16,7 @@ const grant = (over: Partial<GrantInterval>): GrantInterval => ({
   validTo: null,
   ...over,
 });
-const ids = (at: string, grants: GrantInterval[], s: typeof secret | null = secret) =>
+const ids = (at: string, grants: GrantInterval[], s: SecretSubject | null = secret) =>
   readersAt(s, grants, at).map((r) => (r.principal.type === 'ci-scope' ? 'ci-scope' : `${r.principal.type}:${r.principal.id}`));
 
 describe('readersAt', () => {
@@ -48,6 +49,15 @@ describe('readersAt', () => {
     expect(ids(at, [grant({ environment: 'prod*' })])).toEqual(['user:bob', 'ci-scope']);
     // A branch-narrowed grant does not cover a secret with no branch scope.
     expect(ids(at, [grant({ branch: 'main' })])).toEqual(['ci-scope']);
+  });
+  it('a narrowed grant counts only when the secret glob lies within its own (containment, not string match)', () => {
+    const at = '2026-01-10T00:00:00.000Z';
+    const wide = { ...secret, environment: 'prod*' };
+    expect(ids(at, [grant({ environment: 'prod?' })], wide)).toEqual(['ci-scope']);
+    expect(ids(at, [grant({ environment: 'prod**' })], wide)).toEqual(['user:bob', 'ci-scope']);
+    const branchy = { ...secret, environment: null, branch: 'release/**' };
+    expect(ids(at, [grant({ branch: 'release/*' })], branchy)).toEqual(['ci-scope']);
+    expect(ids(at, [grant({ branch: 'release/**' })], { ...branchy, branch: 'release/*' })).toEqual(['user:bob', 'ci-scope']);
   });
   it('a secret that did not exist at T has no readers', () => {
     expect(ids('2026-01-10T00:00:00.000Z', [expiring], null)).toEqual([]);

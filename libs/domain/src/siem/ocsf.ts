@@ -201,6 +201,7 @@ const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
   'unprotected-ref': true,
   'environment-mismatch': true,
   'branch-mismatch': true,
+  'ref-type-mismatch': true,
   'ci-job-action': true,
   'secret-not-found': true,
 };
