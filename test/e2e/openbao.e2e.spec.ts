@@ -148,6 +148,39 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect((await root.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
     });
 
+    it('an access racing a delete is a 404, and the trail records that the value was not delivered (issue 10, 4)', async () => {
+      const create = (n: string) => http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: n, value: `${CANARY}-${n}` });
+      expect((await create('RACED')).status).toBe(201);
+      const store = t.infra.valueStore as OpenBaoValueStore;
+      const get = store.get.bind(store);
+      // The delete lands between the committed SecretAccessed and the value read.
+      store.get = async (ref) => {
+        expect((await http.delete(`/v1/projects/${P}/secrets/RACED`).set(auth(owner))).status).toBe(204);
+        return get(ref);
+      };
+      let res;
+      try {
+        res = await http.post(`/v1/projects/${P}/secrets/RACED/access`).set(auth(owner)).send({});
+      } finally {
+        store.get = get;
+      }
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(JSON.stringify(res.body)).not.toContain(CANARY);
+      const trail = await t.infra.eventStore.readStream(`access-${P}/RACED`);
+      expect(trail.map((e) => e.type)).toEqual(['SecretAccessed', 'SecretValueNotDelivered']);
+      expect(trail[1].data).toEqual({ accessEventId: trail[0].eventId, projectId: P, name: 'RACED', version: 1, reason: 'secret-deleted' });
+
+      // A value gone with the secret still active (OpenBao restarted empty, an old backup): 503, recorded as not delivered.
+      expect((await create('GONE')).status).toBe(201);
+      const ref = parseBaoRef(String((await t.infra.eventStore.readStream(`secret-${P}/GONE`))[0].data.valueRef))!;
+      await root.write(`secret/destroy/${ref.path}`, { versions: [ref.version] });
+      const gone = await http.post(`/v1/projects/${P}/secrets/GONE/access`).set(auth(owner)).send({});
+      expect(gone.status).toBe(503);
+      const trail2 = await t.infra.eventStore.readStream(`access-${P}/GONE`);
+      expect(trail2.map((e) => [e.type, e.data.reason])).toEqual([['SecretAccessed', undefined], ['SecretValueNotDelivered', 'value-missing']]);
+    });
+
     it('concurrent value updates each get their own KV version (check-and-set); reads follow the event, not "latest"', async () => {
       const puts = await Promise.all(
         Array.from({ length: 6 }, (_, i) => http.put(`/v1/projects/${P}/secrets/STAGING_DB/value`).set(auth(owner)).send({ value: `${CANARY}-v${i}` })),

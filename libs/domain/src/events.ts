@@ -3,9 +3,10 @@ import { RecordedEvent } from './ports/event-store';
 import { OpenBaoDriftEvent } from './openbao-audit/drift';
 import { AccessPolicyEvent } from './access-policy/access-policy';
 import { SecretEvent } from './secret/secret';
+import { SecretValueNotDelivered } from './openbao/value-delivery';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessEvent | OpenBaoDriftEvent;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -21,6 +22,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   SecretAccessDenied: 1,
   OpenBaoDriftDetected: 1,
   OpenBaoDriftRepaired: 1,
+  SecretValueNotDelivered: 1,
 };
 
 export function isKnownEventType(type: string): type is EventType {

@@ -12,12 +12,14 @@ import {
   secretSubjectOf,
   SecretState,
   SecretValueKey,
+  SecretValueMissingError,
   SecretValueStore,
   StoreUnavailableError,
   StreamName,
 } from '@app/domain';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
-import { JsonLogger } from '@app/infra/logging/logger';
+import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
+import { describeError, JsonLogger } from '@app/infra/logging/logger';
 import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
 import { BaoError, isStatus } from '@app/infra/openbao/bao-client';
 import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
@@ -295,10 +297,50 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
     if (secret.state.status !== 'active') throw problems.notFound(`secret ${name} not found`); // unreachable: decideAccess denies
     if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
     // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
-    await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(decision, ctx)]);
+    const accessed = envelope(decision, ctx);
+    await this.store.appendToStream(StreamName.access(projectId, name), 'any', [accessed]);
     this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : 'scope' in decision.data.via ? decision.data.via.scope : 'openbao' });
-    const value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd);
+    let value: string;
+    try {
+      value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd);
+    } catch (e) {
+      throw await this.notDelivered(cmd, accessed.eventId, secret.state.version, e);
+    }
     return { name, version: secret.state.version, value };
+  }
+
+  /**
+   * The read failed after SecretAccessed was durable: record SecretValueNotDelivered naming it (so
+   * the trail does not say a value left that did not), and answer what happened: 404 when the
+   * secret was deleted meanwhile, 503 when the value is gone with the secret still active (a value
+   * store restarted empty) or the store did not answer.
+   */
+  private async notDelivered(cmd: AccessSecretCommand, accessEventId: string, version: number, e: unknown): Promise<unknown> {
+    const { projectId, name, ctx } = cmd;
+    let reason: ValueNotDeliveredReason;
+    let answer: unknown;
+    if (e instanceof SecretValueMissingError) {
+      const now = await this.secrets.forSecret(projectId, name).catch(() => undefined);
+      if (now && now.state.status !== 'active') {
+        reason = 'secret-deleted';
+        answer = problems.notFound(`secret ${name} was deleted while it was being read; no value was delivered`);
+      } else {
+        reason = 'value-missing';
+        this.logger.error('stored value missing for an active secret (value store restarted empty or restored from an old backup?)', { projectId, name, version });
+        answer = new StoreUnavailableError('the stored value of this secret version is missing from the value store');
+      }
+    } else {
+      reason = 'value-store-unavailable';
+      answer = e;
+    }
+    const event: SecretValueNotDelivered = { type: 'SecretValueNotDelivered', data: { accessEventId, projectId, name, version, reason } };
+    try {
+      await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(event, ctx)]);
+    } catch (appendError) {
+      // The event store is away too: the SecretAccessed stands uncorrected. Say so where an operator looks.
+      this.logger.error('could not record SecretValueNotDelivered; the SecretAccessed it corrects stays uncorrected', { projectId, name, accessEventId, reason, ...describeError(appendError) });
+    }
+    return answer;
   }
 }
 

@@ -3,6 +3,7 @@
 // (or a value reference) cannot leak into the SIEM. Enumerated values (reasons, actions, roles)
 // are checked against the domain's closed sets; only identifiers are copied as they are.
 import { OpenBaoDriftEvent } from '../openbao-audit/drift';
+import { SecretValueNotDelivered, VALUE_NOT_DELIVERED_REASONS } from '../openbao/value-delivery';
 import { AbilityAction, DenialReason } from '../authorization/ability';
 import { AccessEvent } from '../access/access-decision';
 import { AccessPolicyEvent } from '../access-policy/access-policy';
@@ -104,6 +105,8 @@ export interface OcsfUnmapped {
   /** the read bypassed the API: OpenBao decided it, seen in OpenBao's audit device */
   openbao?: { request_id: string; policy: string | null };
   grant?: { grant_id: string; expires_at?: string | null };
+  /** SecretValueNotDelivered: the SecretAccessed record this one corrects (its metadata.uid). */
+  not_delivered?: { access_event_uid: string };
 }
 
 interface OcsfBase {
@@ -224,6 +227,8 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
     case 'OpenBaoDriftDetected':
     case 'OpenBaoDriftRepaired':
       return driftRecord(event, domain, opts);
+    case 'SecretValueNotDelivered':
+      return notDeliveredRecord(event, domain, opts);
     case 'RoleGranted':
     case 'RoleRevoked':
     case 'RoleExpired':
@@ -281,6 +286,26 @@ function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptio
     actor,
     resources: [resource],
     message: `${actor.who} ${verb} secret ${resource.uid}`,
+  });
+}
+
+/** An allowed access whose value was not delivered after all: API Activity Read, failed, naming the SecretAccessed it corrects. */
+function notDeliveredRecord(event: RecordedEvent, domain: SecretValueNotDelivered, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const name = str(d.name);
+  const reason = typeof d.reason === 'string' && Object.prototype.hasOwnProperty.call(VALUE_NOT_DELIVERED_REASONS, d.reason) ? d.reason : 'other';
+  const actor = actorFromMetadata(event);
+  return apiActivity(event, opts, {
+    activity: 2,
+    operation: 'AccessSecret',
+    severity: 3,
+    success: false,
+    statusDetail: reason,
+    actor,
+    resources: [{ type: 'secret', uid: `${projectId}/${name}`, name, version: String(int(d.version)), data: { project_id: projectId } }],
+    message: `the value of secret ${projectId}/${name} was not delivered to ${actor.who} (${reason}); corrects access ${str(d.accessEventId)}`,
+    unmapped: { not_delivered: { access_event_uid: str(d.accessEventId) } },
   });
 }
 
