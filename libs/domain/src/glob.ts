@@ -69,14 +69,10 @@ function compile(glob: string): Compiled {
   return c;
 }
 
-// Two wildcard tokens are never adjacent (runs of `*` are one token; `*?*` has `?` between), so
-// one shift closes the set; the loop is for safety, and runs at most |tokens| times.
+// Two `*`/`**` tokens are never adjacent (a run of `*` is one token), so the positions one
+// shift adds are never skippable themselves: one shift closes the set.
 function closure(c: Compiled, s: bigint): bigint {
-  for (;;) {
-    const next = s | ((s & c.skip) << 1n);
-    if (next === s) return s;
-    s = next;
-  }
+  return s | ((s & c.skip) << 1n);
 }
 
 /** One input character (a code point, or '/' / a literal / OTHER for the symbolic alphabet). */
@@ -135,6 +131,7 @@ export function globCovers(grant: string, secret: string): boolean {
   const literals = new Set<string>([...g.lit.keys(), ...s.lit.keys()]);
   literals.delete('/');
   const anyNonSlash: (string | typeof OTHER)[] = [...literals, OTHER];
+  const anything = [...anyNonSlash, '/'];
   const n = s.tokens.length;
 
   const seen = new Map<number, Set<bigint>>();
@@ -162,15 +159,13 @@ export function globCovers(grant: string, secret: string): boolean {
     const [p, d] = queue.pop()!;
     if (p === n) continue;
     const t = s.tokens[p];
-    const moves: [number, (string | typeof OTHER)[]][] =
-      t.kind === 'lit' ? [[p + 1, [t.ch]]]
-      : t.kind === 'one' ? [[p + 1, anyNonSlash]]
-      : t.kind === 'star' ? [[p, anyNonSlash]]
-      : [[p, [...anyNonSlash, '/']]];
-    for (const [q, symbols] of moves) {
-      for (const sym of symbols) {
-        if (!visit(q, step(g, d, sym))) return false;
-      }
+    if (t.kind === 'lit') {
+      if (!visit(p + 1, step(g, d, t.ch))) return false;
+      continue;
+    }
+    const q = t.kind === 'one' ? p + 1 : p;
+    for (const sym of t.kind === 'globstar' ? anything : anyNonSlash) {
+      if (!visit(q, step(g, d, sym))) return false;
     }
   }
   return true;

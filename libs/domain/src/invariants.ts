@@ -3,7 +3,7 @@
 // can become an event of an invalid shape. Each failure is a DomainError of kind `invalid` naming the
 // request field, which the HTTP layer answers as 400.
 import { DomainError, invalid } from './errors';
-import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_GLOB_LENGTH, PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from './limits';
+import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS, PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from './limits';
 
 /** Well-formed Unicode: no lone UTF-16 surrogate (I-JSON, RFC 7493 §2.1; PostgreSQL's jsonb refuses them). */
 export function isWellFormedText(s: string): boolean {
@@ -68,7 +68,7 @@ export function requireNullableFreeText(field: string, v: unknown, max: number):
 /** A scope or grant glob: the characters and length of API.md. */
 export function requireGlob(field: string, v: unknown): string {
   const s = requireString(field, v);
-  if (s.length > MAX_GLOB_LENGTH || !GLOB_PATTERN.test(s)) throw bad(field, `must be a glob of 1-${MAX_GLOB_LENGTH} characters from A-Z a-z 0-9 . _ - / * ?`);
+  if (s.length > MAX_GLOB_LENGTH || !GLOB_PATTERN.test(s)) throw bad(field, `must be a glob of 1-${MAX_GLOB_LENGTH} characters from A-Z a-z 0-9 . _ - / * ? with at most ${MAX_GLOB_WILDCARDS} wildcards (* and ?)`);
   return s;
 }
 

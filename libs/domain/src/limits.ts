@@ -7,12 +7,12 @@ export const PRINCIPAL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9@._:\/-]{0,254}$/;
 /** Globs: printable ASCII without spaces, quotes or backslashes; `*`, `?` and `**` are wildcards. */
 export const MAX_GLOB_LENGTH = 255;
 /** Wildcard characters (`*`, `?`; `**` counts two) per glob: bounds the cost of glob containment (glob.ts). */
-export const MAX_GLOB_WILDCARDS = 16;
+export const MAX_GLOB_WILDCARDS = 8;
 /**
  * 1-255 of those characters with at most MAX_GLOB_WILDCARDS wildcards. Unambiguous (each
  * wildcard starts exactly one group), so this fixed pattern cannot backtrack.
  */
-export const GLOB_PATTERN = /^(?=[A-Za-z0-9._\-\/*?]{1,255}$)[A-Za-z0-9._\-\/]*(?:[*?][A-Za-z0-9._\-\/]*){0,16}$/;
+export const GLOB_PATTERN = /^(?=[A-Za-z0-9._\-\/*?]{1,255}$)[A-Za-z0-9._\-\/]*(?:[*?][A-Za-z0-9._\-\/]*){0,8}$/;
 export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_DESCRIPTION_LENGTH = 1024;
 /** The one purpose limit, in code points: the DTO, the access decision and the audit record (OCSF) all use it. */

@@ -31,13 +31,13 @@ export class CreateGrantDto {
   @ApiPropertyOptional({ description: 'Environment glob narrowing the grant.' })
   @OptionalNotNull()
   @IsString()
-  @Matches(GLOB_PATTERN, { message: 'environment must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?' })
+  @Matches(GLOB_PATTERN, { message: 'environment must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ? with at most 8 wildcards (* and ?)' })
   environment?: string;
 
   @ApiPropertyOptional({ description: 'Branch glob narrowing the grant.' })
   @OptionalNotNull()
   @IsString()
-  @Matches(GLOB_PATTERN, { message: 'branch must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?' })
+  @Matches(GLOB_PATTERN, { message: 'branch must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ? with at most 8 wildcards (* and ?)' })
   branch?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'RFC 3339 instant after which the grant no longer applies.' })

@@ -3,7 +3,7 @@ import { IsBoolean, IsString, Matches, MinLength, ValidateIf } from 'class-valid
 import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '@app/domain';
 import { IsWellFormedText, MaxCodePoints, MaxUtf8Bytes, OptionalNotNull } from '../http/validation';
 
-const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ?`;
+const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ? with at most 8 wildcards (* and ?)`;
 const present = (_o: object, v: unknown) => v !== undefined && v !== null;
 
 export class CreateSecretDto {
