@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventStore } from '@app/domain';
+import { PostgresEventStore } from '@app/infra/event-store/postgres/postgres-event-store';
+import { JsonLogger } from '@app/infra/logging/logger';
+import { PgClient } from '@app/infra/sql/pg-client';
+import { scratchDatabase } from '../../../test/support/scratch-database';
+import { OpenBaoAuditIngester } from './openbao-audit-ingester';
+
+// The tailing itself, against real PostgreSQL, on a file written here from a real OpenBao 2.7.2
+// response entry (a CI job's direct read) with fresh request ids: stored offset, a line still being
+// written, truncation, rotation; exactly one event per request id throughout.
+const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+const FIX = JSON.parse(readFileSync(join(__dirname, '../../../libs/domain/src/openbao-audit/fixtures/openbao-2.7.2-audit-entries.json'), 'utf8'));
+
+if (!url) {
+  console.warn('SKIPPED OpenBao audit ingester int test: TEST_DATABASE_URL or DATABASE_URL not set');
+  describe.skip('OpenBao audit ingester — SKIPPED, no PostgreSQL', () => it('needs PostgreSQL', () => undefined));
+} else {
+  describe('OpenBaoAuditIngester tails the audit file (PostgreSQL)', () => {
+    let db: { url: string; drop(): Promise<void> };
+    let sql: PgClient;
+    let store: EventStore;
+    const dir = mkdtempSync(join(tmpdir(), 'ps-bao-audit-'));
+    const file = join(dir, 'audit.log');
+    const [mount, , prefix, project] = String(FIX.job_read.request.path).split('/');
+    const scope = { kvMount: mount, kvPrefix: prefix, jwtMount: 'jwt-ci' };
+    const entry = (id: string) => JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id } }) + '\n';
+    const requestLine = (id: string) => JSON.stringify({ ...FIX.job_read, type: 'request', request: { ...FIX.job_read.request, id } }) + '\n';
+    const ids = async () => (await store.readStream(`access-${project}/ALPHA`)).map((e) => (e.data.via as { requestId: string }).requestId);
+    const ingester = () => new OpenBaoAuditIngester(store, sql, { file, scope }, new JsonLogger('error'));
+
+    beforeAll(async () => {
+      db = await scratchDatabase(url, 'bao_audit_ingest');
+      sql = await PgClient.connect(db.url);
+      store = await PostgresEventStore.create(sql);
+    });
+    afterAll(async () => {
+      await sql?.close();
+      await db?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('resumes from the stored offset, waits for a line being written, and survives truncation and rotation without a duplicate', async () => {
+      const a = ingester();
+      await a.start();
+      await a.stop(); // table made; drive it by hand below
+      const r = Array.from({ length: 6 }, () => randomUUID());
+      writeFileSync(file, requestLine(r[0]) + entry(r[0]) + entry(r[1]));
+      const half = entry(r[2]);
+      appendFileSync(file, half.slice(0, 100)); // OpenBao is still writing this line
+      expect(await a.pollOnce()).toBe(3);
+      expect(await ids()).toEqual([r[0], r[1]]);
+      appendFileSync(file, half.slice(100));
+      // a new ingester (a restarted auditor) starts at the stored offset: only the completed line
+      const b = ingester();
+      expect(await b.pollOnce()).toBe(1);
+      expect(await ids()).toEqual([r[0], r[1], r[2]]);
+      expect(await b.pollOnce()).toBe(0);
+
+      // truncated and rewritten (shorter than the offset): read from 0, old ids add nothing
+      truncateSync(file, 0);
+      writeFileSync(file, entry(r[1]) + entry(r[3]));
+      expect(await b.pollOnce()).toBe(2);
+      expect(await ids()).toEqual([r[0], r[1], r[2], r[3]]);
+
+      // rotated: a new file (new inode) at the path, longer than the old offset
+      renameSync(file, `${file}.1`);
+      writeFileSync(file, entry(r[0]) + entry(r[1]) + entry(r[2]) + entry(r[3]) + entry(r[4]) + entry(r[5]));
+      expect(await b.pollOnce()).toBe(6);
+      expect(await ids()).toEqual(r);
+
+      // and a re-read from 0 of what is there adds nothing
+      await b.resetOffset();
+      expect(await b.pollOnce()).toBe(6);
+      expect(await ids()).toEqual(r);
+    }, 60_000);
+  });
+}
