@@ -1,8 +1,8 @@
 // Worst-case cost of the scope-glob engine at the API's maximum lengths (255-character globs with
 // MAX_GLOB_WILDCARDS wildcards, 255-character inputs), beside picomatch on the issue's example
 // when picomatch is installed. Run: npm run bench:glob
-import { globCovers, globMatches } from '../libs/domain/src/glob';
-import { MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS, GLOB_PATTERN } from '../libs/domain/src/limits';
+import { globCovers, globMatches } from '@app/domain/glob';
+import { MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS, GLOB_PATTERN } from '@app/domain/limits';
 
 /** Per-call times over `iterations` calls: median, p99 and the single slowest (which, on a shared box, includes GC and scheduling). */
 function time(label: string, f: () => unknown, iterations = 400): number {
