@@ -94,7 +94,17 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
     let policyTarget: PolicyTarget;
     if (config.bao) {
       const token = serviceToken(config.bao);
-      valueStore = new OpenBaoValueStore({ addr: config.bao.addr, token, kvMount: config.bao.kvMount, kvPrefix: config.bao.kvPrefix, jwtMount: config.bao.jwtMount });
+      valueStore = new OpenBaoValueStore({
+        addr: config.bao.addr,
+        token,
+        kvMount: config.bao.kvMount,
+        kvPrefix: config.bao.kvPrefix,
+        jwtMount: config.bao.jwtMount,
+        onStateLost: (what) => {
+          metrics.openBaoStateLost.inc({ what: 'kv-sentinel' });
+          logger.error('OpenBao lost the service data (restarted empty or restored from an old backup?): readiness fails, values of older secrets answer 503', { missing: what });
+        },
+      });
       policyTarget = new OpenBaoPolicyTarget({ addr: config.bao.addr, token, jwtMount: config.bao.jwtMount, ...ciTrustForBao(config, devIssuer) });
     } else {
       if (config.profile === 'production') {

@@ -53,6 +53,12 @@ export class Metrics {
     labelNames: ['change'] as const,
     registers: [this.registry],
   });
+  readonly openBaoStateLost = new Counter({
+    name: 'openbao_state_lost_total',
+    help: 'Times OpenBao was seen to have lost what the service put there (the JWT mount/config, the KV sentinel): restarted empty or restored from an old backup; alert on any increase',
+    labelNames: ['what'] as const,
+    registers: [this.registry],
+  });
   readonly policyNameCollision = new Gauge({
     name: 'policy_name_collision',
     help: '1 while the reconciler refuses a desired OpenBao state in which two (project, scope) owners map to one role/policy name (nothing is applied); alert on it',

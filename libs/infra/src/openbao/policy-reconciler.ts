@@ -50,6 +50,13 @@ export class PolicyReconciler {
   }
 
   async reconcileOnce(): Promise<ReconcileResult> {
+    // Checked every run, not once: an OpenBao restarted empty (dev mode, an old backup) has lost
+    // the JWT mount, its config and every role, and must be prepared again.
+    if (this.prepared && !(await this.target.isPrepared())) {
+      this.prepared = false;
+      this.metrics?.openBaoStateLost.inc({ what: 'jwt-mount' });
+      this.logger.error('OpenBao lost the JWT auth mount or its config (restarted empty or restored from an old backup?); preparing it again and rewriting every role and policy', { target: this.target.kind });
+    }
     if (!this.prepared) {
       await this.target.prepare();
       this.prepared = true;

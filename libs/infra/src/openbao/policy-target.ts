@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JwtRole, OWNED_PREFIX } from '@app/domain/openbao/policy-renderer';
 import { bao, BaoClient, baoClient, isStatus } from './bao-client';
@@ -12,6 +12,8 @@ export interface PolicyTarget {
   readonly kind: 'openbao' | 'files';
   /** Prepares the target (e.g. enables and configures JWT auth). Idempotent. */
   prepare(): Promise<void>;
+  /** Whether what prepare() made is still there (read only): false after OpenBao restarted empty. */
+  isPrepared(): Promise<boolean>;
   listPolicies(): Promise<string[]>;
   readPolicy(name: string): Promise<string | undefined>;
   writePolicy(name: string, hcl: string): Promise<void>;
@@ -31,6 +33,9 @@ export class FilePolicyTarget implements PolicyTarget {
 
   async prepare(): Promise<void> {
     mkdirSync(join(this.dir, 'roles'), { recursive: true, mode: 0o700 });
+  }
+  async isPrepared(): Promise<boolean> {
+    return existsSync(join(this.dir, 'roles'));
   }
   private names(dir: string, ext: string): string[] {
     try {
@@ -105,6 +110,18 @@ export class OpenBaoPolicyTarget implements PolicyTarget {
     if (this.opts.jwksUrl) config.jwks_url = this.opts.jwksUrl;
     else config.jwt_validation_pubkeys = this.opts.publicKeysPem ?? [];
     await bao(() => this.client.write(`auth/${this.opts.jwtMount}/config`, config));
+  }
+
+  /** The JWT mount exists and trusts the issuer (one read; a mount gone or unconfigured = not prepared). */
+  async isPrepared(): Promise<boolean> {
+    try {
+      const cfg = await bao(() => this.client.read(`auth/${this.opts.jwtMount}/config`));
+      return cfg?.data?.bound_issuer === this.opts.issuer;
+    } catch (e) {
+      // 404/400: no such mount or no config yet; 403 on a path that does not exist is what OpenBao says for a missing mount.
+      if (isStatus(e, 400, 403, 404)) return false;
+      throw e;
+    }
   }
 
   async listPolicies() {

@@ -1,4 +1,4 @@
-import { SecretValueKey, SecretValueMissingError, SecretValueStore } from '@app/domain';
+import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { kvPath } from '@app/domain/openbao/policy-renderer';
 import { bao, BaoClient, baoClient, isStatus } from '../openbao/bao-client';
 
@@ -14,7 +14,16 @@ export interface OpenBaoValueStoreOptions {
   kvPrefix: string;
   /** JWT auth mount CI jobs log in through (brokered reads). */
   jwtMount: string;
+  /** Called (with what was missing) when OpenBao is seen to have lost the service's data: log and count it. */
+  onStateLost?: (what: string) => void;
 }
+
+/**
+ * A KV entry the service writes under its prefix (not a project: project ids start with
+ * [a-z0-9]) and checks on every readiness ping. Gone after it was seen = OpenBao restarted empty
+ * (dev mode) or was restored from an old backup: every stored value may be gone.
+ */
+export const SENTINEL_NAME = '_pipeline-secrets-sentinel';
 
 /** bao:<kv mount>:<prefix>/<project>/<NAME>#<kv version> */
 const REF = /^bao:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64}\/[a-z0-9][a-z0-9._-]{0,63}\/[A-Z][A-Z0-9_]{0,127})#([1-9]\d{0,9})$/;
@@ -153,7 +162,33 @@ export class OpenBaoValueStore implements SecretValueStore {
     }
   }
 
+  private sentinelSeen = false;
+
   async ping(): Promise<void> {
     await bao(() => this.client.tokenLookupSelf());
+    await this.checkSentinel();
+  }
+
+  /**
+   * Readiness: the sentinel is there (first ping: written). When it is gone after this process
+   * saw it, the ping fails once with a clear message and the sentinel is written again (so the
+   * service works again for new values; reads of lost values answer 503).
+   */
+  private async checkSentinel(): Promise<void> {
+    const path = `${this.opts.kvMount}/data/${this.opts.kvPrefix}/${SENTINEL_NAME}`;
+    try {
+      await bao(() => this.client.read(path));
+      this.sentinelSeen = true;
+      return;
+    } catch (e) {
+      if (!isStatus(e, 404)) throw e;
+    }
+    const lost = this.sentinelSeen;
+    await bao(() => this.client.write(path, { data: { owner: 'pipeline-secrets', note: 'readiness sentinel; if it disappears, OpenBao lost its data' } }));
+    this.sentinelSeen = true;
+    if (lost) {
+      this.opts.onStateLost?.(`kv sentinel ${path}`);
+      throw new StoreUnavailableError(`OpenBao lost the service's data (sentinel ${path} was gone: restarted empty or restored from an old backup?); stored values may be missing`);
+    }
   }
 }
