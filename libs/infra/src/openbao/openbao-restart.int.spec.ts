@@ -75,8 +75,7 @@ d('OpenBao restarted empty (private dev server)', () => {
     const metrics = new Metrics();
     const logs: string[] = [];
     const logger = new JsonLogger('info');
-    const sink = JsonLogger.sink;
-    JsonLogger.sink = (line: string) => logs.push(line);
+    JsonLogger.setSink((line: string) => logs.push(line));
     const target = new OpenBaoPolicyTarget({ addr, token: TOKEN, jwtMount: 'jwt-ci', issuer: 'https://ci.example', publicKeysPem: [generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()] });
     const render = { kvMount: 'secret', kvPrefix: 'pipeline-secrets', audience: 'pipeline-secrets', tokenTtlSeconds: 300 };
     const reconciler = new PolicyReconciler(target, sql, render, logger, metrics);
@@ -104,7 +103,7 @@ d('OpenBao restarted empty (private dev server)', () => {
     await expect(values.get(ref)).rejects.toMatchObject({ name: 'SecretValueMissingError' });
     const counted = (await metrics.registry.getSingleMetric('openbao_state_lost_total')!.get()).values;
     expect(counted.map((v) => [v.labels.what, v.value]).sort()).toEqual([['jwt-mount', 1], ['kv-sentinel', 1]]);
-    JsonLogger.sink = sink;
+    JsonLogger.setSink((line) => process.stdout.write(line + '\n'));
     await sql.close();
   }, 30_000);
 });
