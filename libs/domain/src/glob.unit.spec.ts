@@ -1,4 +1,4 @@
-import { globCovers, globMatches, MAX_COVER_STATES, wildcardCount } from './glob';
+import { globCovers, globCoversUncached, globMatches, MAX_COVER_STATES, wildcardCount } from './glob';
 import { GLOB_PATTERN, MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS } from './limits';
 
 // Scope globs mean only `*` (within one path segment), `**` (across segments) and `?`.
@@ -43,6 +43,44 @@ describe('globMatches', () => {
     ['+(a)', 'a', false],
   ])('%s vs %s → %s', (glob, value, expected) => {
     expect(globMatches(glob, value)).toBe(expected);
+  });
+
+  it('the empty glob matches only the empty string', () => {
+    expect(globMatches('', '')).toBe(true);
+    expect(globMatches('', 'a')).toBe(false);
+  });
+
+  // A reference matcher written straight from the documented semantics (exponential, fine at
+  // these sizes), against the engine on random globs and every short string.
+  it('agrees with a by-the-definition reference matcher', () => {
+    const ref = (g: string, v: string): boolean => {
+      if (g === '') return v === '';
+      if (g.startsWith('**')) {
+        const rest = g.replace(/^\*+/, '');
+        for (let i = 0; i <= v.length; i++) if (ref(rest, v.slice(i))) return true;
+        return false;
+      }
+      if (g[0] === '*') {
+        for (let i = 0; i <= v.length; i++) {
+          if (ref(g.slice(1), v.slice(i))) return true;
+          if (v[i] === '/') return false;
+        }
+        return false;
+      }
+      if (v === '') return false;
+      if (g[0] === '?') return v[0] !== '/' && ref(g.slice(1), v.slice(1));
+      return g[0] === v[0] && ref(g.slice(1), v.slice(1));
+    };
+    const alphabet = ['a', 'b', '/'];
+    const words = [''];
+    for (let len = 1, f = ['']; len <= 5; len++) words.push(...(f = f.flatMap((w) => alphabet.map((c) => w + c))));
+    let seed = 3;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) >>> 0) % n;
+    const pieces = ['a', 'b', '/', '*', '**', '?'];
+    for (let i = 0; i < 300; i++) {
+      const g = Array.from({ length: 1 + rand(5) }, () => pieces[rand(pieces.length)]).join('');
+      for (const w of words) if (globMatches(g, w) !== ref(g, w)) throw new Error(`globMatches(${g}, ${w}) = ${globMatches(g, w)}`);
+    }
   });
 
   it('is linear: the issue example and the worst shape at the maximum lengths stay far under 1 ms each', () => {
@@ -117,6 +155,7 @@ describe('globCovers (grant glob ⊇ secret glob)', () => {
       // Globs of at most 4 tokens: a shortest counterexample is short, so strings up to length 5 find it.
       const brute = words.every((w) => !globMatches(s, w) || globMatches(g, w));
       const got = globCovers(g, s);
+      expect(globCoversUncached(g, s)).toBe(got);
       if (got) covered++;
       if (got !== brute) disagreements++;
       if (got !== brute) throw new Error(`globCovers(${g}, ${s}) = ${got}, enumeration says ${brute}`);
