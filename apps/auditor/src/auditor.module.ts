@@ -18,6 +18,7 @@ import { AUDIT_PRODUCT, auditLogProjection } from './audit-log.projection';
 import { Checkpointer } from '@app/infra/audit/checkpointer';
 import { LogRelay } from './relay';
 import { OpenBaoAuditIngester, repairDrift } from './openbao-audit-ingester';
+import { OpenBaoDriftCheck } from './openbao-drift-check';
 
 /**
  * events → (checkpointed subscription) → OCSF records appended to the Merkle audit log, in the
@@ -37,6 +38,8 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   private readonly logger: JsonLogger;
   /** set when BAO_AUDIT_FILE names OpenBao's file audit device: direct reads become events */
   readonly openbaoIngester?: OpenBaoAuditIngester;
+  /** the periodic full diff of the ps-ci-* objects: drift the audit stream could not show */
+  readonly driftCheck?: OpenBaoDriftCheck;
 
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
@@ -71,6 +74,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
         { file: bao.auditFile, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount }, onOwnedWrite: (w) => repairDrift(store, reconciler, w, this.logger) },
         this.logger,
       );
+      this.driftCheck = new OpenBaoDriftCheck(store, reconciler, target, this.logger, { jwtMount: bao.jwtMount });
     }
   }
 
@@ -117,6 +121,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     await this.runner.start();
     for (const r of this.relays) r.start();
     await this.openbaoIngester?.start();
+    this.driftCheck?.start();
     this.checkpointer.start();
     this.backlogTimer = setInterval(() => {
       for (const r of this.relays) void r.backlog().catch(() => undefined);
@@ -137,6 +142,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     if (this.backlogTimer) clearInterval(this.backlogTimer);
     this.checkpointer.stop();
+    await this.driftCheck?.stop();
     await this.openbaoIngester?.stop();
     await this.runner.stop();
     for (const r of this.relays) r.stop();
