@@ -58,8 +58,10 @@ export const secretHistoryProjection: Projection = {
       );
     const version = (v: number, valueRef: string, by: string) =>
       tx.query(
+        // Keyed by the event (its stream revision): a replay is a no-op, but a value reference seen
+        // before (KV versions restart when OpenBao restarts empty) is a new row, never a dropped one.
         `INSERT INTO rm_secret_versions (project_id, name, revision, version, value_ref, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, name, revision) DO NOTHING`,
         [e.data.projectId, e.data.name, recorded.revision, v, valueRef, by, at],
       );
     switch (e.type) {

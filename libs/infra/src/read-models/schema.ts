@@ -118,6 +118,12 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
     ALTER TABLE rm_access_history ADD COLUMN IF NOT EXISTS via_policy text;
     CREATE INDEX IF NOT EXISTS rm_access_history_channel ON rm_access_history (project_id, channel, pos_commit DESC, pos_prepare DESC)`,
   },
+  {
+    version: 5,
+    name: 'secret versions: one row per event (the stream revision); a value reference may repeat (OpenBao restarted empty restarts KV versions)',
+    sql: `DROP INDEX IF EXISTS rm_secret_versions_ref;
+    CREATE INDEX IF NOT EXISTS rm_secret_versions_value_ref ON rm_secret_versions (value_ref)`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */
