@@ -3,7 +3,7 @@ import { AccessHistoryItem } from '@app/infra/read-models/compliance';
 export const HISTORY_CSV_HEADER = [
   'occurred_at', 'event_id', 'project_id', 'secret', 'action', 'decision', 'reason', 'version',
   'principal_type', 'principal_id', 'pipeline_id', 'job_id', 'ref', 'ref_protected', 'environment', 'triggered_by',
-  'via_grant_id', 'via_role', 'via_scope', 'purpose', 'correlation_id',
+  'via_grant_id', 'via_role', 'via_scope', 'purpose', 'correlation_id', 'channel', 'via_openbao_request_id', 'via_openbao_policy',
 ];
 
 export function historyCsvFields(i: AccessHistoryItem): Array<string | number | boolean | null> {
@@ -13,6 +13,7 @@ export function historyCsvFields(i: AccessHistoryItem): Array<string | number | 
     i.principal.type, i.principal.id, i.principal.pipelineId, i.principal.jobId, i.principal.ref, i.principal.refProtected, i.principal.environment, i.principal.triggeredBy,
     via && 'grantId' in via ? via.grantId : null, via && 'role' in via ? via.role : null, via && 'scope' in via ? via.scope : null,
     i.purpose, i.correlationId,
+    i.channel, via && 'requestId' in via ? via.requestId : null, via && 'channel' in via ? via.policy : null,
   ];
 }
 
