@@ -159,7 +159,10 @@ export class OpenBaoPolicyTarget implements PolicyTarget {
     }
   }
   async writeRole(name: string, role: JwtRole) {
-    await bao(() => this.client.write(`auth/${this.opts.jwtMount}/role/${name}`, role));
+    // token_policies as OpenBao's comma string, not a JSON list: the service policy's
+    // allowed_parameters glob (`ps-ci-*`) only matches strings in OpenBao 2.7.2 (a list never
+    // matches), and its denied `*,*` then refuses a second, foreign policy (docs/openbao.md).
+    await bao(() => this.client.write(`auth/${this.opts.jwtMount}/role/${name}`, { ...role, token_policies: role.token_policies.join(',') }));
   }
   async deleteRole(name: string) {
     await bao(() => this.client.delete(`auth/${this.opts.jwtMount}/role/${name}`));
