@@ -7,6 +7,7 @@ import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { dumpPolicies, dumpReadModels } from '@app/infra/read-models/dump';
 import { OpenBaoValueStore, parseBaoRef } from '@app/infra/value-store/openbao-value-store';
 import { JsonLogger } from '@app/infra/logging/logger';
+import { mintCiToken } from '@app/infra/auth/dev-issuer';
 import { Metrics } from '@app/infra/observability/metrics';
 import { OrphanValueSweeper } from '../../apps/projector/src/orphan-value-sweeper';
 import { rebuild } from '../../apps/projector/src/rebuild';
@@ -106,6 +107,16 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       await expect(login(unprotected, prodRole)).rejects.toMatchObject({ response: { statusCode: 400 } });
       const feature = await t.ciToken({ project: P, ref: 'feature/x', protected: true, environment: 'production' });
       await expect(login(feature, prodRole)).rejects.toMatchObject({ response: { statusCode: 400 } });
+    });
+
+    it('a tag job named like the branch cannot log in to a branch-scoped role (ref_type), and the API denies it too', async () => {
+      const tag = await mintCiToken(t.infra.devIssuer!, 'pipeline-secrets', { project: P, ref: 'main', refType: 'tag', protected: true, environment: 'production', ttlSeconds: 600 });
+      await expect(login(tag, ciRoleName(P, prodScope))).rejects.toMatchObject({ response: { statusCode: 400 } });
+      const r = await http.post(`/v1/projects/${P}/secrets/PROD_DB/access`).set(auth(tag)).send({});
+      expect(r.status).toBe(403);
+      // the same job on the branch logs in
+      const branch = await mintCiToken(t.infra.devIssuer!, 'pipeline-secrets', { project: P, ref: 'main', refType: 'branch', protected: true, environment: 'production', ttlSeconds: 600 });
+      await login(branch, ciRoleName(P, prodScope));
     });
 
     it('the brokered access endpoint reads as the job (its own OpenBao login), not with the service token', async () => {
