@@ -1,13 +1,15 @@
 import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { EventStore } from '@app/domain';
+import { deriveBrokerMarkerKey } from '@app/domain/openbao-audit';
 import { AuditLogStore, StoredAuditRecord, StoredCheckpoint } from '@app/infra/audit/audit-log-store';
 import { FileAuditSink } from '@app/infra/audit/file-audit-sink';
 import { KafkaAuditSink } from '@app/infra/audit/kafka-audit-sink';
 import { AuditSigningKey } from '@app/infra/audit/signing-key';
 import { AppConfig } from '@app/infra/config/config';
 import { JsonLogger } from '@app/infra/logging/logger';
-import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, SQL } from '@app/infra/nest/tokens';
+import { AUDIT_LOG, AUDIT_SIGNING_KEY, CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, READINESS_CHECKS, SQL } from '@app/infra/nest/tokens';
+import type { ReadinessCheck } from '@app/infra/nest/infrastructure';
 import { PolicyTarget } from '@app/infra/openbao/policy-target';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { renderOptions } from '../../projector/src/projections';
@@ -50,6 +52,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
     @Inject(AUDIT_SIGNING_KEY) key: AuditSigningKey,
     @Inject(POLICY_TARGET) target: PolicyTarget,
+    @Inject(READINESS_CHECKS) private readonly readiness: ReadinessCheck[],
   ) {
     this.logger = logger.child('auditor');
     this.checkpointer = new Checkpointer(log, key, config.auditLog.origin, { everyRecords: config.auditLog.checkpointEveryRecords, everySeconds: config.auditLog.checkpointSeconds }, this.logger, () => {
@@ -63,6 +66,13 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       void this.checkpointer.maybeCheckpoint().catch(() => undefined);
     });
     this.runner = new ProjectionRunner(store, sql, projection, this.logger, metrics);
+    readiness.push({
+      name: `projection:${this.runner.name}`,
+      check: async () => {
+        const h = this.runner.health();
+        if (!h.ok) throw new Error(h.detail);
+      },
+    });
     const bao = config.bao;
     if (bao?.auditFile) {
       // Drift is put back at once by a reconciler of the auditor's own (same desired state, same
@@ -71,7 +81,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       this.openbaoIngester = new OpenBaoAuditIngester(
         store,
         sql,
-        { file: bao.auditFile, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount }, onOwnedWrite: (w) => repairDrift(store, reconciler, w, this.logger) },
+        { file: bao.auditFile, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount, markerKey: deriveBrokerMarkerKey(key.privateKey.export({ type: 'pkcs8', format: 'der' })) }, onOwnedWrite: (w) => repairDrift(store, reconciler, w, this.logger) },
         this.logger,
       );
       this.driftCheck = new OpenBaoDriftCheck(store, reconciler, target, this.logger, { jwtMount: bao.jwtMount });
@@ -117,6 +127,16 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       const records = new LogRelay('file-records', this.log, this.recordsSource(), (rs) => file.publishRecords(rs), this.logger, this.metrics);
       this.recordRelays.push(records);
       this.relays.push(records as LogRelay<unknown>);
+    }
+    // Each relay is a loop readiness names: failing deliveries (Kafka down) make the auditor unready.
+    for (const r of this.relays) {
+      this.readiness.push({
+        name: `relay:${r.name}`,
+        check: async () => {
+          const h = r.health();
+          if (!h.ok) throw new Error(h.detail);
+        },
+      });
     }
     await this.runner.start();
     for (const r of this.relays) r.start();

@@ -110,7 +110,8 @@ export class LogRelay<T> {
     } catch (e) {
       this.failures++;
       this.metrics.auditRelayFailures.inc({ relay: this.name });
-      const delay = Math.min(10_000, 200 * 2 ** Math.min(this.failures, 6));
+      // 250 ms doubling to 2 s: a returning dependency is used again within ~2 s.
+      const delay = Math.min(2000, 250 * 2 ** Math.min(this.failures - 1, 3));
       this.logger.warn('audit relay failed; records stay in the log and are retried', { relay: this.name, attempt: this.failures, delayMs: delay, ...describeError(e) });
       await this.backlog().catch(() => undefined);
       this.retryTimer = setTimeout(() => {
@@ -119,6 +120,13 @@ export class LogRelay<T> {
       }, delay);
       this.retryTimer.unref();
     }
+  }
+
+  /** Readiness: started and not failing. */
+  health(): { ok: boolean; detail: string } {
+    if (this.stopped) return { ok: false, detail: 'stopped' };
+    if (this.failures > 0) return { ok: false, detail: `delivery failing (attempt ${this.failures})` };
+    return { ok: true, detail: 'delivering' };
   }
 
   private async save(position: number): Promise<number> {

@@ -2,7 +2,8 @@ import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@
 import { EventStore, SecretValueStore } from '@app/domain';
 import { AppConfig } from '@app/infra/config/config';
 import { JsonLogger } from '@app/infra/logging/logger';
-import { CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, SQL, VALUE_STORE } from '@app/infra/nest/tokens';
+import { CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, READINESS_CHECKS, SQL, VALUE_STORE } from '@app/infra/nest/tokens';
+import type { ReadinessCheck } from '@app/infra/nest/infrastructure';
 import { Metrics } from '@app/infra/observability/metrics';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { PolicyTarget } from '@app/infra/openbao/policy-target';
@@ -31,10 +32,21 @@ export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShu
     @Inject(METRICS) metrics: Metrics,
     @Inject(POLICY_TARGET) target: PolicyTarget,
     @Inject(VALUE_STORE) values: SecretValueStore,
+    @Inject(READINESS_CHECKS) readiness: ReadinessCheck[],
   ) {
     const log = logger.child('projector');
     this.reconciler = new PolicyReconciler(target, sql, renderOptions(config), log, metrics);
     this.runners = projectionsWithReconciler(this.reconciler).map((p) => new ProjectionRunner(store, sql, p, log, metrics));
+    // Readiness names each projection loop: not running, or failing and retrying, is unready.
+    for (const r of this.runners) {
+      readiness.push({
+        name: `projection:${r.name}`,
+        check: async () => {
+          const h = r.health();
+          if (!h.ok) throw new Error(h.detail);
+        },
+      });
+    }
     const history = this.runners.find((r) => r.name === 'secret-history');
     if (values instanceof OpenBaoValueStore && history) {
       this.sweeper = new OrphanValueSweeper(values, sql, config.policies.sweepGraceSeconds * 1000, log, metrics, async () => (await history.pending(1)) === 0);

@@ -37,6 +37,8 @@ export async function rebuild(deps: { store: EventStore; sql: SqlClient; target:
   await deps.sql.transaction(async (tx) => {
     await tx.query(`TRUNCATE ${PROJECTED_TABLES.join(', ')}`);
     await tx.query('DELETE FROM projection_checkpoints WHERE projection = ANY($1::text[])', [PROJECTIONS.map((p) => p.name)]);
+    // The replay dead-letters again whatever it still cannot apply.
+    await tx.query('DELETE FROM projection_dead_letters WHERE projection = ANY($1::text[])', [PROJECTIONS.map((p) => p.name)]);
   });
   const events: Record<string, number> = {};
   for (const p of PROJECTIONS) events[p.name] = await new ProjectionRunner(deps.store, deps.sql, p, deps.logger, metrics).catchUp();

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventStore, SecretValueStore } from '@app/domain';
+import { deriveBrokerMarkerKey } from '@app/domain/openbao-audit';
 import { DEV_CI_ISSUER, DEV_USER_ISSUER, DevIssuerKeys, loadOrCreateDevIssuer } from '../auth/dev-issuer';
 import { keyFromFile, keyFromJwks, TokenVerifier, TrustedIssuer } from '../auth/token-verifier';
 import { AppConfig, IssuerConfig } from '../config/config';
 import { ensurePrivateFile } from '../crypto/key-files';
 import { createEventStore } from '../event-store/create-event-store';
-import { JsonLogger } from '../logging/logger';
+import { describeError, JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
 import { ComplianceQueries } from '../read-models/compliance';
 import { migrateReadModels, SqlSecretCatalog } from '../read-models/secret-catalog';
@@ -41,6 +42,8 @@ export interface Infrastructure {
   auditLog: AuditLogStore;
   /** Signs checkpoints and evidence; loaded only by processes running the auditor or the command-api. */
   auditSigningKey?: AuditSigningKey;
+  /** The key of the X-Pipeline-Secrets-Broker MAC (derived from the audit signing key), when that key is loaded. */
+  brokerMarkerKey?: Buffer;
   tokenVerifier: TokenVerifier;
   devIssuer?: DevIssuerKeys;
   readiness: ReadinessCheck[];
@@ -70,7 +73,16 @@ function ciTrustForBao(config: AppConfig, dev?: DevIssuerKeys): { issuer: string
   throw new Error('BAO_ADDR is set but no CI issuer is configured (AUTH_CI_ISSUER with AUTH_CI_JWKS_URL or AUTH_CI_PUBLIC_KEY_FILE): OpenBao JWT auth would trust nobody');
 }
 
+let rejectionGuard = false;
+/** A background loop's stray rejection is logged, never a crash: every loop retries on its own. */
+function guardUnhandledRejections(logger: JsonLogger): void {
+  if (rejectionGuard) return;
+  rejectionGuard = true;
+  process.on('unhandledRejection', (e) => logger.error('unhandled rejection (a background task failed; it retries on its own)', describeError(e)));
+}
+
 export async function createInfrastructure(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<Infrastructure> {
+  guardUnhandledRejections(logger);
   const closers: Array<() => Promise<void>> = [];
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -82,7 +94,7 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
     await migrateReadModels(sql);
     await migrateAuditLog(sql);
     const auditSigningKey =
-      config.apps.includes('auditor') || config.apps.includes('command-api')
+      config.apps.includes('auditor') || config.apps.includes('command-api') || (config.apps.includes('projector') && config.bao)
         ? loadAuditSigningKey(config.auditSigningKeyFile, config.profile === 'embedded')
         : undefined;
 
@@ -92,6 +104,8 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
 
     let valueStore: SecretValueStore;
     let policyTarget: PolicyTarget;
+    // The X-Pipeline-Secrets-Broker MAC key: HKDF of the audit signing key (which every process that talks to OpenBao holds), distinct label.
+    const brokerMarkerKey = auditSigningKey ? deriveBrokerMarkerKey(auditSigningKey.privateKey.export({ type: 'pkcs8', format: 'der' })) : undefined;
     if (config.bao) {
       const token = serviceToken(config.bao);
       valueStore = new OpenBaoValueStore({
@@ -100,12 +114,13 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
         kvMount: config.bao.kvMount,
         kvPrefix: config.bao.kvPrefix,
         jwtMount: config.bao.jwtMount,
+        markerKey: brokerMarkerKey,
         onStateLost: (what) => {
           metrics.openBaoStateLost.inc({ what: 'kv-sentinel' });
           logger.error('OpenBao lost the service data (restarted empty or restored from an old backup?): readiness fails, values of older secrets answer 503', { missing: what });
         },
       });
-      policyTarget = new OpenBaoPolicyTarget({ addr: config.bao.addr, token, jwtMount: config.bao.jwtMount, ...ciTrustForBao(config, devIssuer) });
+      policyTarget = new OpenBaoPolicyTarget({ addr: config.bao.addr, token, jwtMount: config.bao.jwtMount, markerKey: brokerMarkerKey, ...ciTrustForBao(config, devIssuer) });
     } else {
       if (config.profile === 'production') {
         logger.warn('BAO_ADDR is not set: secret values stay in the envelope-encrypted SQL store and policies are rendered to files; set BAO_ADDR for OpenBao', { masterKeyFile: config.masterKeyFile });
@@ -136,6 +151,7 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
       eventStore,
       valueStore,
       policyTarget,
+      brokerMarkerKey,
       secretCatalog: new SqlSecretCatalog(sql),
       compliance: new ComplianceQueries(sql),
       auditLog: new AuditLogStore(sql),

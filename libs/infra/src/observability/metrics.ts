@@ -28,9 +28,40 @@ export class Metrics {
     labelNames: ['decision', 'reason'] as const,
     registers: [this.registry],
   });
-  readonly projectionLag = new Gauge({
-    name: 'projection_lag_seconds',
-    help: 'Seconds between an event being recorded and its projection, by projection',
+  /** Per projection: while it is stuck, how old its oldest unapplied event (or first failure) is; read at scrape time. */
+  readonly projectionLagSources = new Map<string, () => number | undefined>();
+  private readonly lagAtCommit = new Map<string, number>();
+  readonly projectionLag = {
+    set: (labels: { projection: string }, v: number) => this.lagAtCommit.set(labels.projection, v),
+  };
+  private readonly projectionLagGauge = (() => {
+    const self = this;
+    return new Gauge({
+      name: 'projection_lag_seconds',
+      help: 'Seconds between an event being recorded and its projection, by projection; while a projection is stuck, grows with the wall clock',
+      labelNames: ['projection'] as const,
+      registers: [this.registry],
+      collect() {
+        const names = new Set([...self.lagAtCommit.keys(), ...self.projectionLagSources.keys()]);
+        for (const name of names) this.set({ projection: name }, self.projectionLagSources.get(name)?.() ?? self.lagAtCommit.get(name) ?? 0);
+      },
+    });
+  })();
+  readonly projectionStuck = new Gauge({
+    name: 'projection_stuck',
+    help: '1 while a projection fails and retries (database unavailable, transient error), 0 when it applies again: alert on it',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+  readonly projectionFailures = new Counter({
+    name: 'projection_failures_total',
+    help: 'Failed subscription attempts by projection (each retried with backoff)',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+  readonly projectionPoison = new Counter({
+    name: 'projection_poison_events_total',
+    help: 'Events a projection cannot apply (deterministic data error), dead-lettered in projection_dead_letters and skipped: alert on any increase',
     labelNames: ['projection'] as const,
     registers: [this.registry],
   });

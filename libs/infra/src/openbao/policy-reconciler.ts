@@ -129,7 +129,7 @@ export class PolicyReconciler {
           this.running = undefined;
           if (this.again) {
             this.again = false;
-            this.schedule(this.failures ? Math.min(30_000, 250 * 2 ** Math.min(this.failures, 7)) : 50);
+            this.schedule(this.failures ? Math.min(2000, 250 * 2 ** Math.min(this.failures - 1, 3)) : 50);
           }
         });
     }, delayMs);

@@ -1,8 +1,9 @@
-import { EventStore, formatPosition, Position, RecordedEvent, SubscribeOptions, SubscriptionHandle } from '@app/domain';
+import { EventStore, StoreUnavailableError, formatPosition, Position, RecordedEvent, SubscribeOptions, SubscriptionHandle } from '@app/domain';
 import { checkpoints } from '../read-models/checkpoints';
 import { describeError, JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
+import { isUnavailable } from '../sql/errors';
 
 export interface Projection {
   name: string;
@@ -25,6 +26,9 @@ const REPLAY_BATCH = 2000;
 
 /** Events applied per transaction at most. */
 const MAX_BATCH = 500;
+
+/** Retries back off 250 ms doubling to this: recovery within ~2 s of the database returning. */
+const RETRY_CAP_MS = 2000;
 
 /**
  * Catch-up subscription from a stored checkpoint. A batch of events' read-model changes and the
@@ -58,32 +62,83 @@ export class ProjectionRunner {
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.metrics.projectionLagSources.set(this.projection.name, () => this.lagSeconds());
     await this.subscribe(0);
   }
 
+  /** Failing attempts in a row (0 = healthy); since when. */
+  private failures = 0;
+  private failingSince?: number;
+  private oldestUnappliedAt?: number;
+
+  /** Readiness: running, and not failing (a projection stuck on retries is not ready). */
+  health(): { ok: boolean; detail: string } {
+    if (this.stopped) return { ok: false, detail: 'stopped' };
+    if (this.failures > 0) return { ok: false, detail: `retrying (attempt ${this.failures})` };
+    return { ok: true, detail: this.caughtUp ? 'caught-up' : 'catching-up' };
+  }
+
+  /** While stuck, the lag grows with the wall clock from the oldest event not yet applied (or the first failure): never looks healthy. */
+  private lagSeconds(): number | undefined {
+    if (this.failures === 0) return undefined;
+    const since = Math.min(this.oldestUnappliedAt ?? Infinity, this.failingSince ?? Infinity);
+    return Number.isFinite(since) ? Math.max(0, (Date.now() - since) / 1000) : undefined;
+  }
+
+  /**
+   * Subscribes from the stored checkpoint. Any failure — loading the checkpoint while the
+   * database is down, a read, an apply, a commit — ends in a retry (250 ms doubling to 2 s,
+   * forever, until stop()): a loop that gave up would silently freeze the read models.
+   */
   private async subscribe(failures: number): Promise<void> {
     if (this.stopped) return;
     this.buffer = []; // anything buffered and not committed is delivered again from the checkpoint
-    const after = await checkpoints.load(this.sql, this.projection.name);
-    this.logger.info('projection subscribing', { projection: this.projection.name, after: after ? formatPosition(after) : 'start' });
-    const handle = this.deliver(after, MAX_BATCH, {
-      onCaughtUp: () => {
-        if (!this.caughtUp) this.logger.info('projection caught up', { projection: this.projection.name });
-        this.caughtUp = true;
-      },
-      onProgress: (position) => this.progress(position),
-    });
+    let handle: SubscriptionHandle;
+    try {
+      const after = await checkpoints.load(this.sql, this.projection.name);
+      this.logger.info('projection subscribing', { projection: this.projection.name, after: after ? formatPosition(after) : 'start' });
+      handle = this.deliver(after, MAX_BATCH, {
+        onCaughtUp: () => {
+          if (!this.caughtUp) this.logger.info('projection caught up', { projection: this.projection.name });
+          this.caughtUp = true;
+          this.healthy();
+        },
+        onProgress: (position) => this.progress(position),
+      });
+    } catch (e) {
+      this.retry(failures, e);
+      return;
+    }
     this.handle = handle;
     handle.done.then(
       () => undefined,
-      (e) => {
-        if (this.stopped) return;
-        this.caughtUp = false;
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-        this.logger.warn('projection subscription failed; resubscribing', { projection: this.projection.name, delayMs: delay, ...describeError(e) });
-        this.timer = setTimeout(() => void this.subscribe(failures + 1).catch((err) => this.logger.error('resubscribe failed', describeError(err))), delay);
-      },
+      (e) => this.retry(failures, e),
     );
+  }
+
+  private retry(failures: number, e: unknown): void {
+    if (this.stopped) return;
+    this.caughtUp = false;
+    this.failures = Math.max(this.failures, failures + 1);
+    this.failingSince ??= Date.now();
+    this.metrics.projectionStuck.set({ projection: this.projection.name }, 1);
+    this.metrics.projectionFailures.inc({ projection: this.projection.name });
+    const delay = Math.min(RETRY_CAP_MS, 250 * 2 ** Math.min(failures, 4));
+    this.logger.warn('projection subscription failed; resubscribing', { projection: this.projection.name, attempt: failures + 1, delayMs: delay, ...describeError(e) });
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.subscribe(failures + 1).catch((err) => this.retry(failures + 1, err));
+    }, delay);
+  }
+
+  private healthy(): void {
+    if (this.failures === 0) return;
+    this.logger.info('projection recovered', { projection: this.projection.name, afterAttempts: this.failures });
+    this.failures = 0;
+    this.failingSince = undefined;
+    this.oldestUnappliedAt = undefined;
+    this.metrics.projectionStuck.set({ projection: this.projection.name }, 0);
   }
 
   /**
@@ -114,13 +169,67 @@ export class ProjectionRunner {
       });
     } catch (e) {
       this.projection.onRollback?.();
-      throw e;
+      if (!isDeterministic(e)) {
+        this.oldestUnappliedAt ??= Date.parse(batch[0].recordedAt);
+        throw e;
+      }
+      // A data error: find the event(s) that cannot be applied, one transaction each.
+      await this.isolatePoison(batch, upTo);
+      return;
     }
     this.committedEvents += batch.length;
     this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
     this.projection.afterCommit?.();
     const last = batch.at(-1);
     if (last) this.metrics.projectionLag.set({ projection: this.projection.name }, Math.max(0, (Date.now() - Date.parse(last.recordedAt)) / 1000));
+  }
+
+  /**
+   * Applies the batch one event per transaction; an event whose own transaction fails with a
+   * deterministic error is dead-lettered (projection, event id, position, error text — never the
+   * payload) and the checkpoint moves past it, so one bad event cannot halt the projection.
+   */
+  private async isolatePoison(batch: RecordedEvent[], upTo: Position): Promise<void> {
+    for (const event of batch) {
+      try {
+        await this.commitBatch1(event);
+      } catch (e) {
+        this.projection.onRollback?.();
+        if (!isDeterministic(e)) {
+          this.oldestUnappliedAt ??= Date.parse(event.recordedAt);
+          throw e;
+        }
+        const error = describeError(e);
+        await this.sql.transaction(async (tx) => {
+          await tx.query(
+            `INSERT INTO projection_dead_letters (projection, event_id, position, stream_name, event_type, error)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (projection, event_id) DO NOTHING`,
+            [this.projection.name, event.eventId, formatPosition(event.position), event.streamName, event.type, String(error.error ?? error.message ?? 'error').slice(0, 1000)],
+          );
+          await checkpoints.save(tx, this.projection.name, event.position);
+        });
+        this.metrics.projectionPoison.inc({ projection: this.projection.name });
+        this.logger.error('projection skipped an event it cannot apply (dead-lettered)', {
+          projection: this.projection.name,
+          eventId: event.eventId,
+          eventType: event.type,
+          position: formatPosition(event.position),
+          ...error,
+        });
+      }
+    }
+    await checkpoints.save(this.sql, this.projection.name, upTo);
+  }
+
+  private async commitBatch1(event: RecordedEvent): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      if (this.projection.applyBatch) await this.projection.applyBatch(tx, [event]);
+      else await this.projection.apply(tx, event);
+      await checkpoints.save(tx, this.projection.name, event.position);
+    });
+    this.committedEvents += 1;
+    this.metrics.projectedEvents.inc({ projection: this.projection.name });
+    this.projection.afterCommit?.();
   }
 
   /**
@@ -165,7 +274,23 @@ export class ProjectionRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.metrics.projectionLagSources.delete(this.projection.name);
     if (this.timer) clearTimeout(this.timer);
     await this.handle?.stop();
   }
+}
+
+/**
+ * Deterministic apply errors (the event itself cannot be applied: replaying it gives the same
+ * error) are SQLSTATE class 22 (data exception: bad value, null where not allowed in a cast…) and
+ * 23 (integrity constraint: NOT NULL, CHECK, unique, foreign key), and JavaScript TypeError /
+ * RangeError from a malformed event shape. Everything else — connection errors, timeouts,
+ * serialization failures (40xxx), resource errors (53xxx), a missing table (42xxx) — is transient
+ * or an operator's problem: retried with backoff, which shows as stuck.
+ */
+export function isDeterministic(e: unknown): boolean {
+  if (isUnavailable(e) || e instanceof StoreUnavailableError) return false;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('22') || code.startsWith('23');
+  return e instanceof TypeError || e instanceof RangeError;
 }

@@ -124,6 +124,20 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
     sql: `DROP INDEX IF EXISTS rm_secret_versions_ref;
     CREATE INDEX IF NOT EXISTS rm_secret_versions_value_ref ON rm_secret_versions (value_ref)`,
   },
+  {
+    version: 6,
+    name: 'projection dead letters: events a projection could not apply (no payload)',
+    sql: `CREATE TABLE IF NOT EXISTS projection_dead_letters (
+      projection  text NOT NULL,
+      event_id    text NOT NULL,
+      position    text NOT NULL,
+      stream_name text NOT NULL,
+      event_type  text NOT NULL,
+      error       text NOT NULL,
+      recorded_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (projection, event_id)
+    )`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */

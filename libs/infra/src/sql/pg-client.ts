@@ -19,6 +19,21 @@ function prepared(sql: string, params: unknown[]): { name?: string; text: string
   return { name, text: sql, values: params };
 }
 
+/**
+ * Every database call is bounded (the request time bound in docs/architecture.md follows from these):
+ * connecting 3 s, a statement 10 s on the server and 12 s on the client (a black-holed server never
+ * answers, so the client-side query_timeout is what ends the wait), a transaction idle 15 s, and TCP
+ * keepalive after 5 s so a dead peer is noticed.
+ */
+export const PG_BOUNDS = {
+  connectionTimeoutMillis: 3000,
+  statement_timeout: 10_000,
+  query_timeout: 12_000,
+  idle_in_transaction_session_timeout: 15_000,
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 5000,
+} as const;
+
 /** SqlClient over a `pg` connection pool: the production profile's PostgreSQL. */
 export class PgClient implements SqlClient {
   readonly dialect = 'postgres' as const;
@@ -29,9 +44,14 @@ export class PgClient implements SqlClient {
   private constructor(private readonly pool: Pool, private readonly url: string) {}
 
   static async connect(url: string, max = 20): Promise<PgClient> {
-    const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, ...PG_BOUNDS });
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    // A checked-out client (a transaction's) that loses its connection emits 'error' too: without a
+    // listener that is an uncaught exception. The query in flight rejects and reports it instead.
+    pool.on('connect', (c) => {
+      c.on('error', () => undefined);
+    });
     const client = new PgClient(pool, url);
     await client.query('SELECT 1');
     return client;
@@ -76,33 +96,75 @@ export class PgClient implements SqlClient {
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`bad channel name ${channel}`);
-    if (!this.listener) {
-      const l = new Client({ connectionString: this.url });
-      l.on('error', () => {
-        // A lost LISTEN connection only costs latency: subscribers also poll.
-        if (this.listener === pending) this.listener = undefined;
-      });
-      l.on('notification', (n) => this.handlers.get(n.channel)?.forEach((h) => h(n.payload ?? '')));
-      const pending: Promise<Client> = l.connect().then(() => l);
-      this.listener = pending;
-      pending.catch(() => {
-        if (this.listener === pending) this.listener = undefined;
-      });
-    }
-    const listener = await this.listener;
     let set = this.handlers.get(channel);
+    const fresh = !set;
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await listener.query(`LISTEN ${channel}`);
     }
     set.add(onNotify);
-    return async () => {
+    const unlisten = async () => {
       set!.delete(onNotify);
     };
+    if (fresh || !this.listener) {
+      try {
+        const listener = await this.connectListener();
+        if (fresh) await listener.query(`LISTEN ${channel}`);
+      } catch (e) {
+        set.delete(onNotify);
+        if (fresh && set.size === 0) this.handlers.delete(channel);
+        throw mapSqlError(e);
+      }
+    } else await this.listener;
+    return unlisten;
+  }
+
+  /** The one LISTEN connection; when it is lost, it is reconnected (250 ms doubling to 2 s, forever until close) and LISTENs again on every channel. */
+  private connectListener(): Promise<Client> {
+    if (this.listener) return this.listener;
+    const l = new Client({ connectionString: this.url, connectionTimeoutMillis: PG_BOUNDS.connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 5000 });
+    const pending: Promise<Client> = l.connect().then(() => l);
+    this.listener = pending;
+    const lost = () => {
+      if (this.listener !== pending) return;
+      this.listener = undefined;
+      l.end().catch(() => undefined);
+      this.relisten(0);
+    };
+    l.on('error', lost);
+    l.on('end', lost);
+    l.on('notification', (n) => this.handlers.get(n.channel)?.forEach((h) => h(n.payload ?? '')));
+    pending.catch(() => {
+      if (this.listener === pending) this.listener = undefined;
+    });
+    return pending;
+  }
+
+  private closed = false;
+  private relistenTimer?: NodeJS.Timeout;
+  /** Reconnects the LISTEN connection; after success wakes every subscriber (they may have missed notifications). */
+  private relisten(failures: number): void {
+    if (this.closed || this.relistenTimer) return;
+    const delay = Math.min(2000, 250 * 2 ** failures);
+    this.relistenTimer = setTimeout(() => {
+      this.relistenTimer = undefined;
+      if (this.closed) return;
+      this.connectListener()
+        .then(async (l) => {
+          for (const ch of this.handlers.keys()) await l.query(`LISTEN ${ch}`);
+          this.handlers.forEach((set) => set.forEach((h) => h('')));
+        })
+        .catch(() => {
+          this.listener = undefined;
+          this.relisten(failures + 1);
+        });
+    }, delay);
+    this.relistenTimer.unref();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.relistenTimer) clearTimeout(this.relistenTimer);
     const listener = this.listener;
     this.listener = undefined;
     if (listener) await listener.then((l) => l.end()).catch(() => undefined);
