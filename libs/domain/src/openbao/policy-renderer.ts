@@ -134,8 +134,18 @@ function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, 
     bound_audiences: [opts.audience],
     bound_claims_type: 'glob',
     bound_claims: bound,
-    // Carried into the token's metadata, so OpenBao's own audit log names the pipeline and job.
-    claim_mappings: { job_id: 'job_id', pipeline_id: 'pipeline_id', project_id: 'project_id', ref: 'ref' },
+    // Carried into the token's metadata, so OpenBao's own audit log names the pipeline, the job
+    // and the ref it ran on (OpenBao skips a mapped claim the token does not carry).
+    claim_mappings: {
+      environment: 'environment',
+      job_id: 'job_id',
+      pipeline_id: 'pipeline_id',
+      project_id: 'project_id',
+      ref: 'ref',
+      ref_protected: 'ref_protected',
+      ref_type: 'ref_type',
+      user_id: 'user_id',
+    },
     token_policies: [policy],
     token_ttl: opts.tokenTtlSeconds,
     token_max_ttl: opts.tokenTtlSeconds,
