@@ -7,6 +7,7 @@ import { PostgresEventStore } from '@app/infra/event-store/postgres/postgres-eve
 import { JsonLogger } from '@app/infra/logging/logger';
 import { PgClient } from '@app/infra/sql/pg-client';
 import { scratchDatabase } from '../../../test/support/scratch-database';
+import { brokerMarker, deriveBrokerMarkerKey } from '@app/domain/openbao-audit';
 import { OpenBaoAuditIngester } from './openbao-audit-ingester';
 
 // The tailing itself, against real PostgreSQL, on a file written here from a real OpenBao 2.7.2
@@ -76,6 +77,61 @@ if (!url) {
       await b.resetOffset();
       expect(await b.pollOnce()).toBe(6);
       expect(await ids()).toEqual(r);
+    }, 60_000);
+
+    it('broker markers: the old plain one and a forged one are direct reads; a valid one naming the SecretAccessed is dropped; replayed under another request id, or naming no SecretAccessed of this secret, it is recorded', async () => {
+      const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
+      const path = String(FIX.job_read.request.path);
+      const name = path.split('/')[4];
+      const stream = `access-${project}/${name}`;
+      const marked = (id: string, marker: string) => JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id, headers: { 'x-pipeline-secrets-broker': [marker] } } }) + '\n';
+      // the SecretAccessed the command API appended before it read (the marker names it)
+      const accessedId = randomUUID();
+      await store.appendToStream(stream, 'any', [
+        { eventId: accessedId, type: 'SecretAccessed', schemaVersion: 1, data: { projectId: project, name, version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'branch' }, purpose: null }, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job', id: 'x' }, occurredAt: new Date().toISOString() } },
+      ]);
+      const otherEvent = randomUUID(); // a SecretAccessed of another secret
+      await store.appendToStream(`access-${project}/OTHER`, 'any', [
+        { eventId: otherEvent, type: 'SecretAccessed', schemaVersion: 1, data: { projectId: project, name: 'OTHER', version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'branch' }, purpose: null }, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job', id: 'x' }, occurredAt: new Date().toISOString() } },
+      ]);
+      const [plain, forged, valid, replay, elsewhere] = Array.from({ length: 5 }, () => randomUUID());
+      const lines =
+        marked(plain, 'pipeline-secrets') +
+        marked(forged, `v1.${accessedId}.${'A'.repeat(43)}`) +
+        marked(valid, brokerMarker(key, path, accessedId)) +
+        marked(replay, brokerMarker(key, path, accessedId)) +
+        marked(elsewhere, brokerMarker(key, path, otherEvent));
+      const f2 = join(dir, 'markers.log');
+      writeFileSync(f2, lines);
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f2, scope: { ...scope, markerKey: key } }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      const direct = async () =>
+        (await store.readStream(stream)).filter((e) => e.type === 'SecretAccessed' && (e.data.via as { channel?: string }).channel === 'openbao').map((e) => (e.data.via as { requestId: string }).requestId)
+          .filter((id) => ([plain, forged, valid, replay, elsewhere] as string[]).includes(id)); // the first test's reads share this stream
+      expect(await ing.pollOnce()).toBe(5);
+      expect(await direct()).toEqual([plain, forged, replay, elsewhere]);
+      // a re-read from 0 (a restarted auditor) keeps the first use: the valid read stays dropped, nothing doubles
+      await ing.resetOffset();
+      const again = new OpenBaoAuditIngester(store, sql, { file: f2, scope: { ...scope, markerKey: key } }, new JsonLogger('error'));
+      expect(await again.pollOnce()).toBe(5);
+      expect(await direct()).toEqual([plain, forged, replay, elsewhere]);
+    }, 60_000);
+
+    it('owned writes: a forged or replayed marker is drift, a valid first use is not', async () => {
+      const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
+      const wpath = 'sys/policies/acl/ps-ci-int-1';
+      const write = (id: string, marker: string) => JSON.stringify({ ...FIX.write, request: { ...FIX.write.request, id, path: wpath, headers: { 'x-pipeline-secrets-broker': [marker] } } }) + '\n';
+      const [forged, valid, replay] = Array.from({ length: 3 }, () => randomUUID());
+      const m = brokerMarker(key, wpath);
+      const f3 = join(dir, 'writes.log');
+      writeFileSync(f3, write(forged, 'pipeline-secrets') + write(valid, m) + write(replay, m));
+      const seen: string[] = [];
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f3, scope: { ...scope, markerKey: key }, onOwnedWrite: async (w) => void seen.push(w.requestId) }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      expect(await ing.pollOnce()).toBe(3);
+      expect(seen).toEqual([forged, replay]);
     }, 60_000);
   });
 }

@@ -53,6 +53,12 @@ export class OpenBaoAuditIngester {
     await this.sql.query(
       `CREATE TABLE IF NOT EXISTS openbao_audit_offsets (device text PRIMARY KEY, inode text NOT NULL, byte_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`,
     );
+    // Which OpenBao request first used a broker marker id (per outcome: a brokered read whose job
+    // login was refused has one refused and one answered request under the same id). A second
+    // request id under the same (id, use) is a replay: recorded, never trusted.
+    await this.sql.query(
+      `CREATE TABLE IF NOT EXISTS openbao_broker_markers (marker_id text NOT NULL, use text NOT NULL, request_id text NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (marker_id, use))`,
+    );
     this.stopped = false;
     this.schedule(0);
   }
@@ -146,12 +152,12 @@ export class OpenBaoAuditIngester {
       const f = interpretAuditLine(line, this.opts.scope);
       if (!f) continue;
       if (f.kind === 'kv-read') {
-        if (f.brokered) continue; // the command API recorded this decision itself
+        if (await this.brokeredRead(f)) continue; // the command API recorded this decision itself
         const { stream, event } = accessEvent(f);
         let m = byStream.get(stream);
         if (!m) byStream.set(stream, (m = new Map()));
         m.set(event.eventId, event);
-      } else if (!f.brokered && f.succeeded && this.opts.onOwnedWrite) {
+      } else if (f.succeeded && this.opts.onOwnedWrite && !(f.markerId !== null && (await this.firstUse(f.markerId, 'write', f.requestId)))) {
         drift.push(f);
       }
     }
@@ -165,6 +171,51 @@ export class OpenBaoAuditIngester {
     };
     await Promise.all(Array.from({ length: Math.min(8, streams.length) }, worker));
     for (const w of drift) await this.opts.onOwnedWrite!(w);
+  }
+
+  /**
+   * A KV read is the service's own only when its marker's MAC is valid for the path (the parser
+   * checked), its id names a SecretAccessed event of that secret's access stream, and no other
+   * OpenBao request used that id for the same outcome. Anything else is a direct read, recorded.
+   */
+  private async brokeredRead(f: OpenBaoKvAccess): Promise<boolean> {
+    if (!f.brokered || f.markerId === null) return false;
+    const stream = StreamName.access(f.projectId, f.name);
+    if (!(await this.accessedIn(stream, f.markerId))) {
+      this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
+      return false;
+    }
+    if (!(await this.firstUse(f.markerId, f.allowed ? 'read' : 'read-refused', f.requestId))) {
+      this.logger.warn('OpenBao read replaying a broker marker another request used; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
+      return false;
+    }
+    return true;
+  }
+
+  /** SecretAccessed event ids per access stream, read forward from where this process left off. */
+  private readonly accessed = new Map<string, { next: number; ids: Set<string> }>();
+
+  private async accessedIn(stream: string, eventId: string): Promise<boolean> {
+    let seen = this.accessed.get(stream);
+    if (seen?.ids.has(eventId)) return true;
+    if (!seen) {
+      if (this.accessed.size >= 10_000) this.accessed.clear();
+      this.accessed.set(stream, (seen = { next: 0, ids: new Set() }));
+    }
+    for (;;) {
+      const events = await this.store.readStream(stream, { fromRevision: seen.next, maxCount: 1000 });
+      for (const e of events) if (e.type === 'SecretAccessed') seen.ids.add(e.eventId);
+      if (events.length > 0) seen.next = events[events.length - 1].revision + 1;
+      if (events.length < 1000) break;
+    }
+    return seen.ids.has(eventId);
+  }
+
+  /** True when `requestId` is the first (or only) OpenBao request seen using this marker id for this use; idempotent across re-reads. */
+  private async firstUse(markerId: string, use: string, requestId: string): Promise<boolean> {
+    await this.sql.query('INSERT INTO openbao_broker_markers (marker_id, use, request_id) VALUES ($1, $2, $3) ON CONFLICT (marker_id, use) DO NOTHING', [markerId, use, requestId]);
+    const { rows } = await this.sql.query<{ request_id: string }>('SELECT request_id FROM openbao_broker_markers WHERE marker_id = $1 AND use = $2', [markerId, use]);
+    return rows[0]?.request_id === requestId;
   }
 
   /**

@@ -264,10 +264,12 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
    * rendered that role (a secret created a moment ago), OpenBao refuses the login; the event store
    * has already allowed this read, so it falls back to the service token, counted and logged.
    */
-  private async readValue(valueRef: string, scope: SecretScope, cmd: AccessSecretCommand): Promise<string> {
-    if (!(this.values instanceof OpenBaoValueStore) || !cmd.ciJobToken) return this.values.get(valueRef);
+  private async readValue(valueRef: string, scope: SecretScope, cmd: AccessSecretCommand, accessEventId: string): Promise<string> {
+    if (!(this.values instanceof OpenBaoValueStore)) return this.values.get(valueRef);
+    // accessEventId: OpenBao's audit entry of this read carries it in a MAC'd marker, so the auditor does not count it twice.
+    if (!cmd.ciJobToken) return this.values.get(valueRef, accessEventId);
     try {
-      const value = await this.values.getAsJob(valueRef, cmd.ciJobToken, ciRoleName(cmd.projectId, scope));
+      const value = await this.values.getAsJob(valueRef, cmd.ciJobToken, ciRoleName(cmd.projectId, scope), accessEventId);
       this.metrics.brokeredReads.inc({ as: 'job' });
       return value;
     } catch (e) {
@@ -278,7 +280,7 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
         name: cmd.name,
         status: (e as BaoError).status,
       });
-      return this.values.get(valueRef);
+      return this.values.get(valueRef, accessEventId);
     }
   }
 
@@ -302,7 +304,7 @@ export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand>
     this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : 'scope' in decision.data.via ? decision.data.via.scope : 'openbao' });
     let value: string;
     try {
-      value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd);
+      value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd, accessed.eventId);
     } catch (e) {
       throw await this.notDelivered(cmd, accessed.eventId, secret.state.version, e);
     }

@@ -1,2 +1,3 @@
 export * from './openbao-audit';
 export * from './drift';
+export * from './broker-marker';

@@ -4,8 +4,9 @@
 // data (values, tokens, accessors): nothing below ever copies a data field; it keeps only the
 // path, the operation, the request id, the policy names and the token metadata the CI roles map.
 import { createHash } from 'node:crypto';
+import { verifyBrokerMarker } from './broker-marker';
 
-/** The header the service sends on its own OpenBao requests (audited with hmac=false). */
+/** The header the service sends on its own OpenBao requests (audited with hmac=false); its value is a MAC (broker-marker.ts). */
 export const BROKER_MARKER_HEADER = 'x-pipeline-secrets-broker';
 
 /** The CI policy and role name prefix the projector owns (same as OWNED_PREFIX). */
@@ -15,6 +16,8 @@ export interface OpenBaoAuditScope {
   kvMount: string;
   kvPrefix: string;
   jwtMount: string;
+  /** the broker marker key (deriveBrokerMarkerKey); without it no marker is valid: every read is direct, every owned write drift */
+  markerKey?: Uint8Array;
 }
 
 export interface OpenBaoAccessor {
@@ -41,8 +44,14 @@ export interface OpenBaoKvAccess {
   /** the policy that granted it, or the token's first ps-ci- policy, or null */
   policy: string | null;
   accessor: OpenBaoAccessor;
-  /** true when the service itself sent the request (the marker header): already an event */
+  /**
+   * true when the request carries a marker whose MAC is valid for this path: the service sent it.
+   * Still to check (the ingester): the id names a SecretAccessed of this secret, and no other
+   * request used it (a replay). A plain, forged or absent marker: false, a direct read.
+   */
   brokered: boolean;
+  /** the id in a valid marker (the SecretAccessed event id of the brokered read), else null */
+  markerId: string | null;
 }
 
 /** A write to an object the projector owns. */
@@ -54,7 +63,9 @@ export interface OpenBaoOwnedWrite {
   operation: string;
   /** the writer: display name and policies; never a token or accessor */
   who: { displayName: string; policies: string[] };
+  /** a valid marker for this path (the service wrote it); still to check: its nonce was not used by another request */
   brokered: boolean;
+  markerId: string | null;
   /** whether OpenBao accepted it (a refused write changes nothing) */
   succeeded: boolean;
 }
@@ -98,9 +109,11 @@ export function isOwnedObjectPath(path: string, jwtMount: string): boolean {
 
 const WRITES = new Set(['create', 'update', 'delete']);
 
-function marked(request: Obj): boolean {
-  const headers = obj(request.headers);
-  return headers !== undefined && strs(headers[BROKER_MARKER_HEADER]).length > 0;
+/** The id of the request's marker when it is exactly one value whose MAC is valid for the path, else null. */
+function markerIdOf(request: Obj, path: string, key: Uint8Array | undefined): string | null {
+  const values = strs(obj(request.headers)?.[BROKER_MARKER_HEADER]);
+  if (!key || values.length !== 1) return null;
+  return verifyBrokerMarker(key, values[0], path);
 }
 
 function accessorOf(auth: Obj | undefined): OpenBaoAccessor {
@@ -148,7 +161,8 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
   if (!request || !requestId || !path || !operation || !at) return null;
   const auth = obj(entry.auth);
   const error = str(entry.error);
-  const brokered = marked(request);
+  const markerId = markerIdOf(request, path, scope.markerKey);
+  const brokered = markerId !== null;
 
   const secret = operation === 'read' ? kvSecretOf(path, scope) : null;
   if (secret) {
@@ -165,6 +179,7 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       policy: denied ? (strs(auth?.token_policies).find((p) => p.startsWith(OWNED)) ?? null) : policyOf(auth),
       accessor: accessorOf(auth),
       brokered,
+      markerId,
     };
   }
   if (WRITES.has(operation) && isOwnedObjectPath(path, scope.jwtMount)) {
@@ -176,6 +191,7 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       operation,
       who: { displayName: str(auth?.display_name) ?? 'unknown', policies: strs(auth?.policies) },
       brokered,
+      markerId,
       succeeded: error === undefined,
     };
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordedEvent } from '../ports/event-store';
 import { toOcsf } from '../siem';
-import { auditEventId, interpretAuditLine, kvSecretOf } from '.';
+import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvSecretOf, verifyBrokerMarker } from '.';
 
 // Response entries written by OpenBao 2.7.2's file audit device (scripts/stack) during the e2e run:
 // a CI job's direct read, its refused read (403), a read the command API brokered (marker header)
@@ -15,6 +15,50 @@ const scopeOf = (e: Record<string, any>) => {
   const [mount, , prefix] = String(e.request.path).split('/');
   return { kvMount: mount, kvPrefix: prefix, jwtMount: 'jwt-ci' };
 };
+
+const KEY = deriveBrokerMarkerKey(Buffer.from('test audit signing key bytes'));
+const withMarker = (e: Record<string, any>, ...values: string[]) => ({ ...e, request: { ...e.request, headers: { 'x-pipeline-secrets-broker': values } } });
+
+describe('the broker marker (X-Pipeline-Secrets-Broker): a MAC only the service can make', () => {
+  const e = FIX.brokered;
+  const path = String(e.request.path);
+  const eventId = '0b8a9c2e-5d1f-4e4b-9a57-2f1c3d4e5f60';
+  const read = (entry: object) => interpretAuditLine(line(entry), { ...scopeOf(e), markerKey: KEY });
+
+  it('a valid marker for this path is brokered and names the SecretAccessed event id', () => {
+    expect(read(withMarker(e, brokerMarker(KEY, `${path}?version=3`, eventId)))).toMatchObject({ kind: 'kv-read', brokered: true, markerId: eventId });
+  });
+
+  it('the old plain marker, a forged MAC, a marker made for another path or with another key, two values, or no key: a direct read', () => {
+    const valid = brokerMarker(KEY, path, eventId);
+    const other = deriveBrokerMarkerKey(Buffer.from('someone else'));
+    const cases = [
+      withMarker(e, 'pipeline-secrets'),
+      withMarker(e, `v1.${eventId}.${'A'.repeat(43)}`),
+      withMarker(e, `v1.${eventId}.${valid.split('.')[2].slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`),
+      withMarker(e, brokerMarker(KEY, path.replace('/ALPHA', '/BRAVO'), eventId)),
+      withMarker(e, brokerMarker(other, path, eventId)),
+      withMarker(e, valid.replace(eventId, '0b8a9c2e-5d1f-4e4b-9a57-2f1c3d4e5f61')),
+      withMarker(e, valid, valid),
+      withMarker(e, `v2${valid.slice(2)}`),
+    ];
+    for (const c of cases) expect(read(c)).toMatchObject({ kind: 'kv-read', allowed: true, brokered: false, markerId: null });
+    expect(interpretAuditLine(line(withMarker(e, valid)), scopeOf(e))).toMatchObject({ brokered: false }); // no key configured: nothing is trusted
+  });
+
+  it('verifies the MAC in constant time over v1, the id and the path without its query; a write marker carries a fresh nonce', () => {
+    expect(verifyBrokerMarker(KEY, brokerMarker(KEY, `/${path}?version=1`, eventId), path)).toBe(eventId);
+    const w1 = brokerMarker(KEY, 'sys/policies/acl/ps-ci-p');
+    const w2 = brokerMarker(KEY, 'sys/policies/acl/ps-ci-p');
+    expect(w1).not.toBe(w2);
+    expect(verifyBrokerMarker(KEY, w1, 'sys/policies/acl/ps-ci-p')).toBe(w1.split('.')[1]);
+    expect(verifyBrokerMarker(KEY, w1, 'sys/policies/acl/ps-ci-q')).toBeNull();
+    const write = interpretAuditLine(line(withMarker(FIX.write, 'pipeline-secrets')), { kvMount: 'secret', kvPrefix: 'x', jwtMount: 'jwt-ci', markerKey: KEY });
+    expect(write).toMatchObject({ kind: 'owned-write', brokered: false });
+    const signed = interpretAuditLine(line(withMarker(FIX.write, brokerMarker(KEY, FIX.write.request.path))), { kvMount: 'secret', kvPrefix: 'x', jwtMount: 'jwt-ci', markerKey: KEY });
+    expect(signed).toMatchObject({ kind: 'owned-write', brokered: true });
+  });
+});
 
 describe('interpretAuditLine (OpenBao file audit device)', () => {
   it('a direct read by a CI job: the secret, the KV version, the granting policy, the job from token metadata', () => {
@@ -35,7 +79,8 @@ describe('interpretAuditLine (OpenBao file audit device)', () => {
   it('a 403 is a refused read; a read with the service marker is brokered; a response with another error is no decision', () => {
     const d = interpretAuditLine(line(FIX.denied), scopeOf(FIX.denied));
     expect(d).toMatchObject({ kind: 'kv-read', allowed: false, name: 'BRAVO', version: null, brokered: false });
-    expect(interpretAuditLine(line(FIX.brokered), scopeOf(FIX.brokered))).toMatchObject({ kind: 'kv-read', allowed: true, brokered: true });
+    // the fixture's marker is the old plain one ("pipeline-secrets"): anyone can send that, so it is a direct read
+    expect(interpretAuditLine(line(FIX.brokered), { ...scopeOf(FIX.brokered), markerKey: KEY })).toMatchObject({ kind: 'kv-read', allowed: true, brokered: false, markerId: null });
     expect(interpretAuditLine(line({ ...FIX.job_read, error: '1 error occurred:\n\t* no handler for route' }), scopeOf(FIX.job_read))).toBeNull();
   });
 

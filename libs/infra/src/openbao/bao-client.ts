@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 // node-vault: the maintained HTTP client for the Vault API, which OpenBao keeps.
 import vault from 'node-vault';
-
-export type BaoClient = vault.client;
+import { brokerMarker } from '@app/domain/openbao-audit';
 
 /** An OpenBao answer other than 2xx. `status` is the HTTP status; the message holds no request data. */
 export class BaoError extends Error {
@@ -13,15 +12,37 @@ export class BaoError extends Error {
 }
 
 /**
- * Sent on every request the service makes (its own token and the job tokens it brokers), and
- * recorded by OpenBao's audit device in clear when `sys/config/auditing/request-headers/<it>` has
- * hmac=false: the auditor then knows a read was brokered (already an event) and does not count it
- * twice. Anyone can send a header: docs/openbao.md says what that means.
+ * Sent on every request the service makes (its own token and the job tokens it brokers) when it
+ * holds the marker key, and recorded by OpenBao's audit device in clear when
+ * `sys/config/auditing/request-headers/<it>` has hmac=false. Its value is a MAC only the service can
+ * make (`@app/domain/openbao-audit` brokerMarker): bound to the request's path and, on a brokered KV
+ * read, to the SecretAccessed event id of that read; on any other request to a fresh nonce. The
+ * auditor verifies it, so a client that copies the header name (or an old marker) gains nothing.
  */
 export const BROKER_MARKER_HEADER = 'X-Pipeline-Secrets-Broker';
 
-export function baoClient(addr: string, token: string): BaoClient {
-  return vault({ apiVersion: 'v1', endpoint: addr.replace(/\/+$/, ''), token, requestOptions: { timeout: 10_000, headers: { [BROKER_MARKER_HEADER]: 'pipeline-secrets' } } });
+export type BaoClient = vault.client & {
+  /** A KV read the service brokers: its marker names the SecretAccessed event already appended for it. */
+  readBrokered(path: string, accessEventId: string): Promise<any>;
+};
+
+export function baoClient(addr: string, token: string, markerKey?: Uint8Array): BaoClient {
+  const client = vault({ apiVersion: 'v1', endpoint: addr.replace(/\/+$/, ''), token, requestOptions: { timeout: 10_000 } }) as BaoClient;
+  const request = client.request.bind(client);
+  client.request = (options: any = {}) => {
+    if (markerKey && typeof options.path === 'string') {
+      const headers = { ...(options.headers ?? {}) };
+      const id = options.brokerMarkerId as string | undefined;
+      delete options.brokerMarkerId;
+      headers[BROKER_MARKER_HEADER] = brokerMarker(markerKey, options.path, id);
+      options.headers = headers;
+    } else {
+      delete options.brokerMarkerId;
+    }
+    return request(options);
+  };
+  client.readBrokered = (path: string, accessEventId: string) => client.read(path, { brokerMarkerId: accessEventId } as never);
+  return client;
 }
 
 /** The service token: BAO_TOKEN_FILE (a mounted secret, re-read at start) wins over BAO_TOKEN. */

@@ -91,13 +91,15 @@ export interface OpenBaoTargetOptions {
   issuer: string;
   jwksUrl?: string;
   publicKeysPem?: string[];
+  /** Signs the broker marker of every write, so the auditor does not take the service's own writes for drift. */
+  markerKey?: Uint8Array;
 }
 
 export class OpenBaoPolicyTarget implements PolicyTarget {
   readonly kind = 'openbao';
   private readonly client: BaoClient;
   constructor(private readonly opts: OpenBaoTargetOptions) {
-    this.client = baoClient(opts.addr, opts.token);
+    this.client = baoClient(opts.addr, opts.token, opts.markerKey);
   }
 
   async prepare(): Promise<void> {

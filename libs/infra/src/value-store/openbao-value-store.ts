@@ -16,6 +16,8 @@ export interface OpenBaoValueStoreOptions {
   jwtMount: string;
   /** Called (with what was missing) when OpenBao is seen to have lost the service's data: log and count it. */
   onStateLost?: (what: string) => void;
+  /** The broker marker key (deriveBrokerMarkerKey): signs the X-Pipeline-Secrets-Broker header the auditor verifies. */
+  markerKey?: Uint8Array;
 }
 
 /**
@@ -55,7 +57,7 @@ export class OpenBaoValueStore implements SecretValueStore {
   private readonly client: BaoClient;
 
   constructor(private readonly opts: OpenBaoValueStoreOptions) {
-    this.client = baoClient(opts.addr, opts.token);
+    this.client = baoClient(opts.addr, opts.token, opts.markerKey);
   }
 
   private path(key: Pick<SecretValueKey, 'projectId' | 'name'>): string {
@@ -91,8 +93,9 @@ export class OpenBaoValueStore implements SecretValueStore {
     }
   }
 
-  async get(valueRef: string): Promise<string> {
-    return this.readWith(this.client, valueRef);
+  /** `accessEventId`: the SecretAccessed event appended for this read; the request's broker marker names it. */
+  async get(valueRef: string, accessEventId?: string): Promise<string> {
+    return this.readWith(this.client, valueRef, accessEventId);
   }
 
   /**
@@ -100,21 +103,22 @@ export class OpenBaoValueStore implements SecretValueStore {
    * of the secret's scope, reads with that short-lived token, then revokes it. OpenBao enforces
    * the scope a second time; the service's token is not used.
    */
-  async getAsJob(valueRef: string, jobJwt: string, role: string): Promise<string> {
+  async getAsJob(valueRef: string, jobJwt: string, role: string, accessEventId?: string): Promise<string> {
     const login = await bao(() => this.client.write(`auth/${this.opts.jwtMount}/login`, { role, jwt: jobJwt }));
-    const jobClient = baoClient(this.opts.addr, String(login.auth.client_token));
+    const jobClient = baoClient(this.opts.addr, String(login.auth.client_token), this.opts.markerKey);
     try {
-      return await this.readWith(jobClient, valueRef);
+      return await this.readWith(jobClient, valueRef, accessEventId);
     } finally {
       await bao(() => jobClient.write('auth/token/revoke-self', {})).catch(() => undefined);
     }
   }
 
-  private async readWith(client: BaoClient, valueRef: string): Promise<string> {
+  private async readWith(client: BaoClient, valueRef: string, accessEventId?: string): Promise<string> {
     const ref = parseBaoRef(valueRef);
     if (!ref) throw new SecretValueMissingError(valueRef);
+    const path = `${ref.mount}/data/${ref.path}?version=${ref.version}`;
     try {
-      const res = await bao(() => client.read(`${ref.mount}/data/${ref.path}?version=${ref.version}`));
+      const res = await bao(() => (accessEventId ? client.readBrokered(path, accessEventId) : client.read(path)));
       const v = res.data?.data?.value;
       if (typeof v !== 'string') throw new SecretValueMissingError(valueRef);
       return v;

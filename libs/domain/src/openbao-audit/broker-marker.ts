@@ -1,0 +1,46 @@
+// The marker the service puts on its own OpenBao requests (X-Pipeline-Secrets-Broker), so the
+// auditor can tell a brokered read (already a SecretAccessed event) from a CI job's direct one.
+// Any client can send a header, so the marker is a MAC only the service can make:
+//   v1.<id>.<base64url(HMAC-SHA256(key, "v1" 0x00 <id> 0x00 <OpenBao request path>))>
+// where <id> is, on a brokered KV read, the id of the SecretAccessed event appended for that read
+// (the value is only read after that event is durable), and on any other request a fresh random
+// nonce. Bound to the path, a marker cannot be moved to another secret or object; the auditor
+// also refuses a marker whose id is used by a second OpenBao request (a replay).
+import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
+
+const VERSION = 'v1';
+const ID = /^[A-Za-z0-9-]{1,64}$/;
+const MAC = /^[A-Za-z0-9_-]{43}$/;
+
+/** HKDF label: the marker key is derived from the audit signing key and is independent of it. */
+export const BROKER_MARKER_KEY_INFO = 'pipeline-secrets/openbao-broker-marker/v1';
+
+/** The 32-byte marker key, derived (HKDF-SHA256) from a service secret both the command API and the auditor hold. */
+export function deriveBrokerMarkerKey(secret: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), BROKER_MARKER_KEY_INFO, 32));
+}
+
+/** The path OpenBao's audit device records for a request: no leading slash, no query. */
+export function markerPath(path: string): string {
+  const q = path.indexOf('?');
+  return (q < 0 ? path : path.slice(0, q)).replace(/^\/+/, '');
+}
+
+function mac(key: Uint8Array, id: string, path: string): Buffer {
+  return createHmac('sha256', key).update(`${VERSION}\u0000${id}\u0000${markerPath(path)}`).digest();
+}
+
+/** The header value for one request: `id` is the SecretAccessed event id of a brokered KV read, or omitted (a fresh nonce). */
+export function brokerMarker(key: Uint8Array, path: string, id: string = randomUUID()): string {
+  if (!ID.test(id)) throw new Error('broker marker id must be 1-64 of [A-Za-z0-9-]');
+  return `${VERSION}.${id}.${mac(key, id, path).toString('base64url')}`;
+}
+
+/** The id a header value carries when its MAC is valid for this path (constant-time compare), else null. */
+export function verifyBrokerMarker(key: Uint8Array, value: string, path: string): string | null {
+  const parts = value.split('.');
+  if (parts.length !== 3 || parts[0] !== VERSION || !ID.test(parts[1]) || !MAC.test(parts[2])) return null;
+  const given = Buffer.from(parts[2], 'base64url');
+  const want = mac(key, parts[1], path);
+  return given.length === want.length && timingSafeEqual(given, want) ? parts[1] : null;
+}
