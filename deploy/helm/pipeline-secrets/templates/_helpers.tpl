@@ -190,7 +190,7 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
 - name: BAO_TOKEN_FILE
   value: {{ printf "%s/openbao/%s" $dir $root.Values.openbao.token.key | quote }}
 {{- end }}
-{{- if or (eq $app "command-api") (eq $app "auditor") }}
+{{- if or (eq $app "command-api") (eq $app "auditor") (eq $app "projector") }}
 - name: AUDIT_SIGNING_KEY_FILE
   value: {{ printf "%s/audit-signing/%s" $dir $root.Values.auditSigningKey.key | quote }}
 {{- end }}
@@ -221,7 +221,7 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
   mountPath: {{ printf "%s/openbao" $dir }}
   readOnly: true
 {{- end }}
-{{- if or (eq $app "command-api") (eq $app "auditor") }}
+{{- if or (eq $app "command-api") (eq $app "auditor") (eq $app "projector") }}
 - name: audit-signing-key
   mountPath: {{ printf "%s/audit-signing" $dir }}
   readOnly: true
@@ -262,7 +262,7 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
       - key: {{ $root.Values.openbao.token.key | quote }}
         path: {{ $root.Values.openbao.token.key | quote }}
 {{- end }}
-{{- if or (eq $app "command-api") (eq $app "auditor") }}
+{{- if or (eq $app "command-api") (eq $app "auditor") (eq $app "projector") }}
 - name: audit-signing-key
   secret:
     secretName: {{ $root.Values.auditSigningKey.existingSecret | quote }}

@@ -131,7 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   if (profile === 'production') {
     if (!raw.DATABASE_URL) problems.push('DATABASE_URL is required in the production profile');
-    if (!raw.AUDIT_SIGNING_KEY_FILE && (apps.includes('auditor') || apps.includes('command-api'))) problems.push('AUDIT_SIGNING_KEY_FILE is required in the production profile (an Ed25519 PKCS#8 PEM, mode 0600)');
+    // The projector with OpenBao needs it too: the X-Pipeline-Secrets-Broker MAC key is derived from it (else its writes look like drift).
+    if (!raw.AUDIT_SIGNING_KEY_FILE && (apps.includes('auditor') || apps.includes('command-api') || (apps.includes('projector') && raw.BAO_ADDR))) problems.push('AUDIT_SIGNING_KEY_FILE is required in the production profile (an Ed25519 PKCS#8 PEM, mode 0600)');
     if (raw.BAO_ADDR && !raw.BAO_TOKEN && !raw.BAO_TOKEN_FILE) problems.push('BAO_TOKEN_FILE (or BAO_TOKEN) is required when BAO_ADDR is set');
     if (apps.includes('command-api') && !users && !devIssuer) problems.push('AUTH_USER_ISSUER is required in the production profile (or DEV_ISSUER=1 for trials)');
   }

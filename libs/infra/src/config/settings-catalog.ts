@@ -30,7 +30,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'AUDIT_TOPIC', default: 'secrets.audit.v1', description: 'Kafka topic for OCSF audit records.', usedBy: ['auditor'] },
   { name: 'AUDIT_CHECKPOINT_TOPIC', default: 'secrets.audit.checkpoints.v1', description: 'Kafka topic for signed Merkle-log checkpoints.', usedBy: ['auditor'] },
   { name: 'AUDIT_TOPIC_PARTITIONS', default: '6', description: 'Partitions when the auditor creates its topics.', usedBy: ['auditor'] },
-  { name: 'AUDIT_SIGNING_KEY_FILE', description: 'Ed25519 private key (PKCS#8 PEM) signing checkpoints and evidence. Embedded default: DATA_DIR/audit-signing.key (generated, mode 0600).', usedBy: ['auditor', 'command-api'], requiredInProduction: true, secret: true },
+  { name: 'AUDIT_SIGNING_KEY_FILE', description: 'Ed25519 private key (PKCS#8 PEM) signing checkpoints and evidence; the X-Pipeline-Secrets-Broker MAC key is derived from it (HKDF), so every process talking to OpenBao needs the same file. Embedded default: DATA_DIR/audit-signing.key (generated, mode 0600).', usedBy: ['auditor', 'command-api', 'projector'], requiredInProduction: true, secret: true },
   { name: 'AUDIT_LOG_ORIGIN', default: 'pipeline-secrets.local/audit', description: 'Origin line (and signer name) of the signed checkpoints: name the log uniquely, e.g. `secrets.example.com/audit`.', usedBy: ['auditor', 'command-api'] },
   { name: 'AUDIT_CHECKPOINT_EVERY_RECORDS', default: '1000', description: 'Sign a checkpoint after this many new audit records…', usedBy: ['auditor'] },
   { name: 'AUDIT_CHECKPOINT_SECONDS', default: '5', description: '…or after this many seconds, whichever comes first (only when the log grew).', usedBy: ['auditor'] },
