@@ -5,6 +5,7 @@ import vault from 'node-vault';
 import request from 'supertest';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
 import { EventStore, RecordedEvent } from '@app/domain';
+import { baoClient } from '@app/infra/openbao/bao-client';
 import { parseBaoRef } from '@app/infra/value-store/openbao-value-store';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { publicKeyFrom, verifyEvidence } from '../../apps/cli/src/verify';
@@ -155,6 +156,35 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       for (const f of filesUnder(t.dataDir)) expect(f.bytes.includes(CANARY)).toBe(false);
     }, 60_000);
 
+    it('the broker header proves nothing unless its MAC is valid and first used: a job sending the old marker, a forged one, or one copied from the audit file is recorded (channel openbao)', async () => {
+      const login = await root.write(`auth/${JWT_MOUNT}/login`, { role: ciRoleName(P, unscoped), jwt: job });
+      const { path, version } = await dataPath('ALPHA');
+      // the marker of the brokered read of the first test, as OpenBao's audit device holds it in clear
+      const brokered = readFileSync(BAO_AUDIT_FILE, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((e) => e.type === 'response' && e.request.path === path && e.request.headers?.['x-pipeline-secrets-broker'])!;
+      const copied = brokered.request.headers['x-pipeline-secrets-broker'][0] as string;
+      expect(copied).toMatch(/^v1\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/);
+      const before = (await http.get(`/v1/projects/${P}/access-history`).query({ channel: 'openbao', secret: 'ALPHA' }).set(auth(owner))).body.items.length as number;
+      const readWith = async (marker: string) => {
+        const c = vault({ endpoint: BAO_ADDR, token: login.auth.client_token, requestOptions: { headers: { 'X-Pipeline-Secrets-Broker': marker } } });
+        expect((await c.read(`${path}?version=${version}`)).data.data.value).toBe(`${CANARY}-ALPHA`);
+      };
+      await readWith('pipeline-secrets'); // the old plain marker
+      await readWith(`v1.${randomUUID()}.${'A'.repeat(43)}`); // a forged MAC
+      await readWith(copied); // a replay of the service's own marker by another request
+      const items = await eventually(
+        async () => (await http.get(`/v1/projects/${P}/access-history`).query({ channel: 'openbao', secret: 'ALPHA' }).set(auth(owner))).body.items as { decision: string; channel: string; principal: { jobId: string | null } }[],
+        (xs) => xs?.length === before + 3,
+        10_000,
+      );
+      expect(items.filter((i) => i.channel === 'openbao' && i.decision === 'allowed' && i.principal.jobId === '5')).toHaveLength(before + 3);
+      // the API's own read is still once, channel api
+      expect((await http.get(`/v1/projects/${P}/access-history`).query({ channel: 'api', secret: 'ALPHA' }).set(auth(owner))).body.items).toHaveLength(1);
+    }, 60_000);
+
     it('a policy edited by hand with the root token is back within seconds, with OpenBaoDriftDetected and OpenBaoDriftRepaired', async () => {
       const role = ciRoleName(P, unscoped);
       const desired = (await root.read(`sys/policies/acl/${role}`)).data.policy as string;
@@ -185,16 +215,20 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       expect(drift.filter((e) => e.type === 'OpenBaoDriftDetected' && !(e.data.who as { policies: string[] }).policies.includes('root'))).toEqual([]);
     }, 60_000);
 
-    it('the periodic full diff records drift the audit stream could not show (a write carrying the service marker) and repairs it', async () => {
+    it('a write with a forged broker marker is drift on the stream; the periodic full diff records drift the stream could not show (a write with a valid marker) and repairs it', async () => {
       const role = ciRoleName(P, unscoped);
       const desired = (await root.read(`sys/policies/acl/${role}`)).data.policy as string;
-      const disguised = vault({ endpoint: BAO_ADDR, token: BAO_TOKEN, requestOptions: { headers: { 'X-Pipeline-Secrets-Broker': 'forged' } } });
+      const stream = () => (t.infra.eventStore as EventStore).readStream('openbao-drift');
+      const forged = vault({ endpoint: BAO_ADDR, token: BAO_TOKEN, requestOptions: { headers: { 'X-Pipeline-Secrets-Broker': `v1.${randomUUID()}.${'A'.repeat(43)}` } } });
+      await forged.write(`sys/policies/acl/${role}`, { policy: `${desired}\n# forged\n` });
+      await eventually(stream, (es) => es.filter((e) => e.data.path === `sys/policies/acl/${role}`).length === 4, 10_000);
+      expect(await eventually(() => root.read(`sys/policies/acl/${role}`).then((r: { data: { policy: string } }) => r.data.policy), (text) => text === desired, 10_000)).toBe(desired);
+      // a write signed with the service's key (only the service holds it): the stream cannot tell it from the service's own
+      const disguised = baoClient(BAO_ADDR, BAO_TOKEN, t.infra.brokerMarkerKey);
       await disguised.write(`sys/policies/acl/${role}`, { policy: `${desired}\n# hidden\n` });
       await new Promise((r) => setTimeout(r, 1_000));
-      const stream = () => (t.infra.eventStore as EventStore).readStream('openbao-drift');
       const seen = (await stream()).length;
-      // the ingester saw a marked write: not drift to it
-      expect((await stream()).filter((e) => e.data.path === `sys/policies/acl/${role}`)).toHaveLength(2);
+      expect((await stream()).filter((e) => e.data.path === `sys/policies/acl/${role}`)).toHaveLength(4);
       const found = await t.app.get(AuditorModule).driftCheck!.checkOnce();
       expect(found).toEqual([`policy/${role}`]);
       expect((await root.read(`sys/policies/acl/${role}`)).data.policy).toBe(desired);
