@@ -178,6 +178,7 @@ export class ProjectionRunner {
       return;
     }
     this.committedEvents += batch.length;
+    this.healthy(); // applying again: no longer stuck (even with a backlog still to go)
     this.metrics.projectedEvents.inc({ projection: this.projection.name }, batch.length);
     this.projection.afterCommit?.();
     const last = batch.at(-1);
