@@ -20,7 +20,10 @@ const USAGE = `usage:
   cli verify log --checkpoint <note.txt> --public-key <key.pem> [--file <audit.jsonl>]
             recomputes the Merkle root from every record (the NDJSON file, else the service's database)
   cli verify evidence --envelope <dsse.json> --public-key <key.pem> --project <id> --pipeline <id> [--subject <sha256>]
-            --project/--pipeline: the run your SLSA provenance names (any job of a pipeline may ask for evidence)
+            [--allow-requested-by-others]
+            --project/--pipeline: the run your SLSA provenance names; by default the statement must have been
+            requested by a CI job of that pipeline (an auditor may request one too: accepted only with the flag);
+            who requested it is always printed
             [--origin <log>] (all verify commands) the log the checkpoints must be of (AUDIT_LOG_ORIGIN)
             [--key-name <name>] names the signer when it differs from the origin.
             Exit status: 0 verified, 1 verification failed, 2 usage error.
@@ -159,6 +162,7 @@ async function verifyCommand(args: string[]): Promise<string> {
       subject: { type: 'string' },
       project: { type: 'string' },
       pipeline: { type: 'string' },
+      'allow-requested-by-others': { type: 'boolean' },
       origin: { type: 'string' },
       'key-name': { type: 'string' },
     },
@@ -186,7 +190,8 @@ async function verifyCommand(args: string[]): Promise<string> {
       }
       case 'evidence': {
         if (!values.project || !values.pipeline) throw new UsageError('verify evidence needs --project and --pipeline: the run your build provenance names');
-        const { statement, ...verdict } = v.verifyEvidence(JSON.parse(need('envelope')), key(), { ...opts, subjectSha256: values.subject, projectId: values.project, pipelineId: values.pipeline });
+        const { statement, ...verdict } = v.verifyEvidence(JSON.parse(need('envelope')), key(), { ...opts, subjectSha256: values.subject, projectId: values.project, pipelineId: values.pipeline, allowRequestedByOthers: values['allow-requested-by-others'] === true });
+        process.stderr.write(`evidence requested by: ${JSON.stringify(statement.predicate && (statement.predicate as { requestedBy?: unknown }).requestedBy)}\n`);
         const predicate = statement.predicate as { requestedBy?: unknown };
         return JSON.stringify({ ...verdict, subject: statement.subject, predicateType: statement.predicateType, requestedBy: predicate?.requestedBy });
       }

@@ -103,11 +103,17 @@ export function verifyLog(rows: { index: number; record: string }[], note: strin
   return { ok: true, checks: [`checkpoint of ${cp.origin} signed by ${opts.keyName ?? cp.origin}`, `records 0..${cp.treeSize - 1} reproduce the signed root`, `${rows.length - cp.treeSize} later record(s) not covered by this checkpoint`] };
 }
 
+function requesterName(by: { type?: unknown; id?: unknown; projectId?: unknown; pipelineId?: unknown } | undefined): string {
+  if (!by || typeof by.id !== 'string') return 'an unnamed requester';
+  if (by.type === 'ci-job') return `ci-job ${JSON.stringify(by.id)} of project ${JSON.stringify(by.projectId ?? '?')} pipeline ${JSON.stringify(by.pipelineId ?? '?')}`;
+  return `${by.type === 'user' ? 'user' : 'requester'} ${JSON.stringify(by.id)}`;
+}
+
 /** A DSSE envelope from the evidence endpoint: signature, statement type, predicate, subjects and its checkpoint. */
 export function verifyEvidence(
   envelope: unknown,
   publicKey: KeyObject,
-  opts: VerifyOptions & { subjectSha256?: string; projectId?: string; pipelineId?: string } = {},
+  opts: VerifyOptions & { subjectSha256?: string; projectId?: string; pipelineId?: string; allowRequestedByOthers?: boolean } = {},
 ): Verdict & { statement: Record<string, unknown> } {
   let payload: Buffer;
   try {
@@ -119,7 +125,7 @@ export function verifyEvidence(
     _type?: string;
     predicateType?: string;
     subject?: { name: string; digest: { sha256: string } }[];
-    predicate?: { projectId?: string; pipelineId?: string; accesses?: { logIndex: number }[]; auditLog?: { checkpoint?: string | null; treeSize?: number | null } };
+    predicate?: { projectId?: string; pipelineId?: string; requestedBy?: { type?: unknown; id?: unknown; projectId?: unknown; pipelineId?: unknown }; accesses?: { logIndex: number }[]; auditLog?: { checkpoint?: string | null; treeSize?: number | null } };
   };
   if (statement._type !== IN_TOTO_STATEMENT_TYPE) throw new VerificationError(`not an in-toto Statement v1 (_type ${statement._type})`);
   if (statement.predicateType !== SECRET_ACCESS_PREDICATE_TYPE) throw new VerificationError(`unexpected predicateType ${statement.predicateType}`);
@@ -139,6 +145,20 @@ export function verifyEvidence(
     if (statement.predicate?.pipelineId !== opts.pipelineId) throw new VerificationError(`evidence is for pipeline ${statement.predicate?.pipelineId}, not ${opts.pipelineId}`);
     checks.push(`pipeline ${opts.pipelineId}`);
   }
+  // By default the statement must have been asked for by a job of THE run: an auditor (or a job
+  // of another pipeline) with read-audit can ask for evidence too, but that is not the build's own claim.
+  const by = statement.predicate?.requestedBy;
+  const who = requesterName(by);
+  const ownJob =
+    by?.type === 'ci-job' &&
+    (opts.projectId === undefined || by.projectId === opts.projectId) &&
+    (opts.pipelineId === undefined || by.pipelineId === opts.pipelineId) &&
+    typeof by.projectId === 'string' &&
+    typeof by.pipelineId === 'string';
+  if (!ownJob && !opts.allowRequestedByOthers) {
+    throw new VerificationError(`evidence was requested by ${who}, not by a CI job of this pipeline (pass --allow-requested-by-others to accept it)`);
+  }
+  checks.push(`requested by ${who}${ownJob ? ' (a job of this pipeline)' : ' (NOT a job of this pipeline: accepted by --allow-requested-by-others)'}`);
   const log = statement.predicate?.auditLog;
   const accesses = statement.predicate?.accesses ?? [];
   if (log?.checkpoint) {

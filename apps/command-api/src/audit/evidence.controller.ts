@@ -94,7 +94,7 @@ export class EvidenceController {
       subjects,
       projectId,
       pipelineId,
-      requestedBy: p.kind === 'ci-job' ? { type: 'ci-job', id: p.id, jobId: p.jobId, ref: p.ref, refProtected: p.refProtected } : { type: 'user', id: p.id },
+      requestedBy: p.kind === 'ci-job' ? { type: 'ci-job', id: p.id, projectId: p.projectId, pipelineId: p.pipelineId, jobId: p.jobId, ref: p.ref, refProtected: p.refProtected } : { type: 'user', id: p.id },
       accesses,
       log: { origin: this.config.auditLog.origin, keyId: this.key.keyId, checkpoint: checkpoint?.note ?? null, treeSize: checkpoint?.treeSize ?? null },
       generatedAt: ctx.now,

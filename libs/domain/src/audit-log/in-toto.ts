@@ -31,6 +31,9 @@ export interface EvidenceRequester {
   type: 'user' | 'ci-job';
   id: string;
   jobId?: string;
+  /** A CI job's own project and pipeline: a verifier checks they are the run it verifies. */
+  projectId?: string;
+  pipelineId?: string;
   ref?: string;
   refProtected?: boolean;
 }
@@ -96,6 +99,8 @@ export function validateSubjects(subjects: unknown): EvidenceSubject[] {
 function copyRequester(r: EvidenceRequester): EvidenceRequester {
   const out: EvidenceRequester = { type: r.type, id: r.id };
   if (r.jobId !== undefined) out.jobId = r.jobId;
+  if (r.projectId !== undefined) out.projectId = r.projectId;
+  if (r.pipelineId !== undefined) out.pipelineId = r.pipelineId;
   if (r.ref !== undefined) out.ref = r.ref;
   if (r.refProtected !== undefined) out.refProtected = r.refProtected;
   return out;
