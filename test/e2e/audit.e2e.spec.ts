@@ -174,7 +174,8 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
     const more = await Promise.all([1, 2, 3].map(() => fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey), signal: controller.signal })));
     expect(more.map((m) => m.status)).toEqual([200, 200, 200]);
     const fifth = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey) });
-    expect(fifth.status).toBe(503);
+    expect(fifth.status).toBe(429);
+    expect(fifth.headers.get("retry-after")).toBeTruthy();
     controller.abort();
     const lines = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
     expect(lines.slice(0, 8).map((l) => l.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);

@@ -11,7 +11,7 @@ import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { rejectUnknownParams } from '../http/params';
-import { FieldError, problems } from '../http/problem';
+import { FieldError, PROBLEM_BASE, ProblemException, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { AuditAccess } from './audit-access';
 import { noteKeyId, verifierKey } from '@app/domain/audit-log';
@@ -35,8 +35,14 @@ function intParam(query: Record<string, unknown>, field: string, errors: FieldEr
 /** Live streams at once per process: each polls the log, so they are bounded. */
 const MAX_STREAMS = 64;
 const MAX_STREAMS_PER_PRINCIPAL = 4;
+/** A project's records go to at most this many live streams at once (whoever holds them). */
+const MAX_STREAMS_PER_PROJECT = 16;
 const STREAM_POLL_MS = 500;
-const STREAM_REAUTHORIZE_MS = 30_000;
+/** A revoked grant (or an expired one) ends the stream within this period: one policy check per project, from the cached stream state. */
+const STREAM_REAUTHORIZE_MS = 2_000;
+
+const tooManyStreams = (detail: string) =>
+  new ProblemException({ type: `${PROBLEM_BASE}too-many-requests`, title: 'Too many requests', status: 429, detail, reason: 'stream-limit' }, { 'Retry-After': '30' });
 const HEARTBEAT_MS = 15_000;
 
 /**
@@ -49,6 +55,7 @@ const HEARTBEAT_MS = 15_000;
 export class AuditController {
   private streams = 0;
   private readonly streamsBy = new Map<string, number>();
+  private readonly streamsOf = new Map<string, number>();
 
   constructor(
     @Inject(AUDIT_LOG) private readonly log: AuditLogStore,
@@ -147,19 +154,31 @@ export class AuditController {
     if (errors.length > 0) throw problems.badRequest('invalid request', errors);
     const ctx = commandContext(req, p);
     const projects = await this.auditAccess.requireAnyProject(p, ctx);
-    const mine = this.streamsBy.get(p.id) ?? 0;
-    if (this.streams >= MAX_STREAMS || mine >= MAX_STREAMS_PER_PRINCIPAL) throw problems.unavailable('too many live audit streams; retry later');
+    // One identity (kind and id, so a job and a user of the same name do not share) and one
+    // project cannot take the process-wide slots: each has its own bound, answered 429.
+    const who = `${p.kind}:${p.id}`;
+    const mine = this.streamsBy.get(who) ?? 0;
+    if (mine >= MAX_STREAMS_PER_PRINCIPAL) throw tooManyStreams(`at most ${MAX_STREAMS_PER_PRINCIPAL} live audit streams per identity; close one or retry later`);
+    const full = projects.find((id) => (this.streamsOf.get(id) ?? 0) >= MAX_STREAMS_PER_PROJECT);
+    if (full !== undefined) throw tooManyStreams(`at most ${MAX_STREAMS_PER_PROJECT} live audit streams per project (project ${full}); retry later`);
+    if (this.streams >= MAX_STREAMS) throw tooManyStreams(`at most ${MAX_STREAMS} live audit streams per process; retry later`);
     // Counted before any await, released in finally whatever ends the stream.
     this.streams++;
-    this.streamsBy.set(p.id, mine + 1);
+    this.streamsBy.set(who, mine + 1);
+    for (const id of projects) this.streamsOf.set(id, (this.streamsOf.get(id) ?? 0) + 1);
     try {
       if (after === undefined) after = (await this.log.committedSize()) - 1;
       await this.pump(res, req, p, sse, after, projects);
     } finally {
       this.streams--;
-      const left = (this.streamsBy.get(p.id) ?? 1) - 1;
-      if (left > 0) this.streamsBy.set(p.id, left);
-      else this.streamsBy.delete(p.id);
+      const left = (this.streamsBy.get(who) ?? 1) - 1;
+      if (left > 0) this.streamsBy.set(who, left);
+      else this.streamsBy.delete(who);
+      for (const id of projects) {
+        const n = (this.streamsOf.get(id) ?? 1) - 1;
+        if (n > 0) this.streamsOf.set(id, n);
+        else this.streamsOf.delete(id);
+      }
     }
   }
 
@@ -191,7 +210,9 @@ export class AuditController {
         if (req.tokenExpiresAt !== undefined && Date.now() >= req.tokenExpiresAt) break;
         if (Date.now() - lastAuth > STREAM_REAUTHORIZE_MS) {
           // A revoked grant ends the stream within this period.
-          projects = await this.auditAccess.auditableProjects(p, commandContext(req, p));
+          // Only projects still granted stay in the stream; none left ends it.
+          const still = new Set(await this.auditAccess.auditableProjects(p, commandContext(req, p)));
+          projects = projects.filter((id) => still.has(id));
           lastAuth = Date.now();
           if (projects.length === 0) break;
         }

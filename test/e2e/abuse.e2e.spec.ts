@@ -1,0 +1,70 @@
+import request from 'supertest';
+import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+
+// Abuse is bounded (issue 9, item 5): the live audit stream's slots per identity, and a revoked
+// auditor's stream ends within a few seconds.
+describe('abuse bounds, embedded profile', () => {
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  let port: number;
+  let owner: string, audrey: string;
+  let audreyGrant: string;
+  const P = 'abuse-demo';
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  beforeAll(async () => {
+    t = await startEmbedded({ env: { AUDIT_CHECKPOINT_SECONDS: '1' } });
+    await t.app.listen(0, '127.0.0.1');
+    port = (t.app.getHttpServer().address() as { port: number }).port;
+    http = request(t.app.getHttpServer());
+    const admin = await t.userToken('root', { admin: true });
+    owner = await t.userToken('olive');
+    audrey = await t.userToken('audrey');
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    const g = await http.post(`/v1/projects/${P}/grants`).set(auth(owner)).send({ principal: { type: 'user', id: 'audrey' }, role: 'auditor' });
+    expect(g.status).toBe(201);
+    audreyGrant = g.body.grantId ?? g.body.id;
+    expect(typeof audreyGrant).toBe('string');
+    // The projected grants (candidates for the stream) must have caught up.
+    for (let i = 0; i < 100 && (await http.get('/v1/audit/stream?after=999999').set(auth(audrey)).timeout(300).catch((e) => e)).status === 403; i++) await new Promise((r) => setTimeout(r, 100));
+  }, 30_000);
+  afterAll(async () => t?.close());
+
+  it('one identity gets at most its own share of stream slots: 429 with Retry-After beyond it', async () => {
+    const controller = new AbortController();
+    try {
+      const open = await Promise.all([1, 2, 3, 4].map(() => fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey), signal: controller.signal })));
+      expect(open.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const fifth = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey) });
+      expect(fifth.status).toBe(429);
+      expect(Number(fifth.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(fifth.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      // Another identity still gets a slot: the process-wide pool was not taken.
+      const own = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(owner), signal: controller.signal });
+      expect(own.status).toBe(200);
+    } finally {
+      controller.abort();
+    }
+  });
+
+  it('a revocation ends a running stream within a few seconds', async () => {
+    // Wait until audrey's aborted streams gave their slots back.
+    let res: Response | undefined;
+    for (let i = 0; i < 50; i++) {
+      res = await fetch(`http://127.0.0.1:${port}/v1/audit/stream`, { headers: auth(audrey) });
+      if (res.status === 200) break;
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(res!.status).toBe(200);
+    const reader = res!.body!.getReader();
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return Date.now();
+    })();
+    const revokedAt = Date.now();
+    expect((await http.delete(`/v1/projects/${P}/grants/${audreyGrant}`).set(auth(owner))).status).toBeLessThan(300);
+    const at = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+    expect(at).toBeGreaterThan(0);
+    expect(at - revokedAt).toBeLessThan(5_000);
+  }, 20_000);
+});
