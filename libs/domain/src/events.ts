@@ -2,11 +2,12 @@ import { AccessEvent } from './access/access-decision';
 import { RecordedEvent } from './ports/event-store';
 import { OpenBaoDriftEvent } from './openbao-audit/drift';
 import { AccessPolicyEvent } from './access-policy/access-policy';
+import { AccessRequestEvent } from './access-request/access-request';
 import { SecretEvent } from './secret/secret';
 import { SecretValueNotDelivered } from './openbao/value-delivery';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -23,6 +24,13 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   OpenBaoDriftDetected: 1,
   OpenBaoDriftRepaired: 1,
   SecretValueNotDelivered: 1,
+  AccessRequested: 1,
+  AccessRequestApproved: 1,
+  AccessRequestDenied: 1,
+  AccessRequestCancelled: 1,
+  AccessRequestExpired: 1,
+  BreakGlassInvoked: 1,
+  BreakGlassReviewed: 1,
 };
 
 export function isKnownEventType(type: string): type is EventType {

@@ -7,6 +7,7 @@ export * from './principal';
 export * from './glob';
 export * from './secret/secret';
 export * from './access-policy/access-policy';
+export * from './access-request/access-request';
 export * from './access/access-decision';
 export * from './authorization/ability';
 export * from './events';

@@ -3,7 +3,7 @@
 export const ACTIONS = ['read', 'create', 'update', 'delete', 'list', 'manage-grants', 'read-audit'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-export const ROLES = ['reporter', 'developer', 'maintainer', 'owner', 'auditor'] as const;
+export const ROLES = ['reporter', 'developer', 'maintainer', 'owner', 'auditor', 'break-glass'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Each built-in role includes the one before it; `auditor` stands apart (history without values). */
@@ -13,6 +13,8 @@ export const ROLE_ACTIONS: Readonly<Record<Role, readonly Action[]>> = {
   maintainer: ['list', 'read', 'create', 'update', 'delete'],
   owner: ['list', 'read', 'create', 'update', 'delete', 'manage-grants', 'read-audit'],
   auditor: ['list', 'read-audit'],
+  /** No actions of its own: it only makes its holder eligible to break the glass (an immediate, time-boxed owner grant). */
+  'break-glass': [],
 };
 
 /** Actions on one secret; the others are project-wide. */

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AbilityAction,
-  AccessPolicyEvent,
-  accessPolicyDecider,
   AccessPolicyState,
+  ProjectPolicyEvent,
+  projectPolicyDecider,
+  ProjectPolicyState,
   authorize,
   Decision,
   denied,
@@ -29,16 +30,17 @@ export type Allowed = Extract<Decision, { allowed: true }>;
  */
 @Injectable()
 export class AccessControl {
-  readonly policies: StreamStateCache<AccessPolicyState, AccessPolicyEvent>;
+  /** The project's policy stream: grants, and the access requests and break-glasses beside them. */
+  readonly policies: StreamStateCache<ProjectPolicyState, ProjectPolicyEvent>;
 
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore, @Inject(METRICS) private readonly metrics: Metrics) {
     this.policies = new StreamStateCache(store, {
-      initialState: accessPolicyDecider.initialState,
-      evolve: (s, e) => accessPolicyDecider.evolve(s, e),
+      initialState: projectPolicyDecider.initialState,
+      evolve: (s, e) => projectPolicyDecider.evolve(s, e),
     });
   }
 
-  policy(projectId: string): Promise<Loaded<AccessPolicyState>> {
+  policy(projectId: string): Promise<Loaded<ProjectPolicyState>> {
     return this.policies.load(StreamName.project(projectId));
   }
 

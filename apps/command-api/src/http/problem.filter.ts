@@ -7,7 +7,7 @@ import { AuthenticationError } from '@app/infra/auth/token-verifier';
 import { ConcurrencyConflictError, PreconditionFailedError } from '../application/handle-command';
 import { PROBLEM_BASE, ProblemDetails, ProblemException, problems } from './problem';
 
-const STATUS_FOR_DOMAIN: Record<DomainError['kind'], number> = { 'not-found': 404, 'already-exists': 409, conflict: 409, invalid: 400 };
+const STATUS_FOR_DOMAIN: Record<DomainError['kind'], number> = { 'not-found': 404, 'already-exists': 409, conflict: 409, invalid: 400, forbidden: 403 };
 
 /**
  * Every error leaves as application/problem+json. Messages of unexpected errors are never
@@ -35,6 +35,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (e instanceof ProblemException) return { problem: { type: `${PROBLEM_BASE}error`, ...e.problem } as ProblemDetails, headers: e.headers };
     if (e instanceof DomainError) {
       const status = STATUS_FOR_DOMAIN[e.kind];
+      if (status === 403) return this.toProblem(problems.forbidden(e.code), req);
       const p = status === 400 ? problems.badRequest(e.message, e.field ? [{ field: e.field, message: e.message }] : undefined) : status === 404 ? problems.notFound(e.message) : problems.conflict(e.message, e.code);
       p.problem.reason = e.code;
       return this.toProblem(p, req);

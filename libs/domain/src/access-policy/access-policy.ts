@@ -30,7 +30,17 @@ export interface Grant {
   grantedAt: string;
   revokedAt: string | null;
   revokedBy: string | null;
+  /** Provenance: the approved access request this grant came from (absent for a plain grant). */
+  accessRequestId?: string;
+  /** Provenance: made by a break-glass (absent for a plain grant). */
+  breakGlass?: true;
 }
+
+/** Where a grant came from, when not from a plain POST /grants (optional fields: older events simply lack them). */
+export type GrantProvenance = {
+  accessRequestId?: string;
+  breakGlass?: true;
+};
 
 // ---- commands ----
 export type AccessPolicyCommand =
@@ -44,7 +54,7 @@ export type AccessPolicyCommand =
         environment: string | null;
         branch: string | null;
         expiresAt: string | null;
-      };
+      } & GrantProvenance;
       metadata: CommandMetadata;
     }
   | { type: 'RevokeRole'; data: { grantId: string }; metadata: CommandMetadata }
@@ -64,7 +74,7 @@ export type RoleGranted = DomainEvent<
     expiresAt: string | null;
     grantedBy: string;
     grantedAt: string;
-  }
+  } & GrantProvenance
 >;
 export type RoleRevoked = DomainEvent<
   'RoleRevoked',
@@ -110,7 +120,7 @@ export function checkAccessPolicyCommand(command: AccessPolicyCommand): void {
   requireCommandMetadata(command.metadata);
   switch (command.type) {
     case 'GrantRole': {
-      const d = requireOnlyKeys(command.data, ['projectId', 'grantId', 'principal', 'role', 'environment', 'branch', 'expiresAt']);
+      const d = requireOnlyKeys(command.data, ['projectId', 'grantId', 'principal', 'role', 'environment', 'branch', 'expiresAt', 'accessRequestId', 'breakGlass']);
       requireProjectId(d.projectId);
       if (!GRANT_ID.test(requireString('grantId', d.grantId))) throw invalid('invalid-field', 'grantId must be 1-64 characters from A-Z a-z 0-9 -', 'grantId');
       const p = requireOnlyKeys(d.principal, ['type', 'id']);
@@ -120,6 +130,8 @@ export function checkAccessPolicyCommand(command: AccessPolicyCommand): void {
       requireNullableGlob('environment', d.environment);
       requireNullableGlob('branch', d.branch);
       requireNullableInstant('expiresAt', d.expiresAt);
+      if (d.accessRequestId !== undefined && !GRANT_ID.test(requireString('accessRequestId', d.accessRequestId))) throw invalid('invalid-field', 'accessRequestId must be 1-64 characters from A-Z a-z 0-9 -', 'accessRequestId');
+      if (d.breakGlass !== undefined && d.breakGlass !== true) throw invalid('invalid-field', 'breakGlass must be true when present', 'breakGlass');
       return;
     }
     case 'RevokeRole':
@@ -172,6 +184,9 @@ export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand
               expiresAt: d.expiresAt,
               grantedBy: command.metadata.actor.id,
               grantedAt: now,
+              // Provenance only when there is one: a plain grant's event keeps its shape byte for byte.
+              ...(d.accessRequestId !== undefined ? { accessRequestId: d.accessRequestId } : {}),
+              ...(d.breakGlass === true ? { breakGlass: true as const } : {}),
             },
           },
         ];
@@ -239,8 +254,11 @@ export const accessPolicyDecider: Decider<AccessPolicyState, AccessPolicyCommand
           grantedAt: d.grantedAt,
           revokedAt: null,
           revokedBy: null,
+          ...(d.accessRequestId !== undefined ? { accessRequestId: d.accessRequestId } : {}),
+          ...(d.breakGlass === true ? { breakGlass: true as const } : {}),
         });
-        return { projectId: d.projectId, grants };
+        // Keep the rest of the state (expiryRecorded): dropping it let RoleExpired be recorded twice.
+        return { ...state, projectId: d.projectId, grants };
       }
       case 'RoleRevoked': {
         const g = grants.get(event.data.grantId);
