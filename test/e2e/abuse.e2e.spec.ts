@@ -68,3 +68,61 @@ describe('abuse bounds, embedded profile', () => {
     expect(at - revokedAt).toBeLessThan(5_000);
   }, 20_000);
 });
+
+// A stranger's valid token hammering invented project ids: 429 past the denial rate, and the
+// store holds a bounded number of events (the first denial per key + one summary with the count).
+describe('denials are bounded, embedded profile', () => {
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  beforeAll(async () => {
+    t = await startEmbedded({ env: { DENIAL_RATE_PER_MINUTE: '20', DENIAL_SUMMARY_WINDOW_SECONDS: '2' } });
+    http = request(t.app.getHttpServer());
+  }, 30_000);
+  afterAll(async () => t?.close());
+
+  const denials = async () => (await t.infra.eventStore.readAll()).filter((e) => e.type === 'SecretAccessDenied' || e.type === 'SecretAccessDenialsSuppressed');
+
+  it('repeated identical denials: the first recorded, the rest folded into one summary with the right count', async () => {
+    const stranger = await t.userToken('eve');
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await http.get('/v1/projects/invented-same/grants').set(auth(stranger))).status);
+    expect(statuses).toEqual(Array(10).fill(403));
+    let events = await denials();
+    expect(events.filter((e) => e.type === 'SecretAccessDenied')).toHaveLength(1);
+    for (let i = 0; i < 60 && !(events = await denials()).some((e) => e.type === 'SecretAccessDenialsSuppressed'); i++) await new Promise((r) => setTimeout(r, 100));
+    const summary = events.find((e) => e.type === 'SecretAccessDenialsSuppressed')!;
+    expect(summary.data).toMatchObject({ projectId: 'invented-same', principal: { type: 'user', id: 'eve' }, count: 9, rateLimited: 0 });
+    expect(events).toHaveLength(2);
+  });
+
+  it('a stranger hammering invented projects gets 429 with Retry-After past the rate; the store stays bounded', async () => {
+    const stranger = await t.userToken('mallory');
+    const before = (await denials()).length;
+    const statuses: number[] = [];
+    let retryAfter: string | undefined;
+    for (let i = 0; i < 200; i++) {
+      const r = await http.get(`/v1/projects/invented-${i}/grants`).set(auth(stranger));
+      statuses.push(r.status);
+      if (r.status === 429) {
+        retryAfter = r.headers['retry-after'];
+        expect(r.headers['content-type']).toMatch(/application\/problem\+json/);
+      }
+    }
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(403));
+    expect(statuses.slice(20)).toEqual(Array(180).fill(429));
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    let events = await denials();
+    for (let i = 0; i < 60 && events.length < before + 21; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      events = await denials();
+    }
+    const mine = events.slice(before).filter((e) => (e.data as { principal: { id: string } }).principal.id === 'mallory');
+    // 20 first denials, one summary of the 180 refused with 429: not 200 events.
+    expect(mine.filter((e) => e.type === 'SecretAccessDenied')).toHaveLength(20);
+    const summaries = mine.filter((e) => e.type === 'SecretAccessDenialsSuppressed');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].data).toMatchObject({ reason: 'rate-limited', count: 180, rateLimited: 180, projects: 180 });
+  }, 30_000);
+});

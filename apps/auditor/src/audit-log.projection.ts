@@ -23,7 +23,7 @@ export function auditEntry(event: RecordedEvent, detector: Pick<DenialBurstDetec
   const data = event.data as { projectId?: unknown; name?: unknown; reason?: unknown; principal?: { pipelineId?: unknown } };
   // A job of ANOTHER project probing this one is logged under this project, but its pipeline id
   // is another project's: it must not land in this project's pipeline evidence.
-  const foreignJob = event.type === 'SecretAccessDenied' && data.reason === 'other-project';
+  const foreignJob = (event.type === 'SecretAccessDenied' || event.type === 'SecretAccessDenialsSuppressed') && data.reason === 'other-project';
   return {
     eventId: event.eventId,
     eventType: event.type,

@@ -1,4 +1,5 @@
 import { AccessEvent } from './access/access-decision';
+import { AbuseEvent } from './access/denials-suppressed';
 import { RecordedEvent } from './ports/event-store';
 import { OpenBaoDriftEvent } from './openbao-audit/drift';
 import { AccessPolicyEvent } from './access-policy/access-policy';
@@ -7,7 +8,7 @@ import { SecretEvent } from './secret/secret';
 import { SecretValueNotDelivered } from './openbao/value-delivery';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -24,6 +25,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   OpenBaoDriftDetected: 1,
   OpenBaoDriftRepaired: 1,
   SecretValueNotDelivered: 1,
+  SecretAccessDenialsSuppressed: 1,
   AccessRequested: 1,
   AccessRequestApproved: 1,
   AccessRequestDenied: 1,

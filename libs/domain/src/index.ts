@@ -9,6 +9,7 @@ export * from './secret/secret';
 export * from './access-policy/access-policy';
 export * from './access-request/access-request';
 export * from './access/access-decision';
+export * from './access/denials-suppressed';
 export * from './authorization/ability';
 export * from './events';
 export * from './ports/event-store';

@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import {
   AbilityAction,
   AccessPolicyState,
@@ -11,13 +12,16 @@ import {
   EventStore,
   Principal,
   ProjectSubject,
+  SecretAccessDenialsSuppressed,
   SecretAccessDenied,
   SecretSubject,
   StreamName,
 } from '@app/domain';
-import { EVENT_STORE, METRICS } from '@app/infra/nest/tokens';
+import { AppConfig } from '@app/infra/config/config';
+import { CONFIG, EVENT_STORE, METRICS } from '@app/infra/nest/tokens';
 import { Metrics } from '@app/infra/observability/metrics';
-import { problems } from '../http/problem';
+import { PROBLEM_BASE, ProblemException, problems } from '../http/problem';
+import { DenialLimiter, DenialSummary } from '../abuse/denial-limiter';
 import { CommandContext, envelope } from './event-envelope';
 import { Loaded, StreamStateCache } from './stream-state-cache';
 
@@ -29,11 +33,16 @@ export type Allowed = Extract<Decision, { allowed: true }>;
  * before the 403 leaves, so a SIEM sees probing.
  */
 @Injectable()
-export class AccessControl {
+export class AccessControl implements OnModuleDestroy {
+  private readonly limiter: DenialLimiter;
+  private readonly flushTimer: NodeJS.Timeout;
   /** The project's policy stream: grants, and the access requests and break-glasses beside them. */
   readonly policies: StreamStateCache<ProjectPolicyState, ProjectPolicyEvent>;
 
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore, @Inject(METRICS) private readonly metrics: Metrics) {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore, @Inject(METRICS) private readonly metrics: Metrics, @Inject(CONFIG) config: AppConfig) {
+    this.limiter = new DenialLimiter(config.denials.ratePerMinute, config.denials.summaryWindowSeconds);
+    this.flushTimer = setInterval(() => void this.flush(false), 1000);
+    this.flushTimer.unref();
     this.policies = new StreamStateCache(store, {
       initialState: projectPolicyDecider.initialState,
       evolve: (s, e) => projectPolicyDecider.evolve(s, e),
@@ -61,7 +70,42 @@ export class AccessControl {
   /** Appends a denial to the project's access log. If even that fails, the request fails (503), and still nothing is allowed. */
   async recordDenial(event: SecretAccessDenied, ctx: CommandContext): Promise<void> {
     this.metrics.accessDecisions.inc({ decision: 'denied', reason: event.data.reason });
+    // Bounded: the first identical denial of a window is recorded, the rest are folded into one
+    // summary; a principal over its denial rate gets 429 (same budget for every project, known
+    // or invented, so the answer never tells a stranger whether a project exists).
+    await this.flush(false);
+    const v = this.limiter.observe(event.data.principal, event.data.projectId, event.data.reason, Date.parse(ctx.now) || Date.now());
+    if (v.retryAfterSeconds !== null) {
+      throw new ProblemException(
+        { type: `${PROBLEM_BASE}too-many-requests`, title: 'Too many requests', status: 429, detail: 'too many denied requests; retry later', reason: 'denial-rate' },
+        { 'Retry-After': String(v.retryAfterSeconds) },
+      );
+    }
+    if (!v.record) return;
     // The access log is an append-only record with no invariant to protect: 'any' is the honest expectation.
     await this.store.appendToStream(StreamName.access(event.data.projectId, event.data.name), 'any', [envelope(event, ctx)]);
+  }
+
+  private flushing: Promise<void> = Promise.resolve();
+
+  /** Appends the summaries of closed windows (every open one at shutdown, so none is lost on a clean stop). */
+  flush(everything: boolean): Promise<void> {
+    const due = this.limiter.flushDue(Date.now(), everything);
+    if (due.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.appendSummaries(due)).catch(() => undefined);
+    return this.flushing;
+  }
+
+  private async appendSummaries(due: DenialSummary[]): Promise<void> {
+    for (const s of due) {
+      const event: SecretAccessDenialsSuppressed = { type: 'SecretAccessDenialsSuppressed', data: { ...s } };
+      const ctx: CommandContext = { actor: { type: 'system', id: 'denial-summary' }, now: new Date().toISOString(), correlationId: randomUUID(), causationId: randomUUID() };
+      await this.store.appendToStream(StreamName.access(s.projectId), 'any', [envelope(event, ctx)]);
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flush(true);
   }
 }

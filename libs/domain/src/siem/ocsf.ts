@@ -2,10 +2,11 @@
 // field by field from an allow-list: event data is never spread, so a field added to an event
 // (or a value reference) cannot leak into the SIEM. Enumerated values (reasons, actions, roles)
 // are checked against the domain's closed sets; only identifiers are copied as they are.
-import { OpenBaoDriftEvent } from '../openbao-audit/drift';
-import { SecretValueNotDelivered, VALUE_NOT_DELIVERED_REASONS } from '../openbao/value-delivery';
 import { AbilityAction, DenialReason } from '../authorization/ability';
 import { AccessEvent } from '../access/access-decision';
+import { SecretAccessDenialsSuppressed } from '../access/denials-suppressed';
+import { OpenBaoDriftEvent } from '../openbao-audit/drift';
+import { SecretValueNotDelivered, VALUE_NOT_DELIVERED_REASONS } from '../openbao/value-delivery';
 import { AccessPolicyEvent } from '../access-policy/access-policy';
 import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
 import { RecordedEvent } from '../ports/event-store';
@@ -104,6 +105,8 @@ export interface OcsfUnmapped {
   openbao_drift?: { request_id: string | null; path: string | null; operation?: string; policies?: string[]; written?: string[]; removed?: string[] };
   /** the read bypassed the API: OpenBao decided it, seen in OpenBao's audit device */
   openbao?: { request_id: string; policy: string | null };
+  /** SecretAccessDenialsSuppressed: what the folded denials were (count, start_time and end_time are on the record). */
+  suppressed?: { rate_limited: number; projects: number; window_seconds: number };
   grant?: { grant_id: string; expires_at?: string | null };
   /** SecretValueNotDelivered: the SecretAccessed record this one corrects (its metadata.uid). */
   not_delivered?: { access_event_uid: string };
@@ -141,6 +144,12 @@ export interface OcsfApiActivity extends OcsfBase {
   activity_id: 1 | 2 | 3 | 4 | 99;
   api: OcsfApi;
   resources: OcsfResourceDetails[];
+  /** Folded repeats (SecretAccessDenialsSuppressed): how many, from when to when. */
+  count?: number;
+  start_time?: number;
+  start_time_dt?: string;
+  end_time?: number;
+  end_time_dt?: string;
 }
 
 /** User Access Management (class_uid 3005): role grants and revocations. */
@@ -224,6 +233,8 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
     case 'SecretAccessed':
     case 'SecretAccessDenied':
       return accessRecord(event, domain, opts);
+    case 'SecretAccessDenialsSuppressed':
+      return suppressedRecord(event, domain, opts);
     case 'OpenBaoDriftDetected':
     case 'OpenBaoDriftRepaired':
       return driftRecord(event, domain, opts);
@@ -289,26 +300,6 @@ function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptio
   });
 }
 
-/** An allowed access whose value was not delivered after all: API Activity Read, failed, naming the SecretAccessed it corrects. */
-function notDeliveredRecord(event: RecordedEvent, domain: SecretValueNotDelivered, opts: OcsfOptions): OcsfApiActivity {
-  const d = domain.data;
-  const projectId = str(d.projectId);
-  const name = str(d.name);
-  const reason = typeof d.reason === 'string' && Object.prototype.hasOwnProperty.call(VALUE_NOT_DELIVERED_REASONS, d.reason) ? d.reason : 'other';
-  const actor = actorFromMetadata(event);
-  return apiActivity(event, opts, {
-    activity: 2,
-    operation: 'AccessSecret',
-    severity: 3,
-    success: false,
-    statusDetail: reason,
-    actor,
-    resources: [{ type: 'secret', uid: `${projectId}/${name}`, name, version: String(int(d.version)), data: { project_id: projectId } }],
-    message: `the value of secret ${projectId}/${name} was not delivered to ${actor.who} (${reason}); corrects access ${str(d.accessEventId)}`,
-    unmapped: { not_delivered: { access_event_uid: str(d.accessEventId) } },
-  });
-}
-
 function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptions): OcsfApiActivity {
   const projectId = str(domain.data.projectId);
   const principal = principalActor(domain.data.principal);
@@ -360,6 +351,64 @@ function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptio
     unmapped,
   });
 }
+
+/** Identical denials folded into one record: OCSF's `count` with `start_time`/`end_time` (API Activity, activity Other). */
+/** An allowed access whose value was not delivered after all: API Activity Read, failed, naming the SecretAccessed it corrects. */
+function notDeliveredRecord(event: RecordedEvent, domain: SecretValueNotDelivered, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const name = str(d.name);
+  const reason = typeof d.reason === 'string' && Object.prototype.hasOwnProperty.call(VALUE_NOT_DELIVERED_REASONS, d.reason) ? d.reason : 'other';
+  const actor = actorFromMetadata(event);
+  return apiActivity(event, opts, {
+    activity: 2,
+    operation: 'AccessSecret',
+    severity: 3,
+    success: false,
+    statusDetail: reason,
+    actor,
+    resources: [{ type: 'secret', uid: `${projectId}/${name}`, name, version: String(int(d.version)), data: { project_id: projectId } }],
+    message: `the value of secret ${projectId}/${name} was not delivered to ${actor.who} (${reason}); corrects access ${str(d.accessEventId)}`,
+    unmapped: { not_delivered: { access_event_uid: str(d.accessEventId) } },
+  });
+}
+
+function suppressedRecord(event: RecordedEvent, domain: SecretAccessDenialsSuppressed, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const principal = principalActor(d.principal);
+  principal.actor.authorizations = [{ decision: 'Denied' }];
+  const rateLimited = d.reason === 'rate-limited';
+  const reason = rateLimited ? 'rate-limited' : typeof d.reason === 'string' && Object.prototype.hasOwnProperty.call(DENIAL_REASONS, d.reason) ? d.reason : 'other';
+  const count = nonNegative(d.count);
+  const unmapped: OcsfUnmapped = { suppressed: { rate_limited: nonNegative(d.rateLimited), projects: nonNegative(d.projects), window_seconds: nonNegative(d.windowSeconds) } };
+  if (principal.ci) unmapped.ci = principal.ci;
+  const record = apiActivity(event, opts, {
+    activity: 99,
+    operation: 'SuppressedDenials',
+    severity: rateLimited || d.rateLimited > 0 ? 4 : 3,
+    success: false,
+    statusDetail: reason,
+    actor: principal,
+    resources: [{ type: 'project', uid: projectId, name: projectId }],
+    message: `${principal.who} was denied ${count} more time(s) on project ${projectId}: ${reason} (repeats folded into one record${d.rateLimited > 0 ? `, ${nonNegative(d.rateLimited)} answered 429` : ''})`,
+    unmapped,
+  });
+  record.count = count;
+  const first = Date.parse(str(d.firstAt));
+  const last = Date.parse(str(d.lastAt));
+  if (Number.isFinite(first)) {
+    record.start_time = first;
+    record.start_time_dt = new Date(first).toISOString();
+  }
+  if (Number.isFinite(last)) {
+    record.end_time = last;
+    record.end_time_dt = new Date(last).toISOString();
+  }
+  return record;
+}
+
+const nonNegative = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 
 function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement | OcsfGroupManagement {
   const d = domain.data;

@@ -389,3 +389,35 @@ describe('auditKey', () => {
     expect(auditKey(events.deniedGrants())).toBe('acme/*');
   });
 });
+
+describe('SecretAccessDenialsSuppressed: repeats folded into one OCSF record', () => {
+  it('is a valid API Activity (Other) with count, start_time and end_time, severity High when rate-limited', () => {
+    const r = toOcsf(
+      recorded('SecretAccessDenialsSuppressed', {
+        projectId: 'p1',
+        principal: { type: 'user', id: 'mallory' },
+        reason: 'rate-limited',
+        count: 180,
+        rateLimited: 180,
+        projects: 180,
+        firstAt: '2025-03-01T10:00:01.000Z',
+        lastAt: '2025-03-01T10:00:05.000Z',
+        windowSeconds: 60,
+      }, { actor: { type: 'system', id: 'denial-summary' } }),
+      opts,
+    );
+    expectValid(r);
+    expect(r).toMatchObject({
+      class_uid: 6003,
+      activity_id: 99,
+      status_id: 2,
+      status_detail: 'rate-limited',
+      severity_id: 4,
+      count: 180,
+      start_time: Date.parse('2025-03-01T10:00:01.000Z'),
+      end_time: Date.parse('2025-03-01T10:00:05.000Z'),
+      unmapped: { suppressed: { rate_limited: 180, projects: 180, window_seconds: 60 } },
+    });
+    expect((r as { actor: { user: { uid: string } } }).actor.user.uid).toBe('mallory');
+  });
+});

@@ -1,0 +1,99 @@
+import { DenialReason, PrincipalRecord } from '@app/domain';
+
+// Bounded denials. A small fixed-window counter of our own rather than a library: it needs the
+// per-key fold state (first/last/count) anyway, and is ~80 lines with an injectable clock.
+
+export type DenialVerdict = { record: boolean; retryAfterSeconds: number | null };
+
+export interface DenialSummary {
+  projectId: string;
+  principal: PrincipalRecord;
+  reason: DenialReason | 'rate-limited';
+  count: number;
+  rateLimited: number;
+  projects: number;
+  firstAt: string;
+  lastAt: string;
+  windowSeconds: number;
+}
+
+interface Fold {
+  closesAt: number;
+  projectId: string;
+  principal: PrincipalRecord;
+  reason: DenialReason | 'rate-limited';
+  count: number;
+  rateLimited: number;
+  projects: Set<string>;
+  firstAt: string;
+  lastAt: string;
+}
+
+const MAX_PROJECTS_TRACKED = 1000;
+
+export class DenialLimiter {
+  private readonly rate = new Map<string, { resetAt: number; used: number }>();
+  private readonly folds = new Map<string, Fold>();
+
+  constructor(private readonly ratePerMinute: number, private readonly windowSeconds: number) {}
+
+  /**
+   * One denial. record: append it as a SecretAccessDenied (the first of its window);
+   * retryAfterSeconds: the principal is over its rate (answer 429). Not recorded denials are
+   * folded into a summary that flushDue hands out once its window closes.
+   */
+  observe(principal: PrincipalRecord, projectId: string, reason: DenialReason, nowMs: number): DenialVerdict {
+    const who = `${principal.type}:${principal.id}`;
+    let r = this.rate.get(who);
+    if (!r || r.resetAt <= nowMs) this.rate.set(who, (r = { resetAt: nowMs + 60_000, used: 0 }));
+    r.used++;
+    const over = r.used > this.ratePerMinute;
+    const retryAfterSeconds = over ? Math.max(1, Math.ceil((r.resetAt - nowMs) / 1000)) : null;
+    const at = new Date(nowMs).toISOString();
+    const key = `${who}\u0000${projectId}\u0000${reason}`;
+    const open = this.folds.get(key);
+    if (open && open.closesAt > nowMs) {
+      this.fold(open, projectId, at, over);
+      return { record: false, retryAfterSeconds };
+    }
+    if (!over) {
+      // The first of its window: recorded as today; later identical ones fold into this entry.
+      this.folds.set(key, this.newFold(nowMs, projectId, principal, reason, at));
+      return { record: true, retryAfterSeconds: null };
+    }
+    // Over the rate on a new key (e.g. invented project ids): one fold per principal and window.
+    const overflowKey = `${who}\u0000*`;
+    let o = this.folds.get(overflowKey);
+    if (!o || o.closesAt <= nowMs) {
+      o = this.newFold(nowMs, projectId, principal, 'rate-limited', at);
+      this.folds.set(overflowKey, o);
+    }
+    this.fold(o, projectId, at, true);
+    return { record: false, retryAfterSeconds };
+  }
+
+  /** Summaries of the windows closed by nowMs (all of them with everything = true, at shutdown). */
+  flushDue(nowMs: number, everything = false): DenialSummary[] {
+    const out: DenialSummary[] = [];
+    for (const [key, f] of this.folds) {
+      if (!everything && f.closesAt > nowMs) continue;
+      this.folds.delete(key);
+      if (f.count === 0) continue;
+      out.push({ projectId: f.projectId, principal: f.principal, reason: f.reason, count: f.count, rateLimited: f.rateLimited, projects: f.projects.size, firstAt: f.firstAt, lastAt: f.lastAt, windowSeconds: this.windowSeconds });
+    }
+    for (const [who, r] of this.rate) if (r.resetAt <= nowMs) this.rate.delete(who);
+    return out;
+  }
+
+  private newFold(nowMs: number, projectId: string, principal: PrincipalRecord, reason: DenialReason | 'rate-limited', at: string): Fold {
+    return { closesAt: nowMs + this.windowSeconds * 1000, projectId, principal, reason, count: 0, rateLimited: 0, projects: new Set(), firstAt: at, lastAt: at };
+  }
+
+  private fold(f: Fold, projectId: string, at: string, rateLimited: boolean) {
+    if (f.count === 0) f.firstAt = at;
+    f.count++;
+    if (rateLimited) f.rateLimited++;
+    if (f.projects.size < MAX_PROJECTS_TRACKED) f.projects.add(projectId);
+    f.lastAt = at;
+  }
+}
