@@ -5,10 +5,14 @@ import { JsonLogger } from '@app/infra/logging/logger';
 import { LOGGER } from '@app/infra/nest/tokens';
 import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
+import { AccessRequestsController, BreakGlassController } from './access-requests/access-requests.controller';
+import { ACCESS_REQUEST_COMMAND_HANDLERS } from './access-requests/access-request-commands';
 import { AuditAccess } from './audit/audit-access';
 import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
 import { GrantsController } from './grants/grants.controller';
+import { graphqlRoot } from './graphql/graphql-api.module';
+import { GRAPHQL_RESOLVERS } from './graphql/resolvers';
 import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
 import { GrantExpiryRecorder } from './grants/grant-expiry-recorder';
 import { BearerAuthGuard } from './http/auth.guard';
@@ -19,15 +23,17 @@ import { SecretStates } from './secrets/secret-states';
 
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
-  imports: [CqrsModule.forRoot({ rethrowUnhandled: true })],
-  controllers: [SecretsController, GrantsController, ComplianceController, AuditController, EvidenceController],
+  imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot()],
+  controllers: [SecretsController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController],
   providers: [
     AccessControl,
     AuditAccess,
     GrantExpiryRecorder,
     SecretStates,
+    ...GRAPHQL_RESOLVERS,
     ...SECRET_COMMAND_HANDLERS,
     ...GRANT_COMMAND_HANDLERS,
+    ...ACCESS_REQUEST_COMMAND_HANDLERS,
     { provide: APP_GUARD, useClass: BearerAuthGuard },
     { provide: APP_FILTER, useFactory: (logger: JsonLogger) => new ProblemFilter(logger.child('http')), inject: [LOGGER] },
   ],

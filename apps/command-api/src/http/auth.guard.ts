@@ -15,7 +15,8 @@ export class BearerAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
-    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    // A GraphQL resolver's request is in its context argument (graphql/graphql-api.module.ts).
+    const req = context.getType<string>() === 'graphql' ? (context.getArgByIndex(2) as { req: AuthenticatedRequest }).req : context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = req.header('authorization');
     if (!header) throw problems.unauthorized('missing bearer token');
     const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);

@@ -18,6 +18,8 @@ export class ProblemFilter implements ExceptionFilter {
   constructor(private readonly logger: JsonLogger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    // GraphQL resolvers' errors are formatted by graphql/errors.ts (same problem types).
+    if (host.getType<string>() === 'graphql') throw exception;
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();

@@ -2,14 +2,13 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch,
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { defineAbilityFor, Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN, secretSubject } from '@app/domain';
+import { Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '@app/domain';
 import { SECRET_CATALOG } from '@app/infra/nest/tokens';
 import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { etagOf, parseIfMatch, ProjectIdPipe, SecretNamePipe } from '../http/params';
-import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import {
   AccessSecretCommand,
@@ -29,7 +28,8 @@ import {
   SecretVersionView,
   UpdateSecretValueDto,
 } from './secret.dto';
-import { metadataView, SecretStates } from './secret-states';
+import { SecretStates } from './secret-states';
+import { listVisibleSecrets, readSecretMetadata } from './secret-listing';
 
 @ApiTags('secrets')
 @ApiBearerAuth()
@@ -54,15 +54,7 @@ export class SecretsController {
   @Get()
   @ApiOkResponse({ type: SecretListView, description: 'Metadata only, never values. Served from the projected read model (eventually consistent).' })
   async list(@Param('projectId', ProjectIdPipe) projectId: string, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<SecretListView> {
-    const ctx = commandContext(req, p);
-    const { state } = await this.access.policy(projectId);
-    const ability = defineAbilityFor(p, projectId, state, ctx.now);
-    if (!ability.can('list', 'Secret')) {
-      // No rule could allow listing anything here: audited denial.
-      await this.access.require(p, 'list', { projectId }, ctx);
-    }
-    const items = await this.catalog.list(projectId);
-    return { items: items.filter((s) => ability.can('list', secretSubject(s))) };
+    return { items: await listVisibleSecrets(this.access, this.catalog, p, projectId, commandContext(req, p)) };
   }
 
   @Get(':name')
@@ -75,14 +67,9 @@ export class SecretsController {
     @Req() req: AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<SecretMetadataView> {
-    const ctx = commandContext(req, p);
-    const loaded = await this.secrets.forSecret(projectId, name);
-    const s = loaded.state;
-    const subject = s.status === 'active' ? { projectId, name, ...s.scope } : { projectId, name, environment: null, branch: null, protectedOnly: false };
-    await this.access.require(p, 'list', subject, ctx);
-    if (s.status !== 'active') throw problems.notFound(`secret ${name} not found`);
-    res.setHeader('ETag', etagOf(loaded.revision));
-    return metadataView(s, loaded.revision);
+    const view = await readSecretMetadata(this.access, this.secrets, p, projectId, name, commandContext(req, p));
+    res.setHeader('ETag', etagOf(view.revision));
+    return view;
   }
 
   @Put(':name/value')

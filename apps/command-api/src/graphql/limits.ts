@@ -1,0 +1,48 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import depthLimit from 'graphql-depth-limit';
+import { getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { GraphQLError, ValidationContext } from 'graphql';
+
+/** Bounds checked before any resolver runs. */
+export const MAX_QUERY_DEPTH = 8;
+export const MAX_QUERY_COST = 1000;
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** graphql-depth-limit: a well-kept validation rule rather than a hand-made AST walk. */
+export function limitRules(): Array<(ctx: ValidationContext) => unknown> {
+  return [depthLimit(MAX_QUERY_DEPTH)];
+}
+
+/**
+ * graphql-query-complexity, once the operation and its variables are known (Apollo's
+ * didResolveOperation: after validation, before execution). Every field costs 1; a field with
+ * `first` (default page size when absent) or `names` multiplies its children's cost.
+ */
+export function costLimitPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, schema, operationName }) {
+          const cost = getComplexity({
+            schema,
+            query: document,
+            operationName: operationName ?? undefined,
+            variables: request.variables ?? {},
+            estimators: [
+              ({ args, childComplexity, field }) =>
+                'first' in (field.args?.reduce((o, a) => ({ ...o, [a.name]: 1 }), {} as Record<string, number>) ?? {})
+                  ? (typeof args.first === 'number' ? Math.max(1, args.first) : DEFAULT_PAGE_SIZE) * Math.max(1, childComplexity)
+                  : undefined,
+              ({ args, childComplexity }) => (Array.isArray(args.names) ? Math.max(1, args.names.length) * Math.max(1, childComplexity) : undefined),
+              simpleEstimator({ defaultComplexity: 1 }),
+            ],
+          });
+          if (cost > MAX_QUERY_COST) {
+            throw new GraphQLError(`query cost ${cost} exceeds the maximum ${MAX_QUERY_COST}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { Inject } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { Args, Context, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { Principal } from '@app/domain';
+import { SECRET_CATALOG } from '@app/infra/nest/tokens';
+import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
+import { AccessControl } from '../application/access-control';
+import { problems } from '../http/problem';
+import { AuthenticatedRequest, commandContext } from '../http/request-context';
+import { AccessSecretCommand, CreateSecretCommand } from '../secrets/secret-commands';
+import { CreateSecretDto } from '../secrets/secret.dto';
+import { listVisibleSecrets, readSecretMetadata } from '../secrets/secret-listing';
+import { SecretStates } from '../secrets/secret-states';
+import { ProjectIdPipe, SecretNamePipe } from '../http/params';
+import { userErrors } from './errors';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits';
+import { ProjectSecret, ProjectSecretConnection, ProjectSecretCreateInput, ProjectSecretCreatePayload, SecretAccessArgs, SecretAccessPayload } from './types';
+
+export interface GqlContext {
+  req: AuthenticatedRequest;
+}
+
+function principalOf(ctx: GqlContext): Principal {
+  const p = ctx.req.principal;
+  if (!p) throw problems.unauthorized('missing bearer token');
+  return p;
+}
+
+/** The REST DTO's class-validator rules, so a GraphQL input is refused exactly as the REST body would be. */
+async function validated<T extends object>(cls: new () => T, input: object): Promise<T> {
+  const dto = plainToInstance(cls, JSON.parse(JSON.stringify(input)) as object);
+  const errs = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errs.length) throw problems.badRequest('invalid input', errs.flatMap((e) => Object.values(e.constraints ?? {}).map((message) => ({ field: e.property, message }))));
+  return dto;
+}
+
+const projectIdPipe = new ProjectIdPipe();
+const secretNamePipe = new SecretNamePipe();
+const encodeCursor = (name: string) => Buffer.from(`n:${name}`).toString('base64url');
+function decodeCursor(after: string): string {
+  const raw = Buffer.from(after, 'base64url').toString('utf8');
+  if (!raw.startsWith('n:')) throw problems.badRequest('invalid cursor', [{ field: 'after', message: 'after must be a cursor from this connection' }]);
+  return raw.slice(2);
+}
+
+/** Secrets: every field calls the code the REST controller calls (secret-listing.ts, secret-commands.ts). */
+@Resolver()
+export class SecretsResolver {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly access: AccessControl,
+    private readonly secrets: SecretStates,
+    @Inject(SECRET_CATALOG) private readonly catalog: SecretCatalog,
+  ) {}
+
+  /**
+   * The read model has no keyset cursors (REST returns the whole list): the connection pages over
+   * the authorized list sorted by name, the cursor being the last name seen.
+   */
+  @Query(() => ProjectSecretConnection)
+  async projectSecrets(
+    @Args('projectId') projectId: string,
+    @Args('first', { type: () => Int, nullable: true }) first: number | undefined,
+    @Args('after', { type: () => String, nullable: true }) after: string | undefined,
+    @Context() ctx: GqlContext,
+  ): Promise<ProjectSecretConnection> {
+    const p = principalOf(ctx);
+    const size = first ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw problems.badRequest('invalid first', [{ field: 'first', message: `first must be 1-${MAX_PAGE_SIZE}` }]);
+    const items = (await listVisibleSecrets(this.access, this.catalog, p, projectIdPipe.transform(projectId), commandContext(ctx.req, p))).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const from = after === undefined || after === null ? 0 : (() => { const last = decodeCursor(after); const i = items.findIndex((s) => s.name > last); return i < 0 ? items.length : i; })();
+    const page = items.slice(from, from + size);
+    return {
+      edges: page.map((node) => ({ cursor: encodeCursor(node.name), node })),
+      pageInfo: { hasNextPage: from + size < items.length, endCursor: page.length ? encodeCursor(page[page.length - 1].name) : null },
+    };
+  }
+
+  @Query(() => ProjectSecret)
+  projectSecret(@Args('projectId') projectId: string, @Args('name') name: string, @Context() ctx: GqlContext): Promise<ProjectSecret> {
+    const p = principalOf(ctx);
+    return readSecretMetadata(this.access, this.secrets, p, projectIdPipe.transform(projectId), secretNamePipe.transform(name), commandContext(ctx.req, p));
+  }
+
+  @Mutation(() => ProjectSecretCreatePayload)
+  async projectSecretCreate(@Args('input') input: ProjectSecretCreateInput, @Context() ctx: GqlContext): Promise<ProjectSecretCreatePayload> {
+    const p = principalOf(ctx);
+    try {
+      const { projectId, ...rest } = input;
+      const body = await validated(CreateSecretDto, rest);
+      const r = (await this.commands.execute(new CreateSecretCommand(projectIdPipe.transform(projectId), body, p, commandContext(ctx.req, p)))) as { name: string; version: number; revision: number };
+      return { ...r, errors: [] };
+    } catch (e) {
+      return { name: null, version: null, revision: null, errors: userErrors(e) };
+    }
+  }
+
+  /** For now one single-secret access per name (the same decision, the same SecretAccessed / SecretAccessDenied event each). */
+  @Mutation(() => SecretAccessPayload)
+  async secretAccess(@Args() args: SecretAccessArgs, @Context() ctx: GqlContext): Promise<SecretAccessPayload> {
+    const p = principalOf(ctx);
+    const out: SecretAccessPayload = { items: [], denied: [], errors: [] };
+    try {
+      const projectId = projectIdPipe.transform(args.projectId);
+      if (args.names.length < 1 || args.names.length > 100 || new Set(args.names).size !== args.names.length) {
+        throw problems.badRequest('invalid names', [{ field: 'names', message: 'names must hold 1-100 distinct secret names' }]);
+      }
+      const names = args.names.map((n) => secretNamePipe.transform(n));
+      for (const name of names) {
+        try {
+          out.items.push((await this.commands.execute(new AccessSecretCommand(projectId, name, args.purpose ?? null, p, commandContext(ctx.req, p), ctx.req.ciJobToken))) as { name: string; version: number; value: string });
+        } catch (e) {
+          const [err] = userErrors(e);
+          out.denied.push({ name, reason: err.message, type: err.type });
+        }
+      }
+    } catch (e) {
+      out.errors = userErrors(e);
+    }
+    return out;
+  }
+}

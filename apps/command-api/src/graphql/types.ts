@@ -1,0 +1,93 @@
+import { ArgsType, Field, InputType, Int, ObjectType } from '@nestjs/graphql';
+import { Allow } from 'class-validator';
+
+// Inputs carry @Allow() for the app-wide ValidationPipe (whitelist); resolvers validate them with the REST DTOs' rules.
+
+/** A refusal the client caused: the same problem `type` URNs as REST (api-problems.ts). */
+@ObjectType()
+export class UserError {
+  @Field() type!: string;
+  @Field(() => String, { nullable: true }) field!: string | null;
+  @Field() message!: string;
+}
+
+/** Metadata only: no field of this type can hold a value. */
+@ObjectType()
+export class ProjectSecret {
+  @Field() projectId!: string;
+  @Field() name!: string;
+  @Field(() => String, { nullable: true }) description!: string | null;
+  @Field(() => String, { nullable: true }) environment!: string | null;
+  @Field(() => String, { nullable: true }) branch!: string | null;
+  @Field() protectedOnly!: boolean;
+  @Field(() => Int) version!: number;
+  @Field(() => Int, { description: 'Stream revision; pass as ifRevision.' }) revision!: number;
+  @Field() createdAt!: string;
+  @Field() updatedAt!: string;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field() hasNextPage!: boolean;
+  @Field(() => String, { nullable: true }) endCursor!: string | null;
+}
+
+@ObjectType()
+export class ProjectSecretEdge {
+  @Field() cursor!: string;
+  @Field(() => ProjectSecret) node!: ProjectSecret;
+}
+
+@ObjectType()
+export class ProjectSecretConnection {
+  @Field(() => [ProjectSecretEdge]) edges!: ProjectSecretEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
+@InputType()
+export class ProjectSecretCreateInput {
+  @Allow() @Field() projectId!: string;
+  @Allow() @Field() name!: string;
+  @Allow() @Field({ description: 'Write-only: never returned by any query.' }) value!: string;
+  @Allow() @Field(() => String, { nullable: true }) description?: string;
+  @Allow() @Field(() => String, { nullable: true }) environment?: string;
+  @Allow() @Field(() => String, { nullable: true }) branch?: string;
+  @Allow() @Field(() => Boolean, { nullable: true }) protectedOnly?: boolean;
+}
+
+@ObjectType()
+export class ProjectSecretCreatePayload {
+  @Field(() => String, { nullable: true }) name!: string | null;
+  @Field(() => Int, { nullable: true }) version!: number | null;
+  @Field(() => Int, { nullable: true }) revision!: number | null;
+  @Field(() => [UserError]) errors!: UserError[];
+}
+
+@ArgsType()
+export class SecretAccessArgs {
+  @Allow() @Field() projectId!: string;
+  @Allow() @Field(() => [String]) names!: string[];
+  @Allow() @Field(() => String, { nullable: true }) purpose?: string;
+}
+
+/** The ONLY type with a field that holds a secret value (schema.unit.spec.ts checks it). */
+@ObjectType()
+export class SecretValue {
+  @Field() name!: string;
+  @Field(() => Int) version!: number;
+  @Field() value!: string;
+}
+
+@ObjectType()
+export class SecretAccessDenial {
+  @Field() name!: string;
+  @Field() reason!: string;
+  @Field() type!: string;
+}
+
+@ObjectType()
+export class SecretAccessPayload {
+  @Field(() => [SecretValue]) items!: SecretValue[];
+  @Field(() => [SecretAccessDenial]) denied!: SecretAccessDenial[];
+  @Field(() => [UserError]) errors!: UserError[];
+}

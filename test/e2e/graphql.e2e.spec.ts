@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { AddressInfo } from 'node:net';
+import { ClientError, gql, GraphQLClient } from 'graphql-request';
+import request from 'supertest';
+import { EventStore, RecordedEvent } from '@app/domain';
+import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+
+const CANARY = `canary-${randomUUID()}-do-not-leak`;
+const P = 'gql-project';
+
+async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  for (;;) {
+    const batch = await store.readAll({ after: out.length ? out[out.length - 1].position : undefined, maxCount: 500 });
+    if (batch.length === 0) return out;
+    out.push(...batch);
+  }
+}
+
+const SECRETS = gql`
+  query Secrets($projectId: String!, $first: Int, $after: String) {
+    projectSecrets(projectId: $projectId, first: $first, after: $after) {
+      edges { cursor node { name version revision environment branch protectedOnly description } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+const SECRET = gql`
+  query Secret($projectId: String!, $name: String!) { projectSecret(projectId: $projectId, name: $name) { name version revision description } }
+`;
+const CREATE = gql`
+  mutation Create($input: ProjectSecretCreateInput!) { projectSecretCreate(input: $input) { name version revision errors { type field message } } }
+`;
+const ACCESS = gql`
+  mutation Access($projectId: String!, $names: [String!]!, $purpose: String) {
+    secretAccess(projectId: $projectId, names: $names, purpose: $purpose) { items { name version value } denied { name reason type } errors { type field message } }
+  }
+`;
+
+describe('GraphQL API, embedded profile, end to end', () => {
+  let t: EmbeddedApp;
+  let url: string;
+  let admin: string, owner: string, dev: string, reporter: string, stranger: string, auditor: string;
+  const responses: string[] = [];
+
+  const client = (token?: string) =>
+    new GraphQLClient(url, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      responseMiddleware: (r) => {
+        if (!(r instanceof Error)) responses.push(JSON.stringify(r.data ?? null));
+        else if (r instanceof ClientError) responses.push(JSON.stringify(r.response));
+      },
+    });
+  async function gqlError(p: Promise<unknown>): Promise<{ message: string; extensions?: { type?: string; status?: number } }[]> {
+    try {
+      await p;
+    } catch (e) {
+      if (e instanceof ClientError) return (e.response.errors ?? []) as never;
+      throw e;
+    }
+    throw new Error('expected a GraphQL error');
+  }
+
+  beforeAll(async () => {
+    t = await startEmbedded();
+    await t.app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/graphql`;
+    admin = await t.userToken('root', { admin: true });
+    owner = await t.userToken('olga');
+    dev = await t.userToken('dave');
+    reporter = await t.userToken('rita');
+    stranger = await t.userToken('stan');
+    auditor = await t.userToken('audrey');
+    const http = request(t.app.getHttpServer());
+    expect((await http.post(`/v1/projects/${P}/grants`).set({ Authorization: `Bearer ${admin}` }).send({ principal: { type: 'user', id: 'olga' }, role: 'owner' })).status).toBe(201);
+    for (const [id, role] of [['dave', 'developer'], ['rita', 'reporter'], ['audrey', 'auditor']]) {
+      expect((await http.post(`/v1/projects/${P}/grants`).set({ Authorization: `Bearer ${owner}` }).send({ principal: { type: 'user', id }, role })).status).toBe(201);
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('projectSecretCreate, projectSecrets (paged), projectSecret, secretAccess; the value appears only in secretAccess', async () => {
+    for (const name of ['A_ONE', 'B_TWO', 'C_THREE']) {
+      const r = await client(owner).request<{ projectSecretCreate: unknown }>(CREATE, { input: { projectId: P, name, value: `${CANARY}-${name}`, description: 'gql' } });
+      expect(r.projectSecretCreate).toEqual({ name, version: 1, revision: 0, errors: [] });
+    }
+    const dup = await client(owner).request<{ projectSecretCreate: { errors: { type: string }[] } }>(CREATE, { input: { projectId: P, name: 'A_ONE', value: 'x' } });
+    expect(dup.projectSecretCreate.errors[0].type).toBe('urn:pipeline-secrets:problem:conflict');
+    const bad = await client(owner).request<{ projectSecretCreate: { errors: { type: string; field: string }[] } }>(CREATE, { input: { projectId: P, name: 'bad name', value: 'x' } });
+    expect(bad.projectSecretCreate.errors).toEqual([expect.objectContaining({ type: 'urn:pipeline-secrets:problem:invalid-request', field: 'name' })]);
+
+    // The catalog is a projection: wait until it has the three.
+    let page1: { projectSecrets: { edges: { node: { name: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } | undefined;
+    for (let i = 0; i < 100; i++) {
+      page1 = await client(dev).request(SECRETS, { projectId: P, first: 2 });
+      if (page1!.projectSecrets.pageInfo.hasNextPage) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(page1!.projectSecrets.edges.map((e) => e.node.name)).toEqual(['A_ONE', 'B_TWO']);
+    const page2 = await client(dev).request<typeof page1>(SECRETS, { projectId: P, first: 2, after: page1!.projectSecrets.pageInfo.endCursor });
+    expect(page2!.projectSecrets.edges.map((e) => e.node.name)).toEqual(['C_THREE']);
+    expect(page2!.projectSecrets.pageInfo.hasNextPage).toBe(false);
+
+    expect(await client(reporter).request(SECRET, { projectId: P, name: 'B_TWO' })).toEqual({ projectSecret: { name: 'B_TWO', version: 1, revision: 0, description: 'gql' } });
+
+    const a = await client(dev).request<{ secretAccess: { items: unknown[]; denied: unknown[] } }>(ACCESS, { projectId: P, names: ['A_ONE', 'C_THREE', 'NOPE'], purpose: 'gql e2e' });
+    expect(a.secretAccess.items).toEqual([
+      { name: 'A_ONE', version: 1, value: `${CANARY}-A_ONE` },
+      { name: 'C_THREE', version: 1, value: `${CANARY}-C_THREE` },
+    ]);
+    expect(a.secretAccess.denied).toEqual([expect.objectContaining({ name: 'NOPE' })]);
+
+    const withValue = responses.filter((r) => r.includes(CANARY));
+    expect(withValue.length).toBe(1);
+    expect(withValue[0]).toContain('"secretAccess"');
+    const events = await allEvents(t.infra.eventStore);
+    expect(events.some((e) => JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)).includes(CANARY))).toBe(false);
+    expect(t.logs.some((l) => l.includes(CANARY))).toBe(false);
+  });
+
+  it('authorization matches REST: stranger, reporter, developer, owner, auditor', async () => {
+    const http = request(t.app.getHttpServer());
+    for (const [who, token] of [['stranger', stranger], ['reporter', reporter], ['developer', dev], ['owner', owner], ['auditor', auditor]] as const) {
+      const rest = await http.get(`/v1/projects/${P}/secrets/A_ONE`).set({ Authorization: `Bearer ${token}` });
+      const g = client(token).request(SECRET, { projectId: P, name: 'A_ONE' });
+      if (rest.status === 200) expect([who, ((await g) as { projectSecret: { name: string } }).projectSecret.name]).toEqual([who, 'A_ONE']);
+      else expect([who, (await gqlError(g))[0].extensions?.type]).toEqual([who, rest.body.type]);
+
+      const restAccess = await http.post(`/v1/projects/${P}/secrets/A_ONE/access`).set({ Authorization: `Bearer ${token}` }).send({});
+      const ga = await client(token).request<{ secretAccess: { items: { name: string }[]; denied: { type: string }[] } }>(ACCESS, { projectId: P, names: ['A_ONE'] });
+      if (restAccess.status === 200) expect([who, ga.secretAccess.items.map((i) => i.name)]).toEqual([who, ['A_ONE']]);
+      else expect([who, ga.secretAccess.denied[0]?.type]).toEqual([who, restAccess.body.type]);
+    }
+  });
+
+  it('a denial through GraphQL is a recorded SecretAccessDenied', async () => {
+    const sid = await t.userToken(`sid-${randomUUID().slice(0, 8)}`); // a fresh principal: its first denial is never suppressed
+    const before = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied').length;
+    const r = await client(sid).request<{ secretAccess: { items: unknown[]; denied: { name: string; type: string }[] } }>(ACCESS, { projectId: P, names: ['B_TWO'] });
+    expect(r.secretAccess.items).toEqual([]);
+    expect(r.secretAccess.denied).toEqual([expect.objectContaining({ name: 'B_TWO', type: 'urn:pipeline-secrets:problem:forbidden' })]);
+    const denials = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied');
+    expect(denials.length).toBe(before + 1);
+    expect((denials[denials.length - 1].data as { name?: string }).name).toBe('B_TWO');
+  });
+
+  it('no token: unauthenticated, with the REST problem type', async () => {
+    const errs = await gqlError(client().request(SECRETS, { projectId: P }));
+    expect(errs[0].extensions?.type).toBe('urn:pipeline-secrets:problem:unauthenticated');
+  });
+
+  it('cost over the bound and a page over the maximum are refused before execution', async () => {
+    // Depth (MAX_QUERY_DEPTH) is a validation rule: limits.unit.spec.ts (no type of this first slice nests that deep).
+    const costly = `query { ${Array.from({ length: 12 }, (_, i) => `p${i}: projectSecrets(projectId: "${P}", first: 100) { edges { node { name version } } }`).join(' ')} }`;
+    const c = await gqlError(client(dev).request(costly));
+    expect(c[0].message).toMatch(/query cost \d+ exceeds the maximum 1000/);
+    const big = await gqlError(client(dev).request(SECRETS, { projectId: P, first: 101 }));
+    expect(big[0].extensions?.type).toBe('urn:pipeline-secrets:problem:invalid-request');
+  });
+
+  it('HTTP: batching refused, mutations over GET refused, CSRF-safe', async () => {
+    const http = request(t.app.getHttpServer());
+    const auth = { Authorization: `Bearer ${dev}` };
+    const batch = await http.post('/graphql').set(auth).send([{ query: '{ __typename }' }, { query: '{ __typename }' }]);
+    expect(batch.status).toBe(400);
+    const get = await http.get('/graphql').query({ query: `mutation { secretAccess(projectId: "${P}", names: ["A_ONE"]) { items { value } } }` }).set(auth).set('apollo-require-preflight', 'true');
+    expect(get.status).toBe(405);
+    expect(get.text).not.toContain(CANARY);
+    const simple = await http.get('/graphql').query({ query: '{ __typename }' }).set(auth);
+    expect(simple.status).toBe(400); // no preflight-forcing header: Apollo's CSRF prevention
+    const ok = await http.get('/graphql').query({ query: '{ __typename }' }).set(auth).set('apollo-require-preflight', 'true');
+    expect(ok.status).toBe(200);
+  });
+});
