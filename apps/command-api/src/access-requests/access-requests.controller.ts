@@ -1,0 +1,192 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ACCESS_REQUEST_STATUSES, AccessRequest, accessRequestStatusAt, AccessRequestStatus, BreakGlassRecord, Principal, PROJECT_ID_PATTERN } from '@app/domain';
+import { AccessControl } from '../application/access-control';
+import { ApiProblems } from '../http/api-problems';
+import { CurrentPrincipal } from '../http/auth.guard';
+import { FieldError, problems } from '../http/problem';
+import { patternPipe, ProjectIdPipe, rejectUnknownParams } from '../http/params';
+import { AuthenticatedRequest, commandContext } from '../http/request-context';
+import {
+  AccessRequestCreatedView,
+  AccessRequestDecidedView,
+  AccessRequestListView,
+  AccessRequestView,
+  ApproveAccessRequestDto,
+  BreakGlassDto,
+  BreakGlassListView,
+  BreakGlassReviewedView,
+  BreakGlassView,
+  CreateAccessRequestDto,
+  DenyAccessRequestDto,
+  ReviewBreakGlassDto,
+  TimeBoxedGrantView,
+} from './access-request.dto';
+import {
+  ApproveAccessRequestCommand,
+  BreakGlassCommand,
+  CancelAccessRequestCommand,
+  DenyAccessRequestCommand,
+  RequestAccessCommand,
+  ReviewBreakGlassCommand,
+} from './access-request-commands';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const RequestIdPipe = patternPipe('requestId', UUID);
+const BreakGlassGrantIdPipe = patternPipe('grantId', UUID);
+
+function requestView(r: AccessRequest, now: string): AccessRequestView {
+  return {
+    requestId: r.requestId,
+    requester: r.requester,
+    role: r.role,
+    environment: r.environment,
+    branch: r.branch,
+    durationSeconds: r.durationSeconds,
+    reason: r.reason,
+    requestedAt: r.requestedAt,
+    expiresAt: r.expiresAt,
+    status: accessRequestStatusAt(r, now),
+    decidedBy: r.decidedBy,
+    decidedAt: r.decidedAt,
+    comment: r.comment,
+    grantId: r.grantId,
+    grantExpiresAt: r.grantExpiresAt,
+  };
+}
+
+function breakGlassView(b: BreakGlassRecord): BreakGlassView {
+  return { grantId: b.grantId, principal: b.principal, reason: b.reason, durationSeconds: b.durationSeconds, invokedAt: b.invokedAt, expiresAt: b.expiresAt, review: b.review };
+}
+
+const projectParam = ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } });
+
+@ApiTags('access-requests')
+@ApiBearerAuth()
+@ApiProduces('application/json', 'application/problem+json')
+@ApiProblems()
+@projectParam
+@Controller('v1/projects/:projectId/access-requests')
+export class AccessRequestsController {
+  constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: AccessRequestCreatedView, description: 'Any user, for themself. Pending until approved, denied, cancelled or expired (ACCESS_REQUEST_TTL_SECONDS).' })
+  create(@Param('projectId', ProjectIdPipe) projectId: string, @Body() body: CreateAccessRequestDto, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
+    return this.commands.execute(new RequestAccessCommand(projectId, body, p, commandContext(req, p)));
+  }
+
+  @Get()
+  @ApiQuery({ name: 'status', required: false, enum: ACCESS_REQUEST_STATUSES })
+  @ApiOkResponse({ type: AccessRequestListView, description: 'manage-grants: every request; anyone else: their own.' })
+  async list(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Query() query: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<AccessRequestListView> {
+    const errors: FieldError[] = [];
+    rejectUnknownParams(query, ['status'], errors);
+    const status = query.status;
+    if (status !== undefined && (typeof status !== 'string' || !(ACCESS_REQUEST_STATUSES as readonly string[]).includes(status))) {
+      errors.push({ field: 'status', message: `status must be one of ${ACCESS_REQUEST_STATUSES.join(', ')}` });
+    }
+    if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
+    const ctx = commandContext(req, p);
+    if (p.kind !== 'user') throw problems.forbidden('users-only');
+    const { state } = await this.access.policy(projectId);
+    const all = (await this.access.check(p, 'manage-grants', { projectId }, ctx, state)).allowed;
+    const items = [...state.requests.values()]
+      .filter((r) => all || r.requester.id === p.id)
+      .map((r) => requestView(r, ctx.now))
+      .filter((r) => status === undefined || r.status === (status as AccessRequestStatus));
+    return { items };
+  }
+
+  @Post(':requestId/approve')
+  @HttpCode(200)
+  @ApiParam({ name: 'requestId', schema: { type: 'string', format: 'uuid' } })
+  @ApiOkResponse({ type: TimeBoxedGrantView, description: 'manage-grants, never the requester (nor through a group grant that includes them): a grant ending durationSeconds after approval.' })
+  approve(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('requestId', RequestIdPipe) requestId: string,
+    @Body() body: ApproveAccessRequestDto,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.commands.execute(new ApproveAccessRequestCommand(projectId, requestId, body, p, commandContext(req, p)));
+  }
+
+  @Post(':requestId/deny')
+  @HttpCode(200)
+  @ApiParam({ name: 'requestId', schema: { type: 'string', format: 'uuid' } })
+  @ApiOkResponse({ type: AccessRequestDecidedView })
+  deny(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('requestId', RequestIdPipe) requestId: string,
+    @Body() body: DenyAccessRequestDto,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.commands.execute(new DenyAccessRequestCommand(projectId, requestId, body, p, commandContext(req, p)));
+  }
+
+  @Delete(':requestId')
+  @HttpCode(204)
+  @ApiParam({ name: 'requestId', schema: { type: 'string', format: 'uuid' } })
+  @ApiNoContentResponse({ description: 'Cancelled by the requester.' })
+  async cancel(@Param('projectId', ProjectIdPipe) projectId: string, @Param('requestId', RequestIdPipe) requestId: string, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
+    await this.commands.execute(new CancelAccessRequestCommand(projectId, requestId, p, commandContext(req, p)));
+  }
+}
+
+@ApiTags('access-requests')
+@ApiBearerAuth()
+@ApiProduces('application/json', 'application/problem+json')
+@ApiProblems()
+@projectParam
+@Controller('v1/projects/:projectId/break-glass')
+export class BreakGlassController {
+  constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: TimeBoxedGrantView, description: 'A user holding the break-glass role: an immediate owner-level grant, audited at the highest severity.' })
+  invoke(@Param('projectId', ProjectIdPipe) projectId: string, @Body() body: BreakGlassDto, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest) {
+    return this.commands.execute(new BreakGlassCommand(projectId, body, p, commandContext(req, p)));
+  }
+
+  @Get()
+  @ApiQuery({ name: 'reviewed', required: false, enum: ['true', 'false'] })
+  @ApiOkResponse({ type: BreakGlassListView, description: 'manage-grants or read-audit: the project\'s break-glasses; reviewed=false lists those awaiting review.' })
+  async list(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Query() query: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<BreakGlassListView> {
+    const errors: FieldError[] = [];
+    rejectUnknownParams(query, ['reviewed'], errors);
+    if (query.reviewed !== undefined && query.reviewed !== 'true' && query.reviewed !== 'false') errors.push({ field: 'reviewed', message: 'reviewed must be true or false' });
+    if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
+    const ctx = commandContext(req, p);
+    const { state } = await this.access.policy(projectId);
+    if (!(await this.access.check(p, 'read-audit', { projectId }, ctx, state)).allowed) await this.access.require(p, 'manage-grants', { projectId }, ctx, state);
+    const items = [...state.breakGlass.values()].filter((b) => query.reviewed === undefined || (b.review !== null) === (query.reviewed === 'true')).map(breakGlassView);
+    return { items };
+  }
+
+  @Post(':grantId/review')
+  @HttpCode(200)
+  @ApiParam({ name: 'grantId', schema: { type: 'string', format: 'uuid' } })
+  @ApiOkResponse({ type: BreakGlassReviewedView, description: 'manage-grants, not the user who broke the glass.' })
+  review(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Param('grantId', BreakGlassGrantIdPipe) grantId: string,
+    @Body() body: ReviewBreakGlassDto,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.commands.execute(new ReviewBreakGlassCommand(projectId, grantId, body, p, commandContext(req, p)));
+  }
+}

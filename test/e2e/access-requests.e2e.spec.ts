@@ -1,0 +1,183 @@
+import request from 'supertest';
+import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+
+// Issue 14, items 1 and 2 through HTTP on the embedded profile: request → approve by another
+// owner → the requester reads for the duration and is refused on the first request after it;
+// four-eyes; break-glass with and without the role; post-hoc review by someone else.
+describe('access requests and break-glass, embedded profile', () => {
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  let olive: string, oscar: string, rita: string, carol: string, mallory: string;
+  const P = 'access-requests';
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  // Only Date is faked (timers, I/O and the event loop stay real), so the service's clock can be
+  // moved past a grant's end without waiting the minimum 60 s.
+  const NOT_DATE = ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] as const;
+  const withClockAt = async <T>(ms: number, f: () => Promise<T>): Promise<T> => {
+    jest.useFakeTimers({ doNotFake: [...NOT_DATE], now: ms });
+    try {
+      return await f();
+    } finally {
+      jest.useRealTimers();
+    }
+  };
+
+  beforeAll(async () => {
+    t = await startEmbedded();
+    http = request(t.app.getHttpServer());
+    const admin = await t.userToken('root', { admin: true });
+    olive = await t.userToken('olive');
+    oscar = await t.userToken('oscar');
+    rita = await t.userToken('rita');
+    carol = await t.userToken('carol');
+    mallory = await t.userToken('mallory');
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'oscar' }, role: 'owner' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'carol' }, role: 'break-glass' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DB_PASSWORD', value: 's3cr3t-canary' })).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('request → approve by another owner → the requester reads for the duration, and not on the first request after it', async () => {
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(rita)).send({})).status).toBe(403);
+    const created = await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'incident 42' });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ requestId: expect.any(String), status: 'pending', expiresAt: expect.any(String) });
+    const requestId = created.body.requestId as string;
+    // ACCESS_REQUEST_TTL_SECONDS default: a day.
+    expect(Date.parse(created.body.expiresAt) - Date.now()).toBeGreaterThan(86_000_000);
+
+    // Still nothing before approval; the requester sees their own request, an owner sees all.
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(rita)).send({})).status).toBe(403);
+    const mine = await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'pending' }).set(auth(rita));
+    expect(mine.status).toBe(200);
+    expect(mine.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([requestId]);
+    expect((await http.get(`/v1/projects/${P}/access-requests`).set(auth(mallory))).body.items).toEqual([]);
+
+    const before = Date.now();
+    const approved = await http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(auth(oscar)).send({ comment: 'ok for the incident' });
+    expect(approved.status).toBe(200);
+    const expiresAt = Date.parse(approved.body.expiresAt);
+    expect(expiresAt - before).toBeGreaterThanOrEqual(600_000 - 1);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(600_000);
+
+    const read = await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(rita)).send({ purpose: 'incident 42' });
+    expect(read.status).toBe(200);
+    expect(read.body.value).toBe('s3cr3t-canary');
+
+    const grants = await http.get(`/v1/projects/${P}/grants`).set(auth(olive));
+    expect(grants.body.items.find((g: { grantId: string }) => g.grantId === approved.body.grantId)).toMatchObject({
+      principal: { type: 'user', id: 'rita' },
+      role: 'developer',
+      grantedBy: 'oscar',
+      expiresAt: approved.body.expiresAt,
+      accessRequestId: requestId,
+      status: 'active',
+    });
+
+    // A second approval, a denial, or a cancel of a request no longer pending: 409.
+    expect((await http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(auth(olive)).send({})).status).toBe(409);
+    expect((await http.post(`/v1/projects/${P}/access-requests/${requestId}/deny`).set(auth(olive)).send({ comment: 'late' })).status).toBe(409);
+
+    // Just before the end it still reads; at the end it is refused (the service's clock, moved).
+    const lastMoment = await withClockAt(expiresAt - 1, () => http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(rita)).send({}));
+    expect(lastMoment.status).toBe(200);
+    const after = await withClockAt(expiresAt, () => http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(rita)).send({}));
+    expect(after.status).toBe(403);
+    expect(after.body.reason).toBe('grant-expired');
+  });
+
+  it('the requester never approves or denies their own request, even as an owner (403); they may cancel it (204), once', async () => {
+    const created = await http.post(`/v1/projects/${P}/access-requests`).set(auth(olive)).send({ role: 'maintainer', durationSeconds: 60, reason: 'self' });
+    expect(created.status).toBe(201);
+    const id = created.body.requestId as string;
+    const self = await http.post(`/v1/projects/${P}/access-requests/${id}/approve`).set(auth(olive)).send({});
+    expect(self.status).toBe(403);
+    expect(self.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(self.body.reason).toBe('four-eyes-self');
+    expect((await http.post(`/v1/projects/${P}/access-requests/${id}/deny`).set(auth(olive)).send({ comment: 'no' })).status).toBe(403);
+    // Someone without manage-grants cannot approve either; nor cancel someone else's request.
+    expect((await http.post(`/v1/projects/${P}/access-requests/${id}/approve`).set(auth(mallory)).send({})).status).toBe(403);
+    expect((await http.delete(`/v1/projects/${P}/access-requests/${id}`).set(auth(oscar))).status).toBe(403);
+    expect((await http.delete(`/v1/projects/${P}/access-requests/${id}`).set(auth(olive))).status).toBe(204);
+    expect((await http.delete(`/v1/projects/${P}/access-requests/${id}`).set(auth(olive))).status).toBe(409);
+    expect((await http.post(`/v1/projects/${P}/access-requests/${id}/approve`).set(auth(oscar)).send({})).status).toBe(409);
+    const listed = await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'cancelled' }).set(auth(oscar));
+    expect(listed.body.items.map((r: { requestId: string }) => r.requestId)).toContain(id);
+  });
+
+  it('deny by another owner: 200, then the request is denied and grants nothing', async () => {
+    const id = (await http.post(`/v1/projects/${P}/access-requests`).set(auth(mallory)).send({ role: 'owner', durationSeconds: 28800, reason: 'just because' })).body.requestId;
+    const denied = await http.post(`/v1/projects/${P}/access-requests/${id}/deny`).set(auth(oscar)).send({ comment: 'no reason given' });
+    expect(denied.status).toBe(200);
+    expect(denied.body).toEqual({ requestId: id, status: 'denied' });
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(mallory)).send({})).status).toBe(403);
+  });
+
+  it('bodies out of bounds are a 400 naming the field; an unknown request a 404', async () => {
+    for (const [body, field] of [
+      [{ role: 'developer', durationSeconds: 59, reason: 'x' }, 'durationSeconds'],
+      [{ role: 'developer', durationSeconds: 28801, reason: 'x' }, 'durationSeconds'],
+      [{ role: 'developer', durationSeconds: 600, reason: '' }, 'reason'],
+      [{ role: 'developer', durationSeconds: 600, reason: 'é'.repeat(501) }, 'reason'],
+      [{ role: 'root', durationSeconds: 600, reason: 'x' }, 'role'],
+      [{ role: 'developer', durationSeconds: 600 }, 'reason'],
+    ] as const) {
+      const r = await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send(body);
+      expect(r.status).toBe(400);
+      expect(r.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    }
+    expect((await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'é'.repeat(500) })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/access-requests/00000000-0000-4000-8000-000000000000/approve`).set(auth(oscar)).send({})).status).toBe(404);
+    expect((await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'maybe' }).set(auth(oscar))).status).toBe(400);
+    expect((await http.post(`/v1/projects/no-such-project/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'x' })).status).toBe(404);
+  });
+
+  it('break-glass without the role is 403, even for an owner', async () => {
+    const r = await http.post(`/v1/projects/${P}/break-glass`).set(auth(mallory)).send({ reason: 'prod down', durationSeconds: 900 });
+    expect(r.status).toBe(403);
+    expect(r.body.reason).toBe('break-glass-not-eligible');
+    expect((await http.post(`/v1/projects/${P}/break-glass`).set(auth(olive)).send({ reason: 'prod down', durationSeconds: 900 })).status).toBe(403);
+    expect((await http.post(`/v1/projects/${P}/break-glass`).set(auth(carol)).send({ reason: 'prod down', durationSeconds: 3601 })).status).toBe(400);
+    expect((await http.post(`/v1/projects/${P}/break-glass`).set(auth(carol)).send({ durationSeconds: 900 })).status).toBe(400);
+  });
+
+  it('the break-glass role alone reads nothing; breaking the glass reads at once; review by the breaker 403, by another owner 200, once', async () => {
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(carol)).send({})).status).toBe(403);
+    const before = Date.now();
+    const broke = await http.post(`/v1/projects/${P}/break-glass`).set(auth(carol)).send({ reason: 'prod down, pager 7', durationSeconds: 900 });
+    expect(broke.status).toBe(201);
+    expect(Date.parse(broke.body.expiresAt) - before).toBeGreaterThanOrEqual(900_000 - 1);
+    const read = await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(carol)).send({ purpose: 'incident' });
+    expect(read.status).toBe(200);
+    expect(read.body.value).toBe('s3cr3t-canary');
+
+    const grant = (await http.get(`/v1/projects/${P}/grants`).set(auth(olive))).body.items.find((g: { grantId: string }) => g.grantId === broke.body.grantId);
+    expect(grant).toMatchObject({ principal: { type: 'user', id: 'carol' }, role: 'owner', breakGlass: true, grantedBy: 'carol', status: 'active' });
+
+    const unreviewed = await http.get(`/v1/projects/${P}/break-glass`).query({ reviewed: 'false' }).set(auth(oscar));
+    expect(unreviewed.status).toBe(200);
+    expect(unreviewed.body.items).toEqual([expect.objectContaining({ grantId: broke.body.grantId, principal: { type: 'user', id: 'carol' }, reason: 'prod down, pager 7', review: null })]);
+
+    // Carol holds owner through her own break-glass grant: still not the one to review it.
+    const byBreaker = await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(carol)).send({ outcome: 'justified', comment: 'trust me' });
+    expect(byBreaker.status).toBe(403);
+    expect(byBreaker.body.reason).toBe('four-eyes-self');
+    expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(mallory)).send({ outcome: 'justified', comment: 'x' })).status).toBe(403);
+    expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(oscar)).send({ outcome: 'maybe', comment: 'x' })).status).toBe(400);
+    const reviewed = await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(oscar)).send({ outcome: 'justified', comment: 'pager 7 confirmed' });
+    expect(reviewed.status).toBe(200);
+    expect(reviewed.body).toEqual({ grantId: broke.body.grantId, outcome: 'justified' });
+    expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(olive)).send({ outcome: 'unjustified', comment: 'x' })).status).toBe(409);
+    expect((await http.get(`/v1/projects/${P}/break-glass`).query({ reviewed: 'false' }).set(auth(oscar))).body.items).toEqual([]);
+  });
+
+  it('a CI job takes no part in access requests', async () => {
+    const job = await t.ciToken({ project: P, ref: 'main', protected: true });
+    expect((await http.post(`/v1/projects/${P}/access-requests`).set(auth(job)).send({ role: 'developer', durationSeconds: 600, reason: 'x' })).status).toBe(403);
+    expect((await http.post(`/v1/projects/${P}/break-glass`).set(auth(job)).send({ reason: 'x', durationSeconds: 600 })).status).toBe(403);
+  });
+});
