@@ -8,6 +8,7 @@ import { SecretAccessDenialsSuppressed } from '../access/denials-suppressed';
 import { OpenBaoDriftEvent } from '../openbao-audit/drift';
 import { SecretValueNotDelivered, VALUE_NOT_DELIVERED_REASONS } from '../openbao/value-delivery';
 import { AccessPolicyEvent } from '../access-policy/access-policy';
+import { AccessRequestEvent, BreakGlassInvoked } from '../access-request/access-request';
 import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
 import { RecordedEvent } from '../ports/event-store';
 import { PrincipalRecord } from '../principal';
@@ -81,7 +82,7 @@ export interface OcsfApi {
   service: OcsfService;
 }
 export interface OcsfResourceDetails {
-  type: 'secret' | 'project' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object';
+  type: 'secret' | 'project' | 'access-request' | 'break-glass' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object';
   uid: string;
   name: string;
   version?: string;
@@ -107,7 +108,10 @@ export interface OcsfUnmapped {
   openbao?: { request_id: string; policy: string | null };
   /** SecretAccessDenialsSuppressed: what the folded denials were (count, start_time and end_time are on the record). */
   suppressed?: { rate_limited: number; projects: number; window_seconds: number };
-  grant?: { grant_id: string; expires_at?: string | null };
+  grant?: { grant_id: string; expires_at?: string | null; access_request_id?: string; break_glass?: true };
+  /** Access requests (four-eyes) and break-glass: what was asked or done, why, and who decided. */
+  access_request?: { request_id: string; requester: string; role?: string; duration_seconds?: number; reason?: string; expires_at?: string; grant_id?: string; comment?: string | null };
+  break_glass?: { grant_id: string; user: string; reason?: string; duration_seconds?: number; expires_at?: string; eligible_via?: string; outcome?: string; comment?: string };
   /** SecretValueNotDelivered: the SecretAccessed record this one corrects (its metadata.uid). */
   not_delivered?: { access_event_uid: string };
 }
@@ -124,8 +128,8 @@ interface OcsfBase {
   activity_name: string;
   type_uid: number;
   type_name: string;
-  severity_id: 1 | 2 | 3 | 4;
-  severity: 'Informational' | 'Low' | 'Medium' | 'High';
+  severity_id: 1 | 2 | 3 | 4 | 5;
+  severity: 'Informational' | 'Low' | 'Medium' | 'High' | 'Critical';
   status_id: 1 | 2;
   status: 'Success' | 'Failure';
   status_detail?: string;
@@ -185,7 +189,9 @@ const GROUP_MANAGEMENT = { class_uid: 3006, class_name: 'Group Management', cate
 const API_ACTIVITY_NAMES = { 1: 'Create', 2: 'Read', 3: 'Update', 4: 'Delete', 99: 'Other' } as const;
 type ApiActivityId = keyof typeof API_ACTIVITY_NAMES;
 const USER_ACCESS_NAMES = { 1: 'Assign Privileges', 2: 'Revoke Privileges' } as const;
-const SEVERITY_NAMES = { 1: 'Informational', 2: 'Low', 3: 'Medium', 4: 'High' } as const;
+// 5 Critical ("action is required immediately") is the highest severity that describes an event;
+// 6 Fatal is for errors too late to remedy. Break-glass is recorded at 5.
+const SEVERITY_NAMES = { 1: 'Informational', 2: 'Low', 3: 'Medium', 4: 'High', 5: 'Critical' } as const;
 type SeverityId = keyof typeof SEVERITY_NAMES;
 
 /** The attempted action of a denial → API activity and the operation the caller tried. */
@@ -244,6 +250,15 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
     case 'RoleRevoked':
     case 'RoleExpired':
       return grantRecord(event, domain, opts);
+    case 'BreakGlassInvoked':
+      return breakGlassRecord(event, domain, opts);
+    case 'AccessRequested':
+    case 'AccessRequestApproved':
+    case 'AccessRequestDenied':
+    case 'AccessRequestCancelled':
+    case 'AccessRequestExpired':
+    case 'BreakGlassReviewed':
+      return accessRequestRecord(event, domain, opts);
     default:
       return null;
   }
@@ -428,6 +443,8 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
     resource.data = { environment, branch };
     resource.labels = [`environment:${environment ?? '*'}`, `branch:${branch ?? '*'}`];
     grant.expires_at = nullableStr(domain.data.expiresAt);
+    if (typeof domain.data.accessRequestId === 'string') grant.access_request_id = domain.data.accessRequestId;
+    if (domain.data.breakGlass === true) grant.break_glass = true;
   } else if (domain.type === 'RoleExpired') {
     // The privilege lapsed at expires_at; the service recorded it (actor: system) at `time`.
     activity = 2;
@@ -444,9 +461,10 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
     cls: toGroup ? GROUP_MANAGEMENT : USER_ACCESS,
     activity,
     activityName: USER_ACCESS_NAMES[activity],
-    severity: 1,
+    // An owner grant made by breaking the glass skipped four-eyes: High (its BreakGlassInvoked is Critical).
+    severity: grant.break_glass ? 4 : 1,
     success: true,
-    statusDetail: domain.type === 'RoleExpired' ? 'expired' : undefined,
+    statusDetail: domain.type === 'RoleExpired' ? 'expired' : grant.break_glass ? 'break-glass' : undefined,
     actor,
     message: `${actor.who} ${verb} role ${role} on project ${projectId} ${activity === 1 ? 'to' : 'from'} ${grantee.type.toLowerCase()} ${grantee.uid}`,
     unmapped: { grant },
@@ -455,6 +473,137 @@ function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: Ocsf
   });
   if (toGroup) return { ...base, ...GROUP_MANAGEMENT, activity_id: activity, group: { uid: grantee.uid, name: grantee.uid }, privileges: [role], resource };
   return { ...base, ...USER_ACCESS, activity_id: activity, user: grantee, privileges: [role], resource };
+}
+
+/**
+ * Break-glass: an immediate owner-level grant that skipped four-eyes. User Access Management,
+ * Assign Privileges, at severity 5 Critical, the highest an event gets: a SIEM alerts on it.
+ */
+function breakGlassRecord(event: RecordedEvent, domain: BreakGlassInvoked, opts: OcsfOptions): OcsfUserAccessManagement {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const user = str(d.principal?.id);
+  const environment = nullableStr(d.environment);
+  const branch = nullableStr(d.branch);
+  const actor = actorFromMetadata(event);
+  const base = common(event, opts, {
+    cls: USER_ACCESS,
+    activity: 1,
+    activityName: USER_ACCESS_NAMES[1],
+    severity: 5,
+    success: true,
+    statusDetail: 'break-glass',
+    actor,
+    message: `${actor.who} broke the glass on project ${projectId}: role owner for ${int(d.durationSeconds)} s, until ${str(d.expiresAt)}`,
+    unmapped: {
+      grant: { grant_id: str(d.grantId), expires_at: str(d.expiresAt), break_glass: true },
+      break_glass: {
+        grant_id: str(d.grantId),
+        user,
+        reason: purposeOf(d.reason) ?? '',
+        duration_seconds: int(d.durationSeconds),
+        expires_at: str(d.expiresAt),
+        eligible_via: str(d.eligibleVia),
+      },
+    },
+    profiles: ['datetime', 'host'],
+  });
+  return {
+    ...base,
+    ...USER_ACCESS,
+    activity_id: 1,
+    user: { uid: user, type_id: 1, type: 'User' },
+    privileges: ['owner'],
+    resource: { type: 'project', uid: projectId, name: projectId, data: { environment, branch }, labels: [`environment:${environment ?? '*'}`, `branch:${branch ?? '*'}`] },
+  };
+}
+
+/** The life of an access request, and the review of a break-glass: API Activity on the request (or break-glass) resource. */
+function accessRequestRecord(event: RecordedEvent, domain: Exclude<AccessRequestEvent, BreakGlassInvoked>, opts: OcsfOptions): OcsfApiActivity {
+  const actor = actorFromMetadata(event);
+  const projectId = str(domain.data.projectId);
+  const project: OcsfResourceDetails = { type: 'project', uid: projectId, name: projectId };
+  if (domain.type === 'BreakGlassReviewed') {
+    const d = domain.data;
+    const outcome = d.outcome === 'justified' || d.outcome === 'unjustified' ? d.outcome : 'unknown';
+    return apiActivity(event, opts, {
+      activity: 3,
+      operation: 'ReviewBreakGlass',
+      // An unjustified break-glass is a finding.
+      severity: outcome === 'justified' ? 1 : 4,
+      success: true,
+      statusDetail: outcome,
+      actor,
+      message: `${actor.who} reviewed the break-glass of user ${str(d.principal?.id)} on project ${projectId}: ${outcome}`,
+      unmapped: { break_glass: { grant_id: str(d.grantId), user: str(d.principal?.id), outcome, comment: purposeOf(d.comment) ?? '' } },
+      resources: [{ type: 'break-glass', uid: str(d.grantId), name: str(d.grantId) }, project],
+    });
+  }
+  const requestId = str(domain.data.requestId);
+  const requester = str(domain.data.requester?.id);
+  const info: NonNullable<OcsfUnmapped['access_request']> = { request_id: requestId, requester };
+  let activity: ApiActivityId;
+  let operation: string;
+  let verb: string;
+  let statusDetail: string;
+  switch (domain.type) {
+    case 'AccessRequested':
+      activity = 1;
+      operation = 'RequestAccess';
+      verb = `requested role ${roleOf(domain.data.role)} for ${int(domain.data.durationSeconds)} s`;
+      statusDetail = 'pending';
+      info.role = roleOf(domain.data.role);
+      info.duration_seconds = int(domain.data.durationSeconds);
+      info.reason = purposeOf(domain.data.reason) ?? '';
+      info.expires_at = str(domain.data.expiresAt);
+      break;
+    case 'AccessRequestApproved':
+      activity = 3;
+      operation = 'ApproveAccessRequest';
+      verb = `approved the access request of user ${requester}`;
+      statusDetail = 'approved';
+      info.grant_id = str(domain.data.grantId);
+      info.expires_at = str(domain.data.grantExpiresAt);
+      info.comment = domain.data.comment === null ? null : (purposeOf(domain.data.comment) ?? '');
+      break;
+    case 'AccessRequestDenied':
+      activity = 3;
+      operation = 'DenyAccessRequest';
+      verb = `denied the access request of user ${requester}`;
+      statusDetail = 'denied';
+      info.comment = purposeOf(domain.data.comment) ?? '';
+      break;
+    case 'AccessRequestCancelled':
+      activity = 4;
+      operation = 'CancelAccessRequest';
+      verb = 'cancelled their access request';
+      statusDetail = 'cancelled';
+      break;
+    case 'AccessRequestExpired':
+      activity = 3;
+      operation = 'ExpireAccessRequest';
+      verb = `recorded the expiry, unreviewed, of the access request of user ${requester}`;
+      statusDetail = 'expired';
+      info.expires_at = str(domain.data.expiresAt);
+      break;
+    default:
+      return assertNeverRecord(domain);
+  }
+  return apiActivity(event, opts, {
+    activity,
+    operation,
+    severity: 1,
+    success: true,
+    statusDetail,
+    actor,
+    message: `${actor.who} ${verb} on project ${projectId}`,
+    unmapped: { access_request: info },
+    resources: [{ type: 'access-request', uid: requestId, name: requestId }, project],
+  });
+}
+
+function assertNeverRecord(v: never): never {
+  throw new Error(`unexpected event ${JSON.stringify(v)}`);
 }
 
 // ---- shared builders ----

@@ -421,3 +421,82 @@ describe('SecretAccessDenialsSuppressed: repeats folded into one OCSF record', (
     expect((r as { actor: { user: { uid: string } } }).actor.user.uid).toBe('mallory');
   });
 });
+
+describe('access requests and break-glass in OCSF 1.3.0 (issue 14)', () => {
+  const requester = { type: 'user', id: 'rita' };
+  const common = { projectId: 'acme', requestId: '0b7c9d52-8f7e-4c3b-9a51-2f1f1f1f1f1f', requester };
+
+  it('break-glass is User Access Management Assign Privileges at severity 5 Critical, the highest an event gets, schema-valid', () => {
+    const r = toOcsf(
+      recorded(
+        'BreakGlassInvoked',
+        {
+          projectId: 'acme', grantId: 'bg-1', principal: { type: 'user', id: 'carol' }, principalGroups: ['oncall'], role: 'owner', environment: null, branch: null,
+          reason: 'prod down, pager 7', durationSeconds: 900, invokedAt: at, expiresAt: '2025-03-01T10:15:00.000Z', eligibleVia: 'g-bg',
+        },
+        { actor: { type: 'user', id: 'carol' } },
+      ),
+      opts,
+    ) as OcsfUserAccessManagement;
+    expectValid(r);
+    expect(r).toMatchObject({ class_uid: 3005, activity_id: 1, type_uid: 300501, severity_id: 5, severity: 'Critical', status_detail: 'break-glass', privileges: ['owner'] });
+    expect(r.user).toEqual({ uid: 'carol', type_id: 1, type: 'User' });
+    expect(r.unmapped?.break_glass).toEqual({ grant_id: 'bg-1', user: 'carol', reason: 'prod down, pager 7', duration_seconds: 900, expires_at: '2025-03-01T10:15:00.000Z', eligible_via: 'g-bg' });
+    // No group list leaves for the SIEM.
+    expect(JSON.stringify(r)).not.toContain('oncall');
+  });
+
+  it('the grant a break-glass or an approval made names its provenance; the break-glass one is High', () => {
+    const grant = (extra: Record<string, unknown>) =>
+      toOcsf(
+        recorded('RoleGranted', {
+          projectId: 'acme', grantId: 'g-9', principal: { type: 'user', id: 'rita' }, role: 'developer', environment: null, branch: null,
+          expiresAt: '2025-03-01T10:10:00.000Z', grantedBy: 'oscar', grantedAt: at, ...extra,
+        }),
+        opts,
+      ) as OcsfUserAccessManagement;
+    const approved = grant({ accessRequestId: common.requestId });
+    expectValid(approved);
+    expect(approved.severity_id).toBe(1);
+    expect(approved.unmapped?.grant).toEqual({ grant_id: 'g-9', expires_at: '2025-03-01T10:10:00.000Z', access_request_id: common.requestId });
+    const broken = grant({ breakGlass: true });
+    expectValid(broken);
+    expect(broken).toMatchObject({ severity_id: 4, severity: 'High', status_detail: 'break-glass' });
+    expect(broken.unmapped?.grant?.break_glass).toBe(true);
+    // A plain grant's record is unchanged.
+    expect(grant({}).unmapped?.grant).toEqual({ grant_id: 'g-9', expires_at: '2025-03-01T10:10:00.000Z' });
+  });
+
+  it('every access-request event is a schema-valid API Activity on the request, naming who decided', () => {
+    const cases: Array<[string, Record<string, unknown>, number, string, RecordedEvent['metadata']['actor']]> = [
+      ['AccessRequested', { ...common, requesterGroups: ['team'], role: 'developer', environment: null, branch: null, durationSeconds: 600, reason: 'incident 42', requestedAt: at, expiresAt: '2025-03-02T10:00:00.000Z' }, 1, 'pending', { type: 'user', id: 'rita' }],
+      ['AccessRequestApproved', { ...common, approvedBy: 'oscar', approvedAt: at, comment: null, grantId: 'g-9', grantExpiresAt: '2025-03-01T10:10:00.000Z' }, 3, 'approved', { type: 'user', id: 'oscar' }],
+      ['AccessRequestDenied', { ...common, deniedBy: 'oscar', deniedAt: at, comment: 'no' }, 3, 'denied', { type: 'user', id: 'oscar' }],
+      ['AccessRequestCancelled', { ...common, cancelledAt: at }, 4, 'cancelled', { type: 'user', id: 'rita' }],
+      ['AccessRequestExpired', { ...common, expiresAt: at, recordedAt: at }, 3, 'expired', { type: 'system', id: 'access-request-expiry' }],
+    ];
+    for (const [type, data, activity, status, actor] of cases) {
+      const r = toOcsf(recorded(type, data, { actor }), opts) as OcsfApiActivity;
+      expectValid(r);
+      expect(r).toMatchObject({ class_uid: 6003, activity_id: activity, severity_id: 1, status_detail: status });
+      expect(r.actor.user.uid).toBe(actor.id);
+      expect(r.resources[0]).toEqual({ type: 'access-request', uid: common.requestId, name: common.requestId });
+      expect(r.unmapped?.access_request?.requester).toBe('rita');
+      expect(JSON.stringify(r)).not.toContain('"team"');
+    }
+  });
+
+  it('a break-glass review is API Activity Update; unjustified is High', () => {
+    const review = (outcome: string) =>
+      toOcsf(
+        recorded('BreakGlassReviewed', { projectId: 'acme', grantId: 'bg-1', principal: { type: 'user', id: 'carol' }, outcome, comment: 'seen', reviewedBy: 'oscar', reviewedAt: at }, { actor: { type: 'user', id: 'oscar' } }),
+        opts,
+      ) as OcsfApiActivity;
+    const ok = review('justified');
+    expectValid(ok);
+    expect(ok).toMatchObject({ activity_id: 3, severity_id: 1, status_detail: 'justified', api: { operation: 'ReviewBreakGlass' } });
+    const bad = review('unjustified');
+    expectValid(bad);
+    expect(bad).toMatchObject({ severity_id: 4, severity: 'High', status_detail: 'unjustified' });
+  });
+});
