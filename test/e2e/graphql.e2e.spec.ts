@@ -135,6 +135,37 @@ describe('GraphQL API, embedded profile, end to end', () => {
     }
   });
 
+  it('projectGrantCreate, projectGrants, projectGrantRevoke: same rule and answers as REST', async () => {
+    const GRANT = gql`
+      mutation G($input: ProjectGrantCreateInput!) { projectGrantCreate(input: $input) { grantId errors { type field message } } }
+    `;
+    const LIST = gql`
+      query L($projectId: String!) { projectGrants(projectId: $projectId) { grantId role status principal { type id } } }
+    `;
+    const REVOKE = gql`
+      mutation R($projectId: String!, $grantId: String!) { projectGrantRevoke(projectId: $projectId, grantId: $grantId) { revoked errors { type field message } } }
+    `;
+    const c = await client(owner).request<{ projectGrantCreate: { grantId: string; errors: unknown[] } }>(GRANT, { input: { projectId: P, principal: { type: 'user', id: 'gina' }, role: 'developer' } });
+    expect(c.projectGrantCreate.errors).toEqual([]);
+    expect(c.projectGrantCreate.grantId).toMatch(/^[0-9a-f-]{36}$/);
+    const bad = await client(owner).request<{ projectGrantCreate: { errors: { type: string; field: string }[] } }>(GRANT, { input: { projectId: P, principal: { type: 'user', id: 'gina' }, role: 'god' } });
+    expect(bad.projectGrantCreate.errors).toEqual([expect.objectContaining({ type: 'urn:pipeline-secrets:problem:invalid-request', field: 'role' })]);
+    const byDev = await client(dev).request<{ projectGrantCreate: { errors: { type: string }[] } }>(GRANT, { input: { projectId: P, principal: { type: 'user', id: 'gina' }, role: 'owner' } });
+    expect(byDev.projectGrantCreate.errors[0].type).toBe('urn:pipeline-secrets:problem:forbidden');
+
+    const list = await client(owner).request<{ projectGrants: { grantId: string; role: string; status: string; principal: { id: string } }[] }>(LIST, { projectId: P });
+    const http = request(t.app.getHttpServer());
+    const rest = await http.get(`/v1/projects/${P}/grants`).set({ Authorization: `Bearer ${owner}` });
+    expect(list.projectGrants.map((g) => [g.grantId, g.role, g.status]).sort()).toEqual(rest.body.items.map((g: { grantId: string; role: string; status: string }) => [g.grantId, g.role, g.status]).sort());
+    const restReporter = await http.get(`/v1/projects/${P}/grants`).set({ Authorization: `Bearer ${reporter}` });
+    expect((await gqlError(client(reporter).request(LIST, { projectId: P })))[0].extensions?.type).toBe(restReporter.body.type);
+
+    const r = await client(owner).request<{ projectGrantRevoke: { revoked: boolean; errors: unknown[] } }>(REVOKE, { projectId: P, grantId: c.projectGrantCreate.grantId });
+    expect(r.projectGrantRevoke).toEqual({ revoked: true, errors: [] });
+    const after = await client(owner).request<{ projectGrants: { grantId: string; status: string }[] }>(LIST, { projectId: P });
+    expect(after.projectGrants.find((g) => g.grantId === c.projectGrantCreate.grantId)?.status).toBe('revoked');
+  });
+
   it('a denial through GraphQL is a recorded SecretAccessDenied', async () => {
     const sid = await t.userToken(`sid-${randomUUID().slice(0, 8)}`); // a fresh principal: its first denial is never suppressed
     const before = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied').length;

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiCreatedResponse, ApiParam, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { isGrantActive, Principal, PROJECT_ID_PATTERN } from '@app/domain';
+import { Principal, PROJECT_ID_PATTERN } from '@app/domain';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
@@ -9,6 +9,7 @@ import { GrantIdPipe, ProjectIdPipe } from '../http/params';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { CreateGrantDto, GrantCreatedView, GrantListView } from './grant.dto';
 import { GrantRoleCommand, RevokeRoleCommand } from './grant-commands';
+import { listProjectGrants } from './grant-listing';
 
 @ApiTags('grants')
 @ApiBearerAuth()
@@ -28,15 +29,7 @@ export class GrantsController {
   @Get()
   @ApiOkResponse({ type: GrantListView, description: 'Every grant of the project, with its status now (active, expired, revoked).' })
   async list(@Param('projectId', ProjectIdPipe) projectId: string, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<GrantListView> {
-    const ctx = commandContext(req, p);
-    await this.access.require(p, 'manage-grants', { projectId }, ctx);
-    const { state } = await this.access.policy(projectId);
-    return {
-      items: [...state.grants.values()].map((g) => ({
-        ...g,
-        status: g.revokedAt !== null ? 'revoked' : isGrantActive(g, ctx.now) ? 'active' : 'expired',
-      })),
-    };
+    return { items: await listProjectGrants(this.access, p, projectId, commandContext(req, p)) };
   }
 
   @Delete(':grantId')

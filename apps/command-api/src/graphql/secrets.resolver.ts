@@ -22,14 +22,14 @@ export interface GqlContext {
   req: AuthenticatedRequest;
 }
 
-function principalOf(ctx: GqlContext): Principal {
+export function principalOf(ctx: GqlContext): Principal {
   const p = ctx.req.principal;
   if (!p) throw problems.unauthorized('missing bearer token');
   return p;
 }
 
 /** The REST DTO's class-validator rules, so a GraphQL input is refused exactly as the REST body would be. */
-async function validated<T extends object>(cls: new () => T, input: object): Promise<T> {
+export async function validated<T extends object>(cls: new () => T, input: object): Promise<T> {
   const dto = plainToInstance(cls, JSON.parse(JSON.stringify(input)) as object);
   const errs = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
   if (errs.length) throw problems.badRequest('invalid input', errs.flatMap((e) => Object.values(e.constraints ?? {}).map((message) => ({ field: e.property, message }))));
