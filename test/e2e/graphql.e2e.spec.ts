@@ -166,6 +166,21 @@ describe('GraphQL API, embedded profile, end to end', () => {
     expect(after.projectGrants.find((g) => g.grantId === c.projectGrantCreate.grantId)?.status).toBe('revoked');
   });
 
+  it('projectSecretDelete: refused for a developer, stale ifRevision is precondition-failed, then deleted', async () => {
+    const DEL = gql`
+      mutation D($projectId: String!, $name: String!, $ifRevision: Int) { projectSecretDelete(projectId: $projectId, name: $name, ifRevision: $ifRevision) { deleted errors { type field message } } }
+    `;
+    const c = await client(owner).request<{ projectSecretCreate: { errors: unknown[] } }>(CREATE, { input: { projectId: P, name: 'TO_DELETE', value: 'short-lived' } });
+    expect(c.projectSecretCreate.errors).toEqual([]);
+    const byDev = await client(dev).request<{ projectSecretDelete: { deleted: boolean; errors: { type: string }[] } }>(DEL, { projectId: P, name: 'TO_DELETE' });
+    expect([byDev.projectSecretDelete.deleted, byDev.projectSecretDelete.errors[0]?.type]).toEqual([false, 'urn:pipeline-secrets:problem:forbidden']);
+    const stale = await client(owner).request<{ projectSecretDelete: { deleted: boolean; errors: { type: string }[] } }>(DEL, { projectId: P, name: 'TO_DELETE', ifRevision: 7 });
+    expect([stale.projectSecretDelete.deleted, stale.projectSecretDelete.errors[0]?.type]).toEqual([false, 'urn:pipeline-secrets:problem:precondition-failed']);
+    const ok = await client(owner).request<{ projectSecretDelete: unknown }>(DEL, { projectId: P, name: 'TO_DELETE', ifRevision: 0 });
+    expect(ok.projectSecretDelete).toEqual({ deleted: true, errors: [] });
+    expect((await gqlError(client(owner).request(SECRET, { projectId: P, name: 'TO_DELETE' })))[0].extensions?.type).toBe('urn:pipeline-secrets:problem:not-found');
+  });
+
   it('a denial through GraphQL is a recorded SecretAccessDenied', async () => {
     const sid = await t.userToken(`sid-${randomUUID().slice(0, 8)}`); // a fresh principal: its first denial is never suppressed
     const before = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied').length;

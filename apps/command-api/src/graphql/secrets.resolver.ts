@@ -9,14 +9,14 @@ import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
 import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
-import { AccessSecretCommand, CreateSecretCommand } from '../secrets/secret-commands';
+import { AccessSecretCommand, CreateSecretCommand, DeleteSecretCommand } from '../secrets/secret-commands';
 import { CreateSecretDto } from '../secrets/secret.dto';
 import { listVisibleSecrets, readSecretMetadata } from '../secrets/secret-listing';
 import { SecretStates } from '../secrets/secret-states';
 import { ProjectIdPipe, SecretNamePipe } from '../http/params';
 import { userErrors } from './errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits';
-import { ProjectSecret, ProjectSecretConnection, ProjectSecretCreateInput, ProjectSecretCreatePayload, SecretAccessArgs, SecretAccessPayload } from './types';
+import { ProjectSecret, ProjectSecretConnection, ProjectSecretCreateInput, ProjectSecretCreatePayload, ProjectSecretDeletePayload, SecretAccessArgs, SecretAccessPayload } from './types';
 
 export interface GqlContext {
   req: AuthenticatedRequest;
@@ -94,6 +94,22 @@ export class SecretsResolver {
       return { ...r, errors: [] };
     } catch (e) {
       return { name: null, version: null, revision: null, errors: userErrors(e) };
+    }
+  }
+
+  @Mutation(() => ProjectSecretDeletePayload)
+  async projectSecretDelete(
+    @Args('projectId') projectId: string,
+    @Args('name') name: string,
+    @Args('ifRevision', { type: () => Int, nullable: true, description: 'Stream revision (REST If-Match); refused as precondition-failed when stale' }) ifRevision: number | undefined,
+    @Context() ctx: GqlContext,
+  ): Promise<ProjectSecretDeletePayload> {
+    const p = principalOf(ctx);
+    try {
+      await this.commands.execute(new DeleteSecretCommand(projectIdPipe.transform(projectId), secretNamePipe.transform(name), ifRevision ?? undefined, p, commandContext(ctx.req, p)));
+      return { deleted: true, errors: [] };
+    } catch (e) {
+      return { deleted: false, errors: userErrors(e) };
     }
   }
 

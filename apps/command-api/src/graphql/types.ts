@@ -91,3 +91,9 @@ export class SecretAccessPayload {
   @Field(() => [SecretAccessDenial]) denied!: SecretAccessDenial[];
   @Field(() => [UserError]) errors!: UserError[];
 }
+
+@ObjectType()
+export class ProjectSecretDeletePayload {
+  @Field() deleted!: boolean;
+  @Field(() => [UserError]) errors!: UserError[];
+}
