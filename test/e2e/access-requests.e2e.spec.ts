@@ -1,5 +1,8 @@
 import request from 'supertest';
+import { AccessRequestExpiryRecorder } from '../../apps/command-api/src/access-requests/access-request-expiry-recorder';
+import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { eventually } from '../support/eventually';
 
 // Issue 14, items 1 and 2 through HTTP on the embedded profile: request → approve by another
 // owner → the requester reads for the duration and is refused on the first request after it;
@@ -173,6 +176,67 @@ describe('access requests and break-glass, embedded profile', () => {
     expect(reviewed.body).toEqual({ grantId: broke.body.grantId, outcome: 'justified' });
     expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(olive)).send({ outcome: 'unjustified', comment: 'x' })).status).toBe(409);
     expect((await http.get(`/v1/projects/${P}/break-glass`).query({ reviewed: 'false' }).set(auth(oscar))).body.items).toEqual([]);
+
+    // In the audit log (the Merkle log the live stream and Kafka are fed from): one Critical record.
+    const records = await eventually(
+      async () => {
+        await t.app.get(AuditorModule).idle();
+        const { rows } = await t.infra.sql.query<{ record: string }>(`SELECT record FROM audit_log WHERE event_type = 'BreakGlassInvoked'`);
+        return rows.map((r) => JSON.parse(r.record));
+      },
+      (r) => r.length > 0,
+      15_000,
+    );
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      class_uid: 3005,
+      activity_id: 1,
+      severity_id: 5,
+      severity: 'Critical',
+      status_detail: 'break-glass',
+      user: { uid: 'carol' },
+      privileges: ['owner'],
+      unmapped: { break_glass: { grant_id: broke.body.grantId, reason: 'prod down, pager 7', duration_seconds: 900 } },
+    });
+
+    // And live, to a reviewer following the audit stream.
+    const server = t.app.getHttpServer();
+    const address = server.address() ?? (await new Promise((r) => server.listen(0, () => r(server.address()))));
+    const controller = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${(address as { port: number }).port}/v1/audit/stream?after=-1`, { headers: auth(oscar), signal: controller.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = Date.now() + 10_000;
+    while (!text.includes('"BreakGlassInvoked"') && Date.now() < until) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    controller.abort();
+    const line = text.split('\n').find((l) => l.includes('"BreakGlassInvoked"'));
+    expect(line).toBeDefined();
+    expect(line).toContain('"severity_id":5');
+  }, 30_000);
+
+  it('request → expire: recorded once by the timer, then the request refuses approval (409)', async () => {
+    const id = (await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send({ role: 'reporter', durationSeconds: 60, reason: 'will lapse' })).body.requestId as string;
+    const recorder = t.app.get(AccessRequestExpiryRecorder, { strict: false });
+    // Not before its time.
+    await recorder.scan(new Date(Date.now() + 60_000));
+    const pending = await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'pending' }).set(auth(oscar));
+    expect(pending.body.items.map((r: { requestId: string }) => r.requestId)).toContain(id);
+    // A day later (ACCESS_REQUEST_TTL_SECONDS default), once; a second scan records nothing more.
+    const later = new Date(Date.now() + 86_401_000);
+    expect(await recorder.scan(later)).toBeGreaterThanOrEqual(1);
+    expect(await recorder.scan(later)).toBe(0);
+    const events = await t.infra.eventStore.readStream(`project-${P}`);
+    expect(events.filter((e) => e.type === 'AccessRequestExpired' && (e.data as { requestId: string }).requestId === id)).toHaveLength(1);
+    const expired = await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'expired' }).set(auth(oscar));
+    expect(expired.body.items.find((r: { requestId: string }) => r.requestId === id)).toMatchObject({ status: 'expired' });
+    const approve = await http.post(`/v1/projects/${P}/access-requests/${id}/approve`).set(auth(oscar)).send({});
+    expect(approve.status).toBe(409);
+    expect(approve.body.reason).toBe('access-request-not-pending');
   });
 
   it('a CI job takes no part in access requests', async () => {

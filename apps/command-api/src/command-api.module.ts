@@ -7,6 +7,7 @@ import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
 import { AccessRequestsController, BreakGlassController } from './access-requests/access-requests.controller';
 import { ACCESS_REQUEST_COMMAND_HANDLERS } from './access-requests/access-request-commands';
+import { AccessRequestExpiryRecorder } from './access-requests/access-request-expiry-recorder';
 import { AuditAccess } from './audit/audit-access';
 import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
@@ -29,6 +30,7 @@ import { SecretStates } from './secrets/secret-states';
     AccessControl,
     AuditAccess,
     GrantExpiryRecorder,
+    AccessRequestExpiryRecorder,
     SecretStates,
     ...GRAPHQL_RESOLVERS,
     ...SECRET_COMMAND_HANDLERS,
