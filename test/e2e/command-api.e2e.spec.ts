@@ -379,7 +379,17 @@ describe('command API, embedded profile, end to end', () => {
     expect(health.headers['x-content-type-options']).toBe('nosniff');
     const ready = await http.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ 'event-store': 'up', 'value-store': 'up' });
+    // Readiness names every dependency and every background loop of the embedded process.
+    expect(ready.body.checks).toEqual({
+      'event-store': 'up',
+      'value-store': 'up',
+      'projection:access-history': 'up',
+      'projection:audit-log': 'up',
+      'projection:grants': 'up',
+      'projection:secret-history': 'up',
+      'projection:secrets': 'up',
+      'relay:file-records': 'up',
+    });
     const metrics = await http.get('/metrics');
     expect(metrics.text).toMatch(/http_requests_total\{method="POST",route="\/v1\/projects\/:projectId\/secrets",status="201"\}/);
     expect(metrics.text).toMatch(/secret_access_decisions_total\{decision="denied"/);
