@@ -11,26 +11,14 @@ import {
   StreamName,
   UserPrincipal,
 } from '@app/domain';
-import { EVENT_STORE } from '@app/infra/nest/tokens';
+import { AppConfig } from '@app/infra/config/config';
+import { CONFIG, EVENT_STORE } from '@app/infra/nest/tokens';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';
 import { Loaded } from '../application/stream-state-cache';
 import { problems } from '../http/problem';
 import { ApproveAccessRequestDto, BreakGlassDto, CreateAccessRequestDto, DenyAccessRequestDto, ReviewBreakGlassDto } from './access-request.dto';
-
-/**
- * ACCESS_REQUEST_TTL_SECONDS: how long a request may stay pending (default 86400). Read here until
- * it joins the settings catalog; a value that is not a whole number of seconds from 60 to one year
- * stops the service at start rather than being guessed at.
- */
-export function accessRequestTtlSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.ACCESS_REQUEST_TTL_SECONDS;
-  if (raw === undefined || raw === '') return ACCESS_REQUEST_LIMITS.defaultTtlSeconds;
-  const n = Number(raw);
-  if (!/^\d{1,9}$/.test(raw) || n < 60 || n > 31_536_000) throw new Error('ACCESS_REQUEST_TTL_SECONDS must be a whole number of seconds from 60 to 31536000');
-  return n;
-}
 
 /** Access requests and break-glass are for people: a CI job takes no part (403, audited as a denial by the caller). */
 function userOnly(principal: Principal): UserPrincipal {
@@ -64,8 +52,7 @@ export class ReviewBreakGlassCommand {
 
 @CommandHandler(RequestAccessCommand)
 export class RequestAccessHandler implements ICommandHandler<RequestAccessCommand> {
-  private readonly ttlSeconds = accessRequestTtlSeconds();
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore, private readonly access: AccessControl) {}
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore, private readonly access: AccessControl, @Inject(CONFIG) private readonly config: AppConfig) {}
 
   async execute({ projectId, body, principal, ctx }: RequestAccessCommand): Promise<{ requestId: string; status: 'pending'; expiresAt: string }> {
     const user = userOnly(principal);
@@ -84,7 +71,8 @@ export class RequestAccessHandler implements ICommandHandler<RequestAccessComman
           branch: body.branch ?? null,
           durationSeconds: body.durationSeconds,
           reason: body.reason,
-          ttlSeconds: this.ttlSeconds,
+          // ACCESS_REQUEST_TTL_SECONDS (default 86400).
+          ttlSeconds: this.config.accessRequestTtlSeconds ?? ACCESS_REQUEST_LIMITS.defaultTtlSeconds,
         },
         metadata: meta(ctx),
       };

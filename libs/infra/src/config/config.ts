@@ -50,6 +50,7 @@ class RawSettings {
   AUTH_ALGORITHMS = 'RS256,ES256,EdDSA';
   @IsInt() @Min(0) @Max(300) AUTH_CLOCK_SKEW_SECONDS = 30;
   @IsInt() @Min(1) @Max(3600) GRANT_EXPIRY_SCAN_SECONDS = 30;
+  @IsInt() @Min(60) @Max(31536000) ACCESS_REQUEST_TTL_SECONDS = 86400;
   @IsInt() @Min(1) @Max(100000) DENIAL_RATE_PER_MINUTE = 60;
   @IsInt() @Min(1) @Max(3600) DENIAL_SUMMARY_WINDOW_SECONDS = 60;
   @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
@@ -84,6 +85,8 @@ export interface AppConfig {
   policies: { dir: string; kvMount: string; kvPrefix: string; ciTokenTtlSeconds: number; sweepGraceSeconds: number };
   /** How often the command API looks for grants whose expiry passed, to record RoleExpired. */
   grantExpiryScanSeconds: number;
+  /** How long an access request may stay pending before it expires unreviewed. */
+  accessRequestTtlSeconds: number;
   /** Denials a principal may cause per minute before it gets 429; repeats folded per window (seconds). */
   denials: { ratePerMinute: number; summaryWindowSeconds: number };
   masterKeyFile: string;
@@ -104,7 +107,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
+const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -167,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     policies: { dir: resolve(dataDir, 'policies'), kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS, sweepGraceSeconds: raw.VALUE_SWEEP_GRACE_SECONDS },
     masterKeyFile: raw.MASTER_KEY_FILE ?? resolve(dataDir, 'master.key'),
     grantExpiryScanSeconds: raw.GRANT_EXPIRY_SCAN_SECONDS,
+    accessRequestTtlSeconds: raw.ACCESS_REQUEST_TTL_SECONDS,
     denials: { ratePerMinute: raw.DENIAL_RATE_PER_MINUTE, summaryWindowSeconds: raw.DENIAL_SUMMARY_WINDOW_SECONDS },
     auth: {
       audience: raw.AUTH_AUDIENCE,

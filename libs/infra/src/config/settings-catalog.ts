@@ -54,6 +54,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'AUTH_CI_PUBLIC_KEY_FILE', description: 'PEM public key of the CI issuer.', usedBy: ['command-api', 'projector'] },
   { name: 'AUTH_ALGORITHMS', default: 'RS256,ES256,EdDSA', description: 'Allowed JWT `alg` values.', usedBy: ['command-api'] },
   { name: 'AUTH_CLOCK_SKEW_SECONDS', default: '30', description: 'Tolerance for `exp`/`nbf`.', usedBy: ['command-api'] },
+  { name: 'ACCESS_REQUEST_TTL_SECONDS', default: '86400', description: 'How long an access request may stay pending (60 s to a year); then it expires unreviewed and `AccessRequestExpired` is recorded once.', usedBy: ['command-api'] },
   { name: 'GRANT_EXPIRY_SCAN_SECONDS', default: '30', description: 'How often the command API records `RoleExpired` for grants whose `expiresAt` passed (so SIEMs see expiries when they happen; access is refused from the expiry instant regardless).', usedBy: ['command-api'] },
   { name: 'DENIAL_RATE_PER_MINUTE', default: '60', description: 'Denials one principal may cause per minute (whatever the project, known or not); beyond it the request that would be denied gets 429 with `Retry-After` and is folded into a summary event instead of recorded.', usedBy: ['command-api'] },
   { name: 'DENIAL_SUMMARY_WINDOW_SECONDS', default: '60', description: 'Window of identical denials (principal × project × reason): the first is recorded, the rest are counted into one `SecretAccessDenialsSuppressed` when the window closes.', usedBy: ['command-api'] },
