@@ -13,6 +13,12 @@ describe('access requests and break-glass, embedded profile', () => {
   let olive: string, oscar: string, rita: string, carol: string, mallory: string;
   const P = 'access-requests';
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+  /** readers?at of DB_PASSWORD, asked by an owner: the users who could read it then, with their via. */
+  const readersAt = async (at: string) => {
+    const r = await http.get(`/v1/projects/${P}/secrets/DB_PASSWORD/readers`).query({ at }).set(auth(olive));
+    expect(r.status).toBe(200);
+    return (r.body.readers as Array<{ principal: { type: string; id?: string }; via: Record<string, unknown> }>).filter((x) => x.principal.type === 'user');
+  };
 
   // Only Date is faked (timers, I/O and the event loop stay real), so the service's clock can be
   // moved past a grant's end without waiting the minimum 60 s.
@@ -80,6 +86,14 @@ describe('access requests and break-glass, embedded profile', () => {
       accessRequestId: requestId,
       status: 'active',
     });
+
+    // The time-travel query names the request behind the grant: during it, and not before nor at its end.
+    const during = await eventually(() => readersAt(new Date().toISOString()), (rs) => rs.some((x) => x.principal.id === 'rita'));
+    expect(during.find((x) => x.principal.id === 'rita')!.via).toMatchObject({ grantId: approved.body.grantId, role: 'developer', grantedBy: 'oscar', accessRequestId: requestId });
+    expect(during.find((x) => x.principal.id === 'olive')!.via.accessRequestId).toBeUndefined();
+    expect((await readersAt(new Date(before - 1).toISOString())).map((x) => x.principal.id)).not.toContain('rita');
+    expect((await readersAt(approved.body.expiresAt)).map((x) => x.principal.id)).not.toContain('rita');
+    expect((await readersAt(new Date(expiresAt - 1).toISOString())).map((x) => x.principal.id)).toContain('rita');
 
     // A second approval, a denial, or a cancel of a request no longer pending: 409.
     expect((await http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(auth(olive)).send({})).status).toBe(409);
@@ -160,6 +174,12 @@ describe('access requests and break-glass, embedded profile', () => {
 
     const grant = (await http.get(`/v1/projects/${P}/grants`).set(auth(olive))).body.items.find((g: { grantId: string }) => g.grantId === broke.body.grantId);
     expect(grant).toMatchObject({ principal: { type: 'user', id: 'carol' }, role: 'owner', breakGlass: true, grantedBy: 'carol', status: 'active' });
+
+    // readers?at names the break-glass behind carol's grant while it lasts, and not after it.
+    const during = await eventually(() => readersAt(new Date().toISOString()), (rs) => rs.some((x) => x.principal.id === 'carol'));
+    expect(during.find((x) => x.principal.id === 'carol')!.via).toMatchObject({ grantId: broke.body.grantId, role: 'owner', breakGlass: true });
+    expect((await readersAt(new Date(before - 1).toISOString())).map((x) => x.principal.id)).not.toContain('carol');
+    expect((await readersAt(broke.body.expiresAt)).map((x) => x.principal.id)).not.toContain('carol');
 
     const unreviewed = await http.get(`/v1/projects/${P}/break-glass`).query({ reviewed: 'false' }).set(auth(oscar));
     expect(unreviewed.status).toBe(200);

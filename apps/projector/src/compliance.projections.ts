@@ -15,10 +15,10 @@ export const grantsProjection: Projection = {
       case 'RoleGranted': {
         const d = e.data;
         await tx.query(
-          `INSERT INTO rm_grants (project_id, grant_id, principal_type, principal_id, role, environment, branch, granted_by, granted_at, expires_at, valid_from, valid_to)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10)
+          `INSERT INTO rm_grants (project_id, grant_id, principal_type, principal_id, role, environment, branch, granted_by, granted_at, expires_at, valid_from, valid_to, access_request_id, break_glass)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12)
            ON CONFLICT (project_id, grant_id) DO NOTHING`,
-          [d.projectId, d.grantId, d.principal.type, d.principal.id, d.role, d.environment, d.branch, d.grantedBy, d.grantedAt, d.expiresAt],
+          [d.projectId, d.grantId, d.principal.type, d.principal.id, d.role, d.environment, d.branch, d.grantedBy, d.grantedAt, d.expiresAt, d.accessRequestId ?? null, d.breakGlass === true],
         );
         return;
       }

@@ -15,12 +15,26 @@ export interface GrantInterval {
   revokedAt: string | null;
   validFrom: string;
   validTo: string | null;
+  /** The approved access request behind the grant, if any. */
+  accessRequestId?: string;
+  /** The grant was made by breaking the glass. */
+  breakGlass?: true;
 }
 
 export type Reader =
   | {
       principal: GrantPrincipal;
-      via: { grantId: string; role: Role; grantedBy: string; grantedAt: string; expiresAt: string | null; environment: string | null; branch: string | null };
+      via: {
+        grantId: string;
+        role: Role;
+        grantedBy: string;
+        grantedAt: string;
+        expiresAt: string | null;
+        environment: string | null;
+        branch: string | null;
+        accessRequestId?: string;
+        breakGlass?: true;
+      };
     }
   | {
       /** Every CI job of the project whose ref, protection and environment match the secret's scope. */
@@ -46,7 +60,18 @@ export function readersAt(secret: SecretSubject | null, grants: readonly GrantIn
     .sort((a, b) => cmp(a.principal.type, b.principal.type) || cmp(a.principal.id, b.principal.id) || cmp(a.grantId, b.grantId))
     .map((g) => ({
       principal: { type: g.principal.type, id: g.principal.id },
-      via: { grantId: g.grantId, role: g.role, grantedBy: g.grantedBy, grantedAt: g.grantedAt, expiresAt: g.expiresAt, environment: g.environment, branch: g.branch },
+      via: {
+        grantId: g.grantId,
+        role: g.role,
+        grantedBy: g.grantedBy,
+        grantedAt: g.grantedAt,
+        expiresAt: g.expiresAt,
+        environment: g.environment,
+        branch: g.branch,
+        // Why this grant existed, when it was not a plain grant (absent otherwise).
+        ...(g.accessRequestId !== undefined ? { accessRequestId: g.accessRequestId } : {}),
+        ...(g.breakGlass === true ? { breakGlass: true as const } : {}),
+      },
     }));
   const ci: Reader = {
     principal: { type: 'ci-scope', projectId: secret.projectId, environment: secret.environment, branch: secret.branch, protectedOnly: secret.protectedOnly },

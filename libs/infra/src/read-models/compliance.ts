@@ -232,6 +232,8 @@ export class ComplianceQueries {
       revokedAt: opt(r.revoked_at),
       validFrom: iso(r.valid_from as Date),
       validTo: opt(r.valid_to),
+      ...(typeof r.access_request_id === 'string' ? { accessRequestId: r.access_request_id } : {}),
+      ...(r.break_glass === true ? { breakGlass: true as const } : {}),
     }));
   }
 }

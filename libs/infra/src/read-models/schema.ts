@@ -138,6 +138,12 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
       PRIMARY KEY (projection, event_id)
     )`,
   },
+  {
+    version: 7,
+    name: 'grants: provenance (the access request or break-glass that made them)',
+    sql: `ALTER TABLE rm_grants ADD COLUMN IF NOT EXISTS access_request_id text;
+    ALTER TABLE rm_grants ADD COLUMN IF NOT EXISTS break_glass boolean NOT NULL DEFAULT false`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */
