@@ -95,6 +95,13 @@ describe('access requests and break-glass, embedded profile', () => {
     expect((await readersAt(approved.body.expiresAt)).map((x) => x.principal.id)).not.toContain('rita');
     expect((await readersAt(new Date(expiresAt - 1).toISOString())).map((x) => x.principal.id)).toContain('rita');
 
+    // access-history names the request behind the grant each read went through.
+    const history = await eventually(
+      () => http.get(`/v1/projects/${P}/access-history`).query({ principal: 'rita', decision: 'allowed' }).set(auth(olive)),
+      (r) => r.status === 200 && r.body.items.length > 0,
+    );
+    expect(history.body.items[0].via).toEqual({ grantId: approved.body.grantId, role: 'developer', accessRequestId: requestId });
+
     // A second approval, a denial, or a cancel of a request no longer pending: 409.
     expect((await http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(auth(olive)).send({})).status).toBe(409);
     expect((await http.post(`/v1/projects/${P}/access-requests/${requestId}/deny`).set(auth(olive)).send({ comment: 'late' })).status).toBe(409);
@@ -174,6 +181,12 @@ describe('access requests and break-glass, embedded profile', () => {
 
     const grant = (await http.get(`/v1/projects/${P}/grants`).set(auth(olive))).body.items.find((g: { grantId: string }) => g.grantId === broke.body.grantId);
     expect(grant).toMatchObject({ principal: { type: 'user', id: 'carol' }, role: 'owner', breakGlass: true, grantedBy: 'carol', status: 'active' });
+
+    const history = await eventually(
+      () => http.get(`/v1/projects/${P}/access-history`).query({ principal: 'carol', decision: 'allowed' }).set(auth(olive)),
+      (r) => r.status === 200 && r.body.items.length > 0,
+    );
+    expect(history.body.items[0].via).toEqual({ grantId: broke.body.grantId, role: 'owner', breakGlass: true });
 
     // readers?at names the break-glass behind carol's grant while it lasts, and not after it.
     const during = await eventually(() => readersAt(new Date().toISOString()), (rs) => rs.some((x) => x.principal.id === 'carol'));

@@ -40,7 +40,7 @@ export interface AccessHistoryItem {
     environment: string | null;
     triggeredBy: string | null;
   };
-  via: { grantId: string; role: string } | { scope: string } | { channel: 'openbao'; requestId: string; policy: string | null } | null;
+  via: { grantId: string; role: string; accessRequestId?: string; breakGlass?: true } | { scope: string } | { channel: 'openbao'; requestId: string; policy: string | null } | null;
   /** `api` (the service decided) or `openbao` (a direct read OpenBao decided, from its audit device) */
   channel: 'api' | 'openbao';
   purpose: string | null;
@@ -71,6 +71,9 @@ interface HistoryRow {
   channel: string | null;
   via_request_id: string | null;
   via_policy: string | null;
+  /** From the grant the access went through (rm_grants): the request or break-glass behind it. */
+  via_access_request_id?: string | null;
+  via_break_glass?: boolean | null;
   purpose: string | null;
   correlation_id: string | null;
   occurred_at: Date | string;
@@ -115,7 +118,12 @@ function toItem(r: HistoryRow): AccessHistoryItem {
     },
     via:
       r.via_grant_id !== null
-        ? { grantId: r.via_grant_id, role: r.via_role ?? '' }
+        ? {
+            grantId: r.via_grant_id,
+            role: r.via_role ?? '',
+            ...(typeof r.via_access_request_id === 'string' ? { accessRequestId: r.via_access_request_id } : {}),
+            ...(r.via_break_glass === true ? { breakGlass: true as const } : {}),
+          }
         : r.via_scope !== null
           ? { scope: r.via_scope }
           : r.via_request_id !== null
@@ -151,7 +159,12 @@ export class ComplianceQueries {
     }
     params.push(limit + 1);
     const { rows } = await this.sql.query<HistoryRow>(
-      `SELECT * FROM rm_access_history WHERE ${where.join(' AND ')} ORDER BY pos_commit DESC, pos_prepare DESC LIMIT $${params.length}`,
+      // The page first, then the provenance of the grant each access went through (immutable, so joined when read).
+      `SELECT h.*,
+         (SELECT g.access_request_id FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_access_request_id,
+         (SELECT g.break_glass FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_break_glass
+       FROM (SELECT * FROM rm_access_history WHERE ${where.join(' AND ')} ORDER BY pos_commit DESC, pos_prepare DESC LIMIT $${params.length}) h
+       ORDER BY h.pos_commit DESC, h.pos_prepare DESC`,
       params,
     );
     const page = rows.slice(0, limit);
