@@ -344,6 +344,10 @@ HOST: 0.0.0.0
 PORT: {{ .Values.config.port | quote }}
 DATA_DIR: /var/lib/pipeline-secrets
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+PG_CONNECT_TIMEOUT_MS: {{ .Values.database.connectTimeoutMs | int | quote }}
+PG_STATEMENT_TIMEOUT_MS: {{ .Values.database.statementTimeoutMs | int | quote }}
+PG_QUERY_TIMEOUT_MS: {{ .Values.database.queryTimeoutMs | int | quote }}
+PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: {{ .Values.database.idleInTransactionTimeoutMs | int | quote }}
 KAFKA_BROKERS: {{ .Values.kafka.brokers | quote }}
 KAFKA_CLIENT_ID: {{ .Values.kafka.clientId | quote }}
 AUDIT_TOPIC: {{ .Values.kafka.auditTopic | quote }}
@@ -379,7 +383,7 @@ Which ConfigMap settings each app reads (the catalog's usedBy). An app gets only
 e.g. the projector is never handed the user issuer it has no key for.
 */}}
 {{- define "pipeline-secrets.configKeysOf" -}}
-{{- $common := list "PROFILE" "HOST" "PORT" "DATA_DIR" "LOG_LEVEL" -}}
+{{- $common := list "PROFILE" "HOST" "PORT" "DATA_DIR" "LOG_LEVEL" "PG_CONNECT_TIMEOUT_MS" "PG_STATEMENT_TIMEOUT_MS" "PG_QUERY_TIMEOUT_MS" "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS" -}}
 {{- if eq . "command-api" -}}
 {{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "GRANT_EXPIRY_SCAN_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
 {{- else if eq . "projector" -}}

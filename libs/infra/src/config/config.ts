@@ -15,6 +15,10 @@ class RawSettings {
   @IsString() DATA_DIR = './data';
   @IsIn(['debug', 'info', 'warn', 'error']) LOG_LEVEL = 'info';
   @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' }) DATABASE_URL?: string;
+  @IsInt() @Min(100) @Max(60000) PG_CONNECT_TIMEOUT_MS = 3000;
+  @IsInt() @Min(100) @Max(600000) PG_STATEMENT_TIMEOUT_MS = 10000;
+  @IsInt() @Min(100) @Max(600000) PG_QUERY_TIMEOUT_MS = 12000;
+  @IsInt() @Min(1000) @Max(3600000) PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 15000;
   @IsOptional() @Matches(/^(esdb|kurrentdb|kdb|esdb\+discover|kurrentdb\+discover):\/\//, { message: 'EVENTSTORE_URL must be an esdb:// connection string' })
   EVENTSTORE_URL?: string;
   @IsOptional() @Matches(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, { message: 'KAFKA_BROKERS must be host:port[,host:port...]' }) KAFKA_BROKERS?: string;
@@ -76,6 +80,8 @@ export interface AppConfig {
   dataDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   databaseUrl?: string;
+  /** PostgreSQL time bounds (ms): connect, server-side statement, client-side query, idle in transaction. */
+  pgBounds: { connectTimeoutMs: number; statementTimeoutMs: number; queryTimeoutMs: number; idleInTransactionTimeoutMs: number };
   eventStoreUrl?: string;
   kafka: { brokers: string[]; clientId: string; auditTopic: string; checkpointTopic: string; partitions: number; replicationFactor: number };
   auditSigningKeyFile: string;
@@ -107,7 +113,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
+const NUMERIC = new Set(['PORT', 'PG_CONNECT_TIMEOUT_MS', 'PG_STATEMENT_TIMEOUT_MS', 'PG_QUERY_TIMEOUT_MS', 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -143,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (raw.BAO_ADDR && !raw.BAO_TOKEN && !raw.BAO_TOKEN_FILE) problems.push('BAO_TOKEN_FILE (or BAO_TOKEN) is required when BAO_ADDR is set');
     if (apps.includes('command-api') && !users && !devIssuer) problems.push('AUTH_USER_ISSUER is required in the production profile (or DEV_ISSUER=1 for trials)');
   }
+  if (raw.PG_QUERY_TIMEOUT_MS <= raw.PG_STATEMENT_TIMEOUT_MS) problems.push('PG_QUERY_TIMEOUT_MS must be greater than PG_STATEMENT_TIMEOUT_MS (the server cancels first, so the client sees its error)');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
   return {
@@ -153,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir,
     logLevel: raw.LOG_LEVEL as AppConfig['logLevel'],
     databaseUrl: raw.DATABASE_URL,
+    pgBounds: { connectTimeoutMs: raw.PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: raw.PG_STATEMENT_TIMEOUT_MS, queryTimeoutMs: raw.PG_QUERY_TIMEOUT_MS, idleInTransactionTimeoutMs: raw.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS },
     eventStoreUrl: raw.EVENTSTORE_URL,
     kafka: {
       brokers: raw.KAFKA_BROKERS ? raw.KAFKA_BROKERS.split(',') : [],

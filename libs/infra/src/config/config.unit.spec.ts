@@ -55,6 +55,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUDIT_CHECKPOINT_SECONDS: '2' }).auditLog).toEqual({ origin: 'pipeline-secrets.local/audit', checkpointEveryRecords: 1000, checkpointSeconds: 2 });
   });
 
+  it('PostgreSQL time bounds: defaults, overrides, and the client bound must exceed the server one', () => {
+    expect(loadConfig({}).pgBounds).toEqual({ connectTimeoutMs: 3000, statementTimeoutMs: 10000, queryTimeoutMs: 12000, idleInTransactionTimeoutMs: 15000 });
+    expect(loadConfig({ PG_STATEMENT_TIMEOUT_MS: '4000', PG_QUERY_TIMEOUT_MS: '5000' }).pgBounds).toMatchObject({ statementTimeoutMs: 4000, queryTimeoutMs: 5000 });
+    expect(() => loadConfig({ PG_QUERY_TIMEOUT_MS: '9000' })).toThrow(/PG_QUERY_TIMEOUT_MS must be greater than PG_STATEMENT_TIMEOUT_MS/);
+    expect(() => loadConfig({ PG_CONNECT_TIMEOUT_MS: '0' })).toThrow(/PG_CONNECT_TIMEOUT_MS/);
+  });
+
   it('the settings catalog names every variable loadConfig reads, and nothing else', () => {
     expect(settingNames()).toEqual(SETTINGS.map((s) => s.name).sort());
   });

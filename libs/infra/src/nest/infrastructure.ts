@@ -13,6 +13,7 @@ import { Metrics } from '../observability/metrics';
 import { ComplianceQueries } from '../read-models/compliance';
 import { migrateReadModels, SqlSecretCatalog } from '../read-models/secret-catalog';
 import { openSqlClient } from '../sql/open-sql-client';
+import { pgBoundsOf } from '../sql/pg-client';
 import { SqlClient } from '../sql/sql-client';
 import { EmbeddedValueStore } from '../value-store/embedded-value-store';
 import { OpenBaoValueStore } from '../value-store/openbao-value-store';
@@ -87,7 +88,7 @@ export async function createInfrastructure(config: AppConfig, logger = new JsonL
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const metrics = new Metrics();
-    const sql = await openSqlClient(config.profile === 'embedded' ? { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') } : { kind: 'postgres', url: config.databaseUrl! });
+    const sql = await openSqlClient(config.profile === 'embedded' ? { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') } : { kind: 'postgres', url: config.databaseUrl!, bounds: pgBoundsOf(config.pgBounds) });
     closers.push(() => sql.close());
     const eventStore = await createEventStore(config.eventStoreUrl ? { kind: 'eventstoredb', url: config.eventStoreUrl } : { kind: 'sql', sql });
     closers.push(() => eventStore.close());

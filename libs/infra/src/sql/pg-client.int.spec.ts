@@ -1,4 +1,5 @@
-import { PgClient } from './pg-client';
+import { StoreUnavailableError } from '@app/domain';
+import { PgClient, pgBoundsOf } from './pg-client';
 import { isUnavailable } from './errors';
 import { TcpProxy } from '../../../../test/support/tcp-proxy';
 
@@ -22,6 +23,26 @@ if (!DATABASE_URL) {
       proxy.forward();
       await client.close();
       await proxy.close();
+    });
+
+    it('the configured bounds (PG_*_MS, AppConfig.pgBounds) reach the pool: a short statement_timeout cancels, a short query_timeout ends a black-holed query', async () => {
+      const u = new URL(DATABASE_URL);
+      u.host = `127.0.0.1:${proxy.port}`;
+      const short = await PgClient.connect(u.toString(), 2, pgBoundsOf({ connectTimeoutMs: 1000, statementTimeoutMs: 300, queryTimeoutMs: 800, idleInTransactionTimeoutMs: 5000 }));
+      try {
+        const t0 = Date.now();
+        const cancelled = (await short.query('SELECT pg_sleep(2)').then(() => undefined, (e: unknown) => e)) as { cause?: { code?: string } } | undefined;
+        expect(cancelled?.cause?.code).toBe('57014'); // query_canceled by statement_timeout (mapped to 503)
+        expect(Date.now() - t0).toBeLessThan(1500);
+        proxy.blackhole();
+        const t1 = Date.now();
+        const err = await short.query('SELECT 1').then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreUnavailableError); // the 503 path, within query_timeout
+        expect(Date.now() - t1).toBeLessThan(2500);
+      } finally {
+        proxy.forward();
+        await short.close();
+      }
     });
 
     it('a connection lost inside a transaction rejects as unavailable and does not crash the process; LISTEN is re-subscribed after the server returns', async () => {

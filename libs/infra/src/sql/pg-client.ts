@@ -23,7 +23,8 @@ function prepared(sql: string, params: unknown[]): { name?: string; text: string
  * Every database call is bounded (the request time bound in docs/architecture.md follows from these):
  * connecting 3 s, a statement 10 s on the server and 12 s on the client (a black-holed server never
  * answers, so the client-side query_timeout is what ends the wait), a transaction idle 15 s, and TCP
- * keepalive after 5 s so a dead peer is noticed.
+ * keepalive after 5 s so a dead peer is noticed. These are the defaults of PG_CONNECT_TIMEOUT_MS,
+ * PG_STATEMENT_TIMEOUT_MS, PG_QUERY_TIMEOUT_MS and PG_IDLE_IN_TRANSACTION_TIMEOUT_MS (AppConfig.pgBounds).
  */
 export const PG_BOUNDS = {
   connectionTimeoutMillis: 3000,
@@ -34,6 +35,13 @@ export const PG_BOUNDS = {
   keepAliveInitialDelayMillis: 5000,
 } as const;
 
+export type PgBounds = { connectionTimeoutMillis: number; statement_timeout: number; query_timeout: number; idle_in_transaction_session_timeout: number };
+
+/** AppConfig.pgBounds (the PG_*_MS settings) as pg's pool options. */
+export function pgBoundsOf(c: { connectTimeoutMs: number; statementTimeoutMs: number; queryTimeoutMs: number; idleInTransactionTimeoutMs: number }): PgBounds {
+  return { connectionTimeoutMillis: c.connectTimeoutMs, statement_timeout: c.statementTimeoutMs, query_timeout: c.queryTimeoutMs, idle_in_transaction_session_timeout: c.idleInTransactionTimeoutMs };
+}
+
 /** SqlClient over a `pg` connection pool: the production profile's PostgreSQL. */
 export class PgClient implements SqlClient {
   readonly dialect = 'postgres' as const;
@@ -41,10 +49,11 @@ export class PgClient implements SqlClient {
   private listener?: Promise<Client>;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
 
-  private constructor(private readonly pool: Pool, private readonly url: string) {}
+  private constructor(private readonly pool: Pool, private readonly url: string, private readonly bounds: PgBounds) {}
 
-  static async connect(url: string, max = 20): Promise<PgClient> {
-    const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, ...PG_BOUNDS });
+  static async connect(url: string, max = 20, bounds: Partial<PgBounds> = {}): Promise<PgClient> {
+    const b: PgBounds = { ...PG_BOUNDS, ...bounds };
+    const pool = new Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, ...PG_BOUNDS, ...b });
     // An idle client's error (server restart) must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     // A checked-out client (a transaction's) that loses its connection emits 'error' too: without a
@@ -52,7 +61,7 @@ export class PgClient implements SqlClient {
     pool.on('connect', (c) => {
       c.on('error', () => undefined);
     });
-    const client = new PgClient(pool, url);
+    const client = new PgClient(pool, url, b);
     await client.query('SELECT 1');
     return client;
   }
@@ -122,7 +131,7 @@ export class PgClient implements SqlClient {
   /** The one LISTEN connection; when it is lost, it is reconnected (250 ms doubling to 2 s, forever until close) and LISTENs again on every channel. */
   private connectListener(): Promise<Client> {
     if (this.listener) return this.listener;
-    const l = new Client({ connectionString: this.url, connectionTimeoutMillis: PG_BOUNDS.connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 5000 });
+    const l = new Client({ connectionString: this.url, connectionTimeoutMillis: this.bounds.connectionTimeoutMillis, keepAlive: true, keepAliveInitialDelayMillis: 5000 });
     const pending: Promise<Client> = l.connect().then(() => l);
     this.listener = pending;
     const lost = () => {
