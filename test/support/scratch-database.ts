@@ -15,8 +15,21 @@ export async function scratchDatabase(url: string, label: string): Promise<{ url
     async drop() {
       const c = new Client({ connectionString: url });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      try {
+        // FORCE cannot end an autovacuum worker (it belongs to no role the stack's role may
+        // signal: 42501), and one often runs right after a test wrote a lot: wait for it to end.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            return;
+          } catch (e) {
+            if ((e as { code?: string }).code !== '42501' || attempt >= 30) throw e;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      } finally {
+        await c.end();
+      }
     },
   };
 }
