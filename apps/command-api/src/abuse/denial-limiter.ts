@@ -1,21 +1,12 @@
-import { DenialReason, PrincipalRecord } from '@app/domain';
+import { DenialReason, PrincipalRecord, SecretAccessDenialsSuppressed } from '@app/domain';
 
 // Bounded denials. A small fixed-window counter of our own rather than a library: it needs the
 // per-key fold state (first/last/count) anyway, and is ~80 lines with an injectable clock.
 
 export type DenialVerdict = { record: boolean; retryAfterSeconds: number | null };
 
-export interface DenialSummary {
-  projectId: string;
-  principal: PrincipalRecord;
-  reason: DenialReason | 'rate-limited';
-  count: number;
-  rateLimited: number;
-  projects: number;
-  firstAt: string;
-  lastAt: string;
-  windowSeconds: number;
-}
+/** What a closed window becomes: exactly the data of the summary event. */
+export type DenialSummary = SecretAccessDenialsSuppressed['data'];
 
 interface Fold {
   closesAt: number;
