@@ -185,12 +185,23 @@ async function main() {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-pg-'));
+  const run = randomUUID().slice(0, 8);
   // The production profile refuses to generate its audit signing key: the benchmark mints one,
   // as a mounted secret would provide it, so the run needs nothing prepared by hand.
   const signingKeyFile = join(dir, 'audit-signing.key');
   loadAuditSigningKey(signingKeyFile, true);
   const pgServer = await startServer(
-    { DATA_DIR: dir, PROFILE: 'production', DATABASE_URL: url, DEV_ISSUER: '1', MASTER_KEY_FILE: writeTestMasterKey(dir), AUDIT_SIGNING_KEY_FILE: signingKeyFile },
+    {
+      DATA_DIR: dir,
+      PROFILE: 'production',
+      DATABASE_URL: url,
+      DEV_ISSUER: '1',
+      MASTER_KEY_FILE: writeTestMasterKey(dir),
+      AUDIT_SIGNING_KEY_FILE: signingKeyFile,
+      // With BAO_ADDR set (scripts/stack env) values live in OpenBao: a private JWT mount and KV
+      // prefix, so this run's dev issuer key never replaces the shared mount's configuration.
+      ...(process.env.BAO_ADDR ? { BAO_JWT_MOUNT: `jwt-bench-${run}`, BAO_KV_PREFIX: `ps-bench-${run}` } : {}),
+    },
     18081,
   );
   try {

@@ -150,7 +150,8 @@ describe('compliance queries (access history, readers at T), embedded profile', 
     const name = ciRoleName(P, { environment: 'production', branch: null, protectedOnly: false });
     const file = join(t.dataDir, 'policies', `${name}.hcl`);
     const hcl = await eventually(async () => (existsSync(file) ? readFileSync(file, 'utf8') : ''), (x) => x.length > 0);
-    expect(hcl).toContain(`path "secret/data/pipeline-secrets/${P}/DB_PASSWORD" {\n  capabilities = ["read"]\n}`);
+    // values written under the scope (one KV path each); an embedded-profile value is in no KV path
+    expect(hcl).toContain(`path "secret/data/pipeline-secrets/${P}/DB_PASSWORD/${name.slice(-16)}-*" {\n  capabilities = ["read"]\n}`);
     const role = JSON.parse(readFileSync(join(t.dataDir, 'policies', 'roles', `${name}.json`), 'utf8'));
     expect(role.bound_claims).toEqual({ project_id: P, environment: 'production' });
     expect(role.token_policies).toEqual([name]);

@@ -54,7 +54,12 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
     }, 30_000);
     afterAll(() => t?.close());
 
-    const kv = (project: string, name: string) => `secret/data/ps-test-${run}/${project}/${name}`;
+    /** The KV data path of a secret's newest value (one KV path per value version): what a direct reader is told. */
+    const kv = async (project: string, name: string) => {
+      const refs = (await (t.infra.eventStore as EventStore).readStream(`secret-${project}/${name}`)).map((e) => e.data.valueRef).filter((r) => typeof r === 'string');
+      const ref = parseBaoRef(String(refs[refs.length - 1]))!;
+      return `${ref.mount}/data/${ref.path}`;
+    };
     const login = async (jwt: string, role: string) => {
       let res;
       try {
@@ -72,11 +77,14 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
     };
 
     it('stores values in KV v2 with the KV version in the event, never in the event itself', async () => {
-      const stored = await root.read(kv(P, 'PROD_DB'));
+      const stored = await root.read(await kv(P, 'PROD_DB'));
       expect(stored.data.data).toEqual({ value: CANARY });
       const events = await (t.infra.eventStore as EventStore).readStream(`secret-${P}/PROD_DB`);
       const ref = parseBaoRef(String(events[0].data.valueRef));
-      expect(ref).toEqual({ mount: 'secret', path: `ps-test-${run}/${P}/PROD_DB`, version: stored.data.metadata.version });
+      // One KV path per value version, under the hash of the scope it was written with.
+      const hash = ciRoleName(P, prodScope).slice(-16);
+      expect(ref).toEqual({ mount: 'secret', path: expect.stringMatching(new RegExp(`^ps-test-${run}/${P}/PROD_DB/${hash}-[0-9a-f]{16}$`)), version: 1 });
+      expect(stored.data.metadata.version).toBe(1);
       expect(JSON.stringify(events.map((e) => [e.data, e.metadata]))).not.toContain(CANARY);
     });
 
@@ -93,12 +101,12 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect({ missing, log: missing.length ? t.logs.filter((l) => /"level":"(warn|error)"|reconcil|caught up/.test(l)).slice(-12) : [] }).toEqual({ missing: [], log: [] });
       const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production', pipeline: '1', job: '1' });
       const asProd = await login(job, prodRole);
-      expect((await asProd.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
-      for (const path of [kv(P, 'SHARED'), kv(P, 'STAGING_DB'), kv(OTHER, 'PROD_DB'), `secret/data/anything`]) {
+      expect((await asProd.read(await kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
+      for (const path of [await kv(P, 'SHARED'), await kv(P, 'STAGING_DB'), await kv(OTHER, 'PROD_DB'), `secret/data/anything`, `secret/data/ps-test-${run}/${P}/PROD_DB`]) {
         await expect(asProd.read(path)).rejects.toMatchObject({ response: { statusCode: 403 } });
       }
       // Unscoped secrets through the project's base role, which this job also matches.
-      expect((await (await login(job, ciRoleName(P, { environment: null, branch: null, protectedOnly: false }))).read(kv(P, 'SHARED'))).data.data.value).toBe(`${CANARY}-shared`);
+      expect((await (await login(job, ciRoleName(P, { environment: null, branch: null, protectedOnly: false }))).read(await kv(P, 'SHARED'))).data.data.value).toBe(`${CANARY}-shared`);
       // Roles whose bound claims the job does not satisfy refuse the login.
       for (const role of [ciRoleName(P, { environment: 'staging', branch: null, protectedOnly: false }), ciRoleName(OTHER, prodScope)]) {
         await expect(login(job, role)).rejects.toMatchObject({ response: { statusCode: 400 } });
@@ -135,28 +143,56 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       const baseRole = ciRoleName(P, { environment: null, branch: null, protectedOnly: false });
       const asProd = await login(job, prodRole);
       const asBase = await login(job, baseRole);
-      expect((await asProd.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
+      const prodPath = await kv(P, 'PROD_DB');
+      const sharedPath = await kv(P, 'SHARED');
+      expect((await asProd.read(prodPath)).data.data.value).toBe(CANARY);
       expect((await http.patch(`/v1/projects/${P}/secrets/PROD_DB`).set(auth(owner)).send({ environment: 'production-eu' })).status).toBe(200);
       expect((await http.delete(`/v1/projects/${P}/secrets/SHARED`).set(auth(owner))).status).toBe(204);
       // Tokens already issued lose the paths as soon as the reconciler rewrites or removes their policies.
-      expect(await eventually(() => asProd.read(kv(P, 'PROD_DB')).then(() => 200, status), (s) => s === 403)).toBe(403);
-      expect(await eventually(() => asBase.read(kv(P, 'SHARED')).then(() => 200, status), (s) => s === 403)).toBe(403);
+      expect(await eventually(() => asProd.read(prodPath).then(() => 200, status), (s) => s === 403)).toBe(403);
+      expect(await eventually(() => asBase.read(sharedPath).then(() => 200, status), (s) => s === 403)).toBe(403);
       // And no role lets this job in for them any more.
       await expect(login(job, prodRole)).rejects.toMatchObject({ response: { statusCode: 400 } });
       await expect(login(job, ciRoleName(P, { ...prodScope, environment: 'production-eu' }))).rejects.toMatchObject({ response: { statusCode: 400 } });
       expect((await http.post(`/v1/projects/${P}/secrets/PROD_DB/access`).set(auth(job)).send({})).status).toBe(403);
     });
 
-    it('a create that ends 409 writes no KV version: the existing secret keeps its versions and "latest" (issue 11, 2a)', async () => {
-      const before = await root.read(`secret/metadata/ps-test-${run}/${P}/PROD_DB`);
+    it('a create that ends 409 writes no KV value: the existing secret keeps exactly its values (issue 11, 2a)', async () => {
+      const values = () => root.list(`secret/metadata/ps-test-${run}/${P}/PROD_DB`).then((r: { data: { keys: string[] } }) => [...r.data.keys].sort());
+      const before = await values();
       for (let i = 0; i < 5; i++) {
         const r = await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'PROD_DB', value: `${CANARY}-injected-${i}`, environment: 'staging' });
         expect(r.status).toBe(409);
       }
-      const after = await root.read(`secret/metadata/ps-test-${run}/${P}/PROD_DB`);
-      expect(after.data.current_version).toBe(before.data.current_version);
-      expect(Object.keys(after.data.versions)).toEqual(Object.keys(before.data.versions));
-      expect((await root.read(kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
+      expect(await values()).toEqual(before);
+      expect((await root.read(await kv(P, 'PROD_DB'))).data.data.value).toBe(CANARY);
+    });
+
+    it('a policy grants exactly the values its scope may read: after a move to staging, no production-era value (issue 11, 2b)', async () => {
+      const stagingScope = { environment: 'staging', branch: null, protectedOnly: false };
+      const create = await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'MOVED', value: `${CANARY}-prod-era`, environment: 'production', branch: 'main', protectedOnly: true });
+      expect(create.status).toBe(201);
+      const v1 = await kv(P, 'MOVED');
+      expect((await http.put(`/v1/projects/${P}/secrets/MOVED/value`).set(auth(owner)).send({ value: `${CANARY}-prod-era-2` })).status).toBe(200);
+      const v2 = await kv(P, 'MOVED');
+      expect((await http.patch(`/v1/projects/${P}/secrets/MOVED`).set(auth(owner)).send({ environment: 'staging', branch: null, protectedOnly: false })).status).toBe(200);
+      const job = await t.ciToken({ project: P, ref: 'feature/x', protected: false, environment: 'staging' });
+      const stagingRole = ciRoleName(P, stagingScope);
+      const asStaging = await eventually(() => login(job, stagingRole).then((c) => c.read(v2).then(() => c, () => undefined), () => undefined), (c) => c !== undefined, 20_000);
+      // The current value moved with the secret; the production-era one before it did not, by any path or version.
+      expect((await asStaging!.read(v2)).data.data.value).toBe(`${CANARY}-prod-era-2`);
+      for (const path of [v1, `${v1}?version=1`, `secret/data/ps-test-${run}/${P}/MOVED`, `secret/data/ps-test-${run}/${P}/MOVED?version=1`]) {
+        await expect(asStaging!.read(path)).rejects.toMatchObject({ response: { statusCode: 403 } });
+      }
+      // A value written after the move is readable at once (no wait for a policy), and the older ones stay refused.
+      expect((await http.put(`/v1/projects/${P}/secrets/MOVED/value`).set(auth(owner)).send({ value: `${CANARY}-staging-era` })).status).toBe(200);
+      const v3 = await kv(P, 'MOVED');
+      expect((await asStaging!.read(v3)).data.data.value).toBe(`${CANARY}-staging-era`);
+      expect(await eventually(() => asStaging!.read(v2).then(() => 200, status), (s) => s === 403)).toBe(403);
+      await expect(asStaging!.read(v1)).rejects.toMatchObject({ response: { statusCode: 403 } });
+      // The brokered path for the same job serves the current value.
+      const r = await http.post(`/v1/projects/${P}/secrets/MOVED/access`).set(auth(job)).send({});
+      expect([r.status, r.body.value]).toEqual([200, `${CANARY}-staging-era`]);
     });
 
     it('an access racing a delete is a 404, and the trail records that the value was not delivered (issue 10, 4)', async () => {
@@ -200,8 +236,9 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect(ok.length).toBeGreaterThan(0);
       expect(puts.every((r) => r.status === 200 || r.status === 409)).toBe(true);
       const events = await t.infra.eventStore.readStream(`secret-${P}/STAGING_DB`);
-      const refs = events.filter((e) => e.type === 'SecretValueUpdated').map((e) => parseBaoRef(String(e.data.valueRef))!.version);
-      expect(new Set(refs).size).toBe(refs.length);
+      const refs = events.filter((e) => e.type === 'SecretValueUpdated').map((e) => parseBaoRef(String(e.data.valueRef))!);
+      expect(new Set(refs.map((r) => r.path)).size).toBe(refs.length);
+      expect(refs.every((r) => r.version === 1)).toBe(true);
       const store = t.infra.valueStore as OpenBaoValueStore;
       for (const e of events.filter((x) => x.type !== 'SecretMetadataChanged')) expect(await store.get(String(e.data.valueRef))).toMatch(new RegExp(`^${CANARY}`));
     });
@@ -225,11 +262,11 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect(failed.status).toBeGreaterThanOrEqual(500);
       expect(failed.status).not.toBe(500);
       const ref = parseBaoRef(written!)!;
-      const md = await root.read(`secret/metadata/${ref.path}`);
-      expect(md.data.versions[String(ref.version)].destroyed).toBe(true);
+      // One KV path per value: destroying it removes the path altogether.
+      await expect(root.read(`secret/metadata/${ref.path}`)).rejects.toMatchObject({ response: { statusCode: 404 } });
 
       // A crash between put and append: the version stays until the sweep finds no event for it.
-      const orphan = await store.put({ projectId: OTHER, name: 'PROD_DB', version: 99 }, `${CANARY}-orphan`);
+      const orphan = await store.put({ projectId: OTHER, name: 'PROD_DB', version: 99, scope: prodScope }, `${CANARY}-orphan`);
       const logs: string[] = [];
       const log = new JsonLogger('debug');
       JsonLogger.setSink((l) => logs.push(l));

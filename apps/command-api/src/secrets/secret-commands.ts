@@ -162,7 +162,7 @@ export class CreateSecretHandler implements ICommandHandler<CreateSecretCommand>
         // Decide before the value is written: a create of a secret that exists (409) writes nothing
         // under its path, whatever the caller may create elsewhere.
         decideBeforeWriting(loaded.state, build);
-        return build(await pending.put({ projectId, name: body.name, version: 1 }, body.value));
+        return build(await pending.put({ projectId, name: body.name, version: 1, scope }, body.value));
       }, ctx),
     );
     return { name: body.name, version: 1, revision: result.nextExpectedRevision };
@@ -185,8 +185,8 @@ export class UpdateSecretValueHandler implements ICommandHandler<UpdateSecretVal
         await requireVisible(this.access, principal, 'update', projectId, name, loaded, ctx);
         const build = (valueRef: string): SecretCommand => ({ type: 'UpdateSecretValue', data: { valueRef }, metadata: meta(ctx) });
         decideBeforeWriting(loaded.state, build);
-        const next = loaded.state.status === 'active' ? loaded.state.version + 1 : 1;
-        return build(await pending.put({ projectId, name, version: next }, value));
+        if (loaded.state.status !== 'active') throw new Error('unreachable: decideBeforeWriting refuses an update of a secret that is not active');
+        return build(await pending.put({ projectId, name, version: loaded.state.version + 1, scope: loaded.state.scope }, value));
       }, ctx, { ifMatch }),
     );
     const ev = result.events[0];

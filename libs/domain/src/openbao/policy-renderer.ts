@@ -15,6 +15,12 @@ export interface ScopedSecret {
   projectId: string;
   name: string;
   scope: SecretScope;
+  /**
+   * The KV path (under the mount) of the secret's current value, from its value reference; the
+   * policy of its scope grants it exactly (it may have been written under an earlier scope).
+   * Absent: only versions written under the current scope are granted.
+   */
+  currentValuePath?: string;
 }
 
 export interface RenderOptions {
@@ -55,13 +61,26 @@ export function kvPath(opts: Pick<RenderOptions, 'kvPrefix'>, projectId: string,
   return `${opts.kvPrefix}/${projectId}/${name}`;
 }
 
-/** KV v2 API path of a secret's data (what a policy names and a read requests). */
-export function kvDataPath(opts: Pick<RenderOptions, 'kvMount' | 'kvPrefix'>, projectId: string, name: string): string {
-  return `${opts.kvMount}/data/${kvPath(opts, projectId, name)}`;
+/** Hex digits of the owner hash in every role and policy name, and of both parts of a value's path segment (64 bits each). */
+export const NAME_HASH_HEX = 16;
+
+/**
+ * Where one value version lives: `<prefix>/<project>/<NAME>/<scope hash>-<nonce>`, its own KV
+ * secret (written once, as KV version 1). The scope hash is the one in the role name of the scope
+ * the secret had when the value was written, so a policy can grant "every value written under
+ * this scope" with one prefix glob and nothing written under another scope; the nonce (16 random
+ * hex digits, chosen by the writer) makes every path new, so a lost race or an OpenBao restarted
+ * empty can never reuse one.
+ */
+export function kvValuePath(opts: Pick<RenderOptions, 'kvPrefix'>, projectId: string, name: string, scope: SecretScope, nonce: string): string {
+  if (!/^[0-9a-f]{16}$/.test(nonce)) throw new Error('value path nonce must be 16 hex digits');
+  return `${kvPath(opts, projectId, name)}/${scopeHash(projectId, scope)}-${nonce}`;
 }
 
-/** Hex digits of the owner hash in every role and policy name (64 bits). */
-export const NAME_HASH_HEX = 16;
+/** KV v2 API path (under the mount) of every value of this secret written under this scope. */
+function scopeValueGlob(opts: Pick<RenderOptions, 'kvMount' | 'kvPrefix'>, projectId: string, name: string, scope: SecretScope): string {
+  return `${opts.kvMount}/data/${kvPath(opts, projectId, name)}/${scopeHash(projectId, scope)}-*`;
+}
 
 /**
  * The owner of a name, encoded injectively: JSON of an array, so no project id, glob or flag can
@@ -81,7 +100,11 @@ function ownerKey(projectId: string, s: SecretScope): string {
  * (`renderBaoState` throws {@link RoleNameCollisionError}).
  */
 export function ciRoleName(projectId: string, scope: SecretScope): string {
-  return `${OWNED_PREFIX}${projectId}-${createHash('sha256').update(ownerKey(projectId, scope)).digest('hex').slice(0, NAME_HASH_HEX)}`;
+  return `${OWNED_PREFIX}${projectId}-${scopeHash(projectId, scope)}`;
+}
+
+function scopeHash(projectId: string, scope: SecretScope): string {
+  return createHash('sha256').update(ownerKey(projectId, scope)).digest('hex').slice(0, NAME_HASH_HEX);
 }
 
 /** Two different (project, scope) owners render to one role name: applying it would merge their grants. */
@@ -104,13 +127,20 @@ function describeScope(projectId: string, s: SecretScope): string {
   ].join(', ');
 }
 
-function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope, names: string[]): string {
+function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope, secrets: { name: string; currentValuePath?: string }[]): string {
   const lines = [
     '# Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.',
     `# CI jobs with ${describeScope(projectId, scope)}.`,
+    '# Each value version is its own KV path; a secret grants the values written under this scope',
+    '# and its current value, never a value written while the secret had another scope.',
   ];
-  for (const name of names) {
-    lines.push('', `path "${kvDataPath(opts, projectId, name)}" {`, '  capabilities = ["read"]', '}');
+  for (const { name, currentValuePath } of secrets) {
+    const glob = scopeValueGlob(opts, projectId, name, scope);
+    lines.push('', `path "${glob}" {`, '  capabilities = ["read"]', '}');
+    const current = currentValuePath === undefined ? undefined : `${opts.kvMount}/data/${currentValuePath}`;
+    // The current value was written under an earlier scope (or under the one-path layout of
+    // earlier releases, whose every version it then grants until the next value update).
+    if (current !== undefined && !current.startsWith(glob.slice(0, -1))) lines.push(`path "${current}" {`, '  capabilities = ["read"]', '}');
   }
   // Roles set token_no_default_policy, so a job's token may otherwise not even revoke itself;
   // the service revokes the token it brokered a read with as soon as the read is done.
@@ -156,22 +186,22 @@ function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, 
 
 /** `nameOf` is only for tests (to show that a colliding naming is refused). */
 export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOptions, nameOf: (projectId: string, scope: SecretScope) => string = ciRoleName): DesiredBaoState {
-  const groups = new Map<string, { projectId: string; scope: SecretScope; names: string[] }>();
+  const groups = new Map<string, { projectId: string; scope: SecretScope; secrets: { name: string; currentValuePath?: string }[] }>();
   for (const s of secrets) {
     const role = nameOf(s.projectId, s.scope);
-    const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, names: [] };
+    const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, secrets: [] };
     // Never merge two owners' grants into one object: refuse the whole state instead.
     if (ownerKey(g.projectId, g.scope) !== ownerKey(s.projectId, s.scope)) {
       throw new RoleNameCollisionError(role, [ownerKey(g.projectId, g.scope), ownerKey(s.projectId, s.scope)].sort());
     }
-    g.names.push(s.name);
+    g.secrets.push({ name: s.name, currentValuePath: s.currentValuePath });
     groups.set(role, g);
   }
   const policies = new Map<string, string>();
   const roles = new Map<string, JwtRole>();
   for (const role of [...groups.keys()].sort()) {
     const g = groups.get(role)!;
-    policies.set(role, renderPolicy(opts, g.projectId, g.scope, [...g.names].sort()));
+    policies.set(role, renderPolicy(opts, g.projectId, g.scope, [...g.secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))));
     roles.set(role, renderRole(opts, g.projectId, g.scope, role));
   }
   return { policies, roles };

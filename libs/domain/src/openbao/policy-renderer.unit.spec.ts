@@ -2,17 +2,21 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { SecretScope } from '../secret/secret';
-import { ciRoleName, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret } from './policy-renderer';
+import { ciRoleName, kvValuePath, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret } from './policy-renderer';
 
 // Golden files: the exact bytes OpenBao receives. Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
 const GOLDEN = join(__dirname, 'golden');
 const opts = { kvMount: 'secret', kvPrefix: 'pipeline-secrets', audience: 'pipeline-secrets', tokenTtlSeconds: 300 };
 const unscoped = { environment: null, branch: null, protectedOnly: false };
 const prod = { environment: 'production', branch: 'main', protectedOnly: true };
+const hashOf = (projectId: string, sc: SecretScope) => ciRoleName(projectId, sc).slice(-NAME_HASH_HEX);
 const secrets: ScopedSecret[] = [
-  { projectId: 'payments', name: 'STRIPE_KEY', scope: prod },
-  { projectId: 'payments', name: 'NPM_TOKEN', scope: unscoped },
-  { projectId: 'payments', name: 'DB_PASSWORD', scope: prod },
+  // current value written under another scope (the secret moved to production since)
+  { projectId: 'payments', name: 'STRIPE_KEY', scope: prod, currentValuePath: `pipeline-secrets/payments/STRIPE_KEY/${hashOf('payments', unscoped)}-00000000000000aa` },
+  // current value of the one-path layout of earlier releases
+  { projectId: 'payments', name: 'NPM_TOKEN', scope: unscoped, currentValuePath: 'pipeline-secrets/payments/NPM_TOKEN' },
+  // current value written under its scope: the scope's glob covers it
+  { projectId: 'payments', name: 'DB_PASSWORD', scope: prod, currentValuePath: `pipeline-secrets/payments/DB_PASSWORD/${hashOf('payments', prod)}-00000000000000bb` },
   { projectId: 'payments', name: 'STAGING_DB', scope: { environment: 'staging*', branch: null, protectedOnly: false } },
   { projectId: 'web', name: 'SENTRY_DSN', scope: unscoped },
 ];
@@ -41,14 +45,41 @@ describe('OpenBao policy renderer', () => {
     const name = ciRoleName('payments', prod);
     expect(state.roles.get(name)!.bound_claims).toEqual({ project_id: 'payments', environment: 'production', ref: 'main', ref_type: 'branch', ref_protected: 'true' });
     const hcl = state.policies.get(name)!;
-    expect(hcl.match(/^path "[^"]+"/gm)).toEqual(['path "secret/data/pipeline-secrets/payments/DB_PASSWORD"', 'path "secret/data/pipeline-secrets/payments/STRIPE_KEY"', 'path "auth/token/revoke-self"']);
+    const h = hashOf('payments', prod);
+    expect(hcl.match(/^path "[^"]+"/gm)).toEqual([
+      `path "secret/data/pipeline-secrets/payments/DB_PASSWORD/${h}-*"`,
+      `path "secret/data/pipeline-secrets/payments/STRIPE_KEY/${h}-*"`,
+      `path "secret/data/pipeline-secrets/payments/STRIPE_KEY/${hashOf('payments', unscoped)}-00000000000000aa"`,
+      'path "auth/token/revoke-self"',
+    ]);
     // read on the secrets; the only other capability is ending its own token
     const stanzas = hcl.split(/\n(?=path )/).slice(1);
-    for (const st of stanzas.slice(0, 2)) expect(st).toMatch(/capabilities = \["read"\]/);
-    expect(stanzas[2]).toMatch(/^path "auth\/token\/revoke-self" \{\n  capabilities = \["update"\]\n\}/);
-    expect(hcl).not.toMatch(/\*"|create|delete|list|sudo/);
+    for (const st of stanzas.slice(0, 3)) expect(st).toMatch(/capabilities = \["read"\]/);
+    expect(stanzas[3]).toMatch(/^path "auth\/token\/revoke-self" \{\n  capabilities = \["update"\]\n\}/);
+    expect(hcl).not.toMatch(/create|delete|list|sudo|\+/);
+    // the only glob: values written under this very scope
+    expect(hcl.match(/\*/g)).toHaveLength(2);
+    expect(hcl.match(/^path "[^"]*\*"/gm)!.every((l) => l.endsWith(`/${h}-*"`))).toBe(true);
     expect(state.roles.get(ciRoleName('payments', unscoped))!.bound_claims).toEqual({ project_id: 'payments' });
     expect(state.roles.get(name)!.token_no_default_policy).toBe(true);
+  });
+
+  it('grants no value written under another scope: after a move, only the current value and what is written from then on (issue 11, 2b)', () => {
+    const staging = { environment: 'staging', branch: null, protectedOnly: false };
+    // Written under production (two versions), then moved to staging; the current value is the second.
+    const moved = renderBaoState([{ projectId: 'payments', name: 'MOVED', scope: staging, currentValuePath: `pipeline-secrets/payments/MOVED/${hashOf('payments', prod)}-0000000000000002` }], opts);
+    const hcl = moved.policies.get(ciRoleName('payments', staging))!;
+    expect(hcl.match(/^path "[^"]+"/gm)).toEqual([
+      `path "secret/data/pipeline-secrets/payments/MOVED/${hashOf('payments', staging)}-*"`,
+      `path "secret/data/pipeline-secrets/payments/MOVED/${hashOf('payments', prod)}-0000000000000002"`,
+      'path "auth/token/revoke-self"',
+    ]);
+    expect(hcl).not.toContain(`${hashOf('payments', prod)}-*`);
+    expect(hcl).not.toContain('"secret/data/pipeline-secrets/payments/MOVED"');
+    // kvValuePath is where the writer puts a value of a scope: inside that scope's glob only
+    const p = kvValuePath(opts, 'payments', 'MOVED', staging, '0123456789abcdef');
+    expect(p).toBe(`pipeline-secrets/payments/MOVED/${hashOf('payments', staging)}-0123456789abcdef`);
+    expect(() => kvValuePath(opts, 'payments', 'MOVED', staging, '../../x')).toThrow();
   });
 
   it('is deterministic: input order does not change a byte', () => {

@@ -1,10 +1,14 @@
 // Where secret VALUES live: OpenBao KV v2 in production, an envelope-encrypted table in the
 // embedded profile. Events hold only the opaque `valueRef` this port returns.
 
+import type { SecretScope } from '../secret/secret';
+
 export interface SecretValueKey {
   projectId: string;
   name: string;
   version: number;
+  /** The secret's scope when this value is written: OpenBao keeps each value under a path of its scope, so a policy grants no value written under another scope. */
+  scope: SecretScope;
 }
 
 export interface SecretValueStore {

@@ -85,7 +85,7 @@ d('OpenBao restarted empty (private dev server)', () => {
     await reconciler.reconcileOnce();
     await values.ping();
     expect(await target.listRoles()).toEqual([role]);
-    const ref = (await values.put({ projectId: 'p', name: 'DB', version: 1 }, 'restart-canary')).valueRef;
+    const ref = (await values.put({ projectId: 'p', name: 'DB', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, 'restart-canary')).valueRef;
 
     // Restarted empty: same address, same root token, nothing inside.
     await stopBao(bao);

@@ -4,18 +4,33 @@ import { describeError, JsonLogger } from '../logging/logger';
 import { SqlExecutor } from '../sql/sql-client';
 import { Metrics } from '../observability/metrics';
 import { PolicyTarget } from './policy-target';
+import { parseBaoRef } from '../value-store/openbao-value-store';
 
 export interface ReconcileResult {
   written: string[];
   removed: string[];
 }
 
-/** Active secrets' scopes from the projected secrets read model: the reconciler's whole input. */
-export async function loadScopedSecrets(sql: SqlExecutor): Promise<ScopedSecret[]> {
-  const { rows } = await sql.query<{ project_id: string; name: string; environment: string | null; branch: string | null; protected_only: boolean }>(
-    'SELECT project_id, name, environment, branch, protected_only FROM rm_secrets ORDER BY project_id, name',
+/**
+ * Active secrets' scopes and current value references from the projected read models: the
+ * reconciler's whole input. The current value is the secret's newest version row (versions only
+ * grow within a secret's life, and a re-created secret's rows come after its earlier life's).
+ */
+export async function loadScopedSecrets(sql: SqlExecutor, kvMount: string): Promise<ScopedSecret[]> {
+  const { rows } = await sql.query<{ project_id: string; name: string; environment: string | null; branch: string | null; protected_only: boolean; value_ref: string | null }>(
+    `SELECT s.project_id, s.name, s.environment, s.branch, s.protected_only, v.value_ref
+       FROM rm_secrets s
+       LEFT JOIN LATERAL (SELECT value_ref FROM rm_secret_versions v
+                           WHERE v.project_id = s.project_id AND v.name = s.name AND v.version = s.version
+                           ORDER BY v.revision DESC LIMIT 1) v ON true
+      ORDER BY s.project_id, s.name`,
   );
-  return rows.map((r) => ({ projectId: r.project_id, name: r.name, scope: { environment: r.environment, branch: r.branch, protectedOnly: r.protected_only } }));
+  return rows.map((r) => {
+    const ref = r.value_ref === null ? undefined : parseBaoRef(r.value_ref);
+    // Only a reference into the service's own mount names a path a policy may grant (an embedded-profile ref names none).
+    const currentValuePath = ref && ref.mount === kvMount ? ref.path : undefined;
+    return { projectId: r.project_id, name: r.name, scope: { environment: r.environment, branch: r.branch, protectedOnly: r.protected_only }, currentValuePath };
+  });
 }
 
 /** OpenBao echoes many defaults; a role is up to date when every field we set reads back equal. */
@@ -46,7 +61,7 @@ export class PolicyReconciler {
   ) {}
 
   async desired(): Promise<DesiredBaoState> {
-    return renderBaoState(await loadScopedSecrets(this.sql), this.render);
+    return renderBaoState(await loadScopedSecrets(this.sql, this.render.kvMount), this.render);
   }
 
   async reconcileOnce(): Promise<ReconcileResult> {

@@ -8,7 +8,7 @@ import { ciRoleName, renderBaoState } from '@app/domain/openbao/policy-renderer'
 import { JsonLogger } from '../logging/logger';
 import { migrateReadModels } from '../read-models/schema';
 import { PgliteClient } from '../sql/pglite-client';
-import { OpenBaoValueStore } from '../value-store/openbao-value-store';
+import { OpenBaoValueStore, parseBaoRef } from '../value-store/openbao-value-store';
 import { baoClient } from './bao-client';
 import { PolicyReconciler } from './policy-reconciler';
 import { OpenBaoPolicyTarget } from './policy-target';
@@ -88,8 +88,16 @@ d('documented service policies (private OpenBao)', () => {
 
     const api = new OpenBaoValueStore({ addr, token: commandApi, kvMount: 'secret', kvPrefix: 'pipeline-secrets', jwtMount: 'jwt-ci' });
     await api.ping();
-    const { valueRef } = await api.put({ projectId: 'p', name: 'DB', version: 1 }, 'policy-canary');
+    const { valueRef } = await api.put({ projectId: 'p', name: 'DB', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, 'policy-canary');
     expect(await api.get(valueRef)).toBe('policy-canary');
+    // The command-api token creates values but can never overwrite one (no "update" on data).
+    const path = parseBaoRef(valueRef)!.path;
+    await expect(baoClient(addr, commandApi).write(`secret/data/${path}`, { data: { value: 'overwritten' } })).rejects.toMatchObject({ response: { statusCode: 403 } });
+    expect(await api.get(valueRef)).toBe('policy-canary');
+    // and destroys its own (a failed append, a delete): the per-version path is gone
+    const second = await api.put({ projectId: 'p', name: 'DB', version: 2, scope: { environment: null, branch: null, protectedOnly: false } }, 'policy-canary-2');
+    await api.destroy([second.valueRef]);
+    await expect(api.get(second.valueRef)).rejects.toMatchObject({ name: 'SecretValueMissingError' });
     const sweep = new OpenBaoValueStore({ addr, token: projector, kvMount: 'secret', kvPrefix: 'pipeline-secrets', jwtMount: 'jwt-ci' });
     await sweep.ping();
     const seen = [];

@@ -8,8 +8,8 @@ describe('EmbeddedValueStore (PGlite)', () => {
     const sql = await PgliteClient.open();
     const store = await EmbeddedValueStore.open(sql, randomBytes(32));
     const canary = `value-canary-${randomBytes(8).toString('hex')}`;
-    const a = await store.put({ projectId: 'p', name: 'N', version: 1 }, canary);
-    const b = await store.put({ projectId: 'p', name: 'N', version: 1 }, canary);
+    const a = await store.put({ projectId: 'p', name: 'N', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, canary);
+    const b = await store.put({ projectId: 'p', name: 'N', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, canary);
     expect(a.valueRef).not.toBe(b.valueRef);
     expect(await store.get(a.valueRef)).toBe(canary);
     const { rows } = await sql.query<{ c: Uint8Array; w: Uint8Array }>('SELECT ciphertext AS c, wrapped_key AS w FROM secret_values');
@@ -25,8 +25,8 @@ describe('EmbeddedValueStore (PGlite)', () => {
   it('detects a ciphertext moved to another reference (AAD binds the reference)', async () => {
     const sql = await PgliteClient.open();
     const store = await EmbeddedValueStore.open(sql, randomBytes(32));
-    const a = await store.put({ projectId: 'p', name: 'A', version: 1 }, 'alpha');
-    const b = await store.put({ projectId: 'p', name: 'B', version: 1 }, 'bravo');
+    const a = await store.put({ projectId: 'p', name: 'A', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, 'alpha');
+    const b = await store.put({ projectId: 'p', name: 'B', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, 'bravo');
     await sql.query(
       `UPDATE secret_values SET wrapped_key = s.wrapped_key, key_iv = s.key_iv, key_tag = s.key_tag, iv = s.iv, ciphertext = s.ciphertext, tag = s.tag
        FROM (SELECT * FROM secret_values WHERE value_ref = $1) s WHERE secret_values.value_ref = $2`,

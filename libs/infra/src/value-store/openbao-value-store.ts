@@ -1,11 +1,15 @@
 import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
-import { kvPath } from '@app/domain/openbao/policy-renderer';
+import { randomBytes } from 'node:crypto';
+import { kvValuePath } from '@app/domain/openbao/policy-renderer';
 import { bao, BaoClient, baoClient, isStatus } from '../openbao/bao-client';
 
-// Secret values in OpenBao KV v2, one KV secret per (project, secret name) with one KV version per
-// value version. Every write is a check-and-set against the KV version just read, so two writers
-// can never silently overwrite each other; the event records the exact KV version it refers to
-// (`valueRef`), and reads ask for that version, never "latest".
+// Secret values in OpenBao KV v2, one KV secret per value version:
+// `<prefix>/<project>/<NAME>/<scope hash>-<nonce>`, written once with check-and-set 0 (create only),
+// so no write can ever replace a value an event names, and a policy can grant exactly the values
+// written under a scope (libs/domain/src/openbao/policy-renderer.ts). The event records the exact
+// reference (`valueRef`, KV version 1), and reads ask for that version, never "latest".
+// References of the one-path layout of earlier releases (`<prefix>/<project>/<NAME>#<n>`, one KV
+// version per value version) are still read, destroyed and swept; nothing writes them any more.
 
 export interface OpenBaoValueStoreOptions {
   addr: string;
@@ -27,8 +31,10 @@ export interface OpenBaoValueStoreOptions {
  */
 export const SENTINEL_NAME = '_pipeline-secrets-sentinel';
 
-/** bao:<kv mount>:<prefix>/<project>/<NAME>#<kv version> */
-const REF = /^bao:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64}\/[a-z0-9][a-z0-9._-]{0,63}\/[A-Z][A-Z0-9_]{0,127})#([1-9]\d{0,9})$/;
+/** bao:<kv mount>:<prefix>/<project>/<NAME>/<16 hex>-<16 hex>#1, or (earlier layout) bao:<kv mount>:<prefix>/<project>/<NAME>#<kv version> */
+const REF = /^bao:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64}\/[a-z0-9][a-z0-9._-]{0,63}\/[A-Z][A-Z0-9_]{0,127}(?:\/[0-9a-f]{16}-[0-9a-f]{16})?)#([1-9]\d{0,9})$/;
+/** A value path of the per-version layout (its last segment). */
+const VALUE_SEGMENT = /^[0-9a-f]{16}-[0-9a-f]{16}$/;
 
 export interface BaoRef {
   mount: string;
@@ -39,6 +45,11 @@ export interface BaoRef {
 export function formatBaoRef(r: BaoRef): string {
   return `bao:${r.mount}:${r.path}#${r.version}`;
 }
+/** Whether a reference's path is of the per-version layout (one KV secret per value). */
+export function isValuePath(path: string): boolean {
+  return VALUE_SEGMENT.test(path.slice(path.lastIndexOf('/') + 1));
+}
+
 export function parseBaoRef(ref: string): BaoRef | undefined {
   const m = REF.exec(ref);
   return m ? { mount: m[1], path: m[2], version: Number(m[3]) } : undefined;
@@ -50,8 +61,6 @@ export interface OrphanVersion {
   createdAt: string;
 }
 
-const MAX_CAS_ATTEMPTS = 8;
-const KEEP_VERSIONS = 1_000_000;
 
 export class OpenBaoValueStore implements SecretValueStore {
   private readonly client: BaoClient;
@@ -60,37 +69,12 @@ export class OpenBaoValueStore implements SecretValueStore {
     this.client = baoClient(opts.addr, opts.token, opts.markerKey);
   }
 
-  private path(key: Pick<SecretValueKey, 'projectId' | 'name'>): string {
-    return kvPath(this.opts, key.projectId, key.name);
-  }
-
-  private async currentVersion(path: string): Promise<number> {
-    try {
-      const md = await bao(() => this.client.read(`${this.opts.kvMount}/metadata/${path}`));
-      return Number(md.data.current_version ?? 0);
-    } catch (e) {
-      if (isStatus(e, 404)) return 0;
-      throw e;
-    }
-  }
-
   async put(key: SecretValueKey, value: string): Promise<{ valueRef: string }> {
-    const path = this.path(key);
-    for (let attempt = 1; ; attempt++) {
-      const cas = await this.currentVersion(path);
-      // KV v2 prunes all but the newest `max_versions` (10 by default), which a burst of failed or
-      // racing writes could push the version an event refers to out of. Which versions live is
-      // this service's decision (destroyed on delete, on a lost race, or by the orphan sweep).
-      if (cas === 0) await bao(() => this.client.write(`${this.opts.kvMount}/metadata/${path}`, { max_versions: KEEP_VERSIONS }));
-      try {
-        const res = await bao(() => this.client.write(`${this.opts.kvMount}/data/${path}`, { data: { value }, options: { cas } }));
-        return { valueRef: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(res.data.version) }) };
-      } catch (e) {
-        // 400 = check-and-set lost to a concurrent writer: read the new version and try again.
-        if (isStatus(e, 400) && attempt < MAX_CAS_ATTEMPTS) continue;
-        throw e;
-      }
-    }
+    const path = kvValuePath(this.opts, key.projectId, key.name, key.scope, randomBytes(8).toString('hex'));
+    // cas 0: only if the path has never been written. A 400 here means a 64-bit nonce repeated
+    // (or someone else wrote the path): never overwrite, let the command fail.
+    const res = await bao(() => this.client.write(`${this.opts.kvMount}/data/${path}`, { data: { value }, options: { cas: 0 } }));
+    return { valueRef: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(res.data.version) }) };
   }
 
   /** `accessEventId`: the SecretAccessed event appended for this read; the request's broker marker names it. */
@@ -129,21 +113,22 @@ export class OpenBaoValueStore implements SecretValueStore {
   }
 
   async destroy(valueRefs: string[]): Promise<void> {
-    const byPath = new Map<string, { mount: string; versions: number[] }>();
+    const byPath = new Map<string, { mount: string; path: string; versions: number[] }>();
     for (const r of valueRefs.map(parseBaoRef)) {
       if (!r) continue;
       const k = `${r.mount}:${r.path}`;
-      const e = byPath.get(k) ?? { mount: r.mount, versions: [] };
+      const e = byPath.get(k) ?? { mount: r.mount, path: r.path, versions: [] };
       e.versions.push(r.version);
       byPath.set(k, e);
     }
-    for (const [k, { mount, versions }] of byPath) {
-      const path = k.slice(mount.length + 1);
-      await bao(() => this.client.write(`${mount}/destroy/${path}`, { versions }));
+    for (const { mount, path, versions } of byPath.values()) {
+      // A per-version path holds one value: removing its metadata destroys it and its key.
+      if (isValuePath(path)) await bao(() => this.client.delete(`${mount}/metadata/${path}`));
+      else await bao(() => this.client.write(`${mount}/destroy/${path}`, { versions }));
     }
   }
 
-  /** Every KV version under our prefix that is not destroyed, with its creation time. */
+  /** Every KV version under our prefix that is not destroyed, with its creation time (both layouts). */
   async *versions(): AsyncGenerator<OrphanVersion> {
     const list = async (p: string): Promise<string[]> => {
       try {
@@ -153,15 +138,27 @@ export class OpenBaoValueStore implements SecretValueStore {
         throw e;
       }
     };
+    const live = async function* (this: OpenBaoValueStore, path: string): AsyncGenerator<OrphanVersion> {
+      let md;
+      try {
+        md = await bao(() => this.client.read(`${this.opts.kvMount}/metadata/${path}`));
+      } catch (e) {
+        if (isStatus(e, 404)) return; // destroyed since it was listed
+        throw e;
+      }
+      for (const [v, info] of Object.entries((md.data.versions ?? {}) as Record<string, { created_time: string; destroyed: boolean }>)) {
+        if (!info.destroyed) yield { ref: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(v) }), createdAt: info.created_time };
+      }
+    }.bind(this);
     for (const project of await list(this.opts.kvPrefix)) {
       if (!project.endsWith('/')) continue;
       for (const name of await list(`${this.opts.kvPrefix}/${project}`)) {
-        if (name.endsWith('/')) continue;
-        const path = `${this.opts.kvPrefix}/${project}${name}`;
-        const md = await bao(() => this.client.read(`${this.opts.kvMount}/metadata/${path}`));
-        for (const [v, info] of Object.entries((md.data.versions ?? {}) as Record<string, { created_time: string; destroyed: boolean }>)) {
-          if (!info.destroyed) yield { ref: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(v) }), createdAt: info.created_time };
+        const secretPath = `${this.opts.kvPrefix}/${project}${name}`;
+        if (!name.endsWith('/')) {
+          yield* live(secretPath); // the one-path layout of earlier releases
+          continue;
         }
+        for (const v of await list(secretPath)) if (VALUE_SEGMENT.test(v)) yield* live(`${secretPath}${v}`);
       }
     }
   }

@@ -1,6 +1,11 @@
 # Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.
 # CI jobs with project_id = payments, environment any, ref any, protected or not.
+# Each value version is its own KV path; a secret grants the values written under this scope
+# and its current value, never a value written while the secret had another scope.
 
+path "secret/data/pipeline-secrets/payments/NPM_TOKEN/1a4a402b6210106e-*" {
+  capabilities = ["read"]
+}
 path "secret/data/pipeline-secrets/payments/NPM_TOKEN" {
   capabilities = ["read"]
 }

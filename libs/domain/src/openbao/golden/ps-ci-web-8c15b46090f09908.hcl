@@ -1,7 +1,9 @@
 # Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.
 # CI jobs with project_id = web, environment any, ref any, protected or not.
+# Each value version is its own KV path; a secret grants the values written under this scope
+# and its current value, never a value written while the secret had another scope.
 
-path "secret/data/pipeline-secrets/web/SENTRY_DSN" {
+path "secret/data/pipeline-secrets/web/SENTRY_DSN/8c15b46090f09908-*" {
   capabilities = ["read"]
 }
 

@@ -1,0 +1,459 @@
+/* CI-job access benchmark on the real stack (production profile: PostgreSQL + OpenBao):
+ * the service's brokered access beside a CI job reading OpenBao directly, in one run.
+ *
+ *   eval "$(scripts/stack env)" && npm run bench:access
+ *
+ *   (A) service, single access: POST /v1/projects/{p}/secrets/{name}/access by a CI job
+ *   (B) OpenBao directly: JWT login to the secret's role + one KV read + revoke-self
+ *   (C) service, batch access of 5: POST /v1/projects/{p}/secrets/access {names} (skipped, with
+ *       a line saying so, while the endpoint does not exist)
+ *   (D) OpenBao directly: JWT login + 5 KV reads (in parallel) + revoke-self
+ *   (E) one KV read with a reused token
+ * each closed-loop at BENCH_CONNECTIONS (16) for BENCH_SECONDS (10) after a 2 s warm-up.
+ * A, C and E are single HTTP requests driven by autocannon; B and D are multi-request jobs, so
+ * they run as BENCH_CONNECTIONS workers over a keep-alive agent and are timed per job.
+ *
+ * It creates everything it needs: a private JWT mount and KV prefix, BENCH_PROJECTS (16)
+ * projects each with an owner and 5 secrets in one scope (environment production, branch
+ * main, protected), and waits for the projector to render the roles.
+ *
+ * BENCH_ROUNDTRIPS=1 (default on) also starts a second command-api (APPS=command-api) whose
+ * PostgreSQL and OpenBao connections go through counting TCP proxies in this process, and counts
+ * round trips (a client→server burst after a server→client one, per connection) per request
+ * type over BENCH_RT_REQUESTS (30) sequential requests, minus the idle rate.
+ * BENCH_CPU_PROF=<dir> runs load A against that second command-api under node --cpu-prof
+ * (the profile is written to <dir> when it exits) instead of counting.
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { loadAuditSigningKey } from '@app/infra/audit/signing-key';
+import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
+import { writeTestMasterKey } from '../test/support/test-master-key';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const PROJECTS = Number(process.env.BENCH_PROJECTS ?? 16);
+const RT_REQUESTS = Number(process.env.BENCH_RT_REQUESTS ?? 30);
+const ROUNDTRIPS = process.env.BENCH_ROUNDTRIPS !== '0';
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const BATCH = 5;
+const AUD = 'pipeline-secrets';
+const SCOPE = { environment: 'production', branch: 'main', protectedOnly: true };
+const NAMES = Array.from({ length: BATCH }, (_, i) => `BENCH_ACCESS_${i}`);
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  skipped?: string;
+}
+
+function need(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`${name} is not set: run \`eval "$(scripts/stack env)"\` first (the benchmark needs PostgreSQL and OpenBao)`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const DB_URL = process.env.TEST_DATABASE_URL ?? need('DATABASE_URL');
+const BAO_ADDR = need('BAO_ADDR').replace(/\/+$/, '');
+const BAO_TOKEN = need('BAO_TOKEN');
+const RUN = randomUUID().slice(0, 8);
+const JWT_MOUNT = `jwt-bench-${RUN}`;
+const KV_PREFIX = `ps-bench-${RUN}`;
+
+async function startServer(env: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/apps/main.js'], { env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (r.ok) return child;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('server did not become ready');
+}
+
+function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+function cannon(opts: autocannon.Options): Promise<Figures> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, r) => {
+      if (err) return reject(err);
+      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx });
+    });
+  });
+}
+
+async function cannonWarm(opts: autocannon.Options): Promise<Figures> {
+  if (WARMUP > 0) await cannon({ ...opts, connections: CONNECTIONS, duration: WARMUP });
+  return cannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
+}
+
+// ---- OpenBao directly, over one keep-alive agent ----
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS * 2 });
+const baoUrl = new URL(BAO_ADDR);
+
+function bao(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      {
+        agent,
+        host: baoUrl.hostname,
+        port: baoUrl.port,
+        method,
+        path: `/v1/${path}`,
+        headers: { ...(token ? { 'X-Vault-Token': token } : {}), ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : null });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function baoOk(method: string, path: string, token: string | undefined, body?: unknown): Promise<any> {
+  const r = await bao(method, path, token, body);
+  if (r.status < 200 || r.status >= 300) throw new Error(`OpenBao ${method} ${path.replace(/\?.*$/, '')}: ${r.status} ${JSON.stringify(r.json?.errors ?? '')}`);
+  return r.json;
+}
+
+interface Target {
+  project: string;
+  jwt: string;
+  role: string;
+  reads: string[]; // `<mount>/data/<path>?version=<n>`, one per secret in NAMES order
+}
+
+/** A CI job on its own: login with its JWT, `n` KV reads in parallel, revoke its token. */
+async function directJob(t: Target, n: number): Promise<void> {
+  const login = await baoOk('POST', `auth/${JWT_MOUNT}/login`, undefined, { role: t.role, jwt: t.jwt });
+  const token = login.auth.client_token as string;
+  const picks = n === 1 ? [t.reads[Math.floor(Math.random() * t.reads.length)]] : t.reads.slice(0, n);
+  const values = await Promise.all(picks.map((p) => baoOk('GET', p, token)));
+  if (values.some((v) => typeof v?.data?.data?.value !== 'string')) throw new Error('KV read without a value');
+  await baoOk('POST', 'auth/token/revoke-self', token);
+}
+
+async function closedLoop(job: () => Promise<void>, seconds: number): Promise<Figures> {
+  const lat: number[] = [];
+  let errors = 0;
+  let firstError: unknown;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < deadline) {
+        const s = performance.now();
+        try {
+          await job();
+          lat.push(performance.now() - s);
+        } catch (e) {
+          errors++;
+          firstError ??= e;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  if (firstError) console.error(`  (first error: ${String(firstError)})`);
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : NaN);
+  return { rps: lat.length / elapsed, p50: q(0.5), p99: q(0.99), errors, non2xx: 0 };
+}
+
+async function closedLoopWarm(job: () => Promise<void>): Promise<Figures> {
+  if (WARMUP > 0) await closedLoop(job, WARMUP);
+  return closedLoop(job, SECONDS);
+}
+
+// ---- round-trip counting TCP proxy ----
+class CountingProxy {
+  count = 0;
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  constructor(private readonly upstreamHost: string, private readonly upstreamPort: number) {}
+
+  async listen(): Promise<number> {
+    this.server = net.createServer((client) => {
+      const up = net.connect(this.upstreamPort, this.upstreamHost);
+      this.sockets.add(client).add(up);
+      let last: 'c' | 's' = 's';
+      client.on('data', (d) => {
+        if (last === 's') this.count++;
+        last = 'c';
+        up.write(d);
+      });
+      up.on('data', (d) => {
+        last = 's';
+        client.write(d);
+      });
+      const end = () => {
+        client.destroy();
+        up.destroy();
+      };
+      client.on('close', end).on('error', end);
+      up.on('close', end).on('error', end);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server?.close();
+  }
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-access-'));
+  const signingKeyFile = join(dir, 'audit-signing.key');
+  loadAuditSigningKey(signingKeyFile, true);
+  const env = {
+    PROFILE: 'production',
+    DATABASE_URL: DB_URL,
+    DEV_ISSUER: '1',
+    DATA_DIR: dir,
+    MASTER_KEY_FILE: writeTestMasterKey(dir),
+    AUDIT_SIGNING_KEY_FILE: signingKeyFile,
+    BAO_ADDR,
+    BAO_TOKEN,
+    BAO_JWT_MOUNT: JWT_MOUNT,
+    BAO_KV_PREFIX: KV_PREFIX,
+  };
+  const PORT = 18090;
+  const base = `http://127.0.0.1:${PORT}`;
+  const db = new Pool({ connectionString: DB_URL, max: 2 });
+  let server: ChildProcess | undefined;
+  let second: ChildProcess | undefined;
+  const proxies: CountingProxy[] = [];
+  try {
+    server = await startServer(env, PORT);
+    const keys = await loadOrCreateDevIssuer(dir);
+    const admin = await mintUserToken(keys, AUD, { sub: 'bench-admin', admin: true, ttlSeconds: 7200 });
+    const owner = await mintUserToken(keys, AUD, { sub: 'bench-owner', ttlSeconds: 7200 });
+    const h = (t: string) => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
+    const post = async (url: string, token: string, body: unknown, expect: number) => {
+      const res = await fetch(url, { method: 'POST', headers: h(token), body: JSON.stringify(body) });
+      if (res.status !== expect) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
+      return res;
+    };
+    const projects = Array.from({ length: PROJECTS }, (_, i) => `bacc-${RUN}-${i}`);
+    for (const p of projects) {
+      await post(`${base}/v1/projects/${p}/grants`, admin, { principal: { type: 'user', id: 'bench-owner' }, role: 'owner' }, 201);
+      for (const name of NAMES) await post(`${base}/v1/projects/${p}/secrets`, owner, { name, value: `v-${randomUUID()}`, ...SCOPE }, 201);
+    }
+    const claims = { ref: 'main', protected: true, environment: 'production', ttlSeconds: 7200 };
+    const targets: Target[] = [];
+    for (const project of projects) {
+      const reads: string[] = [];
+      for (const name of NAMES) {
+        const { rows } = await db.query<{ value_ref: string }>('SELECT value_ref FROM rm_secret_versions WHERE project_id=$1 AND name=$2 ORDER BY revision DESC LIMIT 1', [project, name]);
+        for (let i = 0; !rows.length && i < 100; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          rows.push(...(await db.query<{ value_ref: string }>('SELECT value_ref FROM rm_secret_versions WHERE project_id=$1 AND name=$2 ORDER BY revision DESC LIMIT 1', [project, name])).rows);
+        }
+        const m = /^bao:([^:]+):(.+)#(\d+)$/.exec(rows[0]?.value_ref ?? '');
+        if (!m) throw new Error(`no OpenBao value_ref for ${project}/${name} (got ${rows[0]?.value_ref})`);
+        reads.push(`${m[1]}/data/${m[2]}?version=${m[3]}`);
+      }
+      targets.push({ project, jwt: await mintCiToken(keys, AUD, { project, ...claims }), role: ciRoleName(project, SCOPE), reads });
+    }
+    // The projector renders the roles from the events: wait until every one logs in.
+    const deadline = Date.now() + 60_000;
+    for (const t of targets) {
+      for (;;) {
+        const r = await bao('POST', `auth/${JWT_MOUNT}/login`, undefined, { role: t.role, jwt: t.jwt });
+        if (r.status === 200) {
+          await baoOk('POST', 'auth/token/revoke-self', r.json.auth.client_token);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`role ${t.role} never accepted the job's login: ${r.status} ${JSON.stringify(r.json?.errors)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    console.log(`setup: ${PROJECTS} projects x ${BATCH} secrets (scope production/main/protected), mount ${JWT_MOUNT}, prefix ${KV_PREFIX}; ${CONNECTIONS} connections, ${SECONDS} s each after ${WARMUP} s warm-up`);
+
+    const pickTarget = () => Math.floor(Math.random() * targets.length);
+    const single = (url: string): autocannon.Options => ({
+      url,
+      method: 'POST',
+      requests: [
+        {
+          setupRequest: (r) => {
+            const t = targets[pickTarget()];
+            return { ...r, path: `/v1/projects/${t.project}/secrets/${NAMES[Math.floor(Math.random() * BATCH)]}/access`, headers: h(t.jwt), body: '{}' };
+          },
+        },
+      ],
+    });
+    const batch = (url: string): autocannon.Options => ({
+      url,
+      method: 'POST',
+      requests: [
+        {
+          setupRequest: (r) => {
+            const t = targets[pickTarget()];
+            return { ...r, path: `/v1/projects/${t.project}/secrets/access`, headers: h(t.jwt), body: JSON.stringify({ names: NAMES }) };
+          },
+        },
+      ],
+    });
+
+    // Is the batch endpoint there? One call that must return every value.
+    const probe = await fetch(`${base}/v1/projects/${targets[0].project}/secrets/access`, { method: 'POST', headers: h(targets[0].jwt), body: JSON.stringify({ names: NAMES }) });
+    const probeBody = (await probe.json().catch(() => null)) as { items?: { name: string; value: string }[]; denied?: unknown[] } | null;
+    const batchAvailable = probe.status === 200 && probeBody?.items?.length === BATCH;
+    const batchSkip = batchAvailable ? undefined : `not available: POST .../secrets/access answered ${probe.status}${probeBody?.items ? ` with ${probeBody.items.length} items` : ''}`;
+
+    const results: Record<string, Figures> = {};
+    console.log('running A (service, single access) ...');
+    results.A = await cannonWarm(single(base));
+    console.log('running B (OpenBao direct: login + read + revoke) ...');
+    results.B = await closedLoopWarm(() => directJob(targets[pickTarget()], 1));
+    if (batchAvailable) {
+      console.log(`running C (service, batch of ${BATCH}) ...`);
+      results.C = await cannonWarm(batch(base));
+    } else {
+      results.C = { rps: NaN, p50: NaN, p99: NaN, errors: 0, non2xx: 0, skipped: batchSkip };
+    }
+    console.log(`running D (OpenBao direct: login + ${BATCH} reads + revoke) ...`);
+    results.D = await closedLoopWarm(() => directJob(targets[pickTarget()], BATCH));
+    console.log('running E (OpenBao: one KV read, reused token) ...');
+    const reusedTarget = targets[0];
+    const reused = (await baoOk('POST', `auth/${JWT_MOUNT}/login`, undefined, { role: reusedTarget.role, jwt: reusedTarget.jwt })).auth.client_token as string;
+    results.E = await cannonWarm({
+      url: BAO_ADDR,
+      method: 'GET',
+      headers: { 'X-Vault-Token': reused },
+      requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/${reusedTarget.reads[Math.floor(Math.random() * BATCH)]}` }) }],
+    });
+    await baoOk('POST', 'auth/token/revoke-self', reused);
+
+    const labels: Record<string, string> = {
+      A: 'A service single access (CI job)',
+      B: 'B OpenBao direct: login+read+revoke',
+      C: `C service batch access of ${BATCH}`,
+      D: `D OpenBao direct: login+${BATCH} reads+revoke`,
+      E: 'E OpenBao KV read, reused token',
+    };
+    console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work)`);
+    console.log('case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx');
+    for (const [k, f] of Object.entries(results)) {
+      if (f.skipped) {
+        console.log(`${labels[k].padEnd(40)} | SKIPPED — ${f.skipped}`);
+        continue;
+      }
+      console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx}`);
+    }
+    const { A, B, C, D } = results;
+    console.log(`\nA/B throughput ratio: ${(A.rps / B.rps).toFixed(2)} (target >= 1.0: ${A.rps >= B.rps ? 'met' : 'NOT met'})`);
+    if (C.skipped) console.log(`C/D throughput ratio: n/a (C ${C.skipped})`);
+    else {
+      console.log(`C/D throughput ratio: ${(C.rps / D.rps).toFixed(2)} (target >= 1.0: ${C.rps >= D.rps ? 'met' : 'NOT met'})`);
+      console.log(`p99 C ${C.p99} ms vs 1.5 x p99 D = ${(1.5 * D.p99).toFixed(0)} ms (target C <= 1.5 x D: ${C.p99 <= 1.5 * D.p99 ? 'met' : 'NOT met'})`);
+    }
+
+    if (CPU_PROF || ROUNDTRIPS) {
+      const PORT2 = 18091;
+      const base2 = `http://127.0.0.1:${PORT2}`;
+      if (CPU_PROF) {
+        mkdirSync(CPU_PROF, { recursive: true });
+        second = await startServer({ ...env, APPS: 'command-api' }, PORT2, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`]);
+        console.log(`\n== CPU profile: load A against a second command-api (APPS=command-api) under --cpu-prof`);
+        const f = await cannon({ ...single(base2), connections: CONNECTIONS, duration: SECONDS });
+        console.log(`single access under the profiler: ${f.rps.toFixed(0)}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${f.errors}/${f.non2xx} errors/non-2xx`);
+        await stop(second, 'SIGINT');
+        console.log(`profile written to ${CPU_PROF}`);
+      } else {
+        const pg = new URL(DB_URL);
+        const pgProxy = new CountingProxy(pg.hostname, Number(pg.port || 5432));
+        const baoProxy = new CountingProxy(baoUrl.hostname, Number(baoUrl.port || 80));
+        proxies.push(pgProxy, baoProxy);
+        const pgPort = await pgProxy.listen();
+        const baoPort = await baoProxy.listen();
+        pg.host = `127.0.0.1:${pgPort}`;
+        second = await startServer({ ...env, APPS: 'command-api', DATABASE_URL: pg.toString(), BAO_ADDR: `http://127.0.0.1:${baoPort}` }, PORT2);
+        const t = targets[0];
+        let n = 0;
+        const kinds: Record<string, () => Promise<unknown>> = {
+          create: () => post(`${base2}/v1/projects/${t.project}/secrets`, owner, { name: `RT_${RUN.toUpperCase()}_${n++}`, value: 'x'.repeat(32), ...SCOPE }, 201),
+          update: async () => {
+            const r = await fetch(`${base2}/v1/projects/${t.project}/secrets/${NAMES[0]}/value`, { method: 'PUT', headers: h(owner), body: JSON.stringify({ value: `u-${n++}` }) });
+            if (r.status >= 300) throw new Error(`update: ${r.status} ${await r.text()}`);
+          },
+          grant: () => post(`${base2}/v1/projects/${t.project}/grants`, owner, { principal: { type: 'user', id: `rt-${n++}` }, role: 'developer' }, 201),
+          access: () => post(`${base2}/v1/projects/${t.project}/secrets/${NAMES[1]}/access`, t.jwt, {}, 200),
+          ...(batchAvailable ? { [`batch access of ${BATCH}`]: () => post(`${base2}/v1/projects/${t.project}/secrets/access`, t.jwt, { names: NAMES }, 200) } : {}),
+        };
+        // warm every path once (caches, connections), then measure the idle rate over the same time
+        for (const k of Object.values(kinds)) await k();
+        console.log(`\n== round trips per request (second command-api, APPS=command-api, through counting proxies; ${RT_REQUESTS} sequential requests each, idle rate subtracted)`);
+        console.log('request                  | PostgreSQL | OpenBao | ms/request');
+        for (const [name, fn] of Object.entries(kinds)) {
+          const idle0 = [pgProxy.count, baoProxy.count];
+          const ti = performance.now();
+          await new Promise((r) => setTimeout(r, 1000));
+          const idleMs = performance.now() - ti;
+          const idle = [(pgProxy.count - idle0[0]) / idleMs, (baoProxy.count - idle0[1]) / idleMs];
+          const c0 = [pgProxy.count, baoProxy.count];
+          const t0 = performance.now();
+          for (let i = 0; i < RT_REQUESTS; i++) await fn();
+          const ms = performance.now() - t0;
+          const per = (i: number, c: number) => Math.max(0, (c - c0[i] - idle[i] * ms) / RT_REQUESTS).toFixed(2);
+          console.log(`${name.padEnd(24)} | ${per(0, pgProxy.count).padStart(10)} | ${per(1, baoProxy.count).padStart(7)} | ${(ms / RT_REQUESTS).toFixed(1)}`);
+        }
+      }
+    }
+  } finally {
+    await stop(second);
+    await stop(server);
+    for (const p of proxies) p.close();
+    await db.end();
+    agent.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
