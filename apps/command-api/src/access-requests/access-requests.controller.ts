@@ -1,23 +1,22 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ACCESS_REQUEST_STATUSES, AccessRequest, accessRequestStatusAt, AccessRequestStatus, BreakGlassRecord, Principal, PROJECT_ID_PATTERN } from '@app/domain';
+import { ACCESS_REQUEST_STATUSES, AccessRequestStatus, Principal, PROJECT_ID_PATTERN } from '@app/domain';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { FieldError, problems } from '../http/problem';
-import { patternPipe, ProjectIdPipe, rejectUnknownParams } from '../http/params';
+import { ProjectIdPipe, rejectUnknownParams } from '../http/params';
+import { BreakGlassGrantIdPipe, checkRequestStatus, listAccessRequests, listBreakGlasses, RequestIdPipe } from './access-request-listing';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import {
   AccessRequestCreatedView,
   AccessRequestDecidedView,
   AccessRequestListView,
-  AccessRequestView,
   ApproveAccessRequestDto,
   BreakGlassDto,
   BreakGlassListView,
   BreakGlassReviewedView,
-  BreakGlassView,
   CreateAccessRequestDto,
   DenyAccessRequestDto,
   ReviewBreakGlassDto,
@@ -31,34 +30,6 @@ import {
   RequestAccessCommand,
   ReviewBreakGlassCommand,
 } from './access-request-commands';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const RequestIdPipe = patternPipe('requestId', UUID);
-const BreakGlassGrantIdPipe = patternPipe('grantId', UUID);
-
-function requestView(r: AccessRequest, now: string): AccessRequestView {
-  return {
-    requestId: r.requestId,
-    requester: r.requester,
-    role: r.role,
-    environment: r.environment,
-    branch: r.branch,
-    durationSeconds: r.durationSeconds,
-    reason: r.reason,
-    requestedAt: r.requestedAt,
-    expiresAt: r.expiresAt,
-    status: accessRequestStatusAt(r, now),
-    decidedBy: r.decidedBy,
-    decidedAt: r.decidedAt,
-    comment: r.comment,
-    grantId: r.grantId,
-    grantExpiresAt: r.grantExpiresAt,
-  };
-}
-
-function breakGlassView(b: BreakGlassRecord): BreakGlassView {
-  return { grantId: b.grantId, principal: b.principal, reason: b.reason, durationSeconds: b.durationSeconds, invokedAt: b.invokedAt, expiresAt: b.expiresAt, review: b.review };
-}
 
 const projectParam = ApiParam({ name: 'projectId', schema: { type: 'string', pattern: PROJECT_ID_PATTERN.source } });
 
@@ -89,18 +60,9 @@ export class AccessRequestsController {
     const errors: FieldError[] = [];
     rejectUnknownParams(query, ['status'], errors);
     const status = query.status;
-    if (status !== undefined && (typeof status !== 'string' || !(ACCESS_REQUEST_STATUSES as readonly string[]).includes(status))) {
-      errors.push({ field: 'status', message: `status must be one of ${ACCESS_REQUEST_STATUSES.join(', ')}` });
-    }
+    checkRequestStatus(status, errors);
     if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
-    const ctx = commandContext(req, p);
-    if (p.kind !== 'user') throw problems.forbidden('users-only');
-    const { state } = await this.access.policy(projectId);
-    const all = (await this.access.check(p, 'manage-grants', { projectId }, ctx, state)).allowed;
-    const items = [...state.requests.values()]
-      .filter((r) => all || r.requester.id === p.id)
-      .map((r) => requestView(r, ctx.now))
-      .filter((r) => status === undefined || r.status === (status as AccessRequestStatus));
+    const items = await listAccessRequests(this.access, p, projectId, status as AccessRequestStatus | undefined, commandContext(req, p));
     return { items };
   }
 
@@ -169,10 +131,7 @@ export class BreakGlassController {
     rejectUnknownParams(query, ['reviewed'], errors);
     if (query.reviewed !== undefined && query.reviewed !== 'true' && query.reviewed !== 'false') errors.push({ field: 'reviewed', message: 'reviewed must be true or false' });
     if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
-    const ctx = commandContext(req, p);
-    const { state } = await this.access.policy(projectId);
-    if (!(await this.access.check(p, 'read-audit', { projectId }, ctx, state)).allowed) await this.access.require(p, 'manage-grants', { projectId }, ctx, state);
-    const items = [...state.breakGlass.values()].filter((b) => query.reviewed === undefined || (b.review !== null) === (query.reviewed === 'true')).map(breakGlassView);
+    const items = await listBreakGlasses(this.access, p, projectId, query.reviewed === undefined ? undefined : query.reviewed === 'true', commandContext(req, p));
     return { items };
   }
 

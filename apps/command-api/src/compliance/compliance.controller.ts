@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { PRINCIPAL_ID_PATTERN, Principal, PROJECT_ID_PATTERN, readersAt, SECRET_NAME_PATTERN } from '@app/domain';
+import { PRINCIPAL_ID_PATTERN, Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '@app/domain';
 import { parseRfc3339 } from '@app/domain/invariants';
 import { COMPLIANCE_QUERIES } from '@app/infra/nest/tokens';
 import { AccessHistoryFilter, AccessHistoryItem, ComplianceQueries, decodeCursor, HistoryCursor } from '@app/infra/read-models/compliance';
@@ -12,6 +12,7 @@ import { PIPELINE_ID_PATTERN, ProjectIdPipe, rejectUnknownParams, SecretNamePipe
 import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { toCsvRow, HISTORY_CSV_HEADER, historyCsvFields } from './csv';
+import { secretReadersAt } from './secret-readers';
 
 const HISTORY_PARAMS = ['secret', 'principal', 'pipeline', 'decision', 'channel', 'from', 'to', 'cursor', 'limit'];
 
@@ -25,7 +26,7 @@ function single(query: Record<string, unknown>, field: string, errors: FieldErro
   return v;
 }
 
-function timestamp(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
+export function timestamp(query: Record<string, unknown>, field: string, errors: FieldError[]): string | undefined {
   const v = single(query, field, errors);
   if (v === undefined) return undefined;
   const ms = parseRfc3339(v); // every field in range, years 0001-9999 (PostgreSQL has no year 0000)
@@ -158,9 +159,6 @@ export class ComplianceController {
     const at = timestamp(query, 'at', errors) ?? ctx.now;
     if (errors.length > 0) throw problems.badRequest('invalid query', errors);
     await this.access.require(p, 'read-audit', { projectId }, ctx);
-    const { everExisted, scope } = await this.queries.secretScopeAt(projectId, name, at);
-    if (!everExisted) throw problems.notFound(`secret ${name} not found`);
-    const grants = scope ? await this.queries.grantsInForceAt(projectId, at) : [];
-    return { at, secretExisted: scope !== null, readers: readersAt(scope, grants, at) };
+    return secretReadersAt(this.queries, projectId, name, at);
   }
 }

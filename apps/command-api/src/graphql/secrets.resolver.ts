@@ -9,14 +9,24 @@ import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
 import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
-import { AccessSecretCommand, CreateSecretCommand, DeleteSecretCommand } from '../secrets/secret-commands';
-import { CreateSecretDto } from '../secrets/secret.dto';
+import { AccessSecretCommand, ChangeSecretMetadataCommand, CreateSecretCommand, DeleteSecretCommand, UpdateSecretValueCommand } from '../secrets/secret-commands';
+import { CreateSecretDto, PatchSecretDto, UpdateSecretValueDto } from '../secrets/secret.dto';
 import { listVisibleSecrets, readSecretMetadata } from '../secrets/secret-listing';
 import { SecretStates } from '../secrets/secret-states';
 import { ProjectIdPipe, SecretNamePipe } from '../http/params';
 import { userErrors } from './errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits';
-import { ProjectSecret, ProjectSecretConnection, ProjectSecretCreateInput, ProjectSecretCreatePayload, ProjectSecretDeletePayload, SecretAccessArgs, SecretAccessPayload } from './types';
+import {
+  ProjectSecret,
+  ProjectSecretConnection,
+  ProjectSecretCreateInput,
+  ProjectSecretCreatePayload,
+  ProjectSecretDeletePayload,
+  ProjectSecretUpdateInput,
+  ProjectSecretUpdatePayload,
+  SecretAccessArgs,
+  SecretAccessPayload,
+} from './types';
 
 export interface GqlContext {
   req: AuthenticatedRequest;
@@ -94,6 +104,42 @@ export class SecretsResolver {
       return { ...r, errors: [] };
     } catch (e) {
       return { name: null, version: null, revision: null, errors: userErrors(e) };
+    }
+  }
+
+  /**
+   * REST PUT …/value and PATCH …/{name} in one mutation: the value first (UpdateSecretValueCommand),
+   * then the metadata (ChangeSecretMetadataCommand), each its own event; with ifRevision the
+   * metadata change expects the revision the value change made. Both inputs are validated
+   * before either command runs; if the metadata change is refused after the value changed, the
+   * value change stays and errors say why.
+   */
+  @Mutation(() => ProjectSecretUpdatePayload)
+  async projectSecretUpdate(@Args('input') input: ProjectSecretUpdateInput, @Context() ctx: GqlContext): Promise<ProjectSecretUpdatePayload> {
+    const p = principalOf(ctx);
+    try {
+      const plain = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+      const projectId = projectIdPipe.transform(String(input.projectId));
+      const name = secretNamePipe.transform(String(input.name));
+      const ifRevision = input.ifRevision ?? undefined;
+      const metaKeys = ['description', 'environment', 'branch', 'protectedOnly'].filter((k) => k in plain);
+      const hasValue = input.value !== undefined && input.value !== null;
+      if (!hasValue && metaKeys.length === 0) throw problems.badRequest('nothing to update', [{ field: 'input', message: 'give value and/or at least one of description, environment, branch, protectedOnly' }]);
+      if (plain.protectedOnly === null) throw problems.badRequest('invalid input', [{ field: 'protectedOnly', message: 'protectedOnly must be true or false, not null' }]);
+      const valueBody = hasValue ? await validated(UpdateSecretValueDto, { value: input.value }) : undefined;
+      const metaBody = metaKeys.length ? await validated(PatchSecretDto, Object.fromEntries(metaKeys.map((k) => [k, plain[k]]))) : undefined;
+      let expected = ifRevision;
+      if (valueBody) {
+        await this.commands.execute(new UpdateSecretValueCommand(projectId, name, valueBody.value, expected, p, commandContext(ctx.req, p)));
+        if (expected !== undefined) expected += 1;
+      }
+      if (metaBody) {
+        const view = (await this.commands.execute(new ChangeSecretMetadataCommand(projectId, name, metaBody, expected, p, commandContext(ctx.req, p)))) as ProjectSecret;
+        return { secret: view, errors: [] };
+      }
+      return { secret: await readSecretMetadata(this.access, this.secrets, p, projectId, name, commandContext(ctx.req, p)), errors: [] };
+    } catch (e) {
+      return { secret: null, errors: userErrors(e) };
     }
   }
 

@@ -97,3 +97,21 @@ export class ProjectSecretDeletePayload {
   @Field() deleted!: boolean;
   @Field(() => [UserError]) errors!: UserError[];
 }
+
+@InputType({ description: 'value (a new version) and/or metadata; null clears description, environment or branch; an absent field is left as it is.' })
+export class ProjectSecretUpdateInput {
+  @Allow() @Field() projectId!: string;
+  @Allow() @Field() name!: string;
+  @Allow() @Field(() => String, { nullable: true, description: 'Write-only: a new value version; never returned by any query.' }) value?: string;
+  @Allow() @Field(() => String, { nullable: true }) description?: string | null;
+  @Allow() @Field(() => String, { nullable: true }) environment?: string | null;
+  @Allow() @Field(() => String, { nullable: true }) branch?: string | null;
+  @Allow() @Field(() => Boolean, { nullable: true }) protectedOnly?: boolean;
+  @Allow() @Field(() => Int, { nullable: true, description: 'Stream revision (REST If-Match); refused as precondition-failed when stale' }) ifRevision?: number;
+}
+
+@ObjectType()
+export class ProjectSecretUpdatePayload {
+  @Field(() => ProjectSecret, { nullable: true, description: 'The metadata after the update' }) secret!: ProjectSecret | null;
+  @Field(() => [UserError]) errors!: UserError[];
+}

@@ -135,42 +135,88 @@ function toItem(r: HistoryRow): AccessHistoryItem {
   };
 }
 
+export interface HistoryPage {
+  items: AccessHistoryItem[];
+  /** The keyset cursor of each item (the cursor that continues after it). */
+  cursors: string[];
+  nextCursor: string | null;
+}
+
+const GRANT_PROVENANCE = `(SELECT g.access_request_id FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_access_request_id,
+         (SELECT g.break_glass FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_break_glass`;
+
+function historyWhere(filter: AccessHistoryFilter, cursor?: HistoryCursor): { where: string[]; params: unknown[] } {
+  const where = ['project_id = $1'];
+  const params: unknown[] = [filter.projectId];
+  const add = (clause: (n: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(clause(`$${params.length}`));
+  };
+  if (filter.secret !== undefined) add((n) => `secret_name = ${n}`, filter.secret);
+  if (filter.principal !== undefined) add((n) => `principal_id = ${n}`, filter.principal);
+  if (filter.pipeline !== undefined) add((n) => `pipeline_id = ${n}`, filter.pipeline);
+  if (filter.decision !== undefined) add((n) => `decision = ${n}`, filter.decision);
+  if (filter.channel !== undefined) add((n) => `channel = ${n}`, filter.channel);
+  if (filter.from !== undefined) add((n) => `occurred_at >= ${n}::timestamptz`, filter.from);
+  if (filter.to !== undefined) add((n) => `occurred_at < ${n}::timestamptz`, filter.to);
+  if (cursor) {
+    params.push(cursor.commit.toString(), cursor.prepare.toString());
+    where.push(`(pos_commit, pos_prepare) < ($${params.length - 1}::bigint, $${params.length}::bigint)`);
+  }
+  return { where, params };
+}
+
+/** rows holds up to limit + 1 rows, newest first: the extra one only says there is a next page. */
+function pageOf(rows: HistoryRow[], limit: number): HistoryPage {
+  const page = rows.slice(0, limit);
+  const cursors = page.map((r) => encodeCursor({ commit: BigInt(r.pos_commit), prepare: BigInt(r.pos_prepare) }));
+  const nextCursor = rows.length > limit && cursors.length ? cursors[cursors.length - 1] : null;
+  return { items: page.map(toItem), cursors, nextCursor };
+}
+
 export class ComplianceQueries {
   constructor(private readonly sql: SqlExecutor) {}
 
   /** One page, newest first. `nextCursor` is null on the last page. */
   async accessHistory(filter: AccessHistoryFilter, limit: number, cursor?: HistoryCursor): Promise<{ items: AccessHistoryItem[]; nextCursor: string | null }> {
-    const where = ['project_id = $1'];
-    const params: unknown[] = [filter.projectId];
-    const add = (clause: (n: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(`$${params.length}`));
-    };
-    if (filter.secret !== undefined) add((n) => `secret_name = ${n}`, filter.secret);
-    if (filter.principal !== undefined) add((n) => `principal_id = ${n}`, filter.principal);
-    if (filter.pipeline !== undefined) add((n) => `pipeline_id = ${n}`, filter.pipeline);
-    if (filter.decision !== undefined) add((n) => `decision = ${n}`, filter.decision);
-    if (filter.channel !== undefined) add((n) => `channel = ${n}`, filter.channel);
-    if (filter.from !== undefined) add((n) => `occurred_at >= ${n}::timestamptz`, filter.from);
-    if (filter.to !== undefined) add((n) => `occurred_at < ${n}::timestamptz`, filter.to);
-    if (cursor) {
-      params.push(cursor.commit.toString(), cursor.prepare.toString());
-      where.push(`(pos_commit, pos_prepare) < ($${params.length - 1}::bigint, $${params.length}::bigint)`);
-    }
+    const { items, nextCursor } = await this.accessHistoryPage(filter, limit, cursor);
+    return { items, nextCursor };
+  }
+
+  /** accessHistory with each row's own keyset cursor beside it (GraphQL edges). */
+  async accessHistoryPage(filter: AccessHistoryFilter, limit: number, cursor?: HistoryCursor): Promise<HistoryPage> {
+    const { where, params } = historyWhere(filter, cursor);
     params.push(limit + 1);
     const { rows } = await this.sql.query<HistoryRow>(
       // The page first, then the provenance of the grant each access went through (immutable, so joined when read).
-      `SELECT h.*,
-         (SELECT g.access_request_id FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_access_request_id,
-         (SELECT g.break_glass FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_break_glass
+      `SELECT h.*, ${GRANT_PROVENANCE}
        FROM (SELECT * FROM rm_access_history WHERE ${where.join(' AND ')} ORDER BY pos_commit DESC, pos_prepare DESC LIMIT $${params.length}) h
        ORDER BY h.pos_commit DESC, h.pos_prepare DESC`,
       params,
     );
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    const nextCursor = rows.length > limit && last ? encodeCursor({ commit: BigInt(last.pos_commit), prepare: BigInt(last.pos_prepare) }) : null;
-    return { items: page.map(toItem), nextCursor };
+    return pageOf(rows, limit);
+  }
+
+  /**
+   * The same page for each of several secrets (same filter, limit and cursor), in one round trip:
+   * GraphQL's nested `history` over a list of secrets (no query per secret).
+   */
+  async accessHistoryOfSecrets(filter: AccessHistoryFilter, secrets: readonly string[], limit: number, cursor?: HistoryCursor): Promise<Map<string, HistoryPage>> {
+    const { where, params } = historyWhere({ ...filter, secret: undefined }, cursor);
+    params.push([...secrets]);
+    const namesAt = params.length;
+    params.push(limit + 1);
+    const { rows } = await this.sql.query<HistoryRow>(
+      `SELECT h.*, ${GRANT_PROVENANCE}
+       FROM unnest($${namesAt}::text[]) AS s(name)
+       CROSS JOIN LATERAL (SELECT * FROM rm_access_history WHERE ${where.join(' AND ')} AND secret_name = s.name
+                           ORDER BY pos_commit DESC, pos_prepare DESC LIMIT $${params.length}) h
+       ORDER BY h.secret_name, h.pos_commit DESC, h.pos_prepare DESC`,
+      params,
+    );
+    const bySecret = new Map<string, HistoryRow[]>(secrets.map((n) => [n, []]));
+    for (const r of rows) bySecret.get(r.secret_name ?? '')?.push(r);
+    return new Map([...bySecret].map(([n, rs]) => [n, pageOf(rs, limit)]));
   }
 
   /** Every matching row, page by page (memory stays one page however long the history). */
@@ -186,17 +232,24 @@ export class ComplianceQueries {
 
   /** The secret's scope at `at` (null: it did not exist then), and whether it ever existed. */
   async secretScopeAt(projectId: string, name: string, at: string): Promise<{ everExisted: boolean; scope: SecretSubject | null }> {
-    const { rows } = await this.sql.query<{ environment: string | null; branch: string | null; protected_only: boolean; hit: boolean }>(
-      `SELECT environment, branch, protected_only,
+    return (await this.secretScopesAt(projectId, [name], at)).get(name)!;
+  }
+
+  /** secretScopeAt for several secrets of a project in one round trip. */
+  async secretScopesAt(projectId: string, names: readonly string[], at: string): Promise<Map<string, { everExisted: boolean; scope: SecretSubject | null }>> {
+    const { rows } = await this.sql.query<{ name: string; environment: string | null; branch: string | null; protected_only: boolean; hit: boolean }>(
+      `SELECT name, environment, branch, protected_only,
               (valid_from <= $3::timestamptz AND (valid_to IS NULL OR $3::timestamptz < valid_to)) AS hit
-       FROM rm_secret_scopes WHERE project_id = $1 AND name = $2 ORDER BY revision DESC`,
-      [projectId, name, at],
+       FROM rm_secret_scopes WHERE project_id = $1 AND name = ANY($2::text[]) ORDER BY name, revision DESC`,
+      [projectId, [...names], at],
     );
-    const hit = rows.find((r) => r.hit);
-    return {
-      everExisted: rows.length > 0,
-      scope: hit ? { projectId, name, environment: hit.environment, branch: hit.branch, protectedOnly: hit.protected_only } : null,
-    };
+    return new Map(
+      names.map((name) => {
+        const mine = rows.filter((r) => r.name === name);
+        const hit = mine.find((r) => r.hit);
+        return [name, { everExisted: mine.length > 0, scope: hit ? { projectId, name, environment: hit.environment, branch: hit.branch, protectedOnly: hit.protected_only } : null }];
+      }),
+    );
   }
 
   /** Grants of the project in force at `at`. */

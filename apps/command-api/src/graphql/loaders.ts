@@ -1,0 +1,119 @@
+import DataLoader from 'dataloader';
+import { AbilityAction, GrantInterval, Principal, ProjectPolicyState, SecretSubject } from '@app/domain';
+import { AccessHistoryFilter, ComplianceQueries, decodeCursor, HistoryCursor, HistoryPage } from '@app/infra/read-models/compliance';
+import { AccessControl } from '../application/access-control';
+import { CommandContext } from '../application/event-envelope';
+import { Loaded } from '../application/stream-state-cache';
+import { ReaderSources } from '../compliance/secret-readers';
+import { listProjectGrants } from '../grants/grant-listing';
+import { GrantView } from '../grants/grant.dto';
+import { commandContext } from '../http/request-context';
+import type { GqlContext } from './secrets.resolver';
+
+type Scope = { everExisted: boolean; scope: SecretSubject | null };
+interface HistoryKey {
+  filter: AccessHistoryFilter;
+  limit: number;
+  cursor?: HistoryCursor;
+}
+
+const groupBy = <K, T>(items: readonly T[], key: (t: T) => K): Map<K, T[]> => {
+  const m = new Map<K, T[]>();
+  for (const t of items) m.set(key(t), [...(m.get(key(t)) ?? []), t]);
+  return m;
+};
+const historyKey = (k: HistoryKey) => JSON.stringify([k.filter, k.limit, k.cursor ? `${k.cursor.commit}.${k.cursor.prepare}` : null]);
+
+/**
+ * Per-request batching and de-duplication (DataLoader), so a nested query costs a fixed number of
+ * database round trips whatever the number of secrets: one policy read per project, one
+ * authorization per (project, action) -- so one audited denial, as one REST call would record --
+ * one scope query for all secrets, one grants-in-force query per (project, at), one history query
+ * per page shape.
+ */
+export class RequestLoaders implements ReaderSources {
+  readonly ctx: CommandContext;
+  private readonly authorized = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly access: AccessControl, private readonly queries: ComplianceQueries, private readonly principal: Principal, gql: GqlContext) {
+    this.ctx = commandContext(gql.req, principal);
+  }
+
+  readonly policy = new DataLoader<string, Loaded<ProjectPolicyState>>((ids) => Promise.all(ids.map((id) => this.access.policy(id))));
+
+  /** access.require once per (project, action) in this request, against the policy read once. */
+  require(action: AbilityAction, projectId: string): Promise<unknown> {
+    const key = `${action}\0${projectId}`;
+    let p = this.authorized.get(key);
+    if (!p) {
+      p = this.policy.load(projectId).then(({ state }) => this.access.require(this.principal, action, { projectId }, this.ctx, state));
+      this.authorized.set(key, p);
+    }
+    return p;
+  }
+
+  private readonly scopes = new DataLoader<{ projectId: string; name: string; at: string }, Scope, string>(
+    async (keys) => {
+      const out = new Map<string, Scope>();
+      for (const group of groupBy(keys, (k) => `${k.projectId}\0${k.at}`).values()) {
+        const found = await this.queries.secretScopesAt(group[0].projectId, [...new Set(group.map((k) => k.name))], group[0].at);
+        for (const [name, s] of found) out.set(`${group[0].projectId}\0${name}\0${group[0].at}`, s);
+      }
+      return keys.map((k) => out.get(`${k.projectId}\0${k.name}\0${k.at}`)!);
+    },
+    { cacheKeyFn: (k) => `${k.projectId}\0${k.name}\0${k.at}` },
+  );
+
+  private readonly grantsAt = new DataLoader<{ projectId: string; at: string }, GrantInterval[], string>(
+    (keys) => Promise.all(keys.map((k) => this.queries.grantsInForceAt(k.projectId, k.at))),
+    { cacheKeyFn: (k) => `${k.projectId}\0${k.at}` },
+  );
+
+  secretScopeAt(projectId: string, name: string, at: string): Promise<Scope> {
+    return this.scopes.load({ projectId, name, at });
+  }
+
+  grantsInForceAt(projectId: string, at: string): Promise<GrantInterval[]> {
+    return this.grantsAt.load({ projectId, at });
+  }
+
+  /** One page of a secret's access history; the pages of many secrets with the same shape are one query. */
+  readonly history = new DataLoader<HistoryKey, HistoryPage, string>(
+    async (keys) => {
+      const out = new Map<string, HistoryPage>();
+      for (const group of groupBy(keys, (k) => historyKey({ ...k, filter: { ...k.filter, secret: undefined } })).values()) {
+        const { filter, limit, cursor } = group[0];
+        if (group.length === 1 || group.some((k) => k.filter.secret === undefined)) {
+          for (const k of group) out.set(historyKey(k), await this.queries.accessHistoryPage(k.filter, k.limit, k.cursor));
+          continue;
+        }
+        const pages = await this.queries.accessHistoryOfSecrets(filter, [...new Set(group.map((k) => k.filter.secret!))], limit, cursor);
+        for (const k of group) out.set(historyKey(k), pages.get(k.filter.secret!)!);
+      }
+      return keys.map((k) => out.get(historyKey(k))!);
+    },
+    { cacheKeyFn: historyKey },
+  );
+
+  /** The project's grants (manage-grants), once per project per request. */
+  readonly grants = new DataLoader<string, GrantView[]>((ids) =>
+    Promise.all(ids.map(async (id) => {
+      try {
+        return await listProjectGrants(this.access, this.principal, id, this.ctx);
+      } catch (e) {
+        return e as Error;
+      }
+    })),
+  );
+}
+
+export function decodeAfter(after: string | null | undefined): HistoryCursor | undefined | null {
+  if (after === undefined || after === null) return undefined;
+  return decodeCursor(after) ?? null;
+}
+
+/** The request's loaders, made on first use (the GraphQL context is per request). */
+export function loadersOf(gql: GqlContext & { loaders?: RequestLoaders }, access: AccessControl, queries: ComplianceQueries, principal: Principal): RequestLoaders {
+  gql.loaders ??= new RequestLoaders(access, queries, principal, gql);
+  return gql.loaders;
+}
