@@ -17,6 +17,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   SecretValueUpdated: 1,
   SecretMetadataChanged: 1,
   SecretDeleted: 1,
+  SecretRotationOverdue: 1,
   RoleGranted: 1,
   RoleRevoked: 1,
   RoleExpired: 1,

@@ -1,5 +1,5 @@
 import { assertNever, Decider, DomainEvent } from '../decider';
-import { alreadyExists, notFound } from '../errors';
+import { alreadyExists, invalid, notFound } from '../errors';
 import {
   requireBoolean,
   requireCommandMetadata,
@@ -26,37 +26,93 @@ export interface CommandMetadata {
   actor: { type: 'user' | 'ci-job' | 'system'; id: string };
 }
 
+// ---- rotation ----
+/** Bounds of `rotationIntervalDays`: a day to ten years, whole days. */
+export const MIN_ROTATION_INTERVAL_DAYS = 1;
+export const MAX_ROTATION_INTERVAL_DAYS = 3650;
+/** Within this many days of its due instant, a secret's rotation is "approaching". */
+export const ROTATION_APPROACHING_DAYS = 7;
+const DAY_MS = 86_400_000;
+
+export type RotationStatus = 'ok' | 'approaching' | 'overdue';
+export const ROTATION_STATUSES: readonly RotationStatus[] = ['ok', 'approaching', 'overdue'];
+
+/** What metadata says about a secret's rotation (null when it has no interval). */
+export interface SecretRotation {
+  intervalDays: number;
+  /** When the current value version was written. */
+  lastRotatedAt: string;
+  /** lastRotatedAt + intervalDays. */
+  dueAt: string;
+  status: RotationStatus;
+}
+
+/** The due instant of a version written at `lastRotatedAt` (RFC 3339) under `intervalDays`; null if either is unknown. */
+export function rotationDueAt(intervalDays: number | null, lastRotatedAt: string): string | null {
+  const at = Date.parse(lastRotatedAt);
+  if (intervalDays === null || !Number.isFinite(at)) return null;
+  return new Date(at + intervalDays * DAY_MS).toISOString();
+}
+
+/** overdue from dueAt on; approaching within ROTATION_APPROACHING_DAYS before it; ok before that. */
+export function rotationStatusAt(dueAt: string, now: string): RotationStatus {
+  const due = Date.parse(dueAt);
+  const t = Date.parse(now);
+  if (t >= due) return 'overdue';
+  if (t >= due - ROTATION_APPROACHING_DAYS * DAY_MS) return 'approaching';
+  return 'ok';
+}
+
+/** The rotation object of metadata at `now`, or null when the secret has no interval. */
+export function rotationAt(intervalDays: number | null, lastRotatedAt: string, now: string): SecretRotation | null {
+  const dueAt = rotationDueAt(intervalDays, lastRotatedAt);
+  if (intervalDays === null || dueAt === null) return null;
+  return { intervalDays, lastRotatedAt: new Date(Date.parse(lastRotatedAt)).toISOString(), dueAt, status: rotationStatusAt(dueAt, now) };
+}
+
 // ---- commands (imperative) ----
 export type SecretCommand =
   | {
       type: 'CreateSecret';
-      data: { projectId: string; name: string; description: string | null; scope: SecretScope; valueRef: string };
+      data: { projectId: string; name: string; description: string | null; scope: SecretScope; valueRef: string; rotationIntervalDays?: number | null };
       metadata: CommandMetadata;
     }
   | { type: 'UpdateSecretValue'; data: { valueRef: string }; metadata: CommandMetadata }
   | {
       type: 'ChangeSecretMetadata';
-      data: { description?: string | null; environment?: string | null; branch?: string | null; protectedOnly?: boolean };
+      data: { description?: string | null; environment?: string | null; branch?: string | null; protectedOnly?: boolean; rotationIntervalDays?: number | null };
       metadata: CommandMetadata;
     }
-  | { type: 'DeleteSecret'; data: Record<string, never>; metadata: CommandMetadata };
+  | { type: 'DeleteSecret'; data: Record<string, never>; metadata: CommandMetadata }
+  /** The timer's: the given version's rotation is due. Recorded once per version, and only once it really is due. */
+  | { type: 'RecordSecretRotationOverdue'; data: { version: number }; metadata: CommandMetadata };
 
 // ---- events (past tense; values never appear, only an opaque reference into the value store) ----
+/** rotationIntervalDays is present only when the secret was created with one (events of secrets without rotation keep their shape). */
 export type SecretCreated = DomainEvent<
   'SecretCreated',
-  { projectId: string; name: string; description: string | null; scope: SecretScope; version: number; valueRef: string; createdBy: string }
+  { projectId: string; name: string; description: string | null; scope: SecretScope; version: number; valueRef: string; createdBy: string; rotationIntervalDays?: number }
 >;
 export type SecretValueUpdated = DomainEvent<
   'SecretValueUpdated',
   { projectId: string; name: string; version: number; valueRef: string; updatedBy: string }
 >;
+/**
+ * The metadata after the change. rotationIntervalDays (the interval after it; null = cleared) is
+ * present when the secret had or now has an interval; absent means none before and none after.
+ */
 export type SecretMetadataChanged = DomainEvent<
   'SecretMetadataChanged',
-  { projectId: string; name: string; description: string | null; scope: SecretScope; changedBy: string }
+  { projectId: string; name: string; description: string | null; scope: SecretScope; changedBy: string; rotationIntervalDays?: number | null }
 >;
 export type SecretDeleted = DomainEvent<'SecretDeleted', { projectId: string; name: string; lastVersion: number; deletedBy: string }>;
+/** The value version `version` was not replaced within its rotation interval. Recorded once per version, by the command API's timer. */
+export type SecretRotationOverdue = DomainEvent<
+  'SecretRotationOverdue',
+  { projectId: string; name: string; version: number; intervalDays: number; lastRotatedAt: string; dueAt: string; recordedAt: string }
+>;
 
-export type SecretEvent = SecretCreated | SecretValueUpdated | SecretMetadataChanged | SecretDeleted;
+export type SecretEvent = SecretCreated | SecretValueUpdated | SecretMetadataChanged | SecretDeleted | SecretRotationOverdue;
 
 // ---- state ----
 export interface ActiveSecret {
@@ -69,6 +125,12 @@ export interface ActiveSecret {
   valueRef: string;
   createdAt: string;
   updatedAt: string;
+  /** Days a value version may live; null = no rotation interval. */
+  rotationIntervalDays: number | null;
+  /** When the current value version was written (evolveAt's instant; '' when folded without one). */
+  versionAt: string;
+  /** The version whose SecretRotationOverdue is recorded (null: none yet for any version). */
+  rotationOverdueVersion: number | null;
 }
 export type SecretState =
   | { status: 'absent' }
@@ -87,8 +149,10 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
     switch (command.type) {
       case 'CreateSecret': {
         if (state.status === 'active') throw alreadyExists('secret-exists', `secret ${state.name} already exists`);
-        const { projectId, name, description, scope, valueRef } = command.data;
-        return [{ type: 'SecretCreated', data: { projectId, name, description, scope, version: 1, valueRef, createdBy: by } }];
+        const { projectId, name, description, scope, valueRef, rotationIntervalDays } = command.data;
+        const data: SecretCreated['data'] = { projectId, name, description, scope, version: 1, valueRef, createdBy: by };
+        if (rotationIntervalDays !== undefined && rotationIntervalDays !== null) data.rotationIntervalDays = rotationIntervalDays;
+        return [{ type: 'SecretCreated', data }];
       }
       case 'UpdateSecretValue': {
         const s = requireActive(state);
@@ -108,13 +172,39 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
           branch: d.branch !== undefined ? d.branch : s.scope.branch,
           protectedOnly: d.protectedOnly !== undefined ? d.protectedOnly : s.scope.protectedOnly,
         };
+        const rotationIntervalDays = d.rotationIntervalDays !== undefined ? d.rotationIntervalDays : s.rotationIntervalDays;
         const unchanged =
           description === s.description &&
           scope.environment === s.scope.environment &&
           scope.branch === s.scope.branch &&
-          scope.protectedOnly === s.scope.protectedOnly;
+          scope.protectedOnly === s.scope.protectedOnly &&
+          rotationIntervalDays === s.rotationIntervalDays;
         if (unchanged) return []; // idempotent: nothing happened, so no fact to record
-        return [{ type: 'SecretMetadataChanged', data: { projectId: s.projectId, name: s.name, description, scope, changedBy: by } }];
+        const data: SecretMetadataChanged['data'] = { projectId: s.projectId, name: s.name, description, scope, changedBy: by };
+        if (rotationIntervalDays !== null || s.rotationIntervalDays !== null) data.rotationIntervalDays = rotationIntervalDays;
+        return [{ type: 'SecretMetadataChanged', data }];
+      }
+      case 'RecordSecretRotationOverdue': {
+        // Nothing to record: gone, no interval, another version now, already recorded for it, or not yet due.
+        if (state.status !== 'active' || state.rotationIntervalDays === null) return [];
+        if (command.data.version !== state.version || state.rotationOverdueVersion === state.version) return [];
+        const dueAt = rotationDueAt(state.rotationIntervalDays, state.versionAt);
+        const now = command.metadata.now;
+        if (dueAt === null || Date.parse(now) < Date.parse(dueAt)) return [];
+        return [
+          {
+            type: 'SecretRotationOverdue',
+            data: {
+              projectId: state.projectId,
+              name: state.name,
+              version: state.version,
+              intervalDays: state.rotationIntervalDays,
+              lastRotatedAt: new Date(Date.parse(state.versionAt)).toISOString(),
+              dueAt,
+              recordedAt: now,
+            },
+          },
+        ];
       }
       case 'DeleteSecret': {
         const s = requireActive(state);
@@ -143,14 +233,24 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
           valueRef: d.valueRef,
           createdAt: at,
           updatedAt: at,
+          rotationIntervalDays: d.rotationIntervalDays ?? null,
+          versionAt: at,
+          rotationOverdueVersion: null,
         };
       }
       case 'SecretValueUpdated':
+        // A new value version restarts the rotation interval.
         if (state.status !== 'active') return state;
-        return { ...state, version: event.data.version, valueRef: event.data.valueRef, updatedAt: at };
-      case 'SecretMetadataChanged':
+        return { ...state, version: event.data.version, valueRef: event.data.valueRef, updatedAt: at, versionAt: at };
+      case 'SecretMetadataChanged': {
         if (state.status !== 'active') return state;
-        return { ...state, description: event.data.description, scope: event.data.scope, updatedAt: at };
+        const r = event.data.rotationIntervalDays;
+        return { ...state, description: event.data.description, scope: event.data.scope, updatedAt: at, rotationIntervalDays: r !== undefined ? r : state.rotationIntervalDays };
+      }
+      case 'SecretRotationOverdue':
+        // A fact about a version, not a change of the secret: updatedAt stays.
+        if (state.status !== 'active') return state;
+        return { ...state, rotationOverdueVersion: event.data.version };
       case 'SecretDeleted':
         return { status: 'deleted', projectId: event.data.projectId, name: event.data.name, lastVersion: event.data.lastVersion };
       default:
@@ -168,7 +268,7 @@ export function checkSecretCommand(command: SecretCommand): void {
   requireCommandMetadata(command.metadata);
   switch (command.type) {
     case 'CreateSecret': {
-      const d = requireOnlyKeys(command.data, ['projectId', 'name', 'description', 'scope', 'valueRef']);
+      const d = requireOnlyKeys(command.data, ['projectId', 'name', 'description', 'scope', 'valueRef', 'rotationIntervalDays']);
       requireProjectId(d.projectId);
       requireSecretName(d.name);
       requireNullableFreeText('description', d.description, MAX_DESCRIPTION_LENGTH);
@@ -177,6 +277,7 @@ export function checkSecretCommand(command: SecretCommand): void {
       requireNullableGlob('branch', scope.branch);
       requireBoolean('protectedOnly', scope.protectedOnly);
       requireValueRef(d.valueRef);
+      if (d.rotationIntervalDays !== undefined && d.rotationIntervalDays !== null) requireRotationInterval(d.rotationIntervalDays);
       return;
     }
     case 'UpdateSecretValue':
@@ -184,19 +285,34 @@ export function checkSecretCommand(command: SecretCommand): void {
       return;
     case 'ChangeSecretMetadata': {
       // undefined = leave as it is; null clears description and globs; protectedOnly is never null.
-      const d = requireOnlyKeys(command.data, ['description', 'environment', 'branch', 'protectedOnly']);
+      const d = requireOnlyKeys(command.data, ['description', 'environment', 'branch', 'protectedOnly', 'rotationIntervalDays']);
       if (d.description !== undefined) requireNullableFreeText('description', d.description, MAX_DESCRIPTION_LENGTH);
       if (d.environment !== undefined) requireNullableGlob('environment', d.environment);
       if (d.branch !== undefined) requireNullableGlob('branch', d.branch);
       if (d.protectedOnly !== undefined) requireBoolean('protectedOnly', d.protectedOnly);
+      // null clears the interval.
+      if (d.rotationIntervalDays !== undefined && d.rotationIntervalDays !== null) requireRotationInterval(d.rotationIntervalDays);
       return;
     }
     case 'DeleteSecret':
       requireOnlyKeys(command.data, []);
       return;
+    case 'RecordSecretRotationOverdue': {
+      const v = requireOnlyKeys(command.data, ['version']).version;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw invalid('invalid-field', 'version must be a positive integer', 'version');
+      return;
+    }
     default:
       assertNever(command);
   }
+}
+
+/** A whole number of days from MIN_ROTATION_INTERVAL_DAYS to MAX_ROTATION_INTERVAL_DAYS. */
+export function requireRotationInterval(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < MIN_ROTATION_INTERVAL_DAYS || v > MAX_ROTATION_INTERVAL_DAYS) {
+    throw invalid('invalid-field', `rotationIntervalDays must be a whole number of days from ${MIN_ROTATION_INTERVAL_DAYS} to ${MAX_ROTATION_INTERVAL_DAYS}`, 'rotationIntervalDays');
+  }
+  return v;
 }
 
 function requireActive(state: SecretState): ActiveSecret {

@@ -13,7 +13,7 @@ import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
 import { RecordedEvent } from '../ports/event-store';
 import { PrincipalRecord } from '../principal';
 import { ROLES, Role } from '../roles';
-import { SecretEvent, SecretScope } from '../secret/secret';
+import { SecretEvent, SecretRotationOverdue, SecretScope } from '../secret/secret';
 
 export const OCSF_VERSION = '1.3.0';
 export const AUDIT_LOG_NAME = 'secrets.audit.v1';
@@ -112,6 +112,8 @@ export interface OcsfUnmapped {
   /** Access requests (four-eyes) and break-glass: what was asked or done, why, and who decided. */
   access_request?: { request_id: string; requester: string; role?: string; duration_seconds?: number; reason?: string; expires_at?: string; grant_id?: string; comment?: string | null };
   break_glass?: { grant_id: string; user: string; reason?: string; duration_seconds?: number; expires_at?: string; eligible_via?: string; outcome?: string; comment?: string };
+  /** SecretRotationOverdue: the interval the version outlived, when it was written and when it was due. */
+  rotation?: { interval_days: number; last_rotated_at: string; due_at: string };
   /** SecretValueNotDelivered: the SecretAccessed record this one corrects (its metadata.uid). */
   not_delivered?: { access_event_uid: string };
 }
@@ -236,6 +238,8 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
     case 'SecretMetadataChanged':
     case 'SecretDeleted':
       return secretRecord(event, domain, opts);
+    case 'SecretRotationOverdue':
+      return rotationOverdueRecord(event, domain, opts);
     case 'SecretAccessed':
     case 'SecretAccessDenied':
       return accessRecord(event, domain, opts);
@@ -264,7 +268,7 @@ export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | nu
   }
 }
 
-function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptions): OcsfApiActivity {
+function secretRecord(event: RecordedEvent, domain: Exclude<SecretEvent, SecretRotationOverdue>, opts: OcsfOptions): OcsfApiActivity {
   const d = domain.data;
   const projectId = str(d.projectId);
   const name = str(d.name);
@@ -280,6 +284,7 @@ function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptio
       verb = 'created';
       resource.version = String(int(domain.data.version));
       resource.data = { project_id: projectId, scope: scopeOf(domain.data.scope) };
+      if (domain.data.rotationIntervalDays !== undefined) resource.data.rotation_interval_days = intervalOf(domain.data.rotationIntervalDays);
       break;
     case 'SecretValueUpdated':
       activity = 3;
@@ -293,6 +298,7 @@ function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptio
       operation = 'ChangeSecretMetadata';
       verb = 'changed the metadata of';
       resource.data = { project_id: projectId, scope: scopeOf(domain.data.scope) };
+      if (domain.data.rotationIntervalDays !== undefined) resource.data.rotation_interval_days = intervalOf(domain.data.rotationIntervalDays);
       break;
     case 'SecretDeleted':
       activity = 4;
@@ -312,6 +318,36 @@ function secretRecord(event: RecordedEvent, domain: SecretEvent, opts: OcsfOptio
     actor,
     resources: [resource],
     message: `${actor.who} ${verb} secret ${resource.uid}`,
+  });
+}
+
+/** An interval copied into a record: a whole number of days, or null (cleared); anything else is null. */
+function intervalOf(v: unknown): number | null {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : null;
+}
+
+/**
+ * A value version outlived its rotation interval: API Activity "Other" (operation
+ * RecordSecretRotationOverdue) on the secret and version, by the system's timer, Medium: the
+ * secret still works, but a reviewer must act. status_detail "rotation-overdue".
+ */
+function rotationOverdueRecord(event: RecordedEvent, domain: SecretRotationOverdue, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const name = str(d.name);
+  const uid = `${projectId}/${name}`;
+  const actor = actorFromMetadata(event);
+  const rotation = { interval_days: intervalOf(d.intervalDays) ?? 0, last_rotated_at: str(d.lastRotatedAt), due_at: str(d.dueAt) };
+  return apiActivity(event, opts, {
+    activity: 99,
+    operation: 'RecordSecretRotationOverdue',
+    severity: 3,
+    success: true,
+    statusDetail: 'rotation-overdue',
+    actor,
+    resources: [{ type: 'secret', uid, name, version: String(int(d.version)), data: { project_id: projectId } }],
+    message: `version ${int(d.version)} of secret ${uid} is overdue for rotation: due ${rotation.due_at} (every ${rotation.interval_days} days, last rotated ${rotation.last_rotated_at})`,
+    unmapped: { rotation },
   });
 }
 

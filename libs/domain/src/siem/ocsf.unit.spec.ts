@@ -66,6 +66,15 @@ const events = {
   updated: () => recorded('SecretValueUpdated', { projectId: 'acme', name: 'DB_PASSWORD', version: 2, valueRef: 'kv/acme/DB#2', updatedBy: 'alice' }),
   metadataChanged: () => recorded('SecretMetadataChanged', { projectId: 'acme', name: 'DB_PASSWORD', description: null, scope, changedBy: 'alice' }),
   deleted: () => recorded('SecretDeleted', { projectId: 'acme', name: 'DB_PASSWORD', lastVersion: 2, deletedBy: 'alice' }),
+  createdWithRotation: () =>
+    recorded('SecretCreated', { projectId: 'acme', name: 'DB_PASSWORD', description: null, scope, version: 1, valueRef: 'kv/acme/DB#1', createdBy: 'alice', rotationIntervalDays: 90 }),
+  rotationCleared: () => recorded('SecretMetadataChanged', { projectId: 'acme', name: 'DB_PASSWORD', description: null, scope, changedBy: 'alice', rotationIntervalDays: null }),
+  rotationOverdue: () =>
+    recorded(
+      'SecretRotationOverdue',
+      { projectId: 'acme', name: 'DB_PASSWORD', version: 3, intervalDays: 90, lastRotatedAt: '2024-12-01T10:00:00.000Z', dueAt: '2025-03-01T10:00:00.000Z', recordedAt: at },
+      { actor: { type: 'system', id: 'rotation-overdue' } },
+    ),
   accessedByUser: () =>
     recorded('SecretAccessed', {
       projectId: 'acme',
@@ -374,6 +383,48 @@ describe('toOcsf', () => {
       expect(toOcsf(grant, opts)).toMatchObject({ privileges: ['unknown'], user: { type: 'User' } });
     });
   });
+});
+
+describe('rotation in OCSF 1.3.0 (issue 14)', () => {
+  it('SecretRotationOverdue is a schema-valid API Activity "Other" on the secret version, by the system, Medium, naming interval and dates', () => {
+    const r = toOcsf(events.rotationOverdue(), opts) as OcsfApiActivity;
+    expectValid(r);
+    expect(r).toMatchObject({
+      class_uid: 6003,
+      activity_id: 99,
+      activity_name: 'Other',
+      type_uid: 600399,
+      severity_id: 3,
+      severity: 'Medium',
+      status_id: 1,
+      status_detail: 'rotation-overdue',
+      api: { operation: 'RecordSecretRotationOverdue' },
+      actor: { user: { uid: 'rotation-overdue', type_id: 3, type: 'System' } },
+      metadata: { event_code: 'SecretRotationOverdue' },
+      unmapped: { rotation: { interval_days: 90, last_rotated_at: '2024-12-01T10:00:00.000Z', due_at: '2025-03-01T10:00:00.000Z' } },
+    });
+    expect(r.resources).toEqual([{ type: 'secret', uid: 'acme/DB_PASSWORD', name: 'DB_PASSWORD', version: '3', data: { project_id: 'acme' } }]);
+    expect(r.message).toContain('overdue for rotation');
+  });
+
+  it('a create or change names the interval (null when cleared); events without one keep their record', () => {
+    expect((toOcsf(events.createdWithRotation(), opts) as OcsfApiActivity).resources[0].data).toMatchObject({ rotation_interval_days: 90 });
+    expect((toOcsf(events.rotationCleared(), opts) as OcsfApiActivity).resources[0].data).toMatchObject({ rotation_interval_days: null });
+    expect((toOcsf(events.created(), opts) as OcsfApiActivity).resources[0].data).not.toHaveProperty('rotation_interval_days');
+  });
+
+  it('copies only a whole number of days: anything else in an event becomes null or 0', () => {
+    const bad = events.rotationOverdue();
+    bad.data.intervalDays = 'ninety';
+    expect((toOcsf(bad, opts) as OcsfApiActivity).unmapped?.rotation?.interval_days).toBe(0);
+    const created = events.createdWithRotation();
+    created.data.rotationIntervalDays = { CANARY: 1 };
+    const r = toOcsf(created, opts) as OcsfApiActivity;
+    expectValid(r);
+    expect(r.resources[0].data).toMatchObject({ rotation_interval_days: null });
+  });
+
+  it('is keyed to its secret on Kafka', () => expect(auditKey(events.rotationOverdue())).toBe('acme/DB_PASSWORD'));
 });
 
 describe('auditKey', () => {
