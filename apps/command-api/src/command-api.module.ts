@@ -21,6 +21,7 @@ import { ProblemFilter } from './http/problem.filter';
 import { SecretsController } from './secrets/secrets.controller';
 import { SECRET_COMMAND_HANDLERS } from './secrets/secret-commands';
 import { SecretStates } from './secrets/secret-states';
+import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
@@ -31,6 +32,7 @@ import { SecretStates } from './secrets/secret-states';
     AuditAccess,
     GrantExpiryRecorder,
     AccessRequestExpiryRecorder,
+    RotationOverdueRecorder,
     SecretStates,
     ...GRAPHQL_RESOLVERS,
     ...SECRET_COMMAND_HANDLERS,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EventStore, Position, projectPolicyDecider, StreamCategory, StreamName } from '@app/domain';
 import { AppConfig } from '@app/infra/config/config';
@@ -8,6 +8,7 @@ import { Metrics } from '@app/infra/observability/metrics';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';
+import { PeriodicRecorder } from '../application/periodic-recorder';
 
 const ACTOR = { type: 'system' as const, id: 'access-request-expiry' };
 const PAGE = 500;
@@ -21,9 +22,7 @@ const PAGE = 500;
  * records an expiry at most once however many replicas race. Every GRANT_EXPIRY_SCAN_SECONDS.
  */
 @Injectable()
-export class AccessRequestExpiryRecorder implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<number>;
+export class AccessRequestExpiryRecorder extends PeriodicRecorder {
   private after?: Position;
   private readonly pending = new Map<string, { projectId: string; expiresAt: number }>();
   private readonly logger: JsonLogger;
@@ -35,23 +34,12 @@ export class AccessRequestExpiryRecorder implements OnApplicationBootstrap, OnAp
     @Inject(LOGGER) logger: JsonLogger,
     private readonly access: AccessControl,
   ) {
+    super();
     this.logger = logger.child('access-request-expiry');
   }
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.scan(), this.config.grantExpiryScanSeconds * 1000);
-    this.timer.unref();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  /** Records every due expiry; returns how many were recorded. One scan at a time. */
-  scan(now = new Date()): Promise<number> {
-    if (!this.running) this.running = this.recordDue(now.toISOString()).finally(() => (this.running = undefined));
-    return this.running;
+  protected periodSeconds(): number {
+    return this.config.grantExpiryScanSeconds;
   }
 
   private async catchUp(): Promise<void> {
@@ -68,7 +56,7 @@ export class AccessRequestExpiryRecorder implements OnApplicationBootstrap, OnAp
     }
   }
 
-  private async recordDue(now: string): Promise<number> {
+  protected async recordDue(now: string): Promise<number> {
     try {
       await this.catchUp();
     } catch (e) {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { accessPolicyDecider, EventStore, StreamName } from '@app/domain';
 import { AppConfig } from '@app/infra/config/config';
@@ -9,6 +9,7 @@ import { ComplianceQueries } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';
+import { PeriodicRecorder } from '../application/periodic-recorder';
 
 const ACTOR = { type: 'system' as const, id: 'grant-expiry' };
 
@@ -20,9 +21,7 @@ const ACTOR = { type: 'system' as const, id: 'grant-expiry' };
  * records each through the decider, which records an expiry once however many replicas race.
  */
 @Injectable()
-export class GrantExpiryRecorder implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<number>;
+export class GrantExpiryRecorder extends PeriodicRecorder {
   private readonly logger: JsonLogger;
 
   constructor(
@@ -33,26 +32,15 @@ export class GrantExpiryRecorder implements OnApplicationBootstrap, OnApplicatio
     @Inject(LOGGER) logger: JsonLogger,
     private readonly access: AccessControl,
   ) {
+    super();
     this.logger = logger.child('grant-expiry');
   }
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.scan(), this.config.grantExpiryScanSeconds * 1000);
-    this.timer.unref();
+  protected periodSeconds(): number {
+    return this.config.grantExpiryScanSeconds;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  /** Records every due expiry; returns how many were recorded. One scan at a time. */
-  scan(now = new Date()): Promise<number> {
-    if (!this.running) this.running = this.recordDue(now.toISOString()).finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  private async recordDue(now: string): Promise<number> {
+  protected async recordDue(now: string): Promise<number> {
     let recorded = 0;
     let due: { projectId: string; grantId: string }[];
     try {

@@ -158,7 +158,11 @@ export class CreateSecretHandler implements ICommandHandler<CreateSecretCommand>
     const pending = new PendingValues(this.values, storedRefs(this.store, StreamName.secret(projectId, body.name)));
     const result = await pending.run(() =>
       handleCommand(this.store, this.secrets, StreamName.secret(projectId, body.name), secretDecider, async (loaded): Promise<SecretCommand> => {
-        const build = (valueRef: string): SecretCommand => ({ type: 'CreateSecret', data: { projectId, name: body.name, description: body.description ?? null, scope, valueRef }, metadata: meta(ctx) });
+        const build = (valueRef: string): SecretCommand => ({
+          type: 'CreateSecret',
+          data: { projectId, name: body.name, description: body.description ?? null, scope, valueRef, rotationIntervalDays: body.rotationIntervalDays ?? null },
+          metadata: meta(ctx),
+        });
         // Decide before the value is written: a create of a secret that exists (409) writes nothing
         // under its path, whatever the caller may create elsewhere.
         decideBeforeWriting(loaded.state, build);
@@ -217,7 +221,7 @@ export class ChangeSecretMetadataHandler implements ICommandHandler<ChangeSecret
     }, ctx, { ifMatch });
     const after = await this.secrets.forSecret(projectId, name);
     if (after.state.status !== 'active') throw problems.notFound(`secret ${name} not found`);
-    return metadataView(after.state, after.revision);
+    return metadataView(after.state, after.revision, ctx.now);
   }
 }
 

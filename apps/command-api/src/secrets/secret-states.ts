@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ActiveSecret, EventStore, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
+import { ActiveSecret, EventStore, rotationAt, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
 import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { Loaded, StreamStateCache } from '../application/stream-state-cache';
 import { SecretMetadataView } from './secret.dto';
@@ -19,7 +19,8 @@ export class SecretStates extends StreamStateCache<SecretState, SecretEvent> {
   }
 }
 
-export function metadataView(s: ActiveSecret, revision: number): SecretMetadataView {
+/** `now`: the instant the rotation status is given for (the request's). */
+export function metadataView(s: ActiveSecret, revision: number, now: string): SecretMetadataView {
   return {
     projectId: s.projectId,
     name: s.name,
@@ -31,5 +32,6 @@ export function metadataView(s: ActiveSecret, revision: number): SecretMetadataV
     revision,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
+    rotation: rotationAt(s.rotationIntervalDays, s.versionAt, now),
   };
 }

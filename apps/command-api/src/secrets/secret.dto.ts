@@ -1,10 +1,28 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsString, Matches, MinLength, ValidateIf } from 'class-validator';
-import { FREE_TEXT_PATTERN, GLOB_PATTERN, MAX_DESCRIPTION_LENGTH, MAX_PURPOSE_LENGTH, MAX_VALUE_BYTES, SECRET_NAME_PATTERN } from '@app/domain';
+import { IsBoolean, IsInt, IsString, Matches, Max, Min, MinLength, ValidateIf } from 'class-validator';
+import {
+  FREE_TEXT_PATTERN,
+  GLOB_PATTERN,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_PURPOSE_LENGTH,
+  MAX_ROTATION_INTERVAL_DAYS,
+  MAX_VALUE_BYTES,
+  MIN_ROTATION_INTERVAL_DAYS,
+  ROTATION_STATUSES,
+  RotationStatus,
+  SECRET_NAME_PATTERN,
+} from '@app/domain';
 import { IsWellFormedText, MaxCodePoints, MaxUtf8Bytes, OptionalNotNull } from '../http/validation';
 
 const GLOB_MESSAGE = (f: string) => `${f} must be a glob of 1-255 characters from A-Z a-z 0-9 . _ - / * ? with at most 8 wildcards (* and ?)`;
 const present = (_o: object, v: unknown) => v !== undefined && v !== null;
+const INTERVAL_MESSAGE = `rotationIntervalDays must be a whole number of days from ${MIN_ROTATION_INTERVAL_DAYS} to ${MAX_ROTATION_INTERVAL_DAYS}`;
+const INTERVAL_DOC = {
+  type: 'integer',
+  minimum: MIN_ROTATION_INTERVAL_DAYS,
+  maximum: MAX_ROTATION_INTERVAL_DAYS,
+  example: 90,
+} as const;
 
 export class CreateSecretDto {
   @ApiProperty({ pattern: SECRET_NAME_PATTERN.source, example: 'DEPLOY_TOKEN' })
@@ -43,6 +61,13 @@ export class CreateSecretDto {
   @OptionalNotNull()
   @IsBoolean()
   protectedOnly?: boolean;
+
+  @ApiPropertyOptional({ ...INTERVAL_DOC, description: 'Days each value version may live before its rotation is overdue (absent: no rotation interval).' })
+  @OptionalNotNull()
+  @IsInt({ message: INTERVAL_MESSAGE })
+  @Min(MIN_ROTATION_INTERVAL_DAYS, { message: INTERVAL_MESSAGE })
+  @Max(MAX_ROTATION_INTERVAL_DAYS, { message: INTERVAL_MESSAGE })
+  rotationIntervalDays?: number;
 }
 
 export class UpdateSecretValueDto {
@@ -80,6 +105,13 @@ export class PatchSecretDto {
   @OptionalNotNull()
   @IsBoolean()
   protectedOnly?: boolean;
+
+  @ApiPropertyOptional({ ...INTERVAL_DOC, nullable: true, description: 'Days each value version may live; null clears the interval. The current version keeps its write time (lastRotatedAt).' })
+  @ValidateIf(present)
+  @IsInt({ message: INTERVAL_MESSAGE })
+  @Min(MIN_ROTATION_INTERVAL_DAYS, { message: INTERVAL_MESSAGE })
+  @Max(MAX_ROTATION_INTERVAL_DAYS, { message: INTERVAL_MESSAGE })
+  rotationIntervalDays?: number | null;
 }
 
 export class AccessSecretDto {
@@ -97,6 +129,14 @@ export class SecretScopeView {
   @ApiProperty() protectedOnly!: boolean;
 }
 
+/** A secret's rotation at the time of the request (the GraphQL `rotation` field uses this shape too). */
+export class SecretRotationView {
+  @ApiProperty({ ...INTERVAL_DOC }) intervalDays!: number;
+  @ApiProperty({ format: 'date-time', description: 'When the current value version was written.' }) lastRotatedAt!: string;
+  @ApiProperty({ format: 'date-time', description: 'lastRotatedAt + intervalDays.' }) dueAt!: string;
+  @ApiProperty({ enum: ROTATION_STATUSES, description: 'overdue from dueAt on; approaching within 7 days before it; ok before that.' }) status!: RotationStatus;
+}
+
 export class SecretMetadataView {
   @ApiProperty() projectId!: string;
   @ApiProperty() name!: string;
@@ -108,6 +148,7 @@ export class SecretMetadataView {
   @ApiProperty({ description: 'Stream revision; also the ETag.' }) revision!: number;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty({ type: SecretRotationView, nullable: true, description: 'null when the secret has no rotation interval.' }) rotation!: SecretRotationView | null;
 }
 
 export class SecretListView {

@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces, ApiQuery } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Principal, PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '@app/domain';
 import { SECRET_CATALOG } from '@app/infra/nest/tokens';
@@ -8,7 +8,8 @@ import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
-import { etagOf, parseIfMatch, ProjectIdPipe, SecretNamePipe } from '../http/params';
+import { etagOf, parseIfMatch, ProjectIdPipe, rejectUnknownParams, SecretNamePipe } from '../http/params';
+import { FieldError, problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import {
   AccessSecretCommand,
@@ -29,7 +30,7 @@ import {
   UpdateSecretValueDto,
 } from './secret.dto';
 import { SecretStates } from './secret-states';
-import { listVisibleSecrets, readSecretMetadata } from './secret-listing';
+import { listVisibleSecrets, parseRotationFilter, readSecretMetadata, ROTATION_FILTERS } from './secret-listing';
 
 @ApiTags('secrets')
 @ApiBearerAuth()
@@ -52,9 +53,19 @@ export class SecretsController {
   }
 
   @Get()
-  @ApiOkResponse({ type: SecretListView, description: 'Metadata only, never values. Served from the projected read model (eventually consistent).' })
-  async list(@Param('projectId', ProjectIdPipe) projectId: string, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<SecretListView> {
-    return { items: await listVisibleSecrets(this.access, this.catalog, p, projectId, commandContext(req, p)) };
+  @ApiQuery({ name: 'rotation', required: false, enum: ROTATION_FILTERS, description: 'Only secrets whose rotation is approaching (due within 7 days) or overdue.' })
+  @ApiOkResponse({ type: SecretListView, description: 'Metadata only, never values. Served from the projected read model (eventually consistent); rotation status as of the request.' })
+  async list(
+    @Param('projectId', ProjectIdPipe) projectId: string,
+    @Query() query: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<SecretListView> {
+    const errors: FieldError[] = [];
+    rejectUnknownParams(query, ['rotation'], errors);
+    if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
+    const rotation = parseRotationFilter(query.rotation);
+    return { items: await listVisibleSecrets(this.access, this.catalog, p, projectId, commandContext(req, p), { rotation }) };
   }
 
   @Get(':name')

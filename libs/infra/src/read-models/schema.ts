@@ -144,6 +144,20 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
     sql: `ALTER TABLE rm_grants ADD COLUMN IF NOT EXISTS access_request_id text;
     ALTER TABLE rm_grants ADD COLUMN IF NOT EXISTS break_glass boolean NOT NULL DEFAULT false`,
   },
+  {
+    version: 8,
+    name: 'secrets: rotation interval, when the current version was written, and the version whose SecretRotationOverdue is recorded',
+    // last_rotated_at of rows projected before this migration: the current version's row in
+    // rm_secret_versions (written from the same event's occurredAt the projection uses), so a
+    // migrated read model equals a rebuilt one. No secret had an interval before this migration.
+    sql: `ALTER TABLE rm_secrets ADD COLUMN IF NOT EXISTS rotation_interval_days integer;
+    ALTER TABLE rm_secrets ADD COLUMN IF NOT EXISTS last_rotated_at timestamptz;
+    ALTER TABLE rm_secrets ADD COLUMN IF NOT EXISTS rotation_overdue_version integer;
+    UPDATE rm_secrets s SET last_rotated_at = COALESCE(
+      (SELECT v.created_at FROM rm_secret_versions v WHERE v.project_id = s.project_id AND v.name = s.name AND v.version = s.version ORDER BY v.revision DESC LIMIT 1),
+      s.updated_at)
+    WHERE s.last_rotated_at IS NULL`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */

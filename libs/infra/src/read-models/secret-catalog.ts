@@ -14,6 +14,10 @@ export interface SecretMetadata {
   revision: number;
   createdAt: string;
   updatedAt: string;
+  /** Days a value version may live (null: no rotation interval). */
+  rotationIntervalDays: number | null;
+  /** When the current value version was written. */
+  lastRotatedAt: string;
 }
 
 export interface SecretCatalog {
@@ -33,6 +37,8 @@ interface Row {
   revision: number;
   created_at: Date | string;
   updated_at: Date | string;
+  rotation_interval_days: number | null;
+  last_rotated_at: Date | string | null;
 }
 
 const iso = (v: Date | string) => (v instanceof Date ? v.toISOString() : new Date(v).toISOString());
@@ -53,6 +59,8 @@ export class SqlSecretCatalog implements SecretCatalog {
       revision: r.revision,
       createdAt: iso(r.created_at),
       updatedAt: iso(r.updated_at),
+      rotationIntervalDays: r.rotation_interval_days,
+      lastRotatedAt: iso(r.last_rotated_at ?? r.updated_at),
     }));
   }
 }
