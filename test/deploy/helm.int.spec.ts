@@ -359,6 +359,65 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
       expect(appEnv(objects, 'projector').has('AUTH_USER_ISSUER')).toBe(false);
     });
 
+    /** The auditor's volume and mount holding OpenBao's audit file, if any. */
+    const auditVolume = (objects: K8sObject[], app: AppName) => {
+      const pod = deployment(objects, app).spec.template.spec;
+      const mount = pod.containers[0].volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/openbao/audit');
+      return { mount, volume: mount && pod.volumes.find((v: { name: string }) => v.name === mount.name) };
+    };
+
+    it('defaults: the auditor tails OpenBao\'s audit file from the openbao-audit PVC (read-only), starting at its end, and repairs drift with the OpenBao token', () => {
+      const { objects } = render(VALUE_SETS[0]);
+      const env = appEnv(objects, 'auditor');
+      expect(env.get('BAO_AUDIT_FILE')).toEqual({ from: 'configMap', value: '/openbao/audit/audit-service.log' });
+      expect(env.get('BAO_AUDIT_START')).toEqual({ from: 'configMap', value: 'end' });
+      for (const name of ['BAO_ADDR', 'BAO_KV_MOUNT', 'BAO_KV_PREFIX', 'BAO_JWT_MOUNT', 'BAO_CI_TOKEN_TTL_SECONDS', 'AUTH_AUDIENCE', 'AUTH_CI_ISSUER', 'AUTH_CI_JWKS_URL']) {
+        // the same values as the projector's: the auditor's reconciler renders the same desired state
+        expect({ name, auditor: env.get(name) }).toEqual({ name, auditor: appEnv(objects, 'projector').get(name) });
+      }
+      const { mount, volume } = auditVolume(objects, 'auditor');
+      expect(mount.readOnly).toBe(true);
+      expect(volume.persistentVolumeClaim).toEqual({ claimName: 'openbao-audit', readOnly: true });
+      const pod = deployment(objects, 'auditor').spec.template.spec;
+      expect(env.get('BAO_TOKEN_FILE')).toEqual({ from: 'value', value: '/var/run/secrets/pipeline-secrets/openbao/token' });
+      const tokenVolume = pod.volumes.find((v: { name: string }) => v.name === 'openbao-token');
+      expect(tokenVolume.secret).toMatchObject({ secretName: 'pipeline-secrets-openbao', items: [{ key: 'token', path: 'token' }] });
+      // only the auditor sees the audit file
+      for (const app of ['command-api', 'projector'] as const) {
+        expect(auditVolume(objects, app).mount).toBeUndefined();
+        expect(appEnv(objects, app).has('BAO_AUDIT_FILE')).toBe(false);
+      }
+    });
+
+    it('hostPath, its own token and a first start from the beginning: the auditor mounts the node directory read-only and its own token Secret', () => {
+      const { objects } = render(VALUE_SETS[2]);
+      const env = appEnv(objects, 'auditor');
+      expect(env.get('BAO_AUDIT_FILE')).toEqual({ from: 'configMap', value: '/openbao/audit/pipeline-secrets.log' });
+      expect(env.get('BAO_AUDIT_START')).toEqual({ from: 'configMap', value: 'beginning' });
+      const { mount, volume } = auditVolume(objects, 'auditor');
+      expect(mount.readOnly).toBe(true);
+      expect(volume).toEqual({ name: mount.name, hostPath: { path: '/var/log/openbao', type: 'Directory' } });
+      expect(env.get('BAO_TOKEN_FILE')).toEqual({ from: 'value', value: '/var/run/secrets/pipeline-secrets/openbao/auditor-token' });
+      const pod = deployment(objects, 'auditor').spec.template.spec;
+      expect(pod.volumes.find((v: { name: string }) => v.name === 'openbao-token').secret.secretName).toBe('pipeline-secrets-auditor-openbao');
+      expect(env.get('AUTH_CI_PUBLIC_KEY_FILE')).toEqual({ from: 'value', value: '/var/run/secrets/pipeline-secrets/ci-issuer/ci.pem' });
+      // the other apps keep the shared token
+      const projectorPod = deployment(objects, 'projector').spec.template.spec;
+      expect(projectorPod.volumes.find((v: { name: string }) => v.name === 'openbao-token').secret.secretName).toBe('pipeline-secrets-openbao');
+    });
+
+    it('openbao.audit.enabled=false: no audit file, no volume; the auditor still reaches OpenBao (readiness, drift check)', () => {
+      const r = template([], { extraValues: 'openbao:\n  audit:\n    enabled: false\n' });
+      expect(r.status).toBe(0);
+      const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+      const env = appEnv(objects, 'auditor');
+      expect(env.has('BAO_AUDIT_FILE')).toBe(false);
+      expect(auditVolume(objects, 'auditor').mount).toBeUndefined();
+      expect(deployment(objects, 'auditor').spec.template.spec.volumes.map((v: { name: string }) => v.name)).not.toContain('openbao-audit');
+      expect(env.get('BAO_ADDR')).toEqual({ from: 'configMap', value: 'http://openbao:8200' });
+      expect(env.get('BAO_TOKEN_FILE')?.from).toBe('value');
+    });
+
     it('restricted network: API from the ingress namespace and the test pod only; egress limited, DNS kept', () => {
       const { objects } = render(VALUE_SETS[3]);
       const [api] = find(objects, 'NetworkPolicy', 'command-api');
@@ -408,6 +467,12 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
       ['an HPA with zero minimum', 'commandApi:\n  autoscaling:\n    minReplicas: 0\n', /autoscaling\/minReplicas/],
       ['an unknown pull policy', 'image:\n  pullPolicy: Sometimes\n', /image\/pullPolicy/],
       ['both a JWKS URL and a key ConfigMap', 'auth:\n  user:\n    publicKey:\n      existingConfigMap: keys\n', /auth.user: set only one of jwksUrl and publicKey.existingConfigMap/],
+      ['OpenBao audit ingestion without a volume', 'openbao:\n  audit:\n    existingClaim: ""\n', /openbao.audit: set existingClaim \(or hostPath\)/],
+      ['OpenBao audit from both a PVC and a hostPath', 'openbao:\n  audit:\n    hostPath: /var/log/openbao\n', /openbao.audit: set only one of existingClaim and hostPath/],
+      ['an unknown audit start', 'openbao:\n  audit:\n    start: middle\n', /openbao\/audit\/start/],
+      ['an audit file name leaving its volume', 'openbao:\n  audit:\n    fileName: ../etc/passwd\n', /openbao\/audit\/fileName/],
+      ['a relative audit hostPath', 'openbao:\n  audit:\n    existingClaim: ""\n    hostPath: var/log\n', /openbao\/audit\/hostPath/],
+      ['an auditor token as a value', 'openbao:\n  audit:\n    token:\n      value: s.abc\n', /additional properties 'value' not allowed/],
       ['neither a JWKS URL nor a key ConfigMap', 'auth:\n  ci:\n    jwksUrl: ""\n', /auth.ci: set jwksUrl or publicKey.existingConfigMap/],
     ])('refuses %s', (_what, values, message) => {
       const r = template([], { extraValues: values });

@@ -79,6 +79,73 @@ if (!url) {
       expect(await ids()).toEqual(r);
     }, 60_000);
 
+    describe('first start (no stored offset): BAO_AUDIT_START', () => {
+      // An OpenBao with history: a direct read and an unmarked write to a ps-ci-* policy (drift, if
+      // ingested), and a line OpenBao is still writing.
+      const readAt = (name: string, id: string) => JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id, path: `${mount}/data/${prefix}/${project}/${name}` } }) + '\n';
+      const writeAt = (id: string) => JSON.stringify({ ...FIX.write, request: { ...FIX.write.request, id, path: 'sys/policies/acl/ps-ci-start-1' } }) + '\n';
+      const idsOf = async (name: string) => (await store.readStream(`access-${project}/${name}`)).map((e) => (e.data.via as { requestId: string }).requestId);
+      const logged: Array<Record<string, unknown>> = [];
+      beforeAll(() => JsonLogger.setSink((l) => void logged.push(JSON.parse(l))));
+      afterAll(() => JsonLogger.setSink((l) => void process.stdout.write(l + '\n')));
+      const make = (f: string, start: 'beginning' | 'end' | undefined, drift: string[]) =>
+        new OpenBaoAuditIngester(store, sql, { file: f, scope, start, onOwnedWrite: async (w) => void drift.push(w.requestId) }, new JsonLogger('warn'));
+
+      it('end: skips what the file holds (said in a warning), reads a line OpenBao was still writing once it ends, and on a restart resumes from the stored offset, not the end', async () => {
+        const f = join(dir, 'start-end.log');
+        const [old1, old2, oldWrite, partial, new1, whileDown] = Array.from({ length: 6 }, () => randomUUID());
+        const half = readAt('START_END', partial);
+        writeFileSync(f, readAt('START_END', old1) + writeAt(oldWrite) + readAt('START_END', old2) + half.slice(0, 80));
+        const drift: string[] = [];
+        const a = make(f, 'end', drift);
+        logged.length = 0;
+        expect(await a.pollOnce()).toBe(0);
+        expect(await idsOf('START_END')).toEqual([]);
+        expect(drift).toEqual([]);
+        const warning = logged.find((l) => String(l.msg).includes('BAO_AUDIT_START=end'));
+        expect(warning).toMatchObject({ level: 'warn', file: f, skippedBytes: Buffer.byteLength(readAt('START_END', old1) + writeAt(oldWrite) + readAt('START_END', old2)) });
+        // a second poll of the same ingester does not skip again
+        appendFileSync(f, half.slice(80) + readAt('START_END', new1));
+        expect(await a.pollOnce()).toBe(2);
+        expect(await idsOf('START_END')).toEqual([partial, new1]);
+        // stopped; OpenBao goes on; a restarted auditor (still `end`) reads what it missed
+        appendFileSync(f, readAt('START_END', whileDown) + writeAt(randomUUID()));
+        logged.length = 0;
+        const b = make(f, 'end', drift);
+        expect(await b.pollOnce()).toBe(2);
+        expect(await idsOf('START_END')).toEqual([partial, new1, whileDown]);
+        expect(drift).toHaveLength(1); // the write after the start is drift; the earlier one never was
+        expect(drift).not.toContain(oldWrite);
+        expect(logged.filter((l) => String(l.msg).includes('BAO_AUDIT_START=end'))).toEqual([]);
+      }, 60_000);
+
+      it('beginning (and the class default): the whole history becomes events, its unmarked write is drift', async () => {
+        for (const start of ['beginning', undefined] as const) {
+          const name = `START_BEGIN_${start ?? 'DEFAULT'}`;
+          const f = join(dir, `start-${name}.log`);
+          const [old1, oldWrite, old2] = Array.from({ length: 3 }, () => randomUUID());
+          writeFileSync(f, readAt(name, old1) + writeAt(oldWrite) + readAt(name, old2));
+          const drift: string[] = [];
+          expect(await make(f, start, drift).pollOnce()).toBe(3);
+          expect(await idsOf(name)).toEqual([old1, old2]);
+          expect(drift).toEqual([oldWrite]);
+        }
+      }, 60_000);
+
+      it('end, with no file yet at first start: the file that appears later is all new and read from its first byte', async () => {
+        const f = join(dir, 'start-absent.log');
+        const drift: string[] = [];
+        const a = make(f, 'end', drift);
+        expect(await a.pollOnce()).toBe(0);
+        const [r1, w1] = [randomUUID(), randomUUID()];
+        writeFileSync(f, readAt('START_ABSENT', r1) + writeAt(w1));
+        // also across a restart in between (the "absent" decision is stored, not in memory)
+        expect(await make(f, 'end', drift).pollOnce()).toBe(2);
+        expect(await idsOf('START_ABSENT')).toEqual([r1]);
+        expect(drift).toEqual([w1]);
+      }, 60_000);
+    });
+
     it('broker markers: the old plain one and a forged one are direct reads; a valid one naming the SecretAccessed is dropped; replayed under another request id, or naming no SecretAccessed of this secret, it is recorded', async () => {
       const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
       const path = String(FIX.job_read.request.path);

@@ -18,9 +18,38 @@ export interface OpenBaoIngestOptions {
   pollMs?: number;
   /** called for every write by someone else to an object the projector owns (drift, item 5) */
   onOwnedWrite?: (w: OpenBaoOwnedWrite) => Promise<void>;
+  /**
+   * Where a first start (no stored offset for this device) begins: `beginning` reads the whole
+   * file (its history becomes events, earlier unmarked writes to owned objects become drift);
+   * `end` starts after the file's last whole line and logs what it skipped (BAO_AUDIT_START; the
+   * app's default is `end`, docs/openbao.md). A file that does not exist yet at first start is all
+   * new: it is read from its first byte either way. With a stored offset this is never consulted.
+   */
+  start?: 'beginning' | 'end';
 }
 
 const CHUNK = 4 << 20;
+/** The stored "inode" of a device whose file did not exist at first start. */
+const ABSENT = 'absent';
+
+/** The byte after the last newline in the first `size` bytes of `file` (0 when none). */
+async function lastLineEnd(file: string, size: number): Promise<number> {
+  const fh = await open(file, 'r');
+  try {
+    const step = 64 << 10;
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - step);
+      const buf = Buffer.allocUnsafe(end - start);
+      const { bytesRead } = await fh.read(buf, 0, end - start, start);
+      const nl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl >= 0) return start + nl + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * Tails OpenBao's file audit device from a stored offset and turns each response entry on the
@@ -102,12 +131,16 @@ export class OpenBaoAuditIngester {
     try {
       st = await stat(this.device, { bigint: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0; // not created yet
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // Not created yet. On a first start with `end`, remember that there was no history: the
+      // file that appears later (another inode than this marker) is then read from byte 0.
+      if (this.opts.start === 'end' && !(await this.loadOffset())) await this.saveOffset({ inode: ABSENT, offset: 0 });
+      return 0;
     }
     const inode = `${st.dev}:${st.ino}`;
     const size = Number(st.size);
-    const stored = await this.loadOffset();
+    let stored = await this.loadOffset();
+    if (!stored && this.opts.start === 'end') stored = await this.startAtEnd(inode, size);
     let offset = stored && stored.inode === inode && stored.offset <= size ? stored.offset : 0;
     if (stored && offset === 0 && stored.offset !== 0) this.logger.info('openbao audit file rotated or truncated; reading it from the start', { file: this.device });
     if (offset >= size) return 0;
@@ -141,6 +174,22 @@ export class OpenBaoAuditIngester {
     }
     this.lines += read;
     return read;
+  }
+
+  /**
+   * First start with BAO_AUDIT_START=end: the offset becomes the byte after the file's last whole
+   * line (a line OpenBao is still writing is read once it ends), saved before anything is read,
+   * so a crash right after still resumes there; said loudly, since what is before it is not ingested.
+   */
+  private async startAtEnd(inode: string, size: number): Promise<Offset> {
+    const offset = await lastLineEnd(this.device, size);
+    await this.saveOffset({ inode, offset });
+    this.logger.warn('openbao audit ingester first start (no stored offset) with BAO_AUDIT_START=end: starting at the end of the audit file; the entries already in it are NOT ingested (OpenBao\'s other audit devices still hold them; set BAO_AUDIT_START=beginning before a first start to ingest them)', {
+      file: this.device,
+      skippedBytes: offset,
+      fileBytes: size,
+    });
+    return { inode, offset };
   }
 
   private async ingest(lines: string[]): Promise<void> {

@@ -129,6 +129,42 @@ naming the value.
 {{- if and (eq .Values.eventStore.type "eventstoredb") (eq .Values.eventStore.existingSecret "") -}}
 {{- fail "eventStore.existingSecret: name the Secret holding the EventStoreDB connection string when eventStore.type is eventstoredb" -}}
 {{- end -}}
+{{- $audit := .Values.openbao.audit -}}
+{{- if and $audit.enabled (eq $audit.existingClaim "") (eq $audit.hostPath "") -}}
+{{- fail "openbao.audit: set existingClaim (or hostPath) to the volume holding OpenBao's audit file, or set openbao.audit.enabled=false" -}}
+{{- end -}}
+{{- if and $audit.enabled (ne $audit.existingClaim "") (ne $audit.hostPath "") -}}
+{{- fail "openbao.audit: set only one of existingClaim and hostPath" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the auditor mounts the volume holding OpenBao's audit file (read-only).
+*/}}
+{{- define "pipeline-secrets.openbaoAuditDir" -}}/openbao/audit{{- end -}}
+
+{{/*
+The Secret and key of an app's OpenBao token: the auditor's own when openbao.audit.token names
+one, else the shared openbao.token. Usage: include "pipeline-secrets.openbaoTokenSecret" (list . "auditor")
+*/}}
+{{- define "pipeline-secrets.openbaoTokenSecret" -}}
+{{- $root := index . 0 -}}
+{{- $app := index . 1 -}}
+{{- if eq $app "auditor" -}}
+{{- default $root.Values.openbao.token.existingSecret $root.Values.openbao.audit.token.existingSecret -}}
+{{- else -}}
+{{- $root.Values.openbao.token.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pipeline-secrets.openbaoTokenKey" -}}
+{{- $root := index . 0 -}}
+{{- $app := index . 1 -}}
+{{- if eq $app "auditor" -}}
+{{- default $root.Values.openbao.token.key $root.Values.openbao.audit.token.key -}}
+{{- else -}}
+{{- $root.Values.openbao.token.key -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -186,9 +222,9 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
       name: {{ $root.Values.eventStore.existingSecret | quote }}
       key: {{ $root.Values.eventStore.urlKey | quote }}
 {{- end }}
-{{- if or (eq $app "command-api") (eq $app "projector") }}
+{{- if or (eq $app "command-api") (eq $app "projector") (eq $app "auditor") }}
 - name: BAO_TOKEN_FILE
-  value: {{ printf "%s/openbao/%s" $dir $root.Values.openbao.token.key | quote }}
+  value: {{ printf "%s/openbao/%s" $dir (include "pipeline-secrets.openbaoTokenKey" (list $root $app)) | quote }}
 {{- end }}
 {{- if or (eq $app "command-api") (eq $app "auditor") (eq $app "projector") }}
 - name: AUDIT_SIGNING_KEY_FILE
@@ -202,7 +238,7 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
 - name: AUTH_USER_PUBLIC_KEY_FILE
   value: {{ printf "%s/user-issuer/%s" $dir $root.Values.auth.user.publicKey.key | quote }}
 {{- end }}
-{{- if and (or (eq $app "command-api") (eq $app "projector")) $root.Values.auth.ci.publicKey.existingConfigMap }}
+{{- if and (or (eq $app "command-api") (eq $app "projector") (eq $app "auditor")) $root.Values.auth.ci.publicKey.existingConfigMap }}
 - name: AUTH_CI_PUBLIC_KEY_FILE
   value: {{ printf "%s/ci-issuer/%s" $dir $root.Values.auth.ci.publicKey.key | quote }}
 {{- end }}
@@ -216,9 +252,14 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
   mountPath: /tmp
 - name: data
   mountPath: /var/lib/pipeline-secrets
-{{- if or (eq $app "command-api") (eq $app "projector") }}
+{{- if or (eq $app "command-api") (eq $app "projector") (eq $app "auditor") }}
 - name: openbao-token
   mountPath: {{ printf "%s/openbao" $dir }}
+  readOnly: true
+{{- end }}
+{{- if and (eq $app "auditor") $root.Values.openbao.audit.enabled }}
+- name: openbao-audit
+  mountPath: {{ include "pipeline-secrets.openbaoAuditDir" $root }}
   readOnly: true
 {{- end }}
 {{- if or (eq $app "command-api") (eq $app "auditor") (eq $app "projector") }}
@@ -236,7 +277,7 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
   mountPath: {{ printf "%s/user-issuer" $dir }}
   readOnly: true
 {{- end }}
-{{- if and (or (eq $app "command-api") (eq $app "projector")) $root.Values.auth.ci.publicKey.existingConfigMap }}
+{{- if and (or (eq $app "command-api") (eq $app "projector") (eq $app "auditor")) $root.Values.auth.ci.publicKey.existingConfigMap }}
 - name: ci-issuer-key
   mountPath: {{ printf "%s/ci-issuer" $dir }}
   readOnly: true
@@ -253,14 +294,28 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
 - name: data
   emptyDir:
     sizeLimit: {{ $component.dataSizeLimit }}
-{{- if or (eq $app "command-api") (eq $app "projector") }}
+{{- if or (eq $app "command-api") (eq $app "projector") (eq $app "auditor") }}
+{{- $tokenKey := include "pipeline-secrets.openbaoTokenKey" (list $root $app) }}
 - name: openbao-token
   secret:
-    secretName: {{ $root.Values.openbao.token.existingSecret | quote }}
+    secretName: {{ include "pipeline-secrets.openbaoTokenSecret" (list $root $app) | quote }}
     defaultMode: 0400
     items:
-      - key: {{ $root.Values.openbao.token.key | quote }}
-        path: {{ $root.Values.openbao.token.key | quote }}
+      - key: {{ $tokenKey | quote }}
+        path: {{ $tokenKey | quote }}
+{{- end }}
+{{- if and (eq $app "auditor") $root.Values.openbao.audit.enabled }}
+{{- $audit := $root.Values.openbao.audit }}
+- name: openbao-audit
+{{- if $audit.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ $audit.existingClaim | quote }}
+    readOnly: true
+{{- else }}
+  hostPath:
+    path: {{ $audit.hostPath | quote }}
+    type: Directory
+{{- end }}
 {{- end }}
 {{- if or (eq $app "command-api") (eq $app "auditor") (eq $app "projector") }}
 - name: audit-signing-key
@@ -288,7 +343,7 @@ Usage: include "pipeline-secrets.appEnv" (list . "command-api")
       - key: {{ $root.Values.auth.user.publicKey.key | quote }}
         path: {{ $root.Values.auth.user.publicKey.key | quote }}
 {{- end }}
-{{- if and (or (eq $app "command-api") (eq $app "projector")) $root.Values.auth.ci.publicKey.existingConfigMap }}
+{{- if and (or (eq $app "command-api") (eq $app "projector") (eq $app "auditor")) $root.Values.auth.ci.publicKey.existingConfigMap }}
 - name: ci-issuer-key
   configMap:
     name: {{ $root.Values.auth.ci.publicKey.existingConfigMap | quote }}
@@ -366,6 +421,10 @@ BAO_KV_MOUNT: {{ .Values.openbao.kvMount | quote }}
 BAO_KV_PREFIX: {{ .Values.openbao.kvPrefix | quote }}
 BAO_JWT_MOUNT: {{ .Values.openbao.jwtMount | quote }}
 BAO_CI_TOKEN_TTL_SECONDS: {{ .Values.openbao.ciTokenTtlSeconds | int | quote }}
+{{- if .Values.openbao.audit.enabled }}
+BAO_AUDIT_FILE: {{ printf "%s/%s" (include "pipeline-secrets.openbaoAuditDir" .) .Values.openbao.audit.fileName | quote }}
+{{- end }}
+BAO_AUDIT_START: {{ .Values.openbao.audit.start | quote }}
 VALUE_SWEEP_GRACE_SECONDS: {{ .Values.openbao.valueSweepGraceSeconds | int | quote }}
 AUTH_AUDIENCE: {{ .Values.auth.audience | quote }}
 AUTH_ALGORITHMS: {{ .Values.auth.algorithms | quote }}
@@ -392,7 +451,7 @@ e.g. the projector is never handed the user issuer it has no key for.
 {{- else if eq . "projector" -}}
 {{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "BAO_CI_TOKEN_TTL_SECONDS" "VALUE_SWEEP_GRACE_SECONDS" "AUTH_AUDIENCE" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
 {{- else if eq . "auditor" -}}
-{{- concat $common (list "KAFKA_BROKERS" "KAFKA_CLIENT_ID" "AUDIT_TOPIC" "AUDIT_CHECKPOINT_TOPIC" "AUDIT_TOPIC_PARTITIONS" "AUDIT_TOPIC_REPLICATION" "AUDIT_LOG_ORIGIN" "AUDIT_CHECKPOINT_EVERY_RECORDS" "AUDIT_CHECKPOINT_SECONDS") | join " " -}}
+{{- concat $common (list "KAFKA_BROKERS" "KAFKA_CLIENT_ID" "AUDIT_TOPIC" "AUDIT_CHECKPOINT_TOPIC" "AUDIT_TOPIC_PARTITIONS" "AUDIT_TOPIC_REPLICATION" "AUDIT_LOG_ORIGIN" "AUDIT_CHECKPOINT_EVERY_RECORDS" "AUDIT_CHECKPOINT_SECONDS" "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "BAO_CI_TOKEN_TTL_SECONDS" "BAO_AUDIT_FILE" "BAO_AUDIT_START" "AUTH_AUDIENCE" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
 {{- end -}}
 {{- end -}}
 

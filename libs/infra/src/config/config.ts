@@ -39,6 +39,7 @@ class RawSettings {
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'BAO_JWT_MOUNT must be a mount name' }) BAO_JWT_MOUNT = 'jwt-ci';
   @IsInt() @Min(30) @Max(3600) BAO_CI_TOKEN_TTL_SECONDS = 300;
   @IsOptional() @Matches(/^\//, { message: 'BAO_AUDIT_FILE must be an absolute path' }) BAO_AUDIT_FILE?: string;
+  @IsIn(['beginning', 'end'], { message: 'BAO_AUDIT_START must be beginning or end' }) BAO_AUDIT_START = 'end';
   @IsInt() @Min(60) @Max(86400) VALUE_SWEEP_GRACE_SECONDS = 900;
   @IsOptional() @IsString() MASTER_KEY_FILE?: string;
   @IsString() AUTH_AUDIENCE = 'pipeline-secrets';
@@ -86,7 +87,7 @@ export interface AppConfig {
   kafka: { brokers: string[]; clientId: string; auditTopic: string; checkpointTopic: string; partitions: number; replicationFactor: number };
   auditSigningKeyFile: string;
   auditLog: { origin: string; checkpointEveryRecords: number; checkpointSeconds: number };
-  bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string; kvPrefix: string; jwtMount: string; ciTokenTtlSeconds: number; auditFile?: string };
+  bao?: { addr: string; token?: string; tokenFile?: string; kvMount: string; kvPrefix: string; jwtMount: string; ciTokenTtlSeconds: number; auditFile?: string; auditStart: 'beginning' | 'end' };
   /** Where rendered policies go (OpenBao, or these files in the embedded profile) and the KV layout they name. */
   policies: { dir: string; kvMount: string; kvPrefix: string; ciTokenTtlSeconds: number; sweepGraceSeconds: number };
   /** How often the command API looks for grants whose expiry passed, to record RoleExpired. */
@@ -173,7 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     auditLog: { origin: raw.AUDIT_LOG_ORIGIN, checkpointEveryRecords: raw.AUDIT_CHECKPOINT_EVERY_RECORDS, checkpointSeconds: raw.AUDIT_CHECKPOINT_SECONDS },
     auditSigningKeyFile: raw.AUDIT_SIGNING_KEY_FILE ?? resolve(dataDir, 'audit-signing.key'),
     bao: raw.BAO_ADDR
-      ? { addr: raw.BAO_ADDR, token: raw.BAO_TOKEN, tokenFile: raw.BAO_TOKEN_FILE, kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, jwtMount: raw.BAO_JWT_MOUNT, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS, auditFile: raw.BAO_AUDIT_FILE }
+      ? { addr: raw.BAO_ADDR, token: raw.BAO_TOKEN, tokenFile: raw.BAO_TOKEN_FILE, kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, jwtMount: raw.BAO_JWT_MOUNT, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS, auditFile: raw.BAO_AUDIT_FILE, auditStart: raw.BAO_AUDIT_START as 'beginning' | 'end' }
       : undefined,
     policies: { dir: resolve(dataDir, 'policies'), kvMount: raw.BAO_KV_MOUNT, kvPrefix: raw.BAO_KV_PREFIX, ciTokenTtlSeconds: raw.BAO_CI_TOKEN_TTL_SECONDS, sweepGraceSeconds: raw.VALUE_SWEEP_GRACE_SECONDS },
     masterKeyFile: raw.MASTER_KEY_FILE ?? resolve(dataDir, 'master.key'),
