@@ -121,12 +121,12 @@ async function readersOf(l: ReturnType<typeof loadersOf>, projectId: string, nam
 export class ProjectSecretFieldsResolver {
   constructor(private readonly access: AccessControl, @Inject(COMPLIANCE_QUERIES) private readonly queries: ComplianceQueries) {}
 
-  @ResolveField(() => SecretReaders, { description: 'secretReaders for this secret (read-audit).' })
+  @ResolveField(() => SecretReaders, { nullable: true, description: 'secretReaders for this secret (read-audit; null with an error when refused, the rest of the query still answers).' })
   readers(@Parent() s: ProjectSecret, @Args('at', { type: () => String, nullable: true }) at: string | undefined, @Context() ctx: GqlContext): Promise<SecretReaders> {
     return readersOf(loadersOf(ctx, this.access, this.queries, principalOf(ctx)), s.projectId, s.name, at);
   }
 
-  @ResolveField(() => AccessHistoryConnection, { description: "accessHistory filtered on this secret (read-audit): the same keyset cursors." })
+  @ResolveField(() => AccessHistoryConnection, { nullable: true, description: 'accessHistory filtered on this secret (read-audit; null with an error when refused): the same keyset cursors.' })
   async history(
     @Parent() s: ProjectSecret,
     @Args('first', { type: () => Int, nullable: true }) first: number | undefined,

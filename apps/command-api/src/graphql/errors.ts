@@ -1,20 +1,11 @@
 import { GraphQLFormattedError } from 'graphql';
-import { DomainError } from '@app/domain';
-import { ConcurrencyConflictError, PreconditionFailedError } from '../application/handle-command';
-import { PROBLEM_BASE, ProblemException, problems } from '../http/problem';
+import { knownProblem } from '../http/problem.filter';
+import { PROBLEM_BASE, ProblemException } from '../http/problem';
 import { UserError } from './types';
 
-/** The problem a REST call would answer with, or undefined for an unexpected (server) error. */
+/** The problem a REST call would answer with (the REST filter's own mapping), or undefined for an unexpected (server) error. */
 export function problemOf(e: unknown): ProblemException | undefined {
-  if (e instanceof ProblemException) return e;
-  if (e instanceof DomainError) {
-    if (e.kind === 'invalid') return problems.badRequest(e.message, e.field ? [{ field: e.field, message: e.message }] : undefined);
-    if (e.kind === 'not-found') return problems.notFound(e.message);
-    return problems.conflict(e.message, e.code);
-  }
-  if (e instanceof PreconditionFailedError) return problems.preconditionFailed(e.message);
-  if (e instanceof ConcurrencyConflictError) return problems.conflict(e.message);
-  return undefined;
+  return knownProblem(e);
 }
 
 /** A client-caused refusal as mutation payload errors; anything else is rethrown (a server error, message hidden). */

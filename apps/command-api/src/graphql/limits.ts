@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import depthLimit from 'graphql-depth-limit';
 import { getComplexity, simpleEstimator } from 'graphql-query-complexity';
-import { GraphQLError, ValidationContext } from 'graphql';
+import { getNamedType, GraphQLError, isLeafType, ValidationContext } from 'graphql';
 
 /** Bounds checked before any resolver runs. */
 export const MAX_QUERY_DEPTH = 8;
@@ -16,8 +16,10 @@ export function limitRules(): Array<(ctx: ValidationContext) => unknown> {
 
 /**
  * graphql-query-complexity, once the operation and its variables are known (Apollo's
- * didResolveOperation: after validation, before execution). Every field costs 1; a field with
- * `first` (default page size when absent) or `names` multiplies its children's cost.
+ * didResolveOperation: after validation, before execution). A scalar field costs nothing, every
+ * object field 1 (each is a resolver and may be a load); a field with `first` (default page size
+ * when absent) or `names` multiplies its children's cost. So a 100-row page of access history
+ * costs a few hundred, a page nested inside a page of 100 is refused.
  */
 export function costLimitPlugin(): ApolloServerPlugin {
   return {
@@ -35,6 +37,7 @@ export function costLimitPlugin(): ApolloServerPlugin {
                   ? (typeof args.first === 'number' ? Math.max(1, args.first) : DEFAULT_PAGE_SIZE) * Math.max(1, childComplexity)
                   : undefined,
               ({ args, childComplexity }) => (Array.isArray(args.names) ? Math.max(1, args.names.length) * Math.max(1, childComplexity) : undefined),
+              ({ field }) => (isLeafType(getNamedType(field.type)) ? 0 : undefined),
               simpleEstimator({ defaultComplexity: 1 }),
             ],
           });

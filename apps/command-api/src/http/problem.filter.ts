@@ -9,6 +9,25 @@ import { PROBLEM_BASE, ProblemDetails, ProblemException, problems } from './prob
 
 const STATUS_FOR_DOMAIN: Record<DomainError['kind'], number> = { 'not-found': 404, 'already-exists': 409, conflict: 409, invalid: 400, forbidden: 403 };
 
+const isUnavailable = (e: unknown) => e instanceof StoreUnavailableError || (e instanceof BaoError && (e.status === undefined || e.status >= 500));
+
+/** The problem an application error stands for (REST here, GraphQL in graphql/errors.ts); undefined for anything else. */
+export function knownProblem(e: unknown): ProblemException | undefined {
+  if (e instanceof ProblemException) return e;
+  if (e instanceof DomainError) {
+    const status = STATUS_FOR_DOMAIN[e.kind];
+    if (status === 403) return problems.forbidden(e.code);
+    const p = status === 400 ? problems.badRequest(e.message, e.field ? [{ field: e.field, message: e.message }] : undefined) : status === 404 ? problems.notFound(e.message) : problems.conflict(e.message, e.code);
+    p.problem.reason = e.code;
+    return p;
+  }
+  if (e instanceof AuthenticationError) return problems.unauthorized(e.reason);
+  if (e instanceof PreconditionFailedError) return problems.preconditionFailed(e.message);
+  if (e instanceof ConcurrencyConflictError) return problems.conflict('concurrent change; retry', 'concurrent-change');
+  if (isUnavailable(e)) return problems.unavailable('a dependency is unavailable; retry later');
+  return undefined;
+}
+
 /**
  * Every error leaves as application/problem+json. Messages of unexpected errors are never
  * sent to the client (they may hold internals); they are logged with a correlation id.
@@ -34,20 +53,10 @@ export class ProblemFilter implements ExceptionFilter {
   }
 
   private toProblem(e: unknown, req: Request): { problem: ProblemDetails; headers: Record<string, string> } {
-    if (e instanceof ProblemException) return { problem: { type: `${PROBLEM_BASE}error`, ...e.problem } as ProblemDetails, headers: e.headers };
-    if (e instanceof DomainError) {
-      const status = STATUS_FOR_DOMAIN[e.kind];
-      if (status === 403) return this.toProblem(problems.forbidden(e.code), req);
-      const p = status === 400 ? problems.badRequest(e.message, e.field ? [{ field: e.field, message: e.message }] : undefined) : status === 404 ? problems.notFound(e.message) : problems.conflict(e.message, e.code);
-      p.problem.reason = e.code;
-      return this.toProblem(p, req);
-    }
-    if (e instanceof AuthenticationError) return this.toProblem(problems.unauthorized(e.reason), req);
-    if (e instanceof PreconditionFailedError) return this.toProblem(problems.preconditionFailed(e.message), req);
-    if (e instanceof ConcurrencyConflictError) return this.toProblem(problems.conflict('concurrent change; retry', 'concurrent-change'), req);
-    if (e instanceof StoreUnavailableError || (e instanceof BaoError && (e.status === undefined || e.status >= 500))) {
-      this.logger.warn('dependency unavailable', { ...describeError(e), path: req.route?.path });
-      return this.toProblem(problems.unavailable('a dependency is unavailable; retry later'), req);
+    const known = knownProblem(e);
+    if (known) {
+      if (isUnavailable(e)) this.logger.warn('dependency unavailable', { ...describeError(e), path: req.route?.path });
+      return { problem: { type: `${PROBLEM_BASE}error`, ...known.problem } as ProblemDetails, headers: known.headers };
     }
     if (e instanceof HttpException) {
       const status = e.getStatus();
