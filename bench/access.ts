@@ -28,7 +28,7 @@ import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ const NAMES = Array.from({ length: BATCH }, (_, i) => `BENCH_ACCESS_${i}`);
 
 interface Figures {
   rps: number;
+  /** CPU time of the service process (all its apps) per request during the run, from /proc. */
+  cpuMs?: number;
   p50: number;
   p99: number;
   errors: number;
@@ -76,6 +78,8 @@ const JWT_MOUNT = `jwt-bench-${RUN}`;
 const KV_PREFIX = `ps-bench-${RUN}`;
 
 async function startServer(env: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
+  // A server left on the port would answer /readyz for ours, with another dev issuer's keys.
+  if (await fetch(`http://127.0.0.1:${port}/readyz`).then(() => true, () => false)) throw new Error(`port ${port} is already in use`);
   const child = spawn(process.execPath, [...nodeArgs, 'dist/apps/main.js'], { env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
@@ -92,7 +96,7 @@ async function startServer(env: Record<string, string>, port: number, nodeArgs: 
 }
 
 function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.exitCode !== null) return Promise.resolve();
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
     child.once('exit', () => {
@@ -112,9 +116,27 @@ function cannon(opts: autocannon.Options): Promise<Figures> {
   });
 }
 
-async function cannonWarm(opts: autocannon.Options): Promise<Figures> {
+async function cannonWarm(opts: autocannon.Options, pid?: number): Promise<Figures> {
   if (WARMUP > 0) await cannon({ ...opts, connections: CONNECTIONS, duration: WARMUP });
-  return cannon({ ...opts, connections: CONNECTIONS, duration: SECONDS });
+  return withCpu(pid, () => cannon({ ...opts, connections: CONNECTIONS, duration: SECONDS }));
+}
+
+/** user+system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return undefined;
+  }
+}
+
+async function withCpu(pid: number | undefined, run: () => Promise<Figures>): Promise<Figures> {
+  const c0 = cpuMsOf(pid);
+  const f = await run();
+  const c1 = cpuMsOf(pid);
+  if (c0 !== undefined && c1 !== undefined && f.rps > 0) f.cpuMs = (c1 - c0) / (f.rps * SECONDS);
+  return f;
 }
 
 // ---- OpenBao directly, over one keep-alive agent ----
@@ -294,16 +316,17 @@ async function main() {
       }
       targets.push({ project, jwt: await mintCiToken(keys, AUD, { project, ...claims }), role: ciRoleName(project, SCOPE), reads });
     }
-    // The projector renders the roles from the events: wait until every one logs in.
-    const deadline = Date.now() + 60_000;
+    // The projector renders the roles and policies from the events: wait until every job can
+    // log in and read each of its values directly.
+    const deadline = Date.now() + 90_000;
     for (const t of targets) {
       for (;;) {
-        const r = await bao('POST', `auth/${JWT_MOUNT}/login`, undefined, { role: t.role, jwt: t.jwt });
-        if (r.status === 200) {
-          await baoOk('POST', 'auth/token/revoke-self', r.json.auth.client_token);
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`role ${t.role} never accepted the job's login: ${r.status} ${JSON.stringify(r.json?.errors)}`);
+        const problem = await directJob(t, BATCH).then(
+          () => undefined,
+          (e: unknown) => String(e),
+        );
+        if (!problem) break;
+        if (Date.now() > deadline) throw new Error(`a job of ${t.project} still cannot read its values directly: ${problem}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
@@ -343,12 +366,12 @@ async function main() {
 
     const results: Record<string, Figures> = {};
     console.log('running A (service, single access) ...');
-    results.A = await cannonWarm(single(base));
+    results.A = await cannonWarm(single(base), server.pid);
     console.log('running B (OpenBao direct: login + read + revoke) ...');
     results.B = await closedLoopWarm(() => directJob(targets[pickTarget()], 1));
     if (batchAvailable) {
       console.log(`running C (service, batch of ${BATCH}) ...`);
-      results.C = await cannonWarm(batch(base));
+      results.C = await cannonWarm(batch(base), server.pid);
     } else {
       results.C = { rps: NaN, p50: NaN, p99: NaN, errors: 0, non2xx: 0, skipped: batchSkip };
     }
@@ -373,13 +396,13 @@ async function main() {
       E: 'E OpenBao KV read, reused token',
     };
     console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work)`);
-    console.log('case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx');
+    console.log('case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx | service CPU ms/job');
     for (const [k, f] of Object.entries(results)) {
       if (f.skipped) {
         console.log(`${labels[k].padEnd(40)} | SKIPPED — ${f.skipped}`);
         continue;
       }
-      console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx}`);
+      console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx}${f.cpuMs !== undefined ? ` | ${f.cpuMs.toFixed(2)}` : ''}`);
     }
     const { A, B, C, D } = results;
     console.log(`\nA/B throughput ratio: ${(A.rps / B.rps).toFixed(2)} (target >= 1.0: ${A.rps >= B.rps ? 'met' : 'NOT met'})`);

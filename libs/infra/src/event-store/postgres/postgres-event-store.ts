@@ -36,6 +36,20 @@ interface EventRow {
 // txid is selected as text under another name: ORDER BY must see the xid8 column, not a text alias ("1001" < "999").
 const COLUMNS = 'seq, txid::text AS txid_text, stream_name, revision, event_id::text AS event_id, type, schema_version, data, metadata, recorded_at';
 
+const E_COLUMNS = COLUMNS.split(', ')
+  .map((c) => `e.${c}`)
+  .join(', ');
+
+/** Stream reads combined into one statement at most (a larger burst takes several). */
+const MAX_READS_PER_STATEMENT = 200;
+
+interface PendingRead {
+  streamName: string;
+  from: number;
+  resolve(events: RecordedEvent[]): void;
+  reject(e: unknown): void;
+}
+
 function toRecorded(r: EventRow): RecordedEvent {
   return {
     eventId: r.event_id,
@@ -117,7 +131,56 @@ export class PostgresEventStore implements EventStore {
     return { nextExpectedRevision: Number(last.revision), position: { commit: BigInt(last.txid), prepare: BigInt(last.seq) } };
   }
 
-  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+  /**
+   * Reads of whole stream tails (no maxCount) asked for in the same turn of the event loop — a
+   * command's policy and secret streams, and those of other requests arriving together — go out
+   * as ONE statement: one round trip and one snapshot for all of them. Each read is still sent
+   * after it was asked for, so it sees every event committed before the call (a revocation
+   * applies to the very next request); an unchanged stream costs an index probe returning nothing.
+   */
+  readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    if (options.maxCount !== undefined) return this.readStreamAlone(streamName, options);
+    return new Promise((resolve, reject) => {
+      if (!this.pendingReads) {
+        this.pendingReads = [];
+        setImmediate(() => void this.flushReads());
+      }
+      this.pendingReads.push({ streamName, from: options.fromRevision ?? 0, resolve, reject });
+    });
+  }
+
+  private pendingReads: PendingRead[] | null = null;
+
+  private async flushReads(): Promise<void> {
+    const reads = this.pendingReads ?? [];
+    this.pendingReads = null;
+    if (reads.length === 1) {
+      const r = reads[0];
+      return this.readStreamAlone(r.streamName, { fromRevision: r.from }).then(r.resolve, r.reject);
+    }
+    const chunks: PendingRead[][] = [];
+    for (let i = 0; i < reads.length; i += MAX_READS_PER_STATEMENT) chunks.push(reads.slice(i, i + MAX_READS_PER_STATEMENT));
+    await Promise.all(chunks.map((chunk) => this.readMany(chunk)));
+  }
+
+  private async readMany(chunk: PendingRead[]): Promise<void> {
+    try {
+      const { rows } = await this.sql.query<EventRow & { q: string | number }>(
+        `SELECT q.i AS q, ${E_COLUMNS}
+           FROM unnest($1::text[], $2::integer[]) WITH ORDINALITY AS q(stream_name, from_revision, i)
+           JOIN es_events e ON e.stream_name = q.stream_name AND e.revision >= q.from_revision
+          ORDER BY q.i, e.revision`,
+        [chunk.map((r) => r.streamName), chunk.map((r) => Math.max(0, Math.min(r.from, 2_147_483_647)))],
+      );
+      const out: RecordedEvent[][] = chunk.map(() => []);
+      for (const row of rows) out[Number(row.q) - 1].push(toRecorded(row));
+      chunk.forEach((r, k) => r.resolve(out[k]));
+    } catch (e) {
+      for (const r of chunk) r.reject(e);
+    }
+  }
+
+  private async readStreamAlone(streamName: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
     const { rows } = await this.sql.query<EventRow>(
       `SELECT ${COLUMNS} FROM es_events WHERE stream_name = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       [streamName, options.fromRevision ?? 0, options.maxCount ?? 2_147_483_647],
@@ -177,12 +240,31 @@ export class PostgresEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions, handler: (event: RecordedEvent) => Promise<void>): SubscriptionHandle {
+    // Catching up (a read that stopped at its limit), the next page is read while this one is
+    // handled and committed. It starts where this scan ended, which is exactly where the next
+    // read asks (the subscription moves to scannedTo); anything else reads afresh. A prefetched
+    // page is as good as a later read of it: a scan only returns events below its snapshot's
+    // oldest running transaction, a set no later commit can change.
+    let ahead: { from: string; page: Promise<ScanResult> } | undefined;
+    const key = (p: Position | undefined) => (p ? `${p.commit}/${p.prepare}` : '');
+    const scan = (after: Position | undefined) => this.scan(after, SCAN_ROWS, options.streamPrefixes);
+    const readAhead = async (after: Position | undefined): Promise<ScanResult> => {
+      const page = ahead && ahead.from === key(after) ? ahead.page : scan(after);
+      ahead = undefined;
+      const result = await page;
+      if (result.full && result.scannedTo) {
+        const next = scan(result.scannedTo);
+        next.catch(() => undefined); // a failed read ahead fails the read that takes it, as that read would have
+        ahead = { from: key(result.scannedTo), page: next };
+      }
+      return result;
+    };
     return runSubscription({
       after: options.after,
       onCaughtUp: options.onCaughtUp,
       onBatchEnd: options.onBatchEnd,
       onProgress: options.onProgress,
-      readBatch: (after: Position | undefined) => this.scan(after, SCAN_ROWS, options.streamPrefixes),
+      readBatch: (after: Position | undefined) => readAhead(after),
       wakeups: (wake) => this.sql.listen(NOTIFY_CHANNEL, wake),
       handler,
     });
