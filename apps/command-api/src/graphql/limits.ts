@@ -25,24 +25,34 @@ export function costLimitPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document, schema, operationName }) {
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [
-              ({ args, childComplexity, field }) =>
-                'first' in (field.args?.reduce((o, a) => ({ ...o, [a.name]: 1 }), {} as Record<string, number>) ?? {})
-                  ? (typeof args.first === 'number' ? Math.max(1, args.first) : DEFAULT_PAGE_SIZE) * Math.max(1, childComplexity)
-                  : undefined,
-              ({ args, childComplexity }) => (Array.isArray(args.names) ? Math.max(1, args.names.length) * Math.max(1, childComplexity) : undefined),
-              ({ field }) => (isLeafType(getNamedType(field.type)) ? 0 : undefined),
-              simpleEstimator({ defaultComplexity: 1 }),
-            ],
-          });
-          if (cost > MAX_QUERY_COST) {
-            throw new GraphQLError(`query cost ${cost} exceeds the maximum ${MAX_QUERY_COST}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+        async didResolveOperation({ request, document, schema, operationName, operation }) {
+          const refuse = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+          // No subscription type: graphql-js would fail it at execution, as a server error.
+          if (operation?.operation === 'subscription') throw refuse('subscriptions are not supported');
+          let cost: number;
+          try {
+            cost = complexity();
+          } catch (e) {
+            // The library coerces the variables first: a wrong or missing variable is the client's error, not a 500.
+            throw refuse(e instanceof Error ? e.message : 'invalid request');
+          }
+          if (cost > MAX_QUERY_COST) throw refuse(`query cost ${cost} exceeds the maximum ${MAX_QUERY_COST}`);
+          function complexity(): number {
+            return getComplexity({
+              schema,
+              query: document,
+              operationName: operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [
+                ({ args, childComplexity, field }) =>
+                  'first' in (field.args?.reduce((o, a) => ({ ...o, [a.name]: 1 }), {} as Record<string, number>) ?? {})
+                    ? (typeof args.first === 'number' ? Math.max(1, args.first) : DEFAULT_PAGE_SIZE) * Math.max(1, childComplexity)
+                    : undefined,
+                ({ args, childComplexity }) => (Array.isArray(args.names) ? Math.max(1, args.names.length) * Math.max(1, childComplexity) : undefined),
+                ({ field }) => (isLeafType(getNamedType(field.type)) ? 0 : undefined),
+                simpleEstimator({ defaultComplexity: 1 }),
+              ],
+              });
           }
         },
       };
