@@ -104,6 +104,9 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     if (this.config.kafka.brokers.length > 0) {
       const kafka = new KafkaAuditSink({ ...this.config.kafka }, this.logger);
       this.kafka = kafka;
+      // Kafka itself, not only the relays: an idle relay does not notice an outage, and a
+      // failing send takes the producer's whole retry budget before the relay reports it.
+      this.readiness.push({ name: 'kafka', check: () => kafka.ping() });
       const records = new LogRelay('kafka-records', this.log, this.recordsSource(), (rs) => kafka.publishRecords(rs), this.logger, this.metrics);
       this.recordRelays.push(records);
       this.relays.push(

@@ -12,10 +12,31 @@ export interface KafkaAuditOptions {
   replicationFactor: number;
 }
 
-const MAX_SEND_BYTES = 512 * 1024;
+/**
+ * Bytes of one send at most, counting each record's value, key and headers (plus a fixed 64 for
+ * its framing): if every record of a send lands in one partition, its record batch still stays
+ * under the broker's default message.max.bytes (1 MiB). A relay batch of 500 typical records
+ * (~1.2 KB each) is one send, one acknowledgement.
+ */
+const MAX_SEND_BYTES = 900 * 1024;
+const RECORD_OVERHEAD = 64;
+
+function sendBytes(r: StoredAuditRecord): number {
+  return (
+    Buffer.byteLength(r.record) +
+    Buffer.byteLength(r.kafkaKey) +
+    Buffer.byteLength(r.eventId) +
+    Buffer.byteLength(r.eventType) +
+    String(r.schemaVersion).length +
+    String(r.index).length +
+    HEADER_NAME_BYTES +
+    RECORD_OVERHEAD
+  );
+}
 
 /** Header names of API.md's Kafka contract (plus the record's place in the Merkle log). */
 export const AUDIT_HEADERS = { eventId: 'event-id', eventType: 'event-type', schemaVersion: 'schema-version', logIndex: 'audit-log-index' } as const;
+const HEADER_NAME_BYTES = Object.values(AUDIT_HEADERS).reduce((n, h) => n + h.length, 0);
 
 /**
  * Publishes audit records and signed checkpoints. Idempotent producer (acks=all, one request in
@@ -80,12 +101,16 @@ export class KafkaAuditSink {
   }
 
   async publishRecords(records: StoredAuditRecord[]): Promise<void> {
-    // Sends of at most MAX_SEND_BYTES: if every record keyed to one secret lands in one
-    // partition, its batch still stays under the broker's default message.max.bytes (1 MiB).
+    // Sends of at most MAX_SEND_BYTES (see there).
     for (let start = 0; start < records.length; ) {
       let end = start;
       let bytes = 0;
-      while (end < records.length && (end === start || bytes + Buffer.byteLength(records[end].record) <= MAX_SEND_BYTES)) bytes += Buffer.byteLength(records[end++].record);
+      while (end < records.length) {
+        const size = sendBytes(records[end]);
+        if (end > start && bytes + size > MAX_SEND_BYTES) break;
+        bytes += size;
+        end++;
+      }
       await this.send({
         topic: this.opts.auditTopic,
         acks: -1,
@@ -126,6 +151,21 @@ export class KafkaAuditSink {
       if (this.producer === producer) this.producer = undefined;
       await producer.disconnect().catch(() => undefined);
       throw e;
+    }
+  }
+
+  /**
+   * Readiness: a broker answers a metadata request now. A fresh admin client without retries, so
+   * a stopped or unreachable cluster fails at once (or at the connection timeout) instead of
+   * riding out the producer's retry budget, and an idle relay cannot hide an outage.
+   */
+  async ping(): Promise<void> {
+    const admin = this.kafka.admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   }
 
