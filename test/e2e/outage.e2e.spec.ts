@@ -12,7 +12,7 @@ import { writeTestMasterKey } from '../support/test-master-key';
 const DATABASE_URL = process.env.DATABASE_URL;
 /** The documented request time bound with the store unreachable (docs/architecture.md): query_timeout 12 s + margin. */
 const REQUEST_BOUND_MS = 15_000;
-const OUTAGE_MS = 10_000; // the issue asks 30 s; 10 s keeps the suite short and exercises the same retry path
+const OUTAGE_MS = 30_000; // the issue's 30 s (the whole file takes ~60 s: 30 s of outage, ~15 s of black-hole, start-up)
 
 if (!DATABASE_URL) {
   console.warn('SKIPPED outage e2e: DATABASE_URL not set (scripts/test-all sets it)');
