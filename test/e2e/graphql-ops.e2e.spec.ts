@@ -405,6 +405,12 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     expect(errs[0].extensions?.type).toBe('urn:pipeline-secrets:problem:invalid-request');
   });
 
+  it('no answer is cacheable: Cache-Control no-store on queries and on secretAccess', async () => {
+    const q = await http.post('/graphql').set(auth('olga')).send({ query: `{ projectSecret(projectId: "${P}", name: "S_1") { name } }` });
+    const m = await http.post('/graphql').set(auth('dave')).send({ query: `mutation { secretAccess(projectId: "${P}", names: ["S_1"]) { items { name } } }` });
+    expect([q.status, q.headers['cache-control'], m.status, m.headers['cache-control']]).toEqual([200, 'no-store', 200, 'no-store']);
+  });
+
   it('CANARY: a secret value appears in no response but secretAccess results, in no event and no log line', async () => {
     const withValue = responses.filter((r) => r.includes(CANARY));
     expect(withValue.length).toBeGreaterThan(0);

@@ -1,3 +1,5 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { formatGraphqlError } from './errors';
@@ -5,6 +7,19 @@ import { costLimitPlugin, limitRules } from './limits';
 import { GqlContext } from './secrets.resolver';
 
 export const GRAPHQL_PATH = '/graphql';
+
+/** No GraphQL answer is cacheable (secretAccess holds values; the rest is authorization-dependent). */
+function noStore(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          response.http.headers.set('cache-control', 'no-store');
+        },
+      };
+    },
+  };
+}
 
 /**
  * POST /graphql (GET for queries). Apollo Server 5 via @nestjs/apollo on Nest's express platform:
@@ -25,7 +40,9 @@ export const graphqlRoot = () =>
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     validationRules: limitRules() as never,
-    plugins: [costLimitPlugin()],
+    // Apollo's cache-control plugin hooks every field's resolution (a per-row cost on 100-row pages) to
+    // compute a cache policy nothing here may have: off, and every answer says no-store instead.
+    plugins: [ApolloServerPluginCacheControlDisabled(), noStore(), costLimitPlugin()],
     formatError: formatGraphqlError,
     context: ({ req }: GqlContext) => ({ req }),
     buildSchemaOptions: { numberScalarMode: 'integer' },
