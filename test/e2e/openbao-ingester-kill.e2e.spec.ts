@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { StreamName } from '@app/domain';
 import { PostgresEventStore } from '@app/infra/event-store/postgres/postgres-event-store';
@@ -21,6 +21,23 @@ import { sleep } from '../support/eventually';
 const { DATABASE_URL, BAO_ADDR, BAO_TOKEN, BAO_AUDIT_FILE } = process.env;
 const ROOT = join(__dirname, '../..');
 const KILLS = 3;
+
+/** The file's bytes from `offset` to its current end, as text. */
+function readFrom(file: string, offset: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - offset));
+    let n = 0;
+    while (n < buf.length) {
+      const r = readSync(fd, buf, n, buf.length - n, offset + n);
+      if (r === 0) break;
+      n += r;
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
 
 if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !BAO_AUDIT_FILE) {
   const missing = Object.entries({ DATABASE_URL, BAO_ADDR, BAO_TOKEN, BAO_AUDIT_FILE }).filter(([, v]) => !v).map(([k]) => k);
@@ -130,10 +147,9 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !BAO_AUDIT_FILE) {
       }
 
       // What OpenBao recorded for this test's paths since the child's first offset: one response per request.
+      // read from the child's first offset only (the shared file is hundreds of MB)
       const fileIds = () =>
-        readFileSync(BAO_AUDIT_FILE!)
-          .subarray(start!)
-          .toString('utf8')
+        readFrom(BAO_AUDIT_FILE!, start!)
           .split('\n')
           .filter((l) => l.includes(`/${prefix}/${P}/`))
           .map((l) => JSON.parse(l) as { type: string; request: { id: string; path: string } })
