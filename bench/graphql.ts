@@ -7,10 +7,12 @@
  * Two reads a reviewer's or admin tool makes most: access history, first page of 100 rows
  * (REST GET …/access-history?limit=100 vs GraphQL accessHistory(first: 100) selecting every field
  * REST returns), and the project's secrets (REST GET …/secrets vs GraphQL projectSecrets(first: 100),
- * every field). Each pair runs REST then GraphQL, twice (ABAB), BENCH_SECONDS each, BENCH_CONNECTIONS
- * connections; the ratio of the means is printed. Goal: GraphQL >= 0.8x REST throughput, p99 <= 1.5x REST.
+ * every field). Each pair runs REST then GraphQL, BENCH_ROUNDS times (ABAB..., default 3), BENCH_SECONDS each,
+ * BENCH_CONNECTIONS connections; the ratio of the means is printed, and each round's ratio beside it. Goal: GraphQL >= 0.8x REST throughput, p99 <= 1.5x REST.
  *
- * Env: BENCH_SECONDS (default 8), BENCH_CONNECTIONS (default 8), BENCH_HISTORY_ROWS (default 150), BENCH_SECRETS (default 40).
+ * autocannon runs in a worker thread (BENCH_WORKERS, default 1), so the load generator does not share the
+ * server's event loop. Env: BENCH_SECONDS (default 8), BENCH_CONNECTIONS (default 8), BENCH_HISTORY_ROWS
+ * (default 150), BENCH_SECRETS (default 40).
  */
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
@@ -26,6 +28,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const HISTORY_ROWS = Number(process.env.BENCH_HISTORY_ROWS ?? 150);
 const SECRETS = Number(process.env.BENCH_SECRETS ?? 40);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface Figures {
   rps: number;
@@ -37,7 +41,8 @@ interface Figures {
 
 function run(opts: autocannon.Options): Promise<Figures> {
   return new Promise((resolve, reject) => {
-    autocannon({ duration: SECONDS, connections: CONNECTIONS, ...opts }, (err, r) => {
+    // The load generator in a worker thread: the server keeps the main event loop to itself.
+    autocannon({ duration: SECONDS, connections: CONNECTIONS, workers: WORKERS, ...opts }, (err, r) => {
       if (err) return reject(err);
       resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
     });
@@ -107,7 +112,7 @@ async function profile(name: string, env: Record<string, string>): Promise<strin
       await run({ ...s.gql, duration: 2 });
       const rest: Figures[] = [];
       const gql: Figures[] = [];
-      for (let round = 0; round < 2; round++) {
+      for (let round = 0; round < ROUNDS; round++) {
         rest.push(await run(s.rest));
         gql.push(await run(s.gql));
       }
@@ -117,7 +122,7 @@ async function profile(name: string, env: Record<string, string>): Promise<strin
       const g = { rps: mean(gql, 'rps'), p50: mean(gql, 'p50'), p99: mean(gql, 'p99') };
       const line = `| ${name} | ${label} | ${r.rps.toFixed(0)} | ${g.rps.toFixed(0)} | **${(g.rps / r.rps).toFixed(2)}** | ${r.p50.toFixed(0)} / ${g.p50.toFixed(0)} | ${r.p99.toFixed(0)} / ${g.p99.toFixed(0)} | **${(g.p99 / r.p99).toFixed(2)}** | ${bad} |`;
       console.log(line);
-      console.log(`   rounds: REST ${rest.map((f) => f.rps.toFixed(0)).join(', ')} req/s; GraphQL ${gql.map((f) => f.rps.toFixed(0)).join(', ')} req/s`);
+      console.log(`   rounds: REST ${rest.map((f) => f.rps.toFixed(0)).join(', ')} req/s; GraphQL ${gql.map((f) => f.rps.toFixed(0)).join(', ')} req/s; ratio per round ${gql.map((f, i) => (f.rps / rest[i].rps).toFixed(2)).join(', ')}`);
       rows.push(line);
     }
     return rows;
@@ -127,7 +132,7 @@ async function profile(name: string, env: Record<string, string>): Promise<strin
 }
 
 async function main() {
-  console.log(`GraphQL vs REST: ${CONNECTIONS} connections, ${SECONDS} s per run, REST/GraphQL alternated twice per scenario`);
+  console.log(`GraphQL vs REST: ${CONNECTIONS} connections, ${SECONDS} s per run, REST/GraphQL alternated ${ROUNDS} times per scenario, NODE_ENV=${process.env.NODE_ENV ?? ''}`);
   const header = ['| profile | scenario | REST req/s | GraphQL req/s | throughput ratio | p50 ms REST / GraphQL | p99 ms REST / GraphQL | p99 ratio | non-2xx + errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   console.log(header.join('\n'));
   const rows = await profile('embedded (PGlite)', {});

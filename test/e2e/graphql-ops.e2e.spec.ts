@@ -319,6 +319,39 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     }
   });
 
+  it('rotation: rotationIntervalDays on create and update (null clears), the rotation field and the projectSecrets(rotation:) filter, as REST', async () => {
+    type Rot = { intervalDays: number; lastRotatedAt: string; dueAt: string; status: string } | null;
+    const c = await client('olga').request<{ projectSecretCreate: { errors: Errs } }>(Q.create, { input: { projectId: P, name: 'ROTATED', value: 'r1', rotationIntervalDays: 90 } });
+    expect(c.projectSecretCreate.errors).toEqual([]);
+    const ROT = gql`query($p: String!, $n: String!) { projectSecret(projectId: $p, name: $n) { rotation { intervalDays lastRotatedAt dueAt status } } }`;
+    const g = await client('rita').request<{ projectSecret: { rotation: Rot } }>(ROT, { p: P, n: 'ROTATED' });
+    const rest = await http.get(`/v1/projects/${P}/secrets/ROTATED`).set(auth('rita'));
+    expect(g.projectSecret.rotation).toEqual(rest.body.rotation);
+    expect(g.projectSecret.rotation).toEqual(expect.objectContaining({ intervalDays: 90, status: 'ok' }));
+    const LIST = gql`query($p: String!, $r: String) { projectSecrets(projectId: $p, rotation: $r, first: 100) { edges { node { name rotation { status } } } } }`;
+    const listed = await eventually(() => client('olga').request<{ projectSecrets: { edges: { node: { name: string; rotation: Rot } }[] } }>(LIST, { p: P }), (r) => r.projectSecrets?.edges.some((e) => e.node.name === 'ROTATED'));
+    expect(listed.projectSecrets.edges.find((e) => e.node.name === 'ROTATED')?.node.rotation?.status).toBe('ok');
+    expect(listed.projectSecrets.edges.find((e) => e.node.name === 'S_1')?.node.rotation).toBeNull();
+    for (const r of ['approaching', 'overdue']) {
+      const restList = await http.get(`/v1/projects/${P}/secrets`).query({ rotation: r }).set(auth('olga'));
+      const gl = await client('olga').request<{ projectSecrets: { edges: { node: { name: string } }[] } }>(LIST, { p: P, r });
+      expect(gl.projectSecrets.edges.map((e) => e.node.name)).toEqual(restList.body.items.map((i: { name: string }) => i.name).sort());
+    }
+    const bad = await gqlErrors(client('olga').request(LIST, { p: P, r: 'soon' }));
+    expect([bad[0].extensions?.type, bad[0].extensions?.errors?.[0].field]).toEqual(['urn:pipeline-secrets:problem:invalid-request', 'rotation']);
+    type U = { projectSecretUpdate: { errors: Errs } };
+    for (const v of [0, 3651]) {
+      const r = await client('olga').request<U>(Q.update, { input: { projectId: P, name: 'ROTATED', rotationIntervalDays: v } });
+      expect(r.projectSecretUpdate.errors.map((e) => e.field)).toEqual(['rotationIntervalDays']);
+    }
+    const badCreate = await client('olga').request<{ projectSecretCreate: { errors: Errs } }>(Q.create, { input: { projectId: P, name: 'ROT_BAD', value: 'x', rotationIntervalDays: 0 } });
+    expect(badCreate.projectSecretCreate.errors.map((e) => e.field)).toEqual(['rotationIntervalDays']);
+    expect((await client('olga').request<U>(Q.update, { input: { projectId: P, name: 'ROTATED', rotationIntervalDays: 7 } })).projectSecretUpdate.errors).toEqual([]);
+    expect((await client('olga').request<{ projectSecret: { rotation: Rot } }>(ROT, { p: P, n: 'ROTATED' })).projectSecret.rotation).toEqual(expect.objectContaining({ intervalDays: 7, status: 'approaching' }));
+    expect((await client('olga').request<U>(Q.update, { input: { projectId: P, name: 'ROTATED', rotationIntervalDays: null } })).projectSecretUpdate.errors).toEqual([]);
+    expect((await client('olga').request<{ projectSecret: { rotation: Rot } }>(ROT, { p: P, n: 'ROTATED' })).projectSecret.rotation).toBeNull();
+  });
+
   it('access requests: create, list by status, approve (four-eyes), deny, cancel; the same refusals as REST', async () => {
     type C = { accessRequestCreate: { requestId: string; status: string; errors: Errs } };
     const mk = async (who: string, reason: string) => (await client(who).request<C>(Q.requestCreate, { input: { projectId: P, role: 'developer', durationSeconds: 600, reason } })).accessRequestCreate;

@@ -11,7 +11,7 @@ import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { AccessSecretCommand, ChangeSecretMetadataCommand, CreateSecretCommand, DeleteSecretCommand, UpdateSecretValueCommand } from '../secrets/secret-commands';
 import { CreateSecretDto, PatchSecretDto, UpdateSecretValueDto } from '../secrets/secret.dto';
-import { listVisibleSecrets, readSecretMetadata } from '../secrets/secret-listing';
+import { listVisibleSecrets, parseRotationFilter, readSecretMetadata } from '../secrets/secret-listing';
 import { SecretStates } from '../secrets/secret-states';
 import { ProjectIdPipe, SecretNamePipe } from '../http/params';
 import { userErrors } from './errors';
@@ -74,12 +74,14 @@ export class SecretsResolver {
     @Args('projectId') projectId: string,
     @Args('first', { type: () => Int, nullable: true }) first: number | undefined,
     @Args('after', { type: () => String, nullable: true }) after: string | undefined,
+    @Args('rotation', { type: () => String, nullable: true, description: 'approaching or overdue: only the secrets whose rotation is (REST ?rotation=)' }) rotation: string | undefined,
     @Context() ctx: GqlContext,
   ): Promise<ProjectSecretConnection> {
     const p = principalOf(ctx);
+    const rotationFilter = parseRotationFilter(rotation ?? undefined);
     const size = first ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw problems.badRequest('invalid first', [{ field: 'first', message: `first must be 1-${MAX_PAGE_SIZE}` }]);
-    const items = (await listVisibleSecrets(this.access, this.catalog, p, projectIdPipe.transform(projectId), commandContext(ctx.req, p))).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const items = (await listVisibleSecrets(this.access, this.catalog, p, projectIdPipe.transform(projectId), commandContext(ctx.req, p), { rotation: rotationFilter })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const from = after === undefined || after === null ? 0 : (() => { const last = decodeCursor(after); const i = items.findIndex((s) => s.name > last); return i < 0 ? items.length : i; })();
     const page = items.slice(from, from + size);
     return {
@@ -122,9 +124,9 @@ export class SecretsResolver {
       const projectId = projectIdPipe.transform(String(input.projectId));
       const name = secretNamePipe.transform(String(input.name));
       const ifRevision = input.ifRevision ?? undefined;
-      const metaKeys = ['description', 'environment', 'branch', 'protectedOnly'].filter((k) => k in plain);
+      const metaKeys = ['description', 'environment', 'branch', 'protectedOnly', 'rotationIntervalDays'].filter((k) => k in plain);
       const hasValue = input.value !== undefined && input.value !== null;
-      if (!hasValue && metaKeys.length === 0) throw problems.badRequest('nothing to update', [{ field: 'input', message: 'give value and/or at least one of description, environment, branch, protectedOnly' }]);
+      if (!hasValue && metaKeys.length === 0) throw problems.badRequest('nothing to update', [{ field: 'input', message: 'give value and/or at least one of description, environment, branch, protectedOnly, rotationIntervalDays' }]);
       if (plain.protectedOnly === null) throw problems.badRequest('invalid input', [{ field: 'protectedOnly', message: 'protectedOnly must be true or false, not null' }]);
       const valueBody = hasValue ? await validated(UpdateSecretValueDto, { value: input.value }) : undefined;
       const metaBody = metaKeys.length ? await validated(PatchSecretDto, Object.fromEntries(metaKeys.map((k) => [k, plain[k]]))) : undefined;

@@ -11,6 +11,14 @@ export class UserError {
   @Field() message!: string;
 }
 
+@ObjectType({ description: "A secret's rotation as of the request (REST metadata rotation)." })
+export class SecretRotation {
+  @Field(() => Int) intervalDays!: number;
+  @Field({ description: 'When the current value version was written.' }) lastRotatedAt!: string;
+  @Field({ description: 'lastRotatedAt + intervalDays.' }) dueAt!: string;
+  @Field({ description: 'ok, approaching (within 7 days of dueAt) or overdue' }) status!: string;
+}
+
 /** Metadata only: no field of this type can hold a value. */
 @ObjectType()
 export class ProjectSecret {
@@ -24,6 +32,7 @@ export class ProjectSecret {
   @Field(() => Int, { description: 'Stream revision; pass as ifRevision.' }) revision!: number;
   @Field() createdAt!: string;
   @Field() updatedAt!: string;
+  @Field(() => SecretRotation, { nullable: true, description: 'null when the secret has no rotation interval.' }) rotation!: SecretRotation | null;
 }
 
 @ObjectType()
@@ -53,6 +62,7 @@ export class ProjectSecretCreateInput {
   @Allow() @Field(() => String, { nullable: true }) environment?: string;
   @Allow() @Field(() => String, { nullable: true }) branch?: string;
   @Allow() @Field(() => Boolean, { nullable: true }) protectedOnly?: boolean;
+  @Allow() @Field(() => Int, { nullable: true, description: 'Days each value version may live (1-3650); absent: no rotation interval.' }) rotationIntervalDays?: number;
 }
 
 @ObjectType()
@@ -98,7 +108,7 @@ export class ProjectSecretDeletePayload {
   @Field(() => [UserError]) errors!: UserError[];
 }
 
-@InputType({ description: 'value (a new version) and/or metadata; null clears description, environment or branch; an absent field is left as it is.' })
+@InputType({ description: 'value (a new version) and/or metadata; null clears description, environment, branch or rotationIntervalDays; an absent field is left as it is.' })
 export class ProjectSecretUpdateInput {
   @Allow() @Field() projectId!: string;
   @Allow() @Field() name!: string;
@@ -107,6 +117,7 @@ export class ProjectSecretUpdateInput {
   @Allow() @Field(() => String, { nullable: true }) environment?: string | null;
   @Allow() @Field(() => String, { nullable: true }) branch?: string | null;
   @Allow() @Field(() => Boolean, { nullable: true }) protectedOnly?: boolean;
+  @Allow() @Field(() => Int, { nullable: true, description: 'Days each value version may live (1-3650); null clears the interval.' }) rotationIntervalDays?: number | null;
   @Allow() @Field(() => Int, { nullable: true, description: 'Stream revision (REST If-Match); refused as precondition-failed when stale' }) ifRevision?: number;
 }
 
