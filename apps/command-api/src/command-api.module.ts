@@ -19,6 +19,8 @@ import { GrantExpiryRecorder } from './grants/grant-expiry-recorder';
 import { BearerAuthGuard } from './http/auth.guard';
 import { ProblemFilter } from './http/problem.filter';
 import { SecretsController } from './secrets/secrets.controller';
+import { SecretBatchAccessController } from './secrets/secret-batch-access.controller';
+import { SecretAccess } from './secrets/secret-access';
 import { SECRET_COMMAND_HANDLERS } from './secrets/secret-commands';
 import { SecretStates } from './secrets/secret-states';
 import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
@@ -26,7 +28,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot()],
-  controllers: [SecretsController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController],
   providers: [
     AccessControl,
     AuditAccess,
@@ -34,6 +36,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
     AccessRequestExpiryRecorder,
     RotationOverdueRecorder,
     SecretStates,
+    SecretAccess,
     ...GRAPHQL_RESOLVERS,
     ...SECRET_COMMAND_HANDLERS,
     ...GRANT_COMMAND_HANDLERS,

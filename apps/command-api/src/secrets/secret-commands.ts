@@ -1,8 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
-  decideAccess,
-  purposeError,
+  DenialReason,
   DomainEvent,
   EventStore,
   Principal,
@@ -12,25 +11,19 @@ import {
   secretSubjectOf,
   SecretState,
   SecretValueKey,
-  SecretValueMissingError,
   SecretValueStore,
   StoreUnavailableError,
   StreamName,
 } from '@app/domain';
-import { ciRoleName } from '@app/domain/openbao/policy-renderer';
-import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
-import { describeError, JsonLogger } from '@app/infra/logging/logger';
-import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
-import { BaoError, isStatus } from '@app/infra/openbao/bao-client';
-import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
-import { Metrics } from '@app/infra/observability/metrics';
+import { EVENT_STORE, VALUE_STORE } from '@app/infra/nest/tokens';
 import { AccessControl } from '../application/access-control';
-import { CommandContext, envelope } from '../application/event-envelope';
+import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';
 import { Loaded } from '../application/stream-state-cache';
 import { problems } from '../http/problem';
 import { CreateSecretDto, PatchSecretDto, SecretMetadataView } from './secret.dto';
 import { metadataView, SecretStates } from './secret-states';
+import { SecretAccess } from './secret-access';
 
 // Commands: one small class each; the handlers are the four-line pattern plus authorization.
 
@@ -253,100 +246,16 @@ export class DeleteSecretHandler implements ICommandHandler<DeleteSecretCommand>
 
 @CommandHandler(AccessSecretCommand)
 export class AccessSecretHandler implements ICommandHandler<AccessSecretCommand> {
-  constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(VALUE_STORE) private readonly values: SecretValueStore,
-    @Inject(METRICS) private readonly metrics: Metrics,
-    @Inject(LOGGER) private readonly logger: JsonLogger,
-    private readonly secrets: SecretStates,
-    private readonly access: AccessControl,
-  ) {}
+  constructor(private readonly reader: SecretAccess) {}
 
-  /**
-   * A CI job reads through its own OpenBao login (the role of the secret's scope), so OpenBao
-   * enforces the scope a second time and the service token is not used. Until the projector has
-   * rendered that role (a secret created a moment ago), OpenBao refuses the login; the event store
-   * has already allowed this read, so it falls back to the service token, counted and logged.
-   */
-  private async readValue(valueRef: string, scope: SecretScope, cmd: AccessSecretCommand, accessEventId: string): Promise<string> {
-    if (!(this.values instanceof OpenBaoValueStore)) return this.values.get(valueRef);
-    // accessEventId: OpenBao's audit entry of this read carries it in a MAC'd marker, so the auditor does not count it twice.
-    if (!cmd.ciJobToken) return this.values.get(valueRef, accessEventId);
-    try {
-      const value = await this.values.getAsJob(valueRef, cmd.ciJobToken, ciRoleName(cmd.projectId, scope), accessEventId);
-      this.metrics.brokeredReads.inc({ as: 'job' });
-      return value;
-    } catch (e) {
-      if (!isStatus(e, 400, 403)) throw e;
-      this.metrics.brokeredReads.inc({ as: 'service-fallback' });
-      this.logger.warn("OpenBao refused the job's own login or read (role not projected yet?); reading with the service token", {
-        projectId: cmd.projectId,
-        name: cmd.name,
-        status: (e as BaoError).status,
-      });
-      return this.values.get(valueRef, accessEventId);
+  /** One secret: the batch code with one name (secret-access.ts), its denial as a 404 or 403 problem. */
+  async execute({ projectId, name, purpose, principal, ctx, ciJobToken }: AccessSecretCommand) {
+    const { items, denied } = await this.reader.read({ projectId, names: [name], purpose, principal, ctx, ciJobToken }, true);
+    if (denied.length > 0) {
+      if (denied[0].reason === 'secret-not-found') throw problems.notFound(`secret ${name} not found`);
+      throw problems.forbidden(denied[0].reason as DenialReason);
     }
-  }
-
-  async execute(cmd: AccessSecretCommand) {
-    const { projectId, name, purpose, principal, ctx } = cmd;
-    const [secret, policy] = await Promise.all([this.secrets.forSecret(projectId, name), this.access.policy(projectId)]);
-    // A bad purpose is a 400, but a probe is still audited: decide without it, record a denial, then refuse.
-    const badPurpose = purposeError(purpose);
-    const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose: badPurpose ? null : purpose }, metadata: meta(ctx) }, { secret: secret.state, policy: policy.state });
-    if (decision.type === 'SecretAccessDenied') {
-      await this.access.recordDenial(decision, ctx);
-      if (badPurpose) throw badPurpose;
-      if (decision.data.reason === 'secret-not-found') throw problems.notFound(`secret ${name} not found`);
-      throw problems.forbidden(decision.data.reason);
-    }
-    if (secret.state.status !== 'active') throw problems.notFound(`secret ${name} not found`); // unreachable: decideAccess denies
-    if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
-    // The value leaves only after its SecretAccessed event is durable; if that append fails the caller gets 503 and no value.
-    const accessed = envelope(decision, ctx);
-    await this.store.appendToStream(StreamName.access(projectId, name), 'any', [accessed]);
-    this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in decision.data.via ? 'grant' : 'scope' in decision.data.via ? decision.data.via.scope : 'openbao' });
-    let value: string;
-    try {
-      value = await this.readValue(secret.state.valueRef, secret.state.scope, cmd, accessed.eventId);
-    } catch (e) {
-      throw await this.notDelivered(cmd, accessed.eventId, secret.state.version, e);
-    }
-    return { name, version: secret.state.version, value };
-  }
-
-  /**
-   * The read failed after SecretAccessed was durable: record SecretValueNotDelivered naming it (so
-   * the trail does not say a value left that did not), and answer what happened: 404 when the
-   * secret was deleted meanwhile, 503 when the value is gone with the secret still active (a value
-   * store restarted empty) or the store did not answer.
-   */
-  private async notDelivered(cmd: AccessSecretCommand, accessEventId: string, version: number, e: unknown): Promise<unknown> {
-    const { projectId, name, ctx } = cmd;
-    let reason: ValueNotDeliveredReason;
-    let answer: unknown;
-    if (e instanceof SecretValueMissingError) {
-      const now = await this.secrets.forSecret(projectId, name).catch(() => undefined);
-      if (now && now.state.status !== 'active') {
-        reason = 'secret-deleted';
-        answer = problems.notFound(`secret ${name} was deleted while it was being read; no value was delivered`);
-      } else {
-        reason = 'value-missing';
-        this.logger.error('stored value missing for an active secret (value store restarted empty or restored from an old backup?)', { projectId, name, version });
-        answer = new StoreUnavailableError('the stored value of this secret version is missing from the value store');
-      }
-    } else {
-      reason = 'value-store-unavailable';
-      answer = e;
-    }
-    const event: SecretValueNotDelivered = { type: 'SecretValueNotDelivered', data: { accessEventId, projectId, name, version, reason } };
-    try {
-      await this.store.appendToStream(StreamName.access(projectId, name), 'any', [envelope(event, ctx)]);
-    } catch (appendError) {
-      // The event store is away too: the SecretAccessed stands uncorrected. Say so where an operator looks.
-      this.logger.error('could not record SecretValueNotDelivered; the SecretAccessed it corrects stays uncorrected', { projectId, name, accessEventId, reason, ...describeError(appendError) });
-    }
-    return answer;
+    return items[0];
   }
 }
 

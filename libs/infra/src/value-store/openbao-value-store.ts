@@ -88,10 +88,19 @@ export class OpenBaoValueStore implements SecretValueStore {
    * the scope a second time; the service's token is not used.
    */
   async getAsJob(valueRef: string, jobJwt: string, role: string, accessEventId?: string): Promise<string> {
+    return this.asJob(jobJwt, role, (read) => read(valueRef, accessEventId));
+  }
+
+  /**
+   * One login as the job to `role`, `fn` reads through that token (as many values as it likes, in
+   * parallel), and the token is revoked when `fn` ends, however it ends. A batch access makes one
+   * login per distinct scope role, not one per secret.
+   */
+  async asJob<T>(jobJwt: string, role: string, fn: (read: (valueRef: string, accessEventId?: string) => Promise<string>) => Promise<T>): Promise<T> {
     const login = await bao(() => this.client.write(`auth/${this.opts.jwtMount}/login`, { role, jwt: jobJwt }));
     const jobClient = baoClient(this.opts.addr, String(login.auth.client_token), this.opts.markerKey);
     try {
-      return await this.readWith(jobClient, valueRef, accessEventId);
+      return await fn((valueRef, accessEventId) => this.readWith(jobClient, valueRef, accessEventId));
     } finally {
       await bao(() => jobClient.write('auth/token/revoke-self', {})).catch(() => undefined);
     }

@@ -1,0 +1,200 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  decideAccess,
+  DenialReason,
+  EventStore,
+  EventToAppend,
+  Principal,
+  purposeError,
+  SecretAccessed,
+  SecretScope,
+  SecretValueMissingError,
+  SecretValueStore,
+  StoreUnavailableError,
+  StreamName,
+} from '@app/domain';
+import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
+import { describeError, JsonLogger } from '@app/infra/logging/logger';
+import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
+import { isStatus } from '@app/infra/openbao/bao-client';
+import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
+import { Metrics } from '@app/infra/observability/metrics';
+import { AccessControl } from '../application/access-control';
+import { CommandContext, envelope } from '../application/event-envelope';
+import { problems } from '../http/problem';
+import { SecretStates } from './secret-states';
+
+// Reading secret values: one secret (POST .../secrets/{name}/access) or many in one call
+// (POST .../secrets/access), the same code. Each name is decided on its own by decideAccess, and
+// each decision is its own event; the allowed ones are durable, in one append, before any value
+// is read; a CI job's OpenBao login is made once per distinct scope role of the call.
+
+export interface AccessRequest {
+  projectId: string;
+  names: string[];
+  purpose: string | null;
+  principal: Principal;
+  ctx: CommandContext;
+  /** A CI job's own bearer token, for its OpenBao login. */
+  ciJobToken?: string;
+}
+
+export interface AccessOutcome {
+  items: { name: string; version: number; value: string }[];
+  denied: { name: string; reason: DenialReason | ValueNotDeliveredReason }[];
+}
+
+/** One allowed name, its event already built. */
+interface Grant {
+  name: string;
+  version: number;
+  valueRef: string;
+  scope: SecretScope;
+  event: EventToAppend;
+}
+
+/** A read that failed after its SecretAccessed was durable. */
+class NotDelivered {
+  constructor(readonly reason: ValueNotDeliveredReason, readonly answer: unknown) {}
+}
+
+@Injectable()
+export class SecretAccess {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(VALUE_STORE) private readonly values: SecretValueStore,
+    @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(LOGGER) private readonly logger: JsonLogger,
+    private readonly secrets: SecretStates,
+    private readonly access: AccessControl,
+  ) {}
+
+  /**
+   * `stream`: where the allowed events are appended, in one append: the secret's own access log
+   * for the single-secret call, the project's access log for a batch (one stream, so one append
+   * is atomic on every adapter).
+   */
+  async read(req: AccessRequest, single: boolean): Promise<AccessOutcome> {
+    const { projectId, names, purpose, principal, ctx } = req;
+    // One read of the project's policy for the whole call; each secret's state read fresh (in parallel).
+    const [policy, ...states] = await Promise.all([this.access.policy(projectId), ...names.map((n) => this.secrets.forSecret(projectId, n))]);
+    // A bad purpose is a 400, but a probe is still audited: decide without it, record the denials, then refuse.
+    const badPurpose = purposeError(purpose);
+    const denied: AccessOutcome['denied'] = [];
+    const grants: Grant[] = [];
+    for (const [i, name] of names.entries()) {
+      const secret = states[i].state;
+      const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose: badPurpose ? null : purpose }, metadata: { now: ctx.now, actor: ctx.actor } }, { secret, policy: policy.state });
+      if (decision.type === 'SecretAccessDenied') {
+        await this.access.recordDenial(decision, ctx);
+        denied.push({ name, reason: decision.data.reason });
+        continue;
+      }
+      if (secret.status !== 'active') throw new Error('unreachable: decideAccess denies a secret that is not active');
+      grants.push({ name, version: secret.version, valueRef: secret.valueRef, scope: secret.scope, event: envelope(decision satisfies SecretAccessed, ctx) });
+    }
+    if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
+    if (grants.length === 0) return { items: [], denied };
+    // The values leave only after every SecretAccessed is durable; if that append fails the caller gets 503 and no value.
+    await this.store.appendToStream(single ? StreamName.access(projectId, names[0]) : StreamName.access(projectId), 'any', grants.map((g) => g.event));
+    for (const g of grants) {
+      const via = (g.event.data as SecretAccessed['data']).via;
+      this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in via ? 'grant' : 'scope' in via ? via.scope : 'openbao' });
+    }
+    const results = await this.readValues(grants, req);
+    const failed = grants.flatMap((g, i) => (results[i] instanceof NotDelivered ? [{ g, why: results[i] as NotDelivered }] : []));
+    if (failed.length > 0) {
+      // A value that could not be read: the trail says so. When the store itself failed (or a value of an
+      // active secret is gone), no value leaves at all: every allowed one is recorded as not delivered.
+      const fatal = failed.find((f) => f.why.reason !== 'secret-deleted');
+      const undelivered = fatal ? grants.map((g, i) => ({ g, why: results[i] instanceof NotDelivered ? (results[i] as NotDelivered) : fatal.why })) : failed;
+      await this.recordNotDelivered(undelivered.map(({ g, why }) => ({ g, reason: why.reason })), req, single);
+      if (fatal) throw fatal.why.answer;
+      if (single) throw failed[0].why.answer;
+      for (const { g } of failed) denied.push({ name: g.name, reason: 'secret-deleted' });
+    }
+    const items = grants.flatMap((g, i) => (results[i] instanceof NotDelivered ? [] : [{ name: g.name, version: g.version, value: results[i] as string }]));
+    return { items, denied };
+  }
+
+  /** Reads every allowed value in parallel; a CI job in the production profile reads as itself, one OpenBao login per scope role. */
+  private async readValues(grants: Grant[], req: AccessRequest): Promise<(string | NotDelivered)[]> {
+    const settle = (g: Grant, p: Promise<string>) => p.catch((e) => this.classify(req, g, e));
+    const store = this.values;
+    if (!(store instanceof OpenBaoValueStore)) return Promise.all(grants.map((g) => settle(g, store.get(g.valueRef))));
+    // Its accessEventId: OpenBao's audit entry of each read carries it in a MAC'd marker, so the auditor does not count it twice.
+    const asService = (g: Grant) => settle(g, store.get(g.valueRef, g.event.eventId));
+    if (!req.ciJobToken) return Promise.all(grants.map(asService));
+    const jwt = req.ciJobToken;
+    const byRole = new Map<string, number[]>();
+    grants.forEach((g, i) => {
+      const role = ciRoleName(req.projectId, g.scope);
+      byRole.set(role, [...(byRole.get(role) ?? []), i]);
+    });
+    const results: (string | NotDelivered)[] = new Array(grants.length);
+    await Promise.all(
+      [...byRole].map(async ([role, idx]) => {
+        // Names OpenBao refused for the job (its login, or a read: the role or policy not projected yet).
+        let refused: number[] = [];
+        try {
+          await store.asJob(jwt, role, (read) =>
+            Promise.all(
+              idx.map(async (i) => {
+                try {
+                  results[i] = await read(grants[i].valueRef, grants[i].event.eventId);
+                } catch (e) {
+                  if (isStatus(e, 400, 403)) refused.push(i);
+                  else results[i] = await this.classify(req, grants[i], e);
+                }
+              }),
+            ),
+          );
+        } catch (e) {
+          if (!isStatus(e, 400, 403)) {
+            for (const i of idx) results[i] = await this.classify(req, grants[i], e);
+            return;
+          }
+          refused = idx;
+        }
+        if (idx.length > refused.length) this.metrics.brokeredReads.inc({ as: 'job' }, idx.length - refused.length);
+        if (refused.length === 0) return;
+        // The event store has already allowed these reads; until the projector has rendered the role
+        // (a secret created a moment ago), OpenBao refuses the job: the service token reads, counted and logged.
+        this.metrics.brokeredReads.inc({ as: 'service-fallback' }, refused.length);
+        this.logger.warn("OpenBao refused the job's own login or read (role not projected yet?); reading with the service token", {
+          projectId: req.projectId,
+          names: refused.map((i) => grants[i].name),
+        });
+        await Promise.all(refused.map(async (i) => (results[i] = await asService(grants[i]))));
+      }),
+    );
+    return results;
+  }
+
+  /** What a failed read means: 404 when the secret was deleted meanwhile, 503 when its value is gone with the secret still active or the store did not answer. */
+  private async classify(req: AccessRequest, g: Grant, e: unknown): Promise<NotDelivered> {
+    if (!(e instanceof SecretValueMissingError)) return new NotDelivered('value-store-unavailable', e);
+    const now = await this.secrets.forSecret(req.projectId, g.name).catch(() => undefined);
+    if (now && now.state.status !== 'active') return new NotDelivered('secret-deleted', problems.notFound(`secret ${g.name} was deleted while it was being read; no value was delivered`));
+    this.logger.error('stored value missing for an active secret (value store restarted empty or restored from an old backup?)', { projectId: req.projectId, name: g.name, version: g.version });
+    return new NotDelivered('value-missing', new StoreUnavailableError('the stored value of this secret version is missing from the value store'));
+  }
+
+  /** SecretValueNotDelivered naming each SecretAccessed whose value did not leave, so the trail does not say a value left that did not. */
+  private async recordNotDelivered(which: { g: Grant; reason: ValueNotDeliveredReason }[], req: AccessRequest, single: boolean): Promise<void> {
+    const events = which.map(({ g, reason }) =>
+      envelope({ type: 'SecretValueNotDelivered', data: { accessEventId: g.event.eventId, projectId: req.projectId, name: g.name, version: g.version, reason } } satisfies SecretValueNotDelivered, req.ctx),
+    );
+    try {
+      await this.store.appendToStream(single ? StreamName.access(req.projectId, req.names[0]) : StreamName.access(req.projectId), 'any', events);
+    } catch (appendError) {
+      // The event store is away too: the SecretAccessed stands uncorrected. Say so where an operator looks.
+      this.logger.error('could not record SecretValueNotDelivered; the SecretAccessed it corrects stays uncorrected', {
+        projectId: req.projectId,
+        accessEventIds: which.map((w) => w.g.event.eventId),
+        ...describeError(appendError),
+      });
+    }
+  }
+}

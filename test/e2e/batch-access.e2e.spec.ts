@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { RecordedEvent } from '@app/domain';
+import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
+import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { eventually } from '../support/eventually';
+
+// POST /v1/projects/{projectId}/secrets/access: many secrets in one call (API.md "Many secrets in
+// one call"), in the embedded profile and, with the stack, the production profile (PostgreSQL +
+// OpenBao, the CI job reading as itself with one login per scope role).
+
+const DATABASE_URL = process.env.DATABASE_URL;
+const BAO_ADDR = process.env.BAO_ADDR;
+const BAO_TOKEN = process.env.BAO_TOKEN;
+
+const profiles: [string, () => Record<string, string>][] = [['embedded', () => ({})]];
+if (DATABASE_URL && BAO_ADDR && BAO_TOKEN) {
+  const run = randomUUID().slice(0, 8);
+  profiles.push(['production', () => ({ PROFILE: 'production', DATABASE_URL, DEV_ISSUER: '1', BAO_ADDR, BAO_TOKEN, BAO_JWT_MOUNT: `jwt-batch-${run}`, BAO_KV_PREFIX: `ps-batch-${run}` })]);
+} else {
+  console.warn('batch-access e2e: production profile SKIPPED (DATABASE_URL, BAO_ADDR, BAO_TOKEN not set; scripts/test-all sets them)');
+}
+
+describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  const P = `batch-${randomUUID().slice(0, 8)}`;
+  const CANARY = `batch-canary-${randomUUID()}`;
+  const auth = (x: string) => ({ Authorization: `Bearer ${x}` });
+  const prod = { environment: 'production', branch: 'main', protectedOnly: true };
+  const unscoped = { environment: null, branch: null, protectedOnly: false };
+  let owner: string;
+  const batch = (token: string, body: unknown) => http.post(`/v1/projects/${P}/secrets/access`).set(auth(token)).send(body as object);
+  const accessLog = async (): Promise<RecordedEvent[]> => t.infra.eventStore.readStream(`access-${P}`);
+  const secretLog = async (name: string): Promise<RecordedEvent[]> => t.infra.eventStore.readStream(`access-${P}/${name}`);
+
+  beforeAll(async () => {
+    t = await startEmbedded({ env: envOf() });
+    http = request(t.app.getHttpServer());
+    const admin = await t.userToken('root', { admin: true });
+    owner = await t.userToken('olive');
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    const create = (body: object) => http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send(body);
+    for (const n of ['PROD_A', 'PROD_B', 'PROD_C']) expect((await create({ name: n, value: `${CANARY}-${n}`, ...prod })).status).toBe(201);
+    for (const n of ['SHARED_A', 'SHARED_B']) expect((await create({ name: n, value: `${CANARY}-${n}` })).status).toBe(201);
+    expect((await create({ name: 'STAGING_ONLY', value: `${CANARY}-STAGING_ONLY`, environment: 'staging' })).status).toBe(201);
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('a CI job gets its allowed values and a list of the denied names; every decision is its own event and no denied value leaks', async () => {
+    const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production', pipeline: '7', job: '70' });
+    const before = (await accessLog()).length;
+    const r = await batch(job, { names: ['PROD_A', 'SHARED_A', 'STAGING_ONLY', 'NOPE', 'PROD_B'], purpose: 'deploy' });
+    expect(r.status).toBe(200);
+    expect(r.headers['cache-control']).toBe('no-store');
+    expect(r.body.items).toEqual([
+      { name: 'PROD_A', version: 1, value: `${CANARY}-PROD_A` },
+      { name: 'SHARED_A', version: 1, value: `${CANARY}-SHARED_A` },
+      { name: 'PROD_B', version: 1, value: `${CANARY}-PROD_B` },
+    ]);
+    expect(r.body.denied).toEqual([
+      { name: 'STAGING_ONLY', reason: 'environment-mismatch' },
+      { name: 'NOPE', reason: 'secret-not-found' },
+    ]);
+    expect(JSON.stringify(r.body)).not.toContain(`${CANARY}-STAGING_ONLY`);
+    // The allowed decisions: one append (one commit) to the project's access log, each naming its secret, the job and the purpose.
+    const allowed = (await accessLog()).slice(before).filter((e) => e.type === 'SecretAccessed');
+    expect(allowed.map((e) => e.data.name)).toEqual(['PROD_A', 'SHARED_A', 'PROD_B']);
+    expect(new Set(allowed.map((e) => String(e.position.commit))).size).toBe(1);
+    for (const e of allowed) expect(e.data).toMatchObject({ projectId: P, purpose: 'deploy', principal: { type: 'ci-job', jobId: '70', pipelineId: '7' } });
+    // Each denial its own SecretAccessDenied, as for the single-secret call.
+    expect((await secretLog('STAGING_ONLY')).map((e) => [e.type, e.data.reason])).toEqual([['SecretAccessDenied', 'environment-mismatch']]);
+    expect((await secretLog('NOPE')).map((e) => [e.type, e.data.reason])).toEqual([['SecretAccessDenied', 'secret-not-found']]);
+    const everything = JSON.stringify([...(await accessLog()), ...(await secretLog('STAGING_ONLY'))].map((e) => [e.data, e.metadata]));
+    expect(everything).not.toContain(CANARY);
+  });
+
+  it('a user reads through grants: the grant is named per decision; a revocation applies to the very next batch', async () => {
+    const admin = await t.userToken('olive');
+    const g = await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'rita' }, role: 'developer', environment: 'production' });
+    expect(g.status).toBe(201);
+    const rita = await t.userToken('rita');
+    const ok = await batch(rita, { names: ['PROD_C', 'STAGING_ONLY'] });
+    expect(ok.status).toBe(200);
+    expect(ok.body.items.map((i: { name: string }) => i.name)).toEqual(['PROD_C']);
+    expect(ok.body.denied.map((d: { name: string }) => d.name)).toEqual(['STAGING_ONLY']);
+    const last = (await accessLog()).filter((e) => e.type === 'SecretAccessed').pop()!;
+    expect(last.data.via).toMatchObject({ grantId: g.body.grantId });
+    expect((await http.delete(`/v1/projects/${P}/grants/${g.body.grantId}`).set(auth(admin))).status).toBe(204);
+    const after = await batch(rita, { names: ['PROD_C'] });
+    expect(after.status).toBe(200);
+    expect(after.body).toEqual({ items: [], denied: [{ name: 'PROD_C', reason: 'grant-revoked' }] });
+  });
+
+  it('a narrowed scope takes effect on the very next batch of a CI job', async () => {
+    const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+    expect((await batch(job, { names: ['PROD_C'] })).body.items).toHaveLength(1);
+    expect((await http.patch(`/v1/projects/${P}/secrets/PROD_C`).set(auth(owner)).send({ environment: 'production-eu' })).status).toBe(200);
+    const r = await batch(job, { names: ['PROD_C', 'PROD_A'] });
+    expect(r.body.items.map((i: { name: string }) => i.name)).toEqual(['PROD_A']);
+    expect(r.body.denied).toEqual([{ name: 'PROD_C', reason: 'environment-mismatch' }]);
+  });
+
+  it('a job of another project gets nothing, each name recorded as denied', async () => {
+    const other = await t.ciToken({ project: `${P}-x`, ref: 'main', protected: true, environment: 'production' });
+    const r = await batch(other, { names: ['PROD_A', 'SHARED_A'] });
+    expect(r.status).toBe(200);
+    expect(r.body.items).toEqual([]);
+    expect(r.body.denied.map((d: { reason: string }) => d.reason)).toEqual(['other-project', 'other-project']);
+    expect(JSON.stringify(r.body)).not.toContain(CANARY);
+  });
+
+  it('bad bodies are 400 naming the field, and nothing is read', async () => {
+    const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+    const before = (await accessLog()).length;
+    const names101 = Array.from({ length: 101 }, (_, i) => `N_${i}`);
+    for (const body of [
+      { names: names101 },
+      { names: [] },
+      { names: ['PROD_A', 'PROD_A'] },
+      { names: ['prod_a'] },
+      { names: ['PROD_A', null] },
+      { names: null },
+      { names: 'PROD_A' },
+      {},
+      { names: ['PROD_A'], purpose: null },
+      { names: ['PROD_A\ud800'] },
+    ]) {
+      const r = await batch(job, body);
+      expect({ body, status: r.status }).toEqual({ body, status: 400 });
+      expect(r.headers['content-type']).toMatch(/problem\+json/);
+      expect(r.body.errors.map((e: { field: string }) => e.field)).toContain(Object.keys(body).includes('purpose') ? 'purpose' : 'names');
+    }
+    expect((await accessLog()).length).toBe(before);
+    // A purpose the decision refuses: 400, no value, but the denials of the call are still recorded.
+    const bad = await batch(job, { names: ['PROD_A', 'STAGING_ONLY'], purpose: 'x\u0007' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).not.toContain(CANARY);
+    expect((await accessLog()).length).toBe(before);
+    expect((await secretLog('STAGING_ONLY')).filter((e) => e.type === 'SecretAccessDenied').length).toBeGreaterThan(1);
+  });
+
+  if (profile === 'production') {
+    it('the job reads as itself through OpenBao: one login per distinct scope role, the token revoked at the end', async () => {
+      const store = t.infra.valueStore as OpenBaoValueStore;
+      const roles = [ciRoleName(P, prod), ciRoleName(P, unscoped)];
+      const root = (await import('node-vault')).default({ endpoint: BAO_ADDR, token: BAO_TOKEN });
+      await eventually(() => root.list(`auth/${envOf().BAO_JWT_MOUNT}/role`).then((r: { data: { keys: string[] } }) => r.data.keys, () => []), (k: string[]) => roles.every((n) => k.includes(n)), 20_000);
+      // Wait until the projector has rendered both roles' policies with every secret (a warm-up batch reads without a fallback).
+      const warm = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+      const fallbacks = async () => (await t.infra.metrics.brokeredReads.get()).values.find((v) => v.labels.as === 'service-fallback')?.value ?? 0;
+      await eventually(async () => {
+        const f = await fallbacks();
+        await batch(warm, { names: ['PROD_A', 'PROD_B', 'SHARED_A', 'SHARED_B'] });
+        return (await fallbacks()) - f;
+      }, (d) => d === 0, 20_000);
+      const logins: string[] = [];
+      const asJob = store.asJob.bind(store);
+      store.asJob = (jwt, role, fn) => {
+        logins.push(role);
+        return asJob(jwt, role, fn);
+      };
+      const metric = async (as: string) => (await t.infra.metrics.brokeredReads.get()).values.find((v) => v.labels.as === as)?.value ?? 0;
+      const [jobBefore, fallbackBefore] = [await metric('job'), await metric('service-fallback')];
+      const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+      let r;
+      try {
+        r = await batch(job, { names: ['PROD_A', 'PROD_B', 'SHARED_A', 'SHARED_B'] });
+      } finally {
+        store.asJob = asJob;
+      }
+      expect(r.status).toBe(200);
+      expect(r.body.items.map((i: { value: string }) => i.value)).toEqual(['PROD_A', 'PROD_B', 'SHARED_A', 'SHARED_B'].map((n) => `${CANARY}-${n}`));
+      expect(logins.sort()).toEqual([...roles].sort());
+      expect([(await metric('job')) - jobBefore, (await metric('service-fallback')) - fallbackBefore]).toEqual([4, 0]);
+    });
+  }
+});
