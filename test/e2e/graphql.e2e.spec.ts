@@ -3,10 +3,22 @@ import { AddressInfo } from 'node:net';
 import { ClientError, gql, GraphQLClient } from 'graphql-request';
 import request from 'supertest';
 import { EventStore, RecordedEvent } from '@app/domain';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { writeTestMasterKey } from '../support/test-master-key';
+
+// The embedded profile always; the production profile on PostgreSQL too when DATABASE_URL is set (eval "$(scripts/stack env)").
+const DATABASE_URL = process.env.DATABASE_URL;
+const PROFILES: { name: string; env: () => Record<string, string> }[] = [
+  { name: 'embedded', env: () => ({}) },
+  ...(DATABASE_URL
+    ? [{ name: 'production (PostgreSQL)', env: () => ({ PROFILE: 'production', DATABASE_URL, DEV_ISSUER: '1', MASTER_KEY_FILE: writeTestMasterKey(mkdtempSync(join(tmpdir(), 'ps-gql-key-'))) }) }]
+    : []),
+];
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
-const P = 'gql-project';
 
 async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
@@ -37,7 +49,8 @@ const ACCESS = gql`
   }
 `;
 
-describe('GraphQL API, embedded profile, end to end', () => {
+describe.each(PROFILES)('GraphQL API, $name profile, end to end', ({ env }) => {
+  const P = `gql-project-${randomUUID().slice(0, 8)}`;
   let t: EmbeddedApp;
   let url: string;
   let admin: string, owner: string, dev: string, reporter: string, stranger: string, auditor: string;
@@ -62,7 +75,7 @@ describe('GraphQL API, embedded profile, end to end', () => {
   }
 
   beforeAll(async () => {
-    t = await startEmbedded();
+    t = await startEmbedded({ env: env() });
     await t.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/graphql`;
     admin = await t.userToken('root', { admin: true });
