@@ -157,6 +157,27 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect((await http.post(`/v1/projects/${P}/secrets/PROD_DB/access`).set(auth(job)).send({})).status).toBe(403);
     });
 
+    it("a CI job learns where OpenBao keeps the current value from the secret's metadata, for exactly the secrets it may read", async () => {
+      const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+      const md = await http.get(`/v1/projects/${P}/secrets/SHARED_RO`).set(auth(job));
+      expect(md.status).toBe(404); // not created yet: a job of the project may ask
+      expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'SHARED_RO', value: `${CANARY}-ro` })).status).toBe(201);
+      const r = await http.get(`/v1/projects/${P}/secrets/SHARED_RO`).set(auth(job));
+      expect(r.status).toBe(200);
+      expect(r.body.openbao).toEqual({ path: await kv(P, 'SHARED_RO'), version: 1, role: ciRoleName(P, { environment: null, branch: null, protectedOnly: false }) });
+      expect(JSON.stringify(r.body)).not.toContain(CANARY);
+      const asJob = await eventually(() => login(job, r.body.openbao.role).then((c) => c.read(`${r.body.openbao.path}?version=${r.body.openbao.version}`).then(() => c, () => undefined), () => undefined), (c) => c !== undefined, 20_000);
+      expect((await asJob!.read(r.body.openbao.path)).data.data.value).toBe(`${CANARY}-ro`);
+      // A secret out of the job's scope, or of another project: refused (and audited), nothing about where it is.
+      const staging = await http.get(`/v1/projects/${P}/secrets/STAGING_DB`).set(auth(job));
+      expect(staging.status).toBe(403);
+      expect(JSON.stringify(staging.body)).not.toMatch(/secret\/data|ps-ci-/);
+      expect((await http.get(`/v1/projects/${OTHER}/secrets/PROD_DB`).set(auth(job))).status).toBe(403);
+      // Lists never carry it.
+      const list = await http.get(`/v1/projects/${P}/secrets`).set(auth(owner));
+      expect(list.body.items.every((i: object) => !('openbao' in i))).toBe(true);
+    });
+
     it('a create that ends 409 writes no KV value: the existing secret keeps exactly its values (issue 11, 2a)', async () => {
       const values = () => root.list(`secret/metadata/ps-test-${run}/${P}/PROD_DB`).then((r: { data: { keys: string[] } }) => [...r.data.keys].sort());
       const before = await values();

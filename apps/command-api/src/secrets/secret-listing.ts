@@ -57,7 +57,8 @@ export async function readSecretMetadata(access: AccessControl, secrets: SecretS
   const loaded = await secrets.forSecret(projectId, name);
   const s = loaded.state;
   const subject = s.status === 'active' ? { projectId, name, ...s.scope } : { projectId, name, environment: null, branch: null, protectedOnly: false };
-  await access.require(p, 'list', subject, ctx);
+  // A CI job may read metadata (and so learn where OpenBao keeps the value) of exactly the secrets whose value it may read.
+  await access.require(p, p.kind === 'ci-job' ? 'read' : 'list', subject, ctx);
   if (s.status !== 'active') throw problems.notFound(`secret ${name} not found`);
   return metadataView(s, loaded.revision, ctx.now);
 }

@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ActiveSecret, EventStore, rotationAt, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
 import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { Loaded, StreamStateCache } from '../application/stream-state-cache';
-import { SecretMetadataView } from './secret.dto';
+import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { parseBaoRef } from '@app/infra/value-store/openbao-value-store';
+import { OpenBaoLocationView, SecretMetadataView } from './secret.dto';
 
 /** Secret streams folded for decisions; timestamps come from each event's occurredAt. */
 @Injectable()
@@ -33,5 +35,12 @@ export function metadataView(s: ActiveSecret, revision: number, now: string): Se
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     rotation: rotationAt(s.rotationIntervalDays, s.versionAt, now),
+    ...openBaoLocation(s),
   };
+}
+
+/** Where a direct reader finds the current value: only for a value in OpenBao (the per-version path and the scope's role). */
+function openBaoLocation(s: ActiveSecret): { openbao?: OpenBaoLocationView } {
+  const ref = parseBaoRef(s.valueRef);
+  return ref ? { openbao: { path: `${ref.mount}/data/${ref.path}`, version: ref.version, role: ciRoleName(s.projectId, s.scope) } } : {};
 }

@@ -137,6 +137,12 @@ export class SecretRotationView {
   @ApiProperty({ enum: ROTATION_STATUSES, description: 'overdue from dueAt on; approaching within 7 days before it; ok before that.' }) status!: RotationStatus;
 }
 
+export class OpenBaoLocationView {
+  @ApiProperty({ example: 'secret/data/pipeline-secrets/payments/DB_PASSWORD/5a8100927ec02b6d-9f1c0e7d2b3a4c5e', description: 'KV v2 data path of the current value (one path per value version).' }) path!: string;
+  @ApiProperty({ example: 1, description: 'KV version to ask for (?version=).' }) version!: number;
+  @ApiProperty({ example: 'ps-ci-payments-5a8100927ec02b6d', description: "JWT role of the secret's scope a CI job logs in to." }) role!: string;
+}
+
 export class SecretMetadataView {
   @ApiProperty() projectId!: string;
   @ApiProperty() name!: string;
@@ -149,6 +155,11 @@ export class SecretMetadataView {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
   @ApiProperty({ type: SecretRotationView, nullable: true, description: 'null when the secret has no rotation interval.' }) rotation!: SecretRotationView | null;
+  @ApiPropertyOptional({
+    type: OpenBaoLocationView,
+    description: 'Production profile, one secret (GET .../secrets/{name}, PATCH): where a CI job of its scope reads the current value in OpenBao directly. Never in lists.',
+  })
+  openbao?: OpenBaoLocationView;
 }
 
 export class SecretListView {
