@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { AccessRequestExpiryRecorder } from '../../apps/command-api/src/access-requests/access-request-expiry-recorder';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module';
@@ -157,7 +158,12 @@ describe('access requests and break-glass, embedded profile', () => {
     expect((await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'é'.repeat(500) })).status).toBe(201);
     expect((await http.post(`/v1/projects/${P}/access-requests/00000000-0000-4000-8000-000000000000/approve`).set(auth(oscar)).send({})).status).toBe(404);
     expect((await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'maybe' }).set(auth(oscar))).status).toBe(400);
-    expect((await http.post(`/v1/projects/no-such-project/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'x' })).status).toBe(404);
+    // No existence oracle: a request on a project id nobody has set up is answered (and recorded) like any other.
+    const ghost = `ghost-${randomUUID().slice(0, 8)}`;
+    const known = await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'x' });
+    const unknown = await http.post(`/v1/projects/${ghost}/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'x' });
+    expect([unknown.status, Object.keys(unknown.body).sort()]).toEqual([known.status, Object.keys(known.body).sort()]);
+    expect((await http.get(`/v1/projects/${ghost}/access-requests`).set(auth(rita))).body.items.map((i: { requestId: string }) => i.requestId)).toEqual([unknown.body.requestId]);
   });
 
   it('break-glass without the role is 403, even for an owner', async () => {

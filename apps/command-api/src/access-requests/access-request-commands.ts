@@ -58,8 +58,8 @@ export class RequestAccessHandler implements ICommandHandler<RequestAccessComman
     const user = userOnly(principal);
     const requestId = randomUUID();
     const r = await run(this.store, this.access, projectId, ctx, async (loaded) => {
-      // A project exists from its first grant or secret; a request does not create one.
-      if (loaded.state.projectId === null) throw problems.notFound('project not found');
+      // Recorded whether or not anyone has set the project up: a 404 here would tell any user which
+      // project ids exist. A request nobody can approve expires like any other.
       return {
         type: 'RequestAccess',
         data: {
