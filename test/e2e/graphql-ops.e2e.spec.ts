@@ -48,7 +48,7 @@ const Q = {
   breakGlasses: gql`query BG($projectId: String!, $reviewed: Boolean) { breakGlasses(projectId: $projectId, reviewed: $reviewed) { grantId principal { id } reason review { outcome comment reviewedBy } } }`,
   create: gql`mutation C($input: ProjectSecretCreateInput!) { projectSecretCreate(input: $input) { name version revision ${ERR} } }`,
   update: gql`mutation U($input: ProjectSecretUpdateInput!) { projectSecretUpdate(input: $input) { secret { name version revision description environment branch protectedOnly } ${ERR} } }`,
-  access: gql`mutation A($projectId: String!, $names: [String!]!, $purpose: String) { secretAccess(projectId: $projectId, names: $names, purpose: $purpose) { items { name version value } denied { name reason type } ${ERR} } }`,
+  access: gql`mutation A($projectId: String!, $names: [String!]!, $purpose: String) { secretAccess(projectId: $projectId, names: $names, purpose: $purpose) { items { name version value } denied { name reason } ${ERR} } }`,
   requestCreate: gql`mutation RC($input: AccessRequestCreateInput!) { accessRequestCreate(input: $input) { requestId status expiresAt ${ERR} } }`,
   approve: gql`mutation AP($projectId: String!, $requestId: String!, $comment: String) { accessRequestApprove(projectId: $projectId, requestId: $requestId, comment: $comment) { grantId expiresAt ${ERR} } }`,
   deny: gql`mutation DN($projectId: String!, $requestId: String!, $comment: String!) { accessRequestDeny(projectId: $projectId, requestId: $requestId, comment: $comment) { requestId status ${ERR} } }`,
@@ -436,6 +436,22 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     const errs = await gqlErrors(client('olga').request(deep, { p: P }));
     expect(errs[0].message).toMatch(/exceeds maximum operation depth/);
     expect(errs[0].extensions?.type).toBe('urn:pipeline-secrets:problem:invalid-request');
+  });
+
+  it('secretAccess is REST batch access: a CI job reads through it, names validated as REST does', async () => {
+    const job = await t.ciToken({ project: P, ref: 'main', environment: 'staging' });
+    const body = { names: ['S_1', 'S_2', 'NOPE'], purpose: 'ci' };
+    const rest = await http.post(`/v1/projects/${P}/secrets/access`).set({ Authorization: `Bearer ${job}` }).send(body);
+    const g = await new GraphQLClient(url, { headers: { Authorization: `Bearer ${job}` } }).request<{ secretAccess: { items: { name: string; value: string }[]; denied: unknown[]; errors: Errs } }>(Q.access, { projectId: P, ...body });
+    expect(rest.status).toBe(200);
+    expect(g.secretAccess.items.map((i) => i.name)).toEqual(rest.body.items.map((i: { name: string }) => i.name));
+    expect(g.secretAccess.items.map((i) => i.name)).toEqual(['S_1', 'S_2']);
+    expect(g.secretAccess.denied).toEqual(rest.body.denied);
+    for (const names of [[], ['S_1', 'S_1'], ['bad name'], Array.from({ length: 101 }, (_, i) => `N_${i}`)]) {
+      const restBad = await http.post(`/v1/projects/${P}/secrets/access`).set(auth('dave')).send({ names });
+      const bad = await client('dave').request<{ secretAccess: { items: unknown[]; errors: Errs } }>(Q.access, { projectId: P, names });
+      expect([names.length, bad.secretAccess.items, bad.secretAccess.errors.map((e) => [e.type, e.field])]).toEqual([names.length, [], restBad.body.errors.map((e: { field: string }) => [restBad.body.type, e.field])]);
+    }
   });
 
   it('no answer is cacheable: Cache-Control no-store on queries and on secretAccess', async () => {

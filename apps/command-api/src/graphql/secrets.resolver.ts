@@ -9,10 +9,12 @@ import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
 import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
-import { AccessSecretCommand, ChangeSecretMetadataCommand, CreateSecretCommand, DeleteSecretCommand, UpdateSecretValueCommand } from '../secrets/secret-commands';
+import { ChangeSecretMetadataCommand, CreateSecretCommand, DeleteSecretCommand, UpdateSecretValueCommand } from '../secrets/secret-commands';
 import { CreateSecretDto, PatchSecretDto, UpdateSecretValueDto } from '../secrets/secret.dto';
 import { listVisibleSecrets, parseRotationFilter, readSecretMetadata } from '../secrets/secret-listing';
 import { SecretStates } from '../secrets/secret-states';
+import { SecretAccess } from '../secrets/secret-access';
+import { AccessSecretsDto } from '../secrets/secret-batch-access.controller';
 import { ProjectIdPipe, SecretNamePipe } from '../http/params';
 import { userErrors } from './errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits';
@@ -62,6 +64,7 @@ export class SecretsResolver {
     private readonly commands: CommandBus,
     private readonly access: AccessControl,
     private readonly secrets: SecretStates,
+    private readonly reader: SecretAccess,
     @Inject(SECRET_CATALOG) private readonly catalog: SecretCatalog,
   ) {}
 
@@ -161,28 +164,21 @@ export class SecretsResolver {
     }
   }
 
-  /** For now one single-secret access per name (the same decision, the same SecretAccessed / SecretAccessDenied event each). */
+  /**
+   * REST POST …/secrets/access: the same validation (AccessSecretsDto) and the same SecretAccess.read
+   * (each name decided and recorded on its own, one OpenBao login per scope role for a CI job, the
+   * values returned only after every allowed one is durable).
+   */
   @Mutation(() => SecretAccessPayload)
   async secretAccess(@Args() args: SecretAccessArgs, @Context() ctx: GqlContext): Promise<SecretAccessPayload> {
     const p = principalOf(ctx);
-    const out: SecretAccessPayload = { items: [], denied: [], errors: [] };
     try {
       const projectId = projectIdPipe.transform(args.projectId);
-      if (args.names.length < 1 || args.names.length > 100 || new Set(args.names).size !== args.names.length) {
-        throw problems.badRequest('invalid names', [{ field: 'names', message: 'names must hold 1-100 distinct secret names' }]);
-      }
-      const names = args.names.map((n) => secretNamePipe.transform(n));
-      for (const name of names) {
-        try {
-          out.items.push((await this.commands.execute(new AccessSecretCommand(projectId, name, args.purpose ?? null, p, commandContext(ctx.req, p), ctx.req.ciJobToken))) as { name: string; version: number; value: string });
-        } catch (e) {
-          const [err] = userErrors(e);
-          out.denied.push({ name, reason: err.message, type: err.type });
-        }
-      }
+      const body = await validated(AccessSecretsDto, { names: args.names, ...(args.purpose === undefined || args.purpose === null ? {} : { purpose: args.purpose }) });
+      const { items, denied } = await this.reader.read({ projectId, names: body.names, purpose: body.purpose ?? null, principal: p, ctx: commandContext(ctx.req, p), ciJobToken: ctx.req.ciJobToken }, false);
+      return { items, denied, errors: [] };
     } catch (e) {
-      out.errors = userErrors(e);
+      return { items: [], denied: [], errors: userErrors(e) };
     }
-    return out;
   }
 }

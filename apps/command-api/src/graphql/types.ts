@@ -91,8 +91,7 @@ export class SecretValue {
 @ObjectType()
 export class SecretAccessDenial {
   @Field() name!: string;
-  @Field() reason!: string;
-  @Field() type!: string;
+  @Field({ description: 'The reason of its SecretAccessDenied event (as REST batch access), or secret-deleted.' }) reason!: string;
 }
 
 @ObjectType()
