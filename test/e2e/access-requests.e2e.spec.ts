@@ -124,6 +124,10 @@ describe('access requests and break-glass, embedded profile', () => {
     expect(self.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(self.body.reason).toBe('four-eyes-self');
     expect((await http.post(`/v1/projects/${P}/access-requests/${id}/deny`).set(auth(olive)).send({ comment: 'no' })).status).toBe(403);
+    // Audited like any denial: a SOC sees the requester trying to approve their own request (the identical
+    // second refusal within the summary window is folded into a SecretAccessDenialsSuppressed, as for every denial).
+    const denials = (await t.infra.eventStore.readStream(`access-${P}`)).filter((e) => e.type === 'SecretAccessDenied' && e.data.reason === 'four-eyes-self');
+    expect(denials.map((e) => [e.data.action, (e.data.principal as { id: string }).id])).toEqual([['manage-grants', 'olive']]);
     // Someone without manage-grants cannot approve either; nor cancel someone else's request.
     expect((await http.post(`/v1/projects/${P}/access-requests/${id}/approve`).set(auth(mallory)).send({})).status).toBe(403);
     expect((await http.delete(`/v1/projects/${P}/access-requests/${id}`).set(auth(oscar))).status).toBe(403);
@@ -208,6 +212,7 @@ describe('access requests and break-glass, embedded profile', () => {
     const byBreaker = await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(carol)).send({ outcome: 'justified', comment: 'trust me' });
     expect(byBreaker.status).toBe(403);
     expect(byBreaker.body.reason).toBe('four-eyes-self');
+    expect((await t.infra.eventStore.readStream(`access-${P}`)).filter((e) => e.type === 'SecretAccessDenied' && e.data.reason === 'four-eyes-self' && (e.data.principal as { id: string }).id === 'carol')).toHaveLength(1);
     expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(mallory)).send({ outcome: 'justified', comment: 'x' })).status).toBe(403);
     expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(oscar)).send({ outcome: 'maybe', comment: 'x' })).status).toBe(400);
     const reviewed = await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(oscar)).send({ outcome: 'justified', comment: 'pager 7 confirmed' });

@@ -4,6 +4,9 @@ import { randomUUID } from 'node:crypto';
 import {
   ACCESS_REQUEST_LIMITS,
   AccessRequestCommand,
+  DenialReason,
+  denied,
+  DomainError,
   EventStore,
   Principal,
   ProjectPolicyState,
@@ -26,8 +29,19 @@ function userOnly(principal: Principal): UserPrincipal {
   return principal;
 }
 
-const run = (store: EventStore, access: AccessControl, projectId: string, ctx: CommandContext, command: (loaded: Loaded<ProjectPolicyState>) => Promise<AccessRequestCommand>) =>
-  handleCommand(store, access.policies, StreamName.project(projectId), projectPolicyDecider, command, ctx);
+/** The decider's four-eyes refusals: audited like any other denial (a SOC sees a requester trying to approve their own request). */
+const FOUR_EYES: readonly string[] = ['four-eyes-self', 'four-eyes-shared-group', 'no-manage-grants'] satisfies DenialReason[];
+
+async function run(store: EventStore, access: AccessControl, projectId: string, ctx: CommandContext, command: (loaded: Loaded<ProjectPolicyState>) => Promise<AccessRequestCommand>, principal?: Principal) {
+  try {
+    return await handleCommand(store, access.policies, StreamName.project(projectId), projectPolicyDecider, command, ctx);
+  } catch (e) {
+    if (principal && e instanceof DomainError && e.kind === 'forbidden' && FOUR_EYES.includes(e.code)) {
+      await access.recordDenial(denied(principal, projectId, null, 'manage-grants', e.code as DenialReason), ctx);
+    }
+    throw e;
+  }
+}
 
 const meta = (ctx: CommandContext) => ({ now: ctx.now, actor: ctx.actor });
 
@@ -93,7 +107,7 @@ export class ApproveAccessRequestHandler implements ICommandHandler<ApproveAcces
       await this.access.require(principal, 'manage-grants', { projectId }, ctx, loaded.state);
       const user = userOnly(principal);
       return { type: 'ApproveAccessRequest', data: { requestId, grantId, approverGroups: [...user.groups], comment: body.comment ?? null }, metadata: meta(ctx) };
-    });
+    }, principal);
     const approved = r.events[0] as unknown as { data: { grantExpiresAt: string } };
     return { grantId, expiresAt: approved.data.grantExpiresAt };
   }
@@ -108,7 +122,7 @@ export class DenyAccessRequestHandler implements ICommandHandler<DenyAccessReque
       await this.access.require(principal, 'manage-grants', { projectId }, ctx, loaded.state);
       const user = userOnly(principal);
       return { type: 'DenyAccessRequest', data: { requestId, denierGroups: [...user.groups], comment: body.comment }, metadata: meta(ctx) };
-    });
+    }, principal);
     return { requestId, status: 'denied' };
   }
 }
@@ -149,7 +163,7 @@ export class ReviewBreakGlassHandler implements ICommandHandler<ReviewBreakGlass
       await this.access.require(principal, 'manage-grants', { projectId }, ctx, loaded.state);
       const user = userOnly(principal);
       return { type: 'ReviewBreakGlass', data: { grantId, reviewerGroups: [...user.groups], outcome: body.outcome, comment: body.comment }, metadata: meta(ctx) };
-    });
+    }, principal);
     return { grantId, outcome: body.outcome };
   }
 }

@@ -110,6 +110,9 @@ export type DenialReason =
   | 'branch-mismatch'
   | 'ref-type-mismatch' // branch-scoped secret, job on a tag (a branch glob never matches a tag)
   | 'ci-job-action' // CI jobs may only read
+  | 'four-eyes-self' // the requester (or the user who broke the glass) cannot approve, deny or review it
+  | 'four-eyes-shared-group' // manage-grants held only through a group the requester is in
+  | 'no-manage-grants' // no unscoped manage-grants grant of one's own for a four-eyes decision
   | 'secret-not-found';
 
 export type Decision =

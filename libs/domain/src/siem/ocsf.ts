@@ -223,6 +223,9 @@ const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
   'branch-mismatch': true,
   'ref-type-mismatch': true,
   'ci-job-action': true,
+  'four-eyes-self': true,
+  'four-eyes-shared-group': true,
+  'no-manage-grants': true,
   'secret-not-found': true,
 };
 
