@@ -2,17 +2,21 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { AccessRequestExpiryRecorder } from '../../apps/command-api/src/access-requests/access-request-expiry-recorder';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module';
-import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { EmbeddedApp } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
+import { consumeAll } from '../support/kafka';
+import { appProfiles, StartedProfile, withClockAt } from '../support/profiles';
 
-// Issue 14, items 1 and 2 through HTTP on the embedded profile: request → approve by another
-// owner → the requester reads for the duration and is refused on the first request after it;
-// four-eyes; break-glass with and without the role; post-hoc review by someone else.
-describe('access requests and break-glass, embedded profile', () => {
+// Issue 14, items 1 and 2 through HTTP on both profiles: request → approve by another owner → the
+// requester reads for the duration and is refused on the first request after it; four-eyes;
+// break-glass with and without the role, its Critical record in the audit log, live and (production
+// profile) on Kafka; post-hoc review by someone else.
+describe.each(appProfiles('access-requests'))('access requests and break-glass, $name', (profile) => {
+  let started: StartedProfile;
   let t: EmbeddedApp;
   let http: ReturnType<typeof request>;
   let olive: string, oscar: string, rita: string, carol: string, mallory: string;
-  const P = 'access-requests';
+  const P = `access-requests-${randomUUID().slice(0, 8)}`;
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
   /** readers?at of DB_PASSWORD, asked by an owner: the users who could read it then, with their via. */
   const readersAt = async (at: string) => {
@@ -21,20 +25,9 @@ describe('access requests and break-glass, embedded profile', () => {
     return (r.body.readers as Array<{ principal: { type: string; id?: string }; via: Record<string, unknown> }>).filter((x) => x.principal.type === 'user');
   };
 
-  // Only Date is faked (timers, I/O and the event loop stay real), so the service's clock can be
-  // moved past a grant's end without waiting the minimum 60 s.
-  const NOT_DATE = ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] as const;
-  const withClockAt = async <T>(ms: number, f: () => Promise<T>): Promise<T> => {
-    jest.useFakeTimers({ doNotFake: [...NOT_DATE], now: ms });
-    try {
-      return await f();
-    } finally {
-      jest.useRealTimers();
-    }
-  };
-
   beforeAll(async () => {
-    t = await startEmbedded();
+    started = await profile.start();
+    t = started.t;
     http = request(t.app.getHttpServer());
     const admin = await t.userToken('root', { admin: true });
     olive = await t.userToken('olive');
@@ -48,7 +41,7 @@ describe('access requests and break-glass, embedded profile', () => {
     expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DB_PASSWORD', value: 's3cr3t-canary' })).status).toBe(201);
   }, 60_000);
   afterAll(async () => {
-    await t?.close();
+    await started?.cleanup();
   });
 
   it('request → approve by another owner → the requester reads for the duration, and not on the first request after it', async () => {
@@ -261,7 +254,17 @@ describe('access requests and break-glass, embedded profile', () => {
     const line = text.split('\n').find((l) => l.includes('"BreakGlassInvoked"'));
     expect(line).toBeDefined();
     expect(line).toContain('"severity_id":5');
-  }, 30_000);
+
+    if (started.kafka && started.topic) {
+      // On Kafka too, keyed to the project, at the same severity.
+      expect(await t.app.get(AuditorModule).idle()).toBe(true);
+      const got = await consumeAll(started.kafka, started.topic, await t.infra.auditLog.committedSize());
+      const onKafka = got.filter((m) => m.headers['event-type'] === 'BreakGlassInvoked').map((m) => JSON.parse(m.value));
+      expect(onKafka).toHaveLength(1);
+      expect(onKafka[0]).toMatchObject({ severity_id: 5, user: { uid: 'carol' }, unmapped: { break_glass: { grant_id: broke.body.grantId } } });
+      expect(got.map((m) => m.value).join()).not.toContain('s3cr3t-canary');
+    }
+  }, 60_000);
 
   it('request → expire: recorded once by the timer, then the request refuses approval (409)', async () => {
     const id = (await http.post(`/v1/projects/${P}/access-requests`).set(auth(rita)).send({ role: 'reporter', durationSeconds: 60, reason: 'will lapse' })).body.requestId as string;

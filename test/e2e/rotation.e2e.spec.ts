@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { RotationOverdueRecorder } from '../../apps/command-api/src/secrets/rotation-overdue-recorder';
@@ -12,7 +11,7 @@ import { Metrics } from '@app/infra/observability/metrics';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
 import { consumeAll } from '../support/kafka';
-import { scratchDatabase } from '../support/scratch-database';
+import { AppProfile, appProfiles, withClockAt } from '../support/profiles';
 
 // Issue 14, item 4 through HTTP: rotationIntervalDays on create and PATCH, the rotation object of
 // metadata, the ?rotation= filter, SecretRotationOverdue recorded once per version by the timer
@@ -21,59 +20,9 @@ import { scratchDatabase } from '../support/scratch-database';
 
 const DAY = 86_400_000;
 const CANARY = `rotation-canary-${randomUUID()}`;
-const DATABASE_URL = process.env.DATABASE_URL;
-const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
 
-// Only Date is faked (timers, I/O and the event loop stay real), so the service's clock can be moved
-// 30 days on. The token verifier keeps the real clock for iat; a long-lived token is valid then.
-const NOT_DATE = ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] as const;
-async function withClockAt<T>(ms: number, f: () => Promise<T>): Promise<T> {
-  jest.useFakeTimers({ doNotFake: [...NOT_DATE], now: ms });
-  try {
-    return await f();
-  } finally {
-    jest.useRealTimers();
-  }
-}
-
-interface Profile {
-  name: string;
-  start(): Promise<{ t: EmbeddedApp; topic?: string; kafka?: Kafka; cleanup(): Promise<void> }>;
-}
-
-const profiles: Profile[] = [
-  {
-    name: 'embedded profile',
-    start: async () => {
-      const t = await startEmbedded();
-      return { t, cleanup: () => t.close() };
-    },
-  },
-];
-if (DATABASE_URL && KAFKA_BROKERS) {
-  profiles.push({
-    name: 'production profile (PostgreSQL, Kafka)',
-    start: async () => {
-      const db = await scratchDatabase(DATABASE_URL, 'rotation');
-      const topic = `audit-rotation-${randomUUID().slice(0, 8)}`;
-      const t = await startEmbedded({
-        env: { PROFILE: 'production', DATABASE_URL: db.url, DEV_ISSUER: '1', KAFKA_BROKERS, AUDIT_TOPIC: topic, AUDIT_CHECKPOINT_TOPIC: `${topic}-checkpoints`, AUDIT_CHECKPOINT_SECONDS: '1' },
-      });
-      const kafka = new Kafka({ clientId: 'rotation-test', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 300 } });
-      return {
-        t,
-        topic,
-        kafka,
-        cleanup: async () => {
-          await t.close().catch(() => undefined);
-          await db.drop();
-        },
-      };
-    },
-  });
-} else {
-  console.warn('SKIPPED rotation e2e on the production profile: DATABASE_URL and KAFKA_BROKERS must be set (scripts/test-all sets them)');
-}
+const profiles = appProfiles('rotation');
+type Profile = AppProfile;
 
 describe.each(profiles)('secret rotation, $name', (profile) => {
   let t: EmbeddedApp;
