@@ -1,5 +1,5 @@
 import { buildSchema, parse, validate } from 'graphql';
-import { limitRules, MAX_QUERY_DEPTH } from './limits';
+import { costLimitPlugin, limitRules, MAX_QUERY_DEPTH } from './limits';
 
 // A recursive schema: the first slice's own types are all shallower than the bound.
 const schema = buildSchema('type Node { name: String, child: Node } type Query { root: Node }');
@@ -10,5 +10,43 @@ describe('GraphQL depth limit (graphql-depth-limit)', () => {
     expect(validate(schema, parse(nested(MAX_QUERY_DEPTH)), limitRules() as never)).toEqual([]);
     const errs = validate(schema, parse(nested(MAX_QUERY_DEPTH + 2)), limitRules() as never);
     expect(errs.map((e) => e.message)).toEqual([expect.stringMatching(/exceeds maximum operation depth of 8/)]);
+  });
+});
+
+describe('GraphQL cost (graphql-query-complexity, through the plugin)', () => {
+  const sdl = `
+    type Row { a: String, b: Int, c: Boolean, child: Child }
+    type Child { x: String }
+    type Page { edges: [Edge!]! }
+    type Edge { node: Row! page(first: Int): Page }
+    type Query { rows(first: Int): Page }
+  `;
+  const s = buildSchema(sdl);
+  async function run(query: string, variables: Record<string, unknown> = {}): Promise<string | null> {
+    const hooks = await costLimitPlugin().requestDidStart!({} as never);
+    const document = parse(query);
+    const operation = document.definitions[0] as never;
+    try {
+      await (hooks as { didResolveOperation: (x: unknown) => Promise<void> }).didResolveOperation({ request: { variables }, document, schema: s, operationName: null, operation });
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  it('scalar fields are free: a 100-row page with many scalars and one object per row fits', async () => {
+    // rows(100) x (edges 1 + node 1 + child 1) = 300
+    expect(await run('{ rows(first: 100) { edges { node { a b c child { x } } } } }')).toBeNull();
+  });
+
+  it('a page of 100 inside a page of 100 is refused before execution, with variables too', async () => {
+    expect(await run('{ rows(first: 100) { edges { page(first: 100) { edges { node { a } } } } } }')).toMatch(/query cost \d+ exceeds the maximum 1000/);
+    expect(await run('query Q($n: Int) { rows(first: $n) { edges { page(first: $n) { edges { node { a } } } } } }', { n: 100 })).toMatch(/exceeds the maximum/);
+    expect(await run('query Q($n: Int) { rows(first: $n) { edges { page(first: $n) { edges { node { a } } } } } }', { n: 5 })).toBeNull();
+  });
+
+  it('a variable of the wrong type or a subscription is a client error (400), not a server error', async () => {
+    expect(await run('query Q($n: Int) { rows(first: $n) { edges { node { a } } } }', { n: 'many' })).toMatch(/Int cannot represent/);
+    expect(await run('subscription { rows { edges { node { a } } } }')).toBe('subscriptions are not supported');
   });
 });
