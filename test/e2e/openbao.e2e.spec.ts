@@ -178,6 +178,34 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       expect(list.body.items.every((i: object) => !('openbao' in i))).toBe(true);
     });
 
+    it("a scope OpenBao's glob cannot express exactly gets no role: a job on release/1/2 cannot log in for release/*, and the API reads release/1's value itself", async () => {
+      const create = (name: string, branch: string) => http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name, value: `${CANARY}-${name}`, branch });
+      expect((await create('RELEASE_ONE', 'release/*')).status).toBe(201);
+      expect((await create('RELEASE_ANY', 'release/**')).status).toBe(201);
+      const one = ciRoleName(P, { environment: null, branch: 'release/*', protectedOnly: false });
+      const any = ciRoleName(P, { environment: null, branch: 'release/**', protectedOnly: false });
+      const roles = () => root.list(`auth/${JWT_MOUNT}/role`).then((r: { data: { keys: string[] } }) => r.data.keys, () => [] as string[]);
+      await eventually(roles, (k: string[]) => k.includes(any), 20_000);
+      expect(await roles()).not.toContain(one);
+      // release/** is exactly OpenBao's release/*: both jobs may log in to it, as the API allows.
+      expect((await root.read(`auth/${JWT_MOUNT}/role/${any}`)).data.bound_claims).toMatchObject({ ref: 'release/*' });
+      const deep = await t.ciToken({ project: P, ref: 'release/1/2', protected: false });
+      await login(deep, any);
+      // The attack the old rendering allowed: a job on release/1/2 reading a release/* secret directly.
+      await expect(login(deep, one)).rejects.toMatchObject({ response: { statusCode: 400 } });
+      expect((await http.post(`/v1/projects/${P}/secrets/RELEASE_ONE/access`).set(auth(deep)).send({})).status).toBe(403);
+      // A job on release/1 reads it through the API (the service's token, after the service's decision), and is told no OpenBao path.
+      const shallow = await t.ciToken({ project: P, ref: 'release/1', protected: false });
+      const metric = async () => (await t.infra.metrics.brokeredReads.get()).values.find((v) => v.labels.as === 'service-api-only-scope')?.value ?? 0;
+      const before = await metric();
+      const r = await http.post(`/v1/projects/${P}/secrets/RELEASE_ONE/access`).set(auth(shallow)).send({});
+      expect([r.status, r.body.value]).toEqual([200, `${CANARY}-RELEASE_ONE`]);
+      expect(await metric()).toBe(before + 1);
+      const md = await http.get(`/v1/projects/${P}/secrets/RELEASE_ONE`).set(auth(shallow));
+      expect(md.status).toBe(200);
+      expect(md.body).not.toHaveProperty('openbao');
+    });
+
     it('a create that ends 409 writes no KV value: the existing secret keeps exactly its values (issue 11, 2a)', async () => {
       const values = () => root.list(`secret/metadata/ps-test-${run}/${P}/PROD_DB`).then((r: { data: { keys: string[] } }) => [...r.data.keys].sort());
       const before = await values();

@@ -13,7 +13,7 @@ import {
   StoreUnavailableError,
   StreamName,
 } from '@app/domain';
-import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { ciRoleName, directlyReadable } from '@app/domain/openbao/policy-renderer';
 import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
 import { describeError, JsonLogger } from '@app/infra/logging/logger';
 import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
@@ -128,11 +128,18 @@ export class SecretAccess {
     if (!req.ciJobToken) return Promise.all(grants.map(asService));
     const jwt = req.ciJobToken;
     const byRole = new Map<string, number[]>();
+    const apiOnly: number[] = [];
     grants.forEach((g, i) => {
+      // A scope OpenBao cannot enforce exactly has no role: the service reads it after its own decision.
+      if (!directlyReadable(g.scope)) return void apiOnly.push(i);
       const role = ciRoleName(req.projectId, g.scope);
       byRole.set(role, [...(byRole.get(role) ?? []), i]);
     });
     const results: (string | NotDelivered)[] = new Array(grants.length);
+    if (apiOnly.length > 0) {
+      this.metrics.brokeredReads.inc({ as: 'service-api-only-scope' }, apiOnly.length);
+      await Promise.all(apiOnly.map(async (i) => (results[i] = await asService(grants[i]))));
+    }
     await Promise.all(
       [...byRole].map(async ([role, idx]) => {
         // Names OpenBao refused for the job (its login, or a read: the role or policy not projected yet).

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ActiveSecret, EventStore, rotationAt, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
 import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { Loaded, StreamStateCache } from '../application/stream-state-cache';
-import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { ciRoleName, directlyReadable } from '@app/domain/openbao/policy-renderer';
 import { parseBaoRef } from '@app/infra/value-store/openbao-value-store';
 import { OpenBaoLocationView, SecretMetadataView } from './secret.dto';
 
@@ -42,5 +42,6 @@ export function metadataView(s: ActiveSecret, revision: number, now: string): Se
 /** Where a direct reader finds the current value: only for a value in OpenBao (the per-version path and the scope's role). */
 function openBaoLocation(s: ActiveSecret): { openbao?: OpenBaoLocationView } {
   const ref = parseBaoRef(s.valueRef);
-  return ref ? { openbao: { path: `${ref.mount}/data/${ref.path}`, version: ref.version, role: ciRoleName(s.projectId, s.scope) } } : {};
+  // A scope OpenBao cannot enforce exactly has no role: such a secret is read through the API only.
+  return ref && directlyReadable(s.scope) ? { openbao: { path: `${ref.mount}/data/${ref.path}`, version: ref.version, role: ciRoleName(s.projectId, s.scope) } } : {};
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { tokenize } from '../glob';
 import { SecretScope } from '../secret/secret';
 
 // Pure: the OpenBao objects that enforce CI jobs' access, rendered from the secrets' scopes.
@@ -148,11 +149,37 @@ function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The scope glob in OpenBao's `glob` bound-claim syntax, or null when OpenBao cannot say exactly
+ * what it means. OpenBao's glob knows only `*`, which also matches `/`: that is this service's
+ * `**`. A single `*` (not across `/`) or a `?` has no equivalent: written as is, `release/*`
+ * would let a job on `release/1/2` log in, which the API refuses.
+ */
+export function openBaoGlob(glob: string): string | null {
+  let out = '';
+  for (const t of tokenize(glob)) {
+    if (t.kind === 'lit') out += t.ch;
+    else if (t.kind === 'globstar') out += '*';
+    else return null;
+  }
+  return out;
+}
+
+/**
+ * Whether OpenBao can enforce this scope exactly, so that a role may be rendered for it. A scope it
+ * cannot (a `*` within one segment, a `?`) gets no role and no policy: its secrets are read only
+ * through the API (the service reads them with its own token after its own decision), never by a
+ * job logging in to OpenBao, which would be broader than the scope.
+ */
+export function directlyReadable(scope: SecretScope): boolean {
+  return (scope.environment === null || openBaoGlob(scope.environment) !== null) && (scope.branch === null || openBaoGlob(scope.branch) !== null);
+}
+
 function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, policy: string): JwtRole {
   const bound: Record<string, string> = { project_id: projectId };
-  if (scope.environment !== null) bound.environment = scope.environment;
+  if (scope.environment !== null) bound.environment = openBaoGlob(scope.environment)!;
   if (scope.branch !== null) {
-    bound.ref = scope.branch;
+    bound.ref = openBaoGlob(scope.branch)!;
     // A branch glob is about branches: a tag job whose tag happens to match it must not log in
     // (the API's access decision applies the same rule).
     bound.ref_type = 'branch';
@@ -188,6 +215,7 @@ function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, 
 export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOptions, nameOf: (projectId: string, scope: SecretScope) => string = ciRoleName): DesiredBaoState {
   const groups = new Map<string, { projectId: string; scope: SecretScope; secrets: { name: string; currentValuePath?: string }[] }>();
   for (const s of secrets) {
+    if (!directlyReadable(s.scope)) continue; // API only: OpenBao cannot enforce this scope exactly
     const role = nameOf(s.projectId, s.scope);
     const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, secrets: [] };
     // Never merge two owners' grants into one object: refuse the whole state instead.

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { SecretScope } from '../secret/secret';
-import { ciRoleName, kvValuePath, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret } from './policy-renderer';
+import { ciRoleName, directlyReadable, kvValuePath, openBaoGlob, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret } from './policy-renderer';
 
 // Golden files: the exact bytes OpenBao receives. Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
 const GOLDEN = join(__dirname, 'golden');
@@ -17,7 +17,9 @@ const secrets: ScopedSecret[] = [
   { projectId: 'payments', name: 'NPM_TOKEN', scope: unscoped, currentValuePath: 'pipeline-secrets/payments/NPM_TOKEN' },
   // current value written under its scope: the scope's glob covers it
   { projectId: 'payments', name: 'DB_PASSWORD', scope: prod, currentValuePath: `pipeline-secrets/payments/DB_PASSWORD/${hashOf('payments', prod)}-00000000000000bb` },
-  { projectId: 'payments', name: 'STAGING_DB', scope: { environment: 'staging*', branch: null, protectedOnly: false } },
+  { projectId: 'payments', name: 'STAGING_DB', scope: { environment: 'staging**', branch: null, protectedOnly: false } },
+  // a scope OpenBao cannot express exactly: no role, no policy (read through the API only)
+  { projectId: 'payments', name: 'RELEASE_KEY', scope: { environment: null, branch: 'release/*', protectedOnly: false } },
   { projectId: 'web', name: 'SENTRY_DSN', scope: unscoped },
 ];
 
@@ -80,6 +82,21 @@ describe('OpenBao policy renderer', () => {
     const p = kvValuePath(opts, 'payments', 'MOVED', staging, '0123456789abcdef');
     expect(p).toBe(`pipeline-secrets/payments/MOVED/${hashOf('payments', staging)}-0123456789abcdef`);
     expect(() => kvValuePath(opts, 'payments', 'MOVED', staging, '../../x')).toThrow();
+  });
+
+  it("renders no role for a scope OpenBao's glob cannot express: its `*` crosses `/`, and `?` is literal there", () => {
+    expect(openBaoGlob('release/**')).toBe('release/*');
+    expect(openBaoGlob('production')).toBe('production');
+    for (const g of ['release/*', 'v?', '*', 'release/*/x', 'a**b*']) expect({ g, out: openBaoGlob(g) }).toEqual({ g, out: null });
+    expect(directlyReadable({ environment: 'staging**', branch: null, protectedOnly: false })).toBe(true);
+    expect(directlyReadable({ environment: null, branch: 'release/*', protectedOnly: false })).toBe(false);
+    expect(directlyReadable({ environment: 'prod-?', branch: 'main', protectedOnly: true })).toBe(false);
+    const release = ciRoleName('payments', { environment: null, branch: 'release/*', protectedOnly: false });
+    expect(state.roles.has(release)).toBe(false);
+    expect(state.policies.has(release)).toBe(false);
+    expect([...state.policies.values()].join()).not.toContain('RELEASE_KEY');
+    // the expressible globstar becomes OpenBao's `*`
+    expect(state.roles.get(ciRoleName('payments', { environment: 'staging**', branch: null, protectedOnly: false }))!.bound_claims.environment).toBe('staging*');
   });
 
   it('is deterministic: input order does not change a byte', () => {
@@ -149,7 +166,7 @@ describe('OpenBao policy renderer', () => {
   it('roles of a branch-scoped secret admit only branch jobs (ref_type), roles without a branch say nothing about it', () => {
     const branchRole = state.roles.get(ciRoleName('payments', prod))!;
     expect(branchRole.bound_claims.ref_type).toBe('branch');
-    for (const sc of [unscoped, { environment: 'staging*', branch: null, protectedOnly: false }]) {
+    for (const sc of [unscoped, { environment: 'staging**', branch: null, protectedOnly: false }]) {
       expect(state.roles.get(ciRoleName('payments', sc))!.bound_claims).not.toHaveProperty('ref_type');
     }
   });

@@ -74,7 +74,7 @@ export class Metrics {
 
   readonly brokeredReads = new Counter({
     name: 'bao_brokered_reads_total',
-    help: "CI job value reads through OpenBao: as the job (its own JWT login) or, while the job's role is not yet projected, with the service token",
+    help: "CI job value reads through OpenBao: as the job (its own JWT login), with the service token while the job's role is not yet projected (service-fallback), or for a scope OpenBao cannot enforce exactly (service-api-only-scope)",
     labelNames: ['as'] as const,
     registers: [this.registry],
   });
