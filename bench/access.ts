@@ -36,6 +36,7 @@ import { Pool } from 'pg';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
 import { loadAuditSigningKey } from '@app/infra/audit/signing-key';
 import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
+import { scratchDatabase } from '../test/support/scratch-database';
 import { writeTestMasterKey } from '../test/support/test-master-key';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -70,7 +71,7 @@ function need(name: string): string {
   return v;
 }
 
-const DB_URL = process.env.TEST_DATABASE_URL ?? need('DATABASE_URL');
+const STACK_DB_URL = process.env.TEST_DATABASE_URL ?? need('DATABASE_URL');
 const BAO_ADDR = need('BAO_ADDR').replace(/\/+$/, '');
 const BAO_TOKEN = need('BAO_TOKEN');
 const RUN = randomUUID().slice(0, 8);
@@ -263,6 +264,11 @@ class CountingProxy {
 }
 
 async function main() {
+  // A scratch database: the projector renders OpenBao roles and policies for every project in
+  // its store, so a shared database would have it re-render every earlier run's projects during
+  // the measurements.
+  const scratch = await scratchDatabase(STACK_DB_URL, 'bench_access');
+  const DB_URL = scratch.url;
   const dir = mkdtempSync(join(tmpdir(), 'bench-access-'));
   const signingKeyFile = join(dir, 'audit-signing.key');
   loadAuditSigningKey(signingKeyFile, true);
@@ -468,8 +474,16 @@ async function main() {
     await stop(server);
     for (const p of proxies) p.close();
     await db.end();
+    // What this run made in OpenBao: its JWT mount (and the roles in it) and its projects' policies.
+    // (The ~80 KV values under its prefix stay; they are a few KB.)
+    await bao('DELETE', `sys/auth/${JWT_MOUNT}`, BAO_TOKEN).catch(() => undefined);
+    const policies = await bao('GET', 'sys/policies/acl?list=true', BAO_TOKEN).catch(() => undefined);
+    for (const name of (policies?.json?.data?.keys ?? []) as string[]) {
+      if (name.startsWith(`ps-ci-bacc-${RUN}-`)) await bao('DELETE', `sys/policies/acl/${name}`, BAO_TOKEN).catch(() => undefined);
+    }
     agent.destroy();
     rmSync(dir, { recursive: true, force: true });
+    await scratch.drop().catch((e: unknown) => console.error(`could not drop ${DB_URL}: ${String(e)}`));
   }
 }
 
