@@ -197,11 +197,13 @@ describe.each(PROFILES)('GraphQL API, $name profile, end to end', ({ env }) => {
 
   it('a denial through GraphQL is a recorded SecretAccessDenied', async () => {
     const sid = await t.userToken(`sid-${randomUUID().slice(0, 8)}`); // a fresh principal: its first denial is never suppressed
-    const before = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied').length;
+    // This project's denials only: the production profile shares its database with other runs.
+    const mine = (e: RecordedEvent) => e.type === 'SecretAccessDenied' && (e.data as { projectId?: string }).projectId === P;
+    const before = (await allEvents(t.infra.eventStore)).filter(mine).length;
     const r = await client(sid).request<{ secretAccess: { items: unknown[]; denied: { name: string; reason: string }[] } }>(ACCESS, { projectId: P, names: ['B_TWO'] });
     expect(r.secretAccess.items).toEqual([]);
     expect(r.secretAccess.denied).toEqual([{ name: 'B_TWO', reason: 'no-grant' }]);
-    const denials = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied');
+    const denials = (await allEvents(t.infra.eventStore)).filter(mine);
     expect(denials.length).toBe(before + 1);
     expect((denials[denials.length - 1].data as { name?: string }).name).toBe('B_TWO');
   });

@@ -24,8 +24,9 @@ function noStore(): ApolloServerPlugin {
 /**
  * POST /graphql (GET for queries). Apollo Server 5 via @nestjs/apollo on Nest's express platform:
  * chosen over graphql-yoga for its built-in CSRF prevention (on by default), mutations refused
- * over GET, batching off by default, and being Nest's first-party driver; per-request overhead is
- * small next to the event-store round-trips each operation makes.
+ * over GET, batching off by default, and being Nest's first-party driver. Its cost is per field
+ * (docs/benchmarks.md "GraphQL vs REST": a 100-row page serves at about half REST's throughput in
+ * the production profile).
  * Authentication: the app-wide BearerAuthGuard runs before each resolver on the same request.
  */
 export const graphqlRoot = () =>
