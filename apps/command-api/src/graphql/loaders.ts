@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { AbilityAction, GrantInterval, Principal, ProjectPolicyState, SecretSubject } from '@app/domain';
-import { AccessHistoryFilter, ComplianceQueries, decodeCursor, HistoryCursor, HistoryPage } from '@app/infra/read-models/compliance';
+import { AccessHistoryFilter, ComplianceQueries, HistoryCursor, HistoryPage } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { Loaded } from '../application/stream-state-cache';
@@ -105,11 +105,6 @@ export class RequestLoaders implements ReaderSources {
       }
     })),
   );
-}
-
-export function decodeAfter(after: string | null | undefined): HistoryCursor | undefined | null {
-  if (after === undefined || after === null) return undefined;
-  return decodeCursor(after) ?? null;
 }
 
 /** The request's loaders, made on first use (the GraphQL context is per request). */
