@@ -411,6 +411,10 @@ async function main() {
       console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx}${f.cpuMs !== undefined ? ` | ${f.cpuMs.toFixed(2)}` : ''}`);
     }
     const { A, B, C, D } = results;
+    // A case with failures is no baseline: its failed jobs are not in its rate (e.g. OpenBao 403s
+    // while another service on the same OpenBao prunes this run's ps-ci-* policies).
+    const failed = Object.entries(results).filter(([, f]) => !f.skipped && f.errors + f.non2xx > 0);
+    if (failed.length) console.log(`\nNOT A VALID COMPARISON: ${failed.map(([k, f]) => `${k} had ${f.errors + f.non2xx} failed requests/jobs`).join(', ')}`);
     console.log(`\nA/B throughput ratio: ${(A.rps / B.rps).toFixed(2)} (target >= 1.0: ${A.rps >= B.rps ? 'met' : 'NOT met'})`);
     if (C.skipped) console.log(`C/D throughput ratio: n/a (C ${C.skipped})`);
     else {
