@@ -282,5 +282,27 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       expect(new Set(requestIds).size).toBe(requestIds.length);
       expect((await (t.infra.eventStore as EventStore).readStream('openbao-drift')).map((e) => e.eventId)).toEqual(driftBefore.map((e) => e.eventId));
     }, 120_000);
+
+    it('a batch access counts once per name (its reads are brokered, its decisions in the project log), and a direct read of a later value records that value version', async () => {
+      expect((await http.put(`/v1/projects/${P}/secrets/BRAVO/value`).set(auth(owner)).send({ value: `${CANARY}-BRAVO-2` })).status).toBe(200);
+      const before = new Set((await openbaoEvents()).map((e) => e.eventId));
+      const fresh = async () => (await openbaoEvents()).filter((e) => !before.has(e.eventId));
+      const batch = await http.post(`/v1/projects/${P}/secrets/access`).set(auth(job)).send({ names: ['ALPHA', 'BRAVO'] });
+      expect(batch.status).toBe(200);
+      expect(batch.body.items.map((i: { name: string; version: number }) => [i.name, i.version])).toEqual([['ALPHA', 1], ['BRAVO', 2]]);
+      // A direct read of BRAVO's current value: the per-version path is KV version 1, the event says value version 2.
+      const login = await root.write(`auth/${JWT_MOUNT}/login`, { role: ciRoleName(P, unscoped), jwt: job });
+      const asJob = vault({ endpoint: BAO_ADDR, token: login.auth.client_token });
+      const bravo = await dataPath('BRAVO');
+      expect(bravo.version).toBe(1);
+      expect((await asJob.read(`${bravo.path}?version=1`)).data.data.value).toBe(`${CANARY}-BRAVO-2`);
+      const direct = await eventually(fresh, (e) => e.length >= 1, 10_000);
+      await new Promise((r) => setTimeout(r, 1500)); // the batch's brokered reads, were they miscounted, would be in by now
+      const after = await fresh();
+      expect(after.map((e) => [e.type, e.data.name, e.data.version])).toEqual([['SecretAccessed', 'BRAVO', 2]]);
+      expect(direct[0].eventId).toBe(after[0].eventId);
+      const projectLog = (await (t.infra.eventStore as EventStore).readStream(`access-${P}`)).filter((e) => e.type === 'SecretAccessed');
+      expect(projectLog.slice(-2).map((e) => [e.data.name, e.data.version])).toEqual([['ALPHA', 1], ['BRAVO', 2]]);
+    }, 60_000);
   });
 }

@@ -4,6 +4,7 @@ import { auditEventId, interpretAuditLine, OPENBAO_DRIFT_PROJECT, OPENBAO_DRIFT_
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { JsonLogger } from '@app/infra/logging/logger';
 import { SqlClient } from '@app/infra/sql/sql-client';
+import { isValuePath } from '@app/infra/value-store/openbao-value-store';
 
 /** Where the ingester is in one device's file: the file's inode (rotation) and the byte after the last whole line it appended. */
 interface Offset {
@@ -202,7 +203,7 @@ export class OpenBaoAuditIngester {
       if (!f) continue;
       if (f.kind === 'kv-read') {
         if (await this.brokeredRead(f)) continue; // the command API recorded this decision itself
-        const { stream, event } = accessEvent(f);
+        const { stream, event } = accessEvent({ ...f, version: await this.valueVersion(f) });
         let m = byStream.get(stream);
         if (!m) byStream.set(stream, (m = new Map()));
         m.set(event.eventId, event);
@@ -229,8 +230,9 @@ export class OpenBaoAuditIngester {
    */
   private async brokeredRead(f: OpenBaoKvAccess): Promise<boolean> {
     if (!f.brokered || f.markerId === null) return false;
-    const stream = StreamName.access(f.projectId, f.name);
-    if (!(await this.accessedIn(stream, f.markerId))) {
+    // A single access is in the secret's access log, a batch access in the project's.
+    const inSecretLog = await this.accessedIn(StreamName.access(f.projectId, f.name), f.markerId, f.name);
+    if (!inSecretLog && !(await this.accessedIn(StreamName.access(f.projectId), f.markerId, f.name))) {
       this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
       return false;
     }
@@ -241,23 +243,47 @@ export class OpenBaoAuditIngester {
     return true;
   }
 
-  /** SecretAccessed event ids per access stream, read forward from where this process left off. */
-  private readonly accessed = new Map<string, { next: number; ids: Set<string> }>();
+  /** SecretAccessed event ids (→ the secret they name) per access stream, read forward from where this process left off. */
+  private readonly accessed = new Map<string, { next: number; ids: Map<string, string> }>();
 
-  private async accessedIn(stream: string, eventId: string): Promise<boolean> {
+  /** Whether `stream` holds a SecretAccessed with this id for the secret `name`. */
+  private async accessedIn(stream: string, eventId: string, name: string): Promise<boolean> {
     let seen = this.accessed.get(stream);
-    if (seen?.ids.has(eventId)) return true;
+    if (seen?.ids.get(eventId) === name) return true;
     if (!seen) {
       if (this.accessed.size >= 10_000) this.accessed.clear();
-      this.accessed.set(stream, (seen = { next: 0, ids: new Set() }));
+      this.accessed.set(stream, (seen = { next: 0, ids: new Map() }));
     }
     for (;;) {
       const events = await this.store.readStream(stream, { fromRevision: seen.next, maxCount: 1000 });
-      for (const e of events) if (e.type === 'SecretAccessed') seen.ids.add(e.eventId);
+      for (const e of events) if (e.type === 'SecretAccessed') seen.ids.set(e.eventId, String(e.data.name));
       if (events.length > 0) seen.next = events[events.length - 1].revision + 1;
       if (events.length < 1000) break;
     }
-    return seen.ids.has(eventId);
+    return seen.ids.get(eventId) === name;
+  }
+
+  /** Value version behind a KV path of the per-version layout (immutable: a path holds one value forever). */
+  private readonly versionsByPath = new Map<string, number>();
+
+  /**
+   * The secret's value version a direct read got. With one KV path per value version, OpenBao's
+   * KV version is always 1: the version is the one of the event that named this path. The
+   * one-path layout of earlier releases numbered KV versions like value versions. Unknown (a path
+   * no event names, e.g. an orphan): 0.
+   */
+  private async valueVersion(f: OpenBaoKvAccess): Promise<number | null> {
+    if (!isValuePath(f.kvPath)) return f.version;
+    const known = this.versionsByPath.get(f.kvPath);
+    if (known !== undefined) return known;
+    const ref = `bao:${this.opts.scope.kvMount}:${f.kvPath}#1`;
+    const named = (await this.store.readStream(StreamName.secret(f.projectId, f.name))).find((e) => e.data.valueRef === ref);
+    const version = named && typeof named.data.version === 'number' ? named.data.version : named?.type === 'SecretCreated' ? 1 : 0;
+    if (named) {
+      if (this.versionsByPath.size >= 100_000) this.versionsByPath.clear();
+      this.versionsByPath.set(f.kvPath, version);
+    }
+    return version;
   }
 
   /** True when `requestId` is the first (or only) OpenBao request seen using this marker id for this use; idempotent across re-reads. */

@@ -41,6 +41,8 @@ export interface OpenBaoKvAccess {
   name: string;
   /** the KV version OpenBao answered with (metadata.version), when it says */
   version: number | null;
+  /** the KV path read, under the mount (`<prefix>/<project>/<NAME>/...`): with one path per value version, it names the value version */
+  kvPath: string;
   /** the policy that granted it, or the token's first ps-ci- policy, or null */
   policy: string | null;
   accessor: OpenBaoAccessor;
@@ -176,6 +178,7 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       at,
       ...secret,
       version: typeof version === 'number' && Number.isSafeInteger(version) ? version : null,
+      kvPath: path.slice(`${scope.kvMount}/data/`.length),
       policy: denied ? (strs(auth?.token_policies).find((p) => p.startsWith(OWNED)) ?? null) : policyOf(auth),
       accessor: accessorOf(auth),
       brokered,
