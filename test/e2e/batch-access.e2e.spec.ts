@@ -74,6 +74,19 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
     expect((await secretLog('NOPE')).map((e) => [e.type, e.data.reason])).toEqual([['SecretAccessDenied', 'secret-not-found']]);
     const everything = JSON.stringify([...(await accessLog()), ...(await secretLog('STAGING_ONLY'))].map((e) => [e.data, e.metadata]));
     expect(everything).not.toContain(CANARY);
+    // A reviewer sees each decision of the call in access-history, like single accesses.
+    const history = await eventually(
+      async () => (await http.get(`/v1/projects/${P}/access-history`).query({ pipeline: '7' }).set(auth(owner))).body.items as { secret: string; decision: string; channel: string }[],
+      (items) => items?.length === 5,
+      15_000,
+    );
+    expect(history.map((i) => [i.secret, i.decision, i.channel]).sort()).toEqual([
+      ['NOPE', 'denied', 'api'],
+      ['PROD_A', 'allowed', 'api'],
+      ['PROD_B', 'allowed', 'api'],
+      ['SHARED_A', 'allowed', 'api'],
+      ['STAGING_ONLY', 'denied', 'api'],
+    ]);
   });
 
   it('a user reads through grants: the grant is named per decision; a revocation applies to the very next batch', async () => {
