@@ -124,6 +124,29 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
     expect(JSON.stringify(r.body)).not.toContain(CANARY);
   });
 
+  it('every denied name of one call is its own SecretAccessDenied, not folded into a nameless summary', async () => {
+    const job = await t.ciToken({ project: P, ref: `fold-${randomUUID().slice(0, 8)}`, protected: true, environment: 'production', pipeline: '8', job: '80' });
+    const names = ['FOLD_1', 'FOLD_2', 'FOLD_3', 'FOLD_4'];
+    const r = await batch(job, { names, purpose: 'fold' });
+    expect(r.status).toBe(200);
+    expect(r.body.denied.map((x: { reason: string }) => x.reason)).toEqual(names.map(() => 'secret-not-found'));
+    const recorded = [];
+    for (const n of names) recorded.push(...(await secretLog(n)).filter((e) => e.type === 'SecretAccessDenied'));
+    expect(recorded.map((e) => e.data.name).sort()).toEqual(names);
+  });
+
+  it("one job's batch of denied names spends one unit of the denial budget, and never another job's on the same ref", async () => {
+    const ref = `budget-${randomUUID().slice(0, 8)}`;
+    const noisy = await t.ciToken({ project: P, ref, pipeline: '9', job: '90' });
+    const many = await batch(noisy, { names: Array.from({ length: 61 }, (_, i) => `NOPE_${i}`) });
+    expect(many.status).toBe(200); // 61 denials of one call: one unit of the 60 a minute
+    expect(many.body.denied).toHaveLength(61);
+    // Another job on the same ref (same `sub`) still has its own budget, and its allowed name is served.
+    const other = await t.ciToken({ project: P, ref, pipeline: '9', job: '91' });
+    const r = await batch(other, { names: ['SHARED_A', 'OPTIONAL_MISSING'] });
+    expect({ status: r.status, items: r.body.items?.map((i: { name: string }) => i.name) }).toEqual({ status: 200, items: ['SHARED_A'] });
+  });
+
   it('bad bodies are 400 naming the field, and nothing is read', async () => {
     const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
     const before = (await accessLog()).length;

@@ -22,6 +22,15 @@ interface Fold {
 
 const MAX_PROJECTS_TRACKED = 1000;
 
+/**
+ * Whose denial budget a denial spends. A CI job's `sub` names only its project and ref (every job
+ * on `main` shares it), so a job is keyed by its pipeline and job ids too: one noisy job cannot
+ * spend the budget of every other job on the same ref.
+ */
+function budgetKey(p: PrincipalRecord): string {
+  return p.type === 'ci-job' ? `ci-job:${p.id}\u0000${p.pipelineId ?? ''}\u0000${p.jobId ?? ''}` : `${p.type}:${p.id}`;
+}
+
 export class DenialLimiter {
   private readonly rate = new Map<string, { resetAt: number; used: number }>();
   private readonly folds = new Map<string, Fold>();
@@ -33,15 +42,17 @@ export class DenialLimiter {
    * retryAfterSeconds: the principal is over its rate (answer 429). Not recorded denials are
    * folded into a summary that flushDue hands out once its window closes.
    */
-  observe(principal: PrincipalRecord, projectId: string, reason: DenialReason, nowMs: number): DenialVerdict {
-    const who = `${principal.type}:${principal.id}`;
+  observe(principal: PrincipalRecord, projectId: string, reason: DenialReason, nowMs: number, opts: { name?: string | null; countsAgainstRate?: boolean } = {}): DenialVerdict {
+    const who = budgetKey(principal);
     let r = this.rate.get(who);
     if (!r || r.resetAt <= nowMs) this.rate.set(who, (r = { resetAt: nowMs + 60_000, used: 0 }));
-    r.used++;
+    // A batch access is one request: its first denial counts against the rate, the others of the call do not.
+    if (opts.countsAgainstRate !== false) r.used++;
     const over = r.used > this.ratePerMinute;
     const retryAfterSeconds = over ? Math.max(1, Math.ceil((r.resetAt - nowMs) / 1000)) : null;
     const at = new Date(nowMs).toISOString();
-    const key = `${who}\u0000${projectId}\u0000${reason}`;
+    // Identical = same principal, project, reason AND secret: denials of different secrets are each recorded.
+    const key = `${who}\u0000${projectId}\u0000${reason}\u0000${opts.name ?? ''}`;
     const open = this.folds.get(key);
     if (open && open.closesAt > nowMs) {
       this.fold(open, projectId, at, over);

@@ -87,7 +87,8 @@ export class SecretAccess {
       const secret = states[i].state;
       const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose: badPurpose ? null : purpose }, metadata: { now: ctx.now, actor: ctx.actor } }, { secret, policy: policy.state });
       if (decision.type === 'SecretAccessDenied') {
-        await this.access.recordDenial(decision, ctx);
+        // Each denied name is its own event; the call spends one unit of the denial rate, not one per name.
+        await this.access.recordDenial(decision, ctx, { countsAgainstRate: denied.length === 0 });
         denied.push({ name, reason: decision.data.reason });
         continue;
       }
