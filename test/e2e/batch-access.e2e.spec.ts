@@ -5,6 +5,7 @@ import { RecordedEvent } from '@app/domain';
 import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
+import { withClockAt } from '../support/profiles';
 
 // POST /v1/projects/{projectId}/secrets/access: many secrets in one call (API.md "Many secrets in
 // one call"), in the embedded profile and, with the stack, the production profile (PostgreSQL +
@@ -210,6 +211,38 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
       expect(r.body.items.map((i: { value: string }) => i.value)).toEqual(['PROD_A', 'PROD_B', 'SHARED_A', 'SHARED_B'].map((n) => `${CANARY}-${n}`));
       expect(logins.sort()).toEqual([...roles].sort());
       expect([(await metric('job')) - jobBefore, (await metric('service-fallback')) - fallbackBefore]).toEqual([4, 0]);
+    });
+
+    it("OpenBao's refusal holds once the role is long projected: a tightened role is not overridden by the service token", async () => {
+      const root = (await import('node-vault')).default({ endpoint: BAO_ADDR, token: BAO_TOKEN });
+      const mount = envOf().BAO_JWT_MOUNT;
+      const role = ciRoleName(P, prod);
+      const original = (await root.read(`auth/${mount}/role/${role}`)).data;
+      // An operator (or an attacker with the root token) tightens the role in OpenBao: no job matches it any more.
+      await root.write(`auth/${mount}/role/${role}`, { ...original, bound_claims: { ...original.bound_claims, project_id: 'nobody-at-all' } });
+      const metric = async (as: string) => (await t.infra.metrics.brokeredReads.get()).values.find((v) => v.labels.as === as)?.value ?? 0;
+      const job = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+      try {
+        // Two minutes on (past the projection grace): OpenBao's refusal stands, nothing leaves, the trail says so.
+        const [refusedBefore, fallbackBefore] = [await metric('refused-by-openbao'), await metric('service-fallback')];
+        const later = Date.now() + 120_000;
+        const one = await withClockAt(later, () => http.post(`/v1/projects/${P}/secrets/PROD_B/access`).set(auth(job)).send({}));
+        expect([one.status, one.body.reason]).toEqual([403, 'openbao-denied']);
+        expect(JSON.stringify(one.body)).not.toContain(CANARY);
+        const r = await withClockAt(later, () => batch(job, { names: ['PROD_A', 'SHARED_B'] }));
+        expect(r.status).toBe(200);
+        expect(r.body.items.map((i: { name: string }) => i.name)).toEqual(['SHARED_B']);
+        expect(r.body.denied).toEqual([{ name: 'PROD_A', reason: 'openbao-denied' }]);
+        expect(JSON.stringify(r.body)).not.toContain(`${CANARY}-PROD_A`);
+        expect([(await metric('refused-by-openbao')) - refusedBefore, (await metric('service-fallback')) - fallbackBefore]).toEqual([2, 0]);
+        const trail = (await secretLog('PROD_B')).slice(-2);
+        expect(trail.map((e) => [e.type, e.data.reason])).toEqual([['SecretAccessed', undefined], ['SecretValueNotDelivered', 'openbao-denied']]);
+        expect(trail[1].data.accessEventId).toBe(trail[0].eventId);
+        const batchTrail = (await accessLog()).filter((e) => e.type === 'SecretValueNotDelivered').pop()!;
+        expect(batchTrail.data).toMatchObject({ name: 'PROD_A', reason: 'openbao-denied' });
+      } finally {
+        await root.write(`auth/${mount}/role/${role}`, original);
+      }
     });
   }
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { Client } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import vault from 'node-vault';
@@ -61,6 +61,17 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
     // ends now, as a service installed on a running OpenBao would be set up; the re-read from
     // byte 0 is proven by apps/auditor/src/openbao-audit-ingester.int.spec.ts.
     let startOffset: { inode: string; offset: number };
+    /** The audit file from `offset` on (the shared file outgrows what readFileSync and one string can hold). */
+    const auditFileFrom = (offset: number): string => {
+      const fd = openSync(BAO_AUDIT_FILE, 'r');
+      try {
+        const buf = Buffer.alloc(fstatSync(fd).size - offset);
+        readSync(fd, buf, 0, buf.length, offset);
+        return buf.toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    };
     const setOffset = async (o: { inode: string; offset: number }) => {
       const c = new Client({ connectionString: db.url });
       await c.connect();
@@ -184,9 +195,7 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       const { path, version } = await dataPath('ALPHA');
       // the marker of the brokered read of the first test, as OpenBao's audit device holds it in clear
       // (from this suite's start offset: the shared file outgrows the longest string V8 can make, 512 MiB)
-      const brokered = readFileSync(BAO_AUDIT_FILE)
-        .subarray(startOffset.offset)
-        .toString('utf8')
+      const brokered = auditFileFrom(startOffset.offset)
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l))
@@ -272,7 +281,7 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       const ingester = t.app.get(AuditorModule).openbaoIngester!;
       await ingester.stop();
       await setOffset(startOffset);
-      const present = readFileSync(BAO_AUDIT_FILE).subarray(startOffset.offset).toString('utf8').split('\n').filter(Boolean).length;
+      const present = auditFileFrom(startOffset.offset).split('\n').filter(Boolean).length;
       const lines = await ingester.pollOnce(); // all of this test's part of the file, again
       expect(lines).toBeGreaterThanOrEqual(present);
       await ingester.start();

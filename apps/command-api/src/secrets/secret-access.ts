@@ -51,8 +51,17 @@ interface Grant {
   version: number;
   valueRef: string;
   scope: SecretScope;
+  /** When the secret's scope or value last changed: what the projector's OpenBao role and policy must reflect. */
+  changedAt: string;
   event: EventToAppend;
 }
+
+/**
+ * How long after a secret's last change OpenBao may still refuse a CI job because the projector
+ * has not rendered its role or policy yet: within it, the service token reads (counted, logged);
+ * after it, OpenBao's refusal stands (the second check holds) and no value leaves.
+ */
+export const OPENBAO_PROJECTION_GRACE_MS = 60_000;
 
 /** A read that failed after its SecretAccessed was durable. */
 class NotDelivered {
@@ -93,7 +102,7 @@ export class SecretAccess {
         continue;
       }
       if (secret.status !== 'active') throw new Error('unreachable: decideAccess denies a secret that is not active');
-      grants.push({ name, version: secret.version, valueRef: secret.valueRef, scope: secret.scope, event: envelope(decision satisfies SecretAccessed, ctx) });
+      grants.push({ name, version: secret.version, valueRef: secret.valueRef, scope: secret.scope, changedAt: secret.updatedAt, event: envelope(decision satisfies SecretAccessed, ctx) });
     }
     if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
     if (grants.length === 0) return { items: [], denied };
@@ -108,12 +117,12 @@ export class SecretAccess {
     if (failed.length > 0) {
       // A value that could not be read: the trail says so. When the store itself failed (or a value of an
       // active secret is gone), no value leaves at all: every allowed one is recorded as not delivered.
-      const fatal = failed.find((f) => f.why.reason !== 'secret-deleted');
+      const fatal = failed.find((f) => f.why.reason !== 'secret-deleted' && f.why.reason !== 'openbao-denied');
       const undelivered = fatal ? grants.map((g, i) => ({ g, why: results[i] instanceof NotDelivered ? (results[i] as NotDelivered) : fatal.why })) : failed;
       await this.recordNotDelivered(undelivered.map(({ g, why }) => ({ g, reason: why.reason })), req, single);
       if (fatal) throw fatal.why.answer;
       if (single) throw failed[0].why.answer;
-      for (const { g } of failed) denied.push({ name: g.name, reason: 'secret-deleted' });
+      for (const { g, why } of failed) denied.push({ name: g.name, reason: why.reason });
     }
     const items = grants.flatMap((g, i) => (results[i] instanceof NotDelivered ? [] : [{ name: g.name, version: g.version, value: results[i] as string }]));
     return { items, denied };
@@ -168,13 +177,27 @@ export class SecretAccess {
         if (idx.length > refused.length) this.metrics.brokeredReads.inc({ as: 'job' }, idx.length - refused.length);
         if (refused.length === 0) return;
         // The event store has already allowed these reads; until the projector has rendered the role
-        // (a secret created a moment ago), OpenBao refuses the job: the service token reads, counted and logged.
-        this.metrics.brokeredReads.inc({ as: 'service-fallback' }, refused.length);
-        this.logger.warn("OpenBao refused the job's own login or read (role not projected yet?); reading with the service token", {
+        // (a secret created or moved a moment ago), OpenBao refuses the job: the service token reads, counted and logged.
+        const now = Date.parse(req.ctx.now);
+        const fresh = refused.filter((i) => now - Date.parse(grants[i].changedAt) < OPENBAO_PROJECTION_GRACE_MS);
+        const stands = refused.filter((i) => !fresh.includes(i));
+        if (stands.length > 0) {
+          // Long past its projection: OpenBao's refusal is the second check, and it holds.
+          this.metrics.brokeredReads.inc({ as: 'refused-by-openbao' }, stands.length);
+          this.logger.error("OpenBao refused the job's own login or read of a secret whose role should long be projected; no value delivered (drifted or tightened role?)", {
+            projectId: req.projectId,
+            names: stands.map((i) => grants[i].name),
+            role,
+          });
+          for (const i of stands) results[i] = new NotDelivered('openbao-denied', problems.forbidden('openbao-denied'));
+        }
+        if (fresh.length === 0) return;
+        this.metrics.brokeredReads.inc({ as: 'service-fallback' }, fresh.length);
+        this.logger.warn("OpenBao refused the job's own login or read (role not projected yet); reading with the service token", {
           projectId: req.projectId,
-          names: refused.map((i) => grants[i].name),
+          names: fresh.map((i) => grants[i].name),
         });
-        await Promise.all(refused.map(async (i) => (results[i] = await asService(grants[i]))));
+        await Promise.all(fresh.map(async (i) => (results[i] = await asService(grants[i]))));
       }),
     );
     return results;

@@ -33,7 +33,7 @@ export class AccessSecretsDto {
 
 export class SecretDeniedView {
   @ApiProperty() name!: string;
-  @ApiProperty({ description: 'The denial reason of its SecretAccessDenied event, or secret-deleted when the secret was deleted while it was being read.' }) reason!: string;
+  @ApiProperty({ description: 'The denial reason of its SecretAccessDenied event; or, after its SecretAccessed, secret-deleted (deleted while being read) or openbao-denied (OpenBao refused the job itself), each recorded as SecretValueNotDelivered.' }) reason!: string;
 }
 
 export class SecretBatchView {

@@ -8,7 +8,9 @@ export type ValueNotDeliveredReason =
   /** The value store has no value behind the reference, the secret still active (e.g. OpenBao restarted empty). */
   | 'value-missing'
   /** The value store did not answer (503 to the caller). */
-  | 'value-store-unavailable';
+  | 'value-store-unavailable'
+  /** OpenBao refused the CI job's own login or read, well after the secret's role was due to be projected (403 to the caller). */
+  | 'openbao-denied';
 
 export interface SecretValueNotDelivered {
   type: 'SecretValueNotDelivered';
@@ -26,4 +28,5 @@ export const VALUE_NOT_DELIVERED_REASONS: Readonly<Record<ValueNotDeliveredReaso
   'secret-deleted': true,
   'value-missing': true,
   'value-store-unavailable': true,
+  'openbao-denied': true,
 };

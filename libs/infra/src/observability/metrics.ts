@@ -74,7 +74,7 @@ export class Metrics {
 
   readonly brokeredReads = new Counter({
     name: 'bao_brokered_reads_total',
-    help: "CI job value reads through OpenBao: as the job (its own JWT login), with the service token while the job's role is not yet projected (service-fallback), or for a scope OpenBao cannot enforce exactly (service-api-only-scope)",
+    help: "CI job value reads through OpenBao: as the job (its own JWT login), with the service token while the job's role is not yet projected (service-fallback), for a scope OpenBao cannot enforce exactly (service-api-only-scope), or not at all because OpenBao refused the job after the projection grace (refused-by-openbao)",
     labelNames: ['as'] as const,
     registers: [this.registry],
   });
