@@ -17,5 +17,9 @@ export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_DESCRIPTION_LENGTH = 1024;
 /** The one purpose limit, in code points: the DTO, the access decision and the audit record (OCSF) all use it. */
 export const MAX_PURPOSE_LENGTH = 512;
-/** Free text (descriptions, purposes): no control characters (PostgreSQL's jsonb refuses NUL, and logs deserve better). */
-export const FREE_TEXT_PATTERN = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/;
+/**
+ * Free text (descriptions, purposes, reasons): no control characters (PostgreSQL's jsonb refuses
+ * NUL, and logs deserve better), and no bidirectional overrides or isolates (U+202A-U+202E,
+ * U+2066-U+2069), which make an audit record display other than what it holds.
+ */
+export const FREE_TEXT_PATTERN = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\u202A-\u202E\u2066-\u2069]*$/;

@@ -54,6 +54,8 @@ describe('decideAccess is the last gate for the purpose', () => {
     ['a lone high surrogate', 'deploy \ud800'],
     ['a lone low surrogate', '\udc00'],
     ['a control character', 'x\u001b[31m'],
+    ['a right-to-left override (the record would display other than it holds)', 'deploy \u202egnitset'],
+    ['a bidirectional isolate', 'a\u2066b\u2069'],
     ['more than 512 characters', 'p'.repeat(513)],
     ['a number', 42],
   ])('refuses %s, naming purpose', (_n, purpose) => {
