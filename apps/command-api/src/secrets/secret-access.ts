@@ -80,9 +80,9 @@ export class SecretAccess {
   ) {}
 
   /**
-   * `stream`: where the allowed events are appended, in one append: the secret's own access log
-   * for the single-secret call, the project's access log for a batch (one stream, so one append
-   * is atomic on every adapter).
+   * `single` chooses where the allowed events are appended, in one append: the secret's own
+   * access log for the single-secret call, the project's access log for a batch (one stream, so
+   * one append is atomic on every adapter).
    */
   async read(req: AccessRequest, single: boolean): Promise<AccessOutcome> {
     const { projectId, names, purpose, principal, ctx } = req;
