@@ -25,7 +25,7 @@
  * (the profile is written to <dir> when it exits) instead of counting.
  */
 import autocannon from 'autocannon';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +38,7 @@ import { loadAuditSigningKey } from '@app/infra/audit/signing-key';
 import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
 import { scratchDatabase } from '../test/support/scratch-database';
 import { writeTestMasterKey } from '../test/support/test-master-key';
+import { startServer } from './server';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -78,23 +79,6 @@ const RUN = randomUUID().slice(0, 8);
 const JWT_MOUNT = `jwt-bench-${RUN}`;
 const KV_PREFIX = `ps-bench-${RUN}`;
 
-async function startServer(env: Record<string, string>, port: number, nodeArgs: string[] = []): Promise<ChildProcess> {
-  // A server left on the port would answer /readyz for ours, with another dev issuer's keys.
-  if (await fetch(`http://127.0.0.1:${port}/readyz`).then(() => true, () => false)) throw new Error(`port ${port} is already in use`);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/apps/main.js'], { env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (r.ok) return child;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not become ready');
-}
 
 function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

@@ -10,7 +10,6 @@
  * 4 secrets each; requests pick a project and secret at random).
  */
 import autocannon from 'autocannon';
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { loadAuditSigningKey } from '@app/infra/audit/signing-key';
 import { loadOrCreateDevIssuer, mintCiToken, mintUserToken } from '@app/infra/auth/dev-issuer';
 import { writeTestMasterKey } from '../test/support/test-master-key';
+import { startServer } from './server';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -35,20 +35,6 @@ interface Figures {
   non2xx: number;
 }
 
-async function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['dist/apps/main.js'], { env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (r.ok) return child;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not become ready');
-}
 
 function run(opts: autocannon.Options): Promise<Figures> {
   return new Promise((resolve, reject) => {
