@@ -4,7 +4,7 @@ import { auditEventId, interpretAuditLine, OPENBAO_DRIFT_PROJECT, OPENBAO_DRIFT_
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { JsonLogger } from '@app/infra/logging/logger';
 import { SqlClient } from '@app/infra/sql/sql-client';
-import { isValuePath } from '@app/infra/value-store/openbao-value-store';
+import { formatBaoRef, isValuePath } from '@app/infra/value-store/openbao-value-store';
 
 /** Where the ingester is in one device's file: the file's inode (rotation) and the byte after the last whole line it appended. */
 interface Offset {
@@ -276,7 +276,7 @@ export class OpenBaoAuditIngester {
     if (!isValuePath(f.kvPath)) return f.version;
     const known = this.versionsByPath.get(f.kvPath);
     if (known !== undefined) return known;
-    const ref = `bao:${this.opts.scope.kvMount}:${f.kvPath}#1`;
+    const ref = formatBaoRef({ mount: this.opts.scope.kvMount, path: f.kvPath, version: 1 });
     const named = (await this.store.readStream(StreamName.secret(f.projectId, f.name))).find((e) => e.data.valueRef === ref);
     const version = named && typeof named.data.version === 'number' ? named.data.version : named?.type === 'SecretCreated' ? 1 : 0;
     if (named) {

@@ -147,28 +147,30 @@ export class OpenBaoValueStore implements SecretValueStore {
         throw e;
       }
     };
-    const live = async function* (this: OpenBaoValueStore, path: string): AsyncGenerator<OrphanVersion> {
-      let md;
-      try {
-        md = await bao(() => this.client.read(`${this.opts.kvMount}/metadata/${path}`));
-      } catch (e) {
-        if (isStatus(e, 404)) return; // destroyed since it was listed
-        throw e;
-      }
-      for (const [v, info] of Object.entries((md.data.versions ?? {}) as Record<string, { created_time: string; destroyed: boolean }>)) {
-        if (!info.destroyed) yield { ref: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(v) }), createdAt: info.created_time };
-      }
-    }.bind(this);
     for (const project of await list(this.opts.kvPrefix)) {
       if (!project.endsWith('/')) continue;
       for (const name of await list(`${this.opts.kvPrefix}/${project}`)) {
         const secretPath = `${this.opts.kvPrefix}/${project}${name}`;
         if (!name.endsWith('/')) {
-          yield* live(secretPath); // the one-path layout of earlier releases
+          yield* this.liveVersions(secretPath); // the one-path layout of earlier releases
           continue;
         }
-        for (const v of await list(secretPath)) if (VALUE_SEGMENT.test(v)) yield* live(`${secretPath}${v}`);
+        for (const v of await list(secretPath)) if (VALUE_SEGMENT.test(v)) yield* this.liveVersions(`${secretPath}${v}`);
       }
+    }
+  }
+
+  /** The KV versions of one path that are not destroyed (none when the path went since it was listed). */
+  private async *liveVersions(path: string): AsyncGenerator<OrphanVersion> {
+    let md;
+    try {
+      md = await bao(() => this.client.read(`${this.opts.kvMount}/metadata/${path}`));
+    } catch (e) {
+      if (isStatus(e, 404)) return; // destroyed since it was listed
+      throw e;
+    }
+    for (const [v, info] of Object.entries((md.data.versions ?? {}) as Record<string, { created_time: string; destroyed: boolean }>)) {
+      if (!info.destroyed) yield { ref: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(v) }), createdAt: info.created_time };
     }
   }
 
