@@ -319,7 +319,21 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       const logs: string[] = [];
       const log = new JsonLogger('debug');
       JsonLogger.setSink((l) => logs.push(l));
-      await eventually(() => t.infra.sql.query('SELECT 1 FROM rm_secret_versions WHERE project_id = $1', [OTHER]), (r) => r.rows.length > 0);
+      // The sweep treats "not in rm_secret_versions" as orphaned, so it must run only once the projection holds every
+      // value event (the projector guards this with its backlog check; with grace 0 here the test has to wait for it itself):
+      // the concurrent updates of the test before may still be in flight.
+      const referenced = async (): Promise<string[]> => {
+        const refs: string[] = [];
+        for (const stream of [`secret-${P}/STAGING_DB`, `secret-${OTHER}/PROD_DB`]) {
+          for (const e of await t.infra.eventStore.readStream(stream)) if (typeof e.data.valueRef === 'string') refs.push(e.data.valueRef);
+        }
+        return refs;
+      };
+      const mustKeep = await referenced();
+      await eventually(
+        () => t.infra.sql.query('SELECT value_ref FROM rm_secret_versions WHERE value_ref = ANY($1)', [mustKeep]),
+        (r) => r.rows.length === new Set(mustKeep).size,
+      );
       const destroyed = await new OrphanValueSweeper(store, t.infra.sql, 0, log, new Metrics()).sweep(Date.now() + 1000);
       expect(destroyed).toContain(orphan.valueRef);
       expect(destroyed.filter((r) => r.includes('STAGING_DB'))).toEqual([]);
