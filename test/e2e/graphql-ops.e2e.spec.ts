@@ -465,6 +465,56 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     expect([q.status, q.headers['cache-control'], m.status, m.headers['cache-control']]).toEqual([200, 'no-store', 200, 'no-store']);
   });
 
+  it('a query seen before runs compiled (graphql-jit) and answers byte for byte as the interpreted first run: data, errors, status, denials', async () => {
+    const compiled = async () => (await t.infra.metrics.graphqlOperations.get()).values.find((v) => v.labels.operation === 'query' && v.labels.executor === 'compiled')?.value ?? 0;
+    const access = t.app.get(AccessControl);
+    const record = access.recordDenial.bind(access);
+    let denials = 0;
+    access.recordDenial = (event, ctx) => {
+      denials++;
+      return record(event, ctx);
+    };
+    const cases: [string, string, Record<string, unknown>][] = [
+      ['audrey', `${Q.history.toString()}`.replace('query H(', 'query JitH('), { projectId: P, filter: { decision: 'allowed' }, first: 100 }],
+      ['olga', NESTED(6).replace('query N(', 'query JitN('), { projectId: P }],
+      // A reporter: the list answers, each readers/history field is null with the REST problem (one audited denial per request).
+      ['rita', NESTED(6).replace('query N(', 'query JitDenied('), { projectId: P }],
+      ['olga', Q.readers.toString().replace('query R(', 'query JitR('), { projectId: P, name: 'DEPLOY_TOKEN', at: new Date().toISOString() }],
+      // A stranger: the top-level field refused, data null.
+      ['stan', Q.history.toString().replace('query H(', 'query JitStranger('), { projectId: P }],
+      [
+        'olga',
+        `query JitShapes($p: String!, $withRev: Boolean!) {
+          __typename
+          a: projectSecrets(projectId: $p, first: 2) { ...S }
+          b: projectSecrets(projectId: $p, first: 1, after: null) { ...S pageInfo { hasNextPage } }
+          one: projectSecret(projectId: $p, name: "S_2") { name revision @include(if: $withRev) description @skip(if: true) __typename }
+          missing: projectSecret(projectId: $p, name: "NO_SUCH") { name }
+          __schema { queryType { name } }
+        }
+        fragment S on ProjectSecretConnection { edges { cursor node { name version environment __typename } } }`,
+        { p: P, withRev: true },
+      ],
+    ];
+    try {
+      for (const [who, query, variables] of cases) {
+        const runs: { status: number; body: string; denials: number }[] = [];
+        for (let i = 0; i < 3; i++) {
+          const before = denials;
+          const res = await http.post('/graphql').set(auth(who)).send({ query, variables });
+          runs.push({ status: res.status, body: res.text, denials: denials - before });
+        }
+        expect(JSON.parse(runs[0].body).data).not.toBeUndefined();
+        expect([who, runs[1]]).toEqual([who, runs[0]]);
+        expect([who, runs[2]]).toEqual([who, runs[0]]);
+      }
+    } finally {
+      access.recordDenial = record;
+    }
+    // The second and third run of each were compiled (the first is interpreted: a document is compiled once seen).
+    expect(await compiled()).toBeGreaterThanOrEqual(cases.length * 2);
+  });
+
   it('CANARY: a secret value appears in no response but secretAccess results, in no event and no log line', async () => {
     const withValue = responses.filter((r) => r.includes(CANARY));
     expect(withValue.length).toBeGreaterThan(0);

@@ -2,7 +2,10 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
+import { Metrics } from '@app/infra/observability/metrics';
+import { METRICS } from '@app/infra/nest/tokens';
 import { formatGraphqlError } from './errors';
+import { jitExecutionPlugin } from './jit';
 import { costLimitPlugin, limitRules } from './limits';
 import { GqlContext } from './secrets.resolver';
 
@@ -24,27 +27,36 @@ function noStore(): ApolloServerPlugin {
 /**
  * POST /graphql (GET for queries). Apollo Server 5 via @nestjs/apollo on Nest's express platform:
  * chosen over graphql-yoga for its built-in CSRF prevention (on by default), mutations refused
- * over GET, batching off by default, and being Nest's first-party driver. Its cost is per field
- * (docs/benchmarks.md "GraphQL vs REST": a 100-row page serves at about half REST's throughput in
- * the production profile).
+ * over GET, batching off by default, and being Nest's first-party driver. Its interpreter's cost
+ * is per field, so queries run compiled by graphql-jit once seen twice (./jit.ts; docs/benchmarks.md
+ * "GraphQL vs REST").
  * Authentication: the app-wide BearerAuthGuard runs before each resolver on the same request.
  */
 export const graphqlRoot = () =>
-  GraphQLModule.forRoot<ApolloDriverConfig>({
+  GraphQLModule.forRootAsync<ApolloDriverConfig>({
     driver: ApolloDriver,
-    path: GRAPHQL_PATH,
-    autoSchemaFile: true,
-    sortSchema: true,
-    introspection: true,
-    playground: false,
-    csrfPrevention: true,
-    allowBatchedHttpRequests: false,
-    includeStacktraceInErrorResponses: false,
-    validationRules: limitRules() as never,
-    // Apollo's cache-control plugin hooks every field's resolution (a per-row cost on 100-row pages) to
-    // compute a cache policy nothing here may have: off, and every answer says no-store instead.
-    plugins: [ApolloServerPluginCacheControlDisabled(), noStore(), costLimitPlugin()],
-    formatError: formatGraphqlError,
-    context: ({ req }: GqlContext) => ({ req }),
-    buildSchemaOptions: { numberScalarMode: 'integer' },
+    inject: [METRICS],
+    useFactory: (metrics: Metrics): ApolloDriverConfig => ({
+      path: GRAPHQL_PATH,
+      autoSchemaFile: true,
+      sortSchema: true,
+      introspection: true,
+      playground: false,
+      csrfPrevention: true,
+      allowBatchedHttpRequests: false,
+      includeStacktraceInErrorResponses: false,
+      validationRules: limitRules() as never,
+      // Apollo's cache-control plugin hooks every field's resolution (a per-row cost on 100-row pages) to
+      // compute a cache policy nothing here may have: off, and every answer says no-store instead.
+      // Queries reused by a tool run compiled (graphql-jit, after the cost limit): ./jit.ts.
+      plugins: [
+        ApolloServerPluginCacheControlDisabled(),
+        noStore(),
+        costLimitPlugin(),
+        jitExecutionPlugin(formatGraphqlError, (operation, executor) => metrics.graphqlOperations.inc({ operation, executor })),
+      ],
+      formatError: formatGraphqlError,
+      context: ({ req }: GqlContext) => ({ req }),
+      buildSchemaOptions: { numberScalarMode: 'integer' },
+    }),
   });

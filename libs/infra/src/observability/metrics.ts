@@ -101,6 +101,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly graphqlOperations = new Counter({
+    name: 'graphql_operations_total',
+    help: 'GraphQL operations executed, by operation type and executor (compiled: graphql-jit, for a query document seen before; interpreted: graphql-js)',
+    labelNames: ['operation', 'executor'] as const,
+    registers: [this.registry],
+  });
+
   readonly auditLogRecords = new Counter({
     name: 'audit_log_records_total',
     help: 'Records appended to the tamper-evident audit log',
