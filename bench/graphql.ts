@@ -12,11 +12,13 @@
  *
  * autocannon runs in a worker thread (BENCH_WORKERS, default 1), so the load generator does not share the
  * server's event loop. Env: BENCH_SECONDS (default 8), BENCH_CONNECTIONS (default 8), BENCH_HISTORY_ROWS
- * (default 150), BENCH_SECRETS (default 40).
+ * (default 150), BENCH_SECRETS (default 40), BENCH_CPU_PROF (a directory: the last round's REST and GraphQL
+ * runs of each scenario are CPU-profiled in-process, one .cpuprofile each, for Chrome DevTools or speedscope).
  */
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,24 @@ const HISTORY_ROWS = Number(process.env.BENCH_HISTORY_ROWS ?? 150);
 const SECRETS = Number(process.env.BENCH_SECRETS ?? 40);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+
+/** The server's CPU profile (this process: the app runs in-process) while `work` runs, written to BENCH_CPU_PROF/<file>. */
+async function profiled<T>(file: string, work: () => Promise<T>): Promise<T> {
+  if (!CPU_PROF) return work();
+  mkdirSync(CPU_PROF, { recursive: true });
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(CPU_PROF, `${file.replace(/[^A-Za-z0-9_.-]+/g, '-')}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 interface Figures {
   rps: number;
@@ -113,8 +133,9 @@ async function profile(name: string, env: Record<string, string>): Promise<strin
       const rest: Figures[] = [];
       const gql: Figures[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        rest.push(await run(s.rest));
-        gql.push(await run(s.gql));
+        const last = round === ROUNDS - 1;
+        rest.push(await (last ? profiled(`${name}-${label}-rest`, () => run(s.rest)) : run(s.rest)));
+        gql.push(await (last ? profiled(`${name}-${label}-graphql`, () => run(s.gql)) : run(s.gql)));
       }
       const mean = (fs: Figures[], k: keyof Figures) => fs.reduce((a, f) => a + f[k], 0) / fs.length;
       const bad = [...rest, ...gql].reduce((a, f) => a + f.non2xx + f.errors, 0);

@@ -6,6 +6,7 @@ import { Metrics } from '@app/infra/observability/metrics';
 import { METRICS } from '@app/infra/nest/tokens';
 import { formatGraphqlError } from './errors';
 import { jitExecutionPlugin } from './jit';
+import { dropPlainPropertyResolvers } from './plain-fields';
 import { costLimitPlugin, limitRules } from './limits';
 import { GqlContext } from './secrets.resolver';
 
@@ -58,5 +59,7 @@ export const graphqlRoot = () =>
       formatError: formatGraphqlError,
       context: ({ req }: GqlContext) => ({ req }),
       buildSchemaOptions: { numberScalarMode: 'integer' },
+      // A plain @Field reads its property without a resolver call per row (./plain-fields.ts).
+      transformSchema: (schema) => (dropPlainPropertyResolvers(schema), schema),
     }),
   });
