@@ -51,6 +51,8 @@ const STRINGS = [
 const INTS = [0, 1, -1, 2, 50, 60, 100, 101, 900, 3600, 3601, 28_800, 2 ** 31 - 1, -(2 ** 31)];
 
 class Generator {
+  /** When set, string values are passed as variables (what tools do, and what graphql-jit compiles): their definitions and values. */
+  private vars?: { defs: string[]; values: Record<string, unknown> };
   constructor(private readonly schema: GraphQLSchema, readonly rnd: () => number) {}
   pick<T>(xs: readonly T[]): T {
     return xs[Math.floor(this.rnd() * xs.length)];
@@ -79,7 +81,14 @@ class Generator {
       if (t.name === 'Int') return String(this.pick(INTS));
       if (t.name === 'Boolean') return this.pick(['true', 'false']);
       if (t.name === 'Float') return String(this.rnd() * 1e6);
-      return JSON.stringify(this.pick(STRINGS));
+      const value = this.pick(STRINGS);
+      if (this.vars && !wrong) {
+        const name = `v${this.vars.defs.length}`;
+        this.vars.defs.push(`$${name}: ${String(type)}`);
+        this.vars.values[name] = value;
+        return `$${name}`;
+      }
+      return JSON.stringify(value);
     }
     return 'null';
   }
@@ -111,7 +120,12 @@ class Generator {
     const field = this.pick(Object.values(root.getFields()));
     const r = this.rnd();
     const wrong = r < 0.35;
+    const withVariables = !isMutation && !wrong && r <= 0.8 && this.chance(0.5);
+    this.vars = withVariables ? { defs: [], values: {} } : undefined;
     const body = `${field.name}${this.args(field.args, wrong)} ${this.selection(getNamedType(field.type), 1, wrong)}`;
+    const vars = this.vars;
+    this.vars = undefined;
+    if (vars && vars.defs.length > 0) return { query: `query F(${vars.defs.join(', ')}) { ${this.chance(0.1) ? `a: ${body} b: ${body}` : body} }`, variables: vars.values, kind: 'valid' };
     let query = `${isMutation ? 'mutation' : 'query'} { ${this.chance(0.1) ? `a: ${body} b: ${body}` : body} }`;
     if (r > 0.9) {
       // Broken syntax: a cut, a stray brace, an unknown operation type.
@@ -177,6 +191,8 @@ describe('GraphQL fuzz pass (schema-driven), embedded profile', () => {
     const kinds: Record<string, number> = {};
     const statuses: Record<number, number> = {};
     let repeated = 0;
+    const compiled = async () => (await t.infra.metrics.graphqlOperations.get()).values.find((v) => v.labels.operation === 'query' && v.labels.executor === 'compiled')?.value ?? 0;
+    const compiledBefore = await compiled();
     const started = Date.now();
     for (let i = 0; i < OPERATIONS; i++) {
       const op = gen.operation();
@@ -196,7 +212,7 @@ describe('GraphQL fuzz pass (schema-driven), embedded profile', () => {
       };
       const first = await send();
       check(first);
-      // A valid query sent again runs compiled (graphql-jit): it must answer as the interpreted run did
+      // A valid query sent again runs compiled (graphql-jit) when it holds no string literal: it must answer as the interpreted run did
       // (instants that default to "now", such as secretReaders.at, aside).
       if (op.kind === 'valid' && !op.query.startsWith('mutation')) {
         const again = await send();
@@ -216,12 +232,14 @@ describe('GraphQL fuzz pass (schema-driven), embedded profile', () => {
       }
     }
     const seconds = (Date.now() - started) / 1000;
-    console.log(`graphql fuzz: seed ${SEED}, ${OPERATIONS} operations (${repeated} valid queries sent again, compiled) in ${seconds.toFixed(1)} s, kinds ${JSON.stringify(kinds)}, statuses ${JSON.stringify(statuses)}`);
+    const compiledRuns = (await compiled()) - compiledBefore;
+    console.log(`graphql fuzz: seed ${SEED}, ${OPERATIONS} operations (${repeated} valid queries sent again, ${compiledRuns} of them compiled) in ${seconds.toFixed(1)} s, kinds ${JSON.stringify(kinds)}, statuses ${JSON.stringify(statuses)}`);
     expect(failures).toEqual([]);
     expect(kinds.valid).toBeGreaterThan(OPERATIONS / 4);
     expect(statuses[200]).toBeGreaterThan(OPERATIONS / 10);
     expect(statuses[400]).toBeGreaterThan(0);
     expect(repeated).toBeGreaterThan(OPERATIONS / 10);
+    expect(compiledRuns).toBeGreaterThan(OPERATIONS / 40);
     // The whole log is free of the value too.
     expect(t.logs.some((l) => l.includes(CANARY))).toBe(false);
   }, 90_000);

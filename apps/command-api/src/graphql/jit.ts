@@ -1,7 +1,19 @@
 import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
-import { DocumentNode, GraphQLError, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { BREAK, DocumentNode, GraphQLError, GraphQLFormattedError, GraphQLSchema, Kind, visit } from 'graphql';
 import { compileQuery, CompiledQuery, isCompiledQuery } from 'graphql-jit';
+
+/** Whether the document holds a string literal anywhere (argument, list, input object, directive, variable default). */
+export function hasStringLiteral(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    [Kind.STRING]() {
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
 
 /** A document is compiled on its second execution: a query sent once (a fuzzer, a one-off) costs no compilation. */
 export const JIT_AFTER_EXECUTIONS = 1;
@@ -20,6 +32,17 @@ type Entry = { schema: GraphQLSchema; seen: number; compiled?: CompiledQuery | n
  * Mutations are never compiled (each runs once, and graphql-js's serial execution of mutation
  * fields stays as it is), nor is a document graphql-jit cannot compile (it falls back to graphql-js).
  * Errors are formatted as Apollo formats them (the same `formatError`), so answers are the same.
+ *
+ * **Never a document with a string literal.** graphql-jit generates JavaScript, and it writes the
+ * literal argument values of the document into that code: `JSON.stringify` of the values, then a
+ * textual replacement of marker strings — one of which turns `"<date marker>…"` into `new Date(…)`
+ * with whatever text followed the marker. A client that puts the (public, fixed) marker in a string
+ * argument gets its text executed on the server (a unit test runs that query: jit.unit.spec.ts).
+ * So only documents whose every value is a variable, a number, a boolean, null, an enum or a
+ * list/object of those are compiled: names in a document are GraphQL Names ([_A-Za-z][_0-9A-Za-z]*),
+ * numbers are checked by the lexer, variables' runtime values are data the compiled code reads, and
+ * this schema has no custom scalar whose parseLiteral could produce a string. Tools that pass their
+ * inputs as variables (as they should, and as the examples in the README do) get the compiled path.
  */
 export function jitExecutionPlugin(
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
@@ -43,8 +66,11 @@ export function jitExecutionPlugin(
           const entry = entryOf(document, operationName ?? '', schema);
           if (entry.compiled === undefined) {
             if (entry.seen++ < JIT_AFTER_EXECUTIONS) return interpreted();
-            const c = compileQuery(schema, document, operationName ?? undefined);
-            entry.compiled = isCompiledQuery(c) ? c : null;
+            if (hasStringLiteral(document)) entry.compiled = null;
+            else {
+              const c = compileQuery(schema, document, operationName ?? undefined);
+              entry.compiled = isCompiledQuery(c) ? c : null;
+            }
           }
           if (!entry.compiled) return interpreted();
           executed('query', 'compiled');
