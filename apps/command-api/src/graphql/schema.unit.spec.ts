@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSchema, GraphQLObjectType, isObjectType } from 'graphql';
+import { buildSchema, GraphQLObjectType, isObjectType, parse, validate } from 'graphql';
 import { buildSchemaSdl } from './schema-sdl';
 
 const FILE = join(__dirname, '../../../../schema.graphql');
@@ -14,6 +14,18 @@ describe('GraphQL schema', () => {
 
   it('schema.graphql at the repository root is the code-first schema', () => {
     expect(readFileSync(FILE, 'utf8')).toBe(sdl);
+  });
+
+  it("the README's GraphQL examples are valid against the schema", () => {
+    const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    const schema = buildSchema(sdl);
+    for (const block of blocks) {
+      // One operation per line in the mutation block; the query blocks are one operation each.
+      const ops = block.trim().startsWith('mutation') ? block.trim().split('\n') : [block];
+      for (const op of ops) expect([op.slice(0, 80), validate(schema, parse(op.replace(/"6f1c…"/g, '"6f1c"'))).map((e) => e.message)]).toEqual([op.slice(0, 80), []]);
+    }
   });
 
   it('only SecretValue (the result of secretAccess) has a field that can hold a value', () => {
