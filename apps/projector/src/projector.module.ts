@@ -15,6 +15,8 @@ import { OrphanValueSweeper } from './orphan-value-sweeper';
 
 /** Drift repair: even with no new events, OpenBao is compared with the desired state this often. */
 const RECONCILE_EVERY_MS = 60_000;
+/** How often the reconciler checks that OpenBao still holds the JWT mount (restarted empty: re-prepared within this). */
+const PREPARED_CHECK_EVERY_MS = 2_000;
 
 /** Builds read models from the event store, each from its own checkpoint, and keeps OpenBao's CI policies and roles equal to what they imply. */
 @Module({})
@@ -56,6 +58,7 @@ export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationBootstrap(): Promise<void> {
     for (const r of this.runners) await r.start();
     this.reconciler.schedule();
+    this.reconciler.watchPrepared(PREPARED_CHECK_EVERY_MS);
     this.sweeper?.start();
     this.interval = setInterval(() => this.reconciler.schedule(0), RECONCILE_EVERY_MS).unref();
   }

@@ -1,9 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { StoreUnavailableError } from '@app/domain';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
 import { JsonLogger } from '../logging/logger';
@@ -11,61 +6,27 @@ import { Metrics } from '../observability/metrics';
 import { migrateReadModels } from '../read-models/schema';
 import { PgliteClient } from '../sql/pglite-client';
 import { OpenBaoValueStore } from '../value-store/openbao-value-store';
-import { baoClient } from './bao-client';
 import { PolicyReconciler } from './policy-reconciler';
 import { OpenBaoPolicyTarget } from './policy-target';
+import { PrivateOpenBao, privateOpenBaoAvailable, startPrivateOpenBao } from '../../../../test/support/private-openbao';
 
 // OpenBao restarted empty (what dev mode does; what an OpenBao restored from an old backup looks
 // like), against a PRIVATE OpenBao 2.7.2 dev server on a port of its own: the shared one is never
 // restarted. The reconciler must notice the lost JWT mount and prepare again (its "prepared" flag
 // used to stick), and the value store's readiness must fail once, loudly.
-const BAO_BIN = process.env.BAO_BIN ?? join(homedir(), '.cache', 'pipeline-secrets-stack', 'bin', 'bao-2.7.2');
 const TOKEN = 'private-restart-test-root';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function startBao(port: number): Promise<ChildProcess> {
-  const child = spawn(BAO_BIN, ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${TOKEN}`], { stdio: 'ignore' });
-  const client = baoClient(`http://127.0.0.1:${port}`, TOKEN);
-  for (let i = 0; i < 200; i++) {
-    try {
-      await client.tokenLookupSelf();
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error('private OpenBao did not start');
-}
-
-async function stopBao(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-const d = existsSync(BAO_BIN) ? describe : describe.skip;
+// With the stack up (BAO_ADDR set) the binary must be there: a missing one fails instead of skipping.
+const d = privateOpenBaoAvailable() || process.env.BAO_ADDR ? describe : describe.skip;
 d('OpenBao restarted empty (private dev server)', () => {
-  let bao: ChildProcess | undefined;
+  let bao: PrivateOpenBao | undefined;
   afterAll(async () => {
-    if (bao) await stopBao(bao);
+    await bao?.stop();
   });
 
   it('the reconciler prepares again and rewrites every role; readiness fails once; the loss is counted', async () => {
-    const port = await freePort();
-    const addr = `http://127.0.0.1:${port}`;
-    bao = await startBao(port);
+    bao = await startPrivateOpenBao(TOKEN);
+    const addr = bao.addr;
     const sql = await PgliteClient.open();
     await migrateReadModels(sql);
     await sql.query(
@@ -88,8 +49,7 @@ d('OpenBao restarted empty (private dev server)', () => {
     const ref = (await values.put({ projectId: 'p', name: 'DB', version: 1, scope: { environment: null, branch: null, protectedOnly: false } }, 'restart-canary')).valueRef;
 
     // Restarted empty: same address, same root token, nothing inside.
-    await stopBao(bao);
-    bao = await startBao(port);
+    await bao.restartEmpty();
     expect(await target.listRoles()).toEqual([]);
 
     await reconciler.reconcileOnce();

@@ -50,6 +50,7 @@ export class PolicyReconciler {
   private timer?: NodeJS.Timeout;
   private failures = 0;
   private prepared = false;
+  private watchTimer?: NodeJS.Timeout;
   lastResult?: ReconcileResult;
 
   constructor(
@@ -150,6 +151,25 @@ export class PolicyReconciler {
     }, delayMs);
   }
 
+  /**
+   * Every `everyMs`, one cheap read asks the target whether it still holds what prepare() made (the
+   * JWT mount's config): when an OpenBao restarted empty has lost it, the reconciler prepares again
+   * and rewrites every role and policy at once, instead of at the next periodic run (60 s) or the
+   * next event. A failing read (OpenBao down) is left to the runs' own retries.
+   */
+  watchPrepared(everyMs: number): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = setInterval(() => {
+      if (!this.prepared || this.running || this.timer) return;
+      void this.target.isPrepared().then(
+        (ok) => {
+          if (!ok) this.schedule(0);
+        },
+        () => undefined,
+      );
+    }, everyMs).unref();
+  }
+
   /** Waits for any run in progress or scheduled (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.running || this.timer) {
@@ -158,6 +178,8 @@ export class PolicyReconciler {
   }
 
   stop(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.again = false;

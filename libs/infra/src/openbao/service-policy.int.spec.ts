@@ -1,8 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { homedir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ciRoleName, renderBaoState } from '@app/domain/openbao/policy-renderer';
 import { JsonLogger } from '../logging/logger';
@@ -12,11 +9,11 @@ import { OpenBaoValueStore, parseBaoRef } from '../value-store/openbao-value-sto
 import { baoClient } from './bao-client';
 import { PolicyReconciler } from './policy-reconciler';
 import { OpenBaoPolicyTarget } from './policy-target';
+import { PrivateOpenBao, privateOpenBaoAvailable, startPrivateOpenBao } from '../../../../test/support/private-openbao';
 
 // The service policies exactly as docs/openbao.md documents them, on a PRIVATE OpenBao 2.7.2 dev
 // server: tokens created from the root token with only those policies run the projector's
 // reconciler and sweep and the command-api's value store; the escalations are refused.
-const BAO_BIN = process.env.BAO_BIN ?? join(homedir(), '.cache', 'pipeline-secrets-stack', 'bin', 'bao-2.7.2');
 const ROOT = 'private-policy-test-root';
 const DOC = join(__dirname, '..', '..', '..', '..', 'docs', 'openbao.md');
 
@@ -26,37 +23,18 @@ function documentedPolicies(): Map<string, string> {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-const d = existsSync(BAO_BIN) ? describe : describe.skip;
+// With the stack up (BAO_ADDR set) the binary must be there: a missing one fails instead of skipping.
+const d = privateOpenBaoAvailable() || process.env.BAO_ADDR ? describe : describe.skip;
 d('documented service policies (private OpenBao)', () => {
-  let bao: ChildProcess;
+  let bao: PrivateOpenBao;
   let addr: string;
   const root = () => baoClient(addr, ROOT);
   beforeAll(async () => {
-    const port = await freePort();
-    addr = `http://127.0.0.1:${port}`;
-    bao = spawn(BAO_BIN, ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${ROOT}`], { stdio: 'ignore' });
-    for (let i = 0; ; i++) {
-      try {
-        await root().tokenLookupSelf();
-        break;
-      } catch (e) {
-        if (i > 200) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }, 20_000);
+    bao = await startPrivateOpenBao(ROOT);
+    addr = bao.addr;
+  }, 30_000);
   afterAll(async () => {
-    if (bao.exitCode === null) await new Promise<void>((r) => (bao.once('exit', () => r()), bao.kill('SIGKILL')));
+    await bao?.stop();
   });
 
   async function tokenWith(app: string): Promise<string> {
