@@ -490,7 +490,6 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
           b: projectSecrets(projectId: $p, first: 1, after: null) { ...S pageInfo { hasNextPage } }
           one: projectSecret(projectId: $p, name: $one) { name revision @include(if: $withRev) description @skip(if: true) __typename }
           missing: projectSecret(projectId: $p, name: $missing) { name }
-          __schema { queryType { name } }
         }
         fragment S on ProjectSecretConnection { edges { cursor node { name version environment __typename } } }`,
         { p: P, withRev: true, one: 'S_2', missing: 'NO_SUCH' },
@@ -514,11 +513,18 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     }
     // The second and third run of each were compiled (the first is interpreted: a document is compiled once seen).
     expect((await compiled()) - before).toBe(cases.length * 2);
-    // A document with a string literal is never compiled (graphql-jit writes literals into generated code: jit.ts).
-    const literal = `query JitLiteral { projectSecret(projectId: "${P}", name: "S_2") { name } }`;
-    const beforeLiteral = await compiled();
-    for (let i = 0; i < 3; i++) expect((await http.post('/graphql').set(auth('olga')).send({ query: literal })).body).toEqual({ data: { projectSecret: { name: 'S_2' } } });
-    expect(await compiled()).toBe(beforeLiteral);
+    // Never compiled (jit.ts, compilable): a string literal (graphql-jit writes literals into generated code),
+    // a name with `_` (introspection; `$__proto__`), @include/@skip on a fragment.
+    const beforeInterpreted = await compiled();
+    for (const [query, variables, data] of [
+      [`query JitLiteral { projectSecret(projectId: "${P}", name: "S_2") { name } }`, {}, { projectSecret: { name: 'S_2' } }],
+      ['query JitIntro { __schema { queryType { name } } }', {}, { __schema: { queryType: { name: 'Query' } } }],
+      ['query JitUnderscore($p: String!, $s_name: String!) { projectSecret(projectId: $p, name: $s_name) { name } }', { p: P, s_name: 'S_2' }, { projectSecret: { name: 'S_2' } }],
+      ['query JitFragDirective($p: String!, $n: String!) { projectSecret(projectId: $p, name: $n) { ...N @include(if: true) } } fragment N on ProjectSecret { name }', { p: P, n: 'S_2' }, { projectSecret: { name: 'S_2' } }],
+    ] as const) {
+      for (let i = 0; i < 3; i++) expect((await http.post('/graphql').set(auth('olga')).send({ query, variables })).body).toEqual({ data });
+    }
+    expect(await compiled()).toBe(beforeInterpreted);
   });
 
   it('CANARY: a secret value appears in no response but secretAccess results, in no event and no log line', async () => {

@@ -3,7 +3,8 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { Metrics } from '@app/infra/observability/metrics';
-import { METRICS } from '@app/infra/nest/tokens';
+import { CONFIG, METRICS } from '@app/infra/nest/tokens';
+import { AppConfig } from '@app/infra/config/config';
 import { formatGraphqlError } from './errors';
 import { jitExecutionPlugin } from './jit';
 import { dropPlainPropertyResolvers } from './plain-fields';
@@ -36,8 +37,8 @@ function noStore(): ApolloServerPlugin {
 export const graphqlRoot = () =>
   GraphQLModule.forRootAsync<ApolloDriverConfig>({
     driver: ApolloDriver,
-    inject: [METRICS],
-    useFactory: (metrics: Metrics): ApolloDriverConfig => ({
+    inject: [METRICS, CONFIG],
+    useFactory: (metrics: Metrics, config: AppConfig): ApolloDriverConfig => ({
       path: GRAPHQL_PATH,
       autoSchemaFile: true,
       sortSchema: true,
@@ -54,7 +55,7 @@ export const graphqlRoot = () =>
         ApolloServerPluginCacheControlDisabled(),
         noStore(),
         costLimitPlugin(),
-        jitExecutionPlugin(formatGraphqlError, (operation, executor) => metrics.graphqlOperations.inc({ operation, executor })),
+        jitExecutionPlugin(formatGraphqlError, (operation, executor) => metrics.graphqlOperations.inc({ operation, executor }), config.graphqlJit),
       ],
       formatError: formatGraphqlError,
       context: ({ req }: GqlContext) => ({ req }),

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
-import { BREAK, DocumentNode, GraphQLError, GraphQLFormattedError, GraphQLSchema, Kind, visit } from 'graphql';
+import { BREAK, DocumentNode, FragmentDefinitionNode, GraphQLError, GraphQLFormattedError, GraphQLSchema, Kind, OperationDefinitionNode, SelectionSetNode, visit } from 'graphql';
 import { compileQuery, CompiledQuery, isCompiledQuery } from 'graphql-jit';
 
 /** Whether the document holds a string literal anywhere (argument, list, input object, directive, variable default). */
@@ -13,6 +13,48 @@ export function hasStringLiteral(document: DocumentNode): boolean {
     },
   });
   return found;
+}
+
+/** At most this many selections (fragments expanded, @include/@skip ignored: graphql-jit compiles them all) are compiled. */
+export const MAX_COMPILED_SELECTIONS = 500;
+
+/**
+ * What graphql-jit can compile as graphql-js executes it: no string literal (code injection), no `_` in an alias, a field
+ * name (but __typename) or a variable name (`$__proto__` is dropped: graphql-jit's variables are a plain object; an alias
+ * `__proto__` becomes an object-literal key; resolve infos are named by the response path joined with `_`), no @include/@skip
+ * on a fragment (graphql-jit keeps include-conditions on the shared fragment's nodes), and a bounded compiled size.
+ */
+export function compilable(document: DocumentNode, operation: OperationDefinitionNode): boolean {
+  if (hasStringLiteral(document)) return false;
+  let ok = true;
+  const fragmentDirective = (node: { directives?: readonly { name: { value: string } }[] }) => node.directives?.some((d) => d.name.value === 'include' || d.name.value === 'skip');
+  visit(document, {
+    [Kind.FIELD](node) {
+      if (node.alias?.value.includes('_') || (node.name.value !== '__typename' && node.name.value.includes('_'))) return (ok = false), BREAK;
+    },
+    [Kind.VARIABLE_DEFINITION](node) {
+      if (node.variable.name.value.includes('_')) return (ok = false), BREAK;
+    },
+    [Kind.INLINE_FRAGMENT](node) {
+      if (fragmentDirective(node)) return (ok = false), BREAK;
+    },
+    [Kind.FRAGMENT_SPREAD](node) {
+      if (fragmentDirective(node)) return (ok = false), BREAK;
+    },
+  });
+  if (!ok) return false;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  let selections = 0;
+  const walk = (set: SelectionSetNode): boolean => {
+    for (const s of set.selections) {
+      if (++selections > MAX_COMPILED_SELECTIONS) return false;
+      const next = s.kind === Kind.FRAGMENT_SPREAD ? fragments.get(s.name.value)?.selectionSet : s.selectionSet;
+      if (next && !walk(next)) return false;
+    }
+    return true;
+  };
+  return walk(operation.selectionSet);
 }
 
 /** A document is compiled on its second execution: a query sent once (a fuzzer, a one-off) costs no compilation. */
@@ -43,10 +85,22 @@ type Entry = { schema: GraphQLSchema; seen: number; compiled?: CompiledQuery | n
  * numbers are checked by the lexer, variables' runtime values are data the compiled code reads, and
  * this schema has no custom scalar whose parseLiteral could produce a string. Tools that pass their
  * inputs as variables (as they should, and as the examples in the README do) get the compiled path.
+ *
+ * **Only what compiles to the same behaviour** ({@link compilable}; an adversarial review found each,
+ * jit-attacks.unit.spec.ts runs them): graphql-jit compiles subtrees under `@include(if: false)` that
+ * the cost rule rightly prices at nothing, so a 1 KB document of nested fragments cost 11 s and
+ * 0.9 GB to compile before any authentication ran — the compiled size is bounded; its variables are a
+ * plain object, so `$__proto__` was dropped (the cost limit priced `first: 1`, the resolver paged 50)
+ * — no `_` in variable names, aliases or field names but `__typename` (introspection runs
+ * interpreted); it names resolve infos by the response path joined with `_` (collisions) — same rule;
+ * and it keeps `@include`/`@skip` of a fragment spread on the shared fragment's nodes — no such
+ * directive on a fragment. Everything else runs on graphql-js, as before.
  */
 export function jitExecutionPlugin(
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
   executed: (operation: string, executor: 'compiled' | 'interpreted') => void = () => undefined,
+  /** GRAPHQL_JIT: off runs every operation on graphql-js (still counted). */
+  enabled = true,
 ): ApolloServerPlugin {
   // Keyed by Apollo's parsed document (its document store hands the same object for the same text), per operation name.
   const cache = new WeakMap<DocumentNode, Map<string, Entry>>();
@@ -62,11 +116,11 @@ export function jitExecutionPlugin(
       return {
         async responseForOperation({ document, operation, operationName, schema, contextValue, request, response }): Promise<GraphQLResponse | null> {
           const interpreted = () => (executed(operation.operation, 'interpreted'), null);
-          if (operation.operation !== 'query') return interpreted();
+          if (!enabled || operation.operation !== 'query') return interpreted();
           const entry = entryOf(document, operationName ?? '', schema);
           if (entry.compiled === undefined) {
             if (entry.seen++ < JIT_AFTER_EXECUTIONS) return interpreted();
-            if (hasStringLiteral(document)) entry.compiled = null;
+            if (!compilable(document, operation)) entry.compiled = null;
             else {
               const c = compileQuery(schema, document, operationName ?? undefined);
               entry.compiled = isCompiledQuery(c) ? c : null;

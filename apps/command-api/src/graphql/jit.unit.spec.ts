@@ -84,6 +84,17 @@ describe('jitExecutionPlugin', () => {
     expect(new GraphQLError('x').extensions.code).toBeUndefined();
   });
 
+  it('GRAPHQL_JIT=off: nothing is compiled, however often a document comes', async () => {
+    const executed: string[] = [];
+    const plugin = jitExecutionPlugin((f) => f, (op, ex) => executed.push(`${op}:${ex}`), false);
+    const document = parse('query Q($s: String) { echo(s: $s) }');
+    for (let i = 0; i < 3; i++) {
+      const l = (await plugin.requestDidStart!({} as never)) as { responseForOperation: (ctx: unknown) => Promise<unknown> };
+      expect(await l.responseForOperation({ document, operation: document.definitions[0], operationName: null, schema, contextValue: {}, request: { variables: { s: 'x' } }, response: { http: { headers: new Map() } } })).toBeNull();
+    }
+    expect(executed).toEqual(['query:interpreted', 'query:interpreted', 'query:interpreted']);
+  });
+
   it('leaves mutations to graphql-js', async () => {
     const executed: string[] = [];
     const plugin = jitExecutionPlugin((f) => f, (op, ex) => executed.push(`${op}:${ex}`));

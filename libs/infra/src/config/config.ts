@@ -58,6 +58,7 @@ class RawSettings {
   @IsInt() @Min(60) @Max(31536000) ACCESS_REQUEST_TTL_SECONDS = 86400;
   @IsInt() @Min(1) @Max(100000) DENIAL_RATE_PER_MINUTE = 60;
   @IsInt() @Min(1) @Max(3600) DENIAL_SUMMARY_WINDOW_SECONDS = 60;
+  @IsIn(['on', 'off'], { message: 'GRAPHQL_JIT must be on or off' }) GRAPHQL_JIT = 'on';
   @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
 }
 
@@ -96,6 +97,8 @@ export interface AppConfig {
   accessRequestTtlSeconds: number;
   /** Denials a principal may cause per minute before it gets 429; repeats folded per window (seconds). */
   denials: { ratePerMinute: number; summaryWindowSeconds: number };
+  /** Whether GraphQL queries a tool repeats run compiled by graphql-jit (apps/command-api/src/graphql/jit.ts). */
+  graphqlJit: boolean;
   masterKeyFile: string;
   auth: {
     audience: string;
@@ -181,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     grantExpiryScanSeconds: raw.GRANT_EXPIRY_SCAN_SECONDS,
     accessRequestTtlSeconds: raw.ACCESS_REQUEST_TTL_SECONDS,
     denials: { ratePerMinute: raw.DENIAL_RATE_PER_MINUTE, summaryWindowSeconds: raw.DENIAL_SUMMARY_WINDOW_SECONDS },
+    graphqlJit: raw.GRAPHQL_JIT === 'on',
     auth: {
       audience: raw.AUTH_AUDIENCE,
       algorithms: raw.AUTH_ALGORITHMS.split(','),
