@@ -17,17 +17,47 @@ export function userErrors(e: unknown): UserError[] {
   return [{ type, field: null, message: p.problem.detail ?? p.problem.title }];
 }
 
+/** Apollo codes of errors the client caused (parse, validation, depth, cost, variables, operation selection, persisted queries). */
+const CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
+
+/**
+ * graphql-js writes the offending input into some messages ("Variable "$input" got invalid value
+ * { …, value: "…" }", "String cannot represent a non string value: …", "… found …"): a secret's
+ * value must never come back in an error, so such a message loses everything from the value on.
+ * (Variables are checked first by the cost plugin with messages built without values: limits.ts;
+ * this is the backstop for the rest, e.g. literals in the document.)
+ */
+export function withoutInputValues(message: string, code?: string): string {
+  // A syntax error names the token it stopped at: a string token is shown without its text.
+  if (code === 'GRAPHQL_PARSE_FAILED') return message.replace(/(?:Block)?String "(?:[^"\\]|\\.)*"/g, 'a string');
+  for (const marker of [' got invalid value', ' cannot represent', ', found ', 'Value "']) {
+    const at = message.indexOf(marker);
+    if (at < 0) continue;
+    const head = message.slice(0, at);
+    if (marker === ' got invalid value') return `${head} has an invalid value.`;
+    if (marker === ' cannot represent') return `${head} cannot represent the value given.`;
+    if (marker === ', found ') return `${head}, found a value of another type.`;
+    return `${head}A value given is not allowed here.`;
+  }
+  return message;
+}
+
 /** Query errors carry the REST problem type in extensions; unexpected errors never show their message. */
 export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = (error as { originalError?: unknown })?.originalError;
   const p = problemOf(original);
   if (p) {
-    return { message: p.problem.detail ?? p.problem.title, path: formatted.path, extensions: { type: p.problem.type, status: p.problem.status, errors: p.problem.errors ?? [] } };
+    const retryAfter = p.headers['Retry-After'];
+    return {
+      message: p.problem.detail ?? p.problem.title,
+      path: formatted.path,
+      extensions: { type: p.problem.type, status: p.problem.status, errors: p.problem.errors ?? [], ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}) },
+    };
   }
   const code = formatted.extensions?.code;
-  // Parse/validation errors (depth, cost, unknown fields) are the client's: keep their message.
-  if (code === 'GRAPHQL_PARSE_FAILED' || code === 'GRAPHQL_VALIDATION_FAILED' || code === 'BAD_USER_INPUT' || code === 'BAD_REQUEST' || code === 'PERSISTED_QUERY_NOT_SUPPORTED') {
-    return { message: formatted.message, locations: formatted.locations, extensions: { type: `${PROBLEM_BASE}invalid-request`, code } };
+  // Parse/validation errors (depth, cost, unknown fields) are the client's: keep their message (never an input value).
+  if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+    return { message: withoutInputValues(formatted.message, code), locations: formatted.locations, extensions: { type: `${PROBLEM_BASE}invalid-request`, code } };
   }
   return { message: 'internal error', path: formatted.path, extensions: { type: `${PROBLEM_BASE}error`, code: 'INTERNAL_SERVER_ERROR' } };
 }

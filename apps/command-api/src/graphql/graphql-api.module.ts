@@ -8,18 +8,25 @@ import { AppConfig } from '@app/infra/config/config';
 import { formatGraphqlError } from './errors';
 import { jitExecutionPlugin } from './jit';
 import { dropPlainPropertyResolvers } from './plain-fields';
-import { costLimitPlugin, limitRules } from './limits';
+import { costLimitPlugin, limitRules, MAX_TOKENS } from './limits';
 import { GqlContext } from './secrets.resolver';
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** No GraphQL answer is cacheable (secretAccess holds values; the rest is authorization-dependent). */
-function noStore(): ApolloServerPlugin {
+/**
+ * No GraphQL answer is cacheable (secretAccess holds values; the rest is authorization-dependent).
+ * And a rate-limited answer says when to retry, as REST's 429 does: `Retry-After` from the largest
+ * `extensions.retryAfter` of its errors (formatGraphqlError puts the problem's there).
+ */
+function responseHeaders(): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ response }) {
           response.http.headers.set('cache-control', 'no-store');
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
+          const retry = Math.max(0, ...(errors ?? []).map((e) => Number(e.extensions?.retryAfter ?? 0)).filter(Number.isFinite));
+          if (retry > 0) response.http.headers.set('retry-after', String(retry));
         },
       };
     },
@@ -46,6 +53,10 @@ export const graphqlRoot = () =>
       playground: false,
       csrfPrevention: true,
       allowBatchedHttpRequests: false,
+      // Queries come as text: no persisted-query store (an unknown hash was an internal error).
+      persistedQueries: false,
+      // Parsing stops past MAX_TOKENS: deeply chained fragments exhausted the depth and cost rules' stack.
+      parseOptions: { maxTokens: MAX_TOKENS },
       includeStacktraceInErrorResponses: false,
       validationRules: limitRules() as never,
       // Apollo's cache-control plugin hooks every field's resolution (a per-row cost on 100-row pages) to
@@ -53,7 +64,7 @@ export const graphqlRoot = () =>
       // Queries reused by a tool run compiled (graphql-jit, after the cost limit): ./jit.ts.
       plugins: [
         ApolloServerPluginCacheControlDisabled(),
-        noStore(),
+        responseHeaders(),
         costLimitPlugin(),
         jitExecutionPlugin(formatGraphqlError, (operation, executor) => metrics.graphqlOperations.inc({ operation, executor }), config.graphqlJit),
       ],

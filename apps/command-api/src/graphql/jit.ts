@@ -115,6 +115,7 @@ export function jitExecutionPlugin(
     async requestDidStart() {
       return {
         async responseForOperation({ document, operation, operationName, schema, contextValue, request, response }): Promise<GraphQLResponse | null> {
+          if (!operation) return null; // no (or an ambiguous) operation: Apollo answers it as a client error
           const interpreted = () => (executed(operation.operation, 'interpreted'), null);
           if (!enabled || operation.operation !== 'query') return interpreted();
           const entry = entryOf(document, operationName ?? '', schema);

@@ -1,13 +1,39 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import depthLimit from 'graphql-depth-limit';
 import { getComplexity, simpleEstimator } from 'graphql-query-complexity';
-import { DocumentNode, getNamedType, GraphQLError, isLeafType, ValidationContext } from 'graphql';
+import {
+  coerceInputValue,
+  DocumentNode,
+  FragmentDefinitionNode,
+  getNamedType,
+  GraphQLError,
+  GraphQLInputType,
+  GraphQLSchema,
+  isInputType,
+  isLeafType,
+  isNonNullType,
+  Kind,
+  OperationDefinitionNode,
+  SelectionSetNode,
+  typeFromAST,
+  ValidationContext,
+  ValueNode,
+} from 'graphql';
+import { MAX_BATCH_NAMES } from '../secrets/secret-batch-access.controller';
 
 /** Bounds checked before any resolver runs. */
 export const MAX_QUERY_DEPTH = 8;
 export const MAX_QUERY_COST = 1000;
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 50;
+/**
+ * Root fields per operation. Each root field is its own read or command (aliases repeat them), so
+ * the cost bound alone let one request be 1000 database queries or 200 secret reads; 20 is more
+ * than any tool's query needs (the README's reviewer query has 2).
+ */
+export const MAX_ROOT_FIELDS = 20;
+/** Lexer tokens per document: parsing stops there (deeply chained fragments exhausted the stack of the depth and cost rules). */
+export const MAX_TOKENS = 5000;
 
 /** graphql-depth-limit: a well-kept validation rule rather than a hand-made AST walk. */
 export function limitRules(): Array<(ctx: ValidationContext) => unknown> {
@@ -44,6 +70,11 @@ export function costLimitPlugin(): ApolloServerPlugin {
           const refuse = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
           // No subscription type: graphql-js would fail it at execution, as a server error.
           if (operation?.operation === 'subscription') throw refuse('subscriptions are not supported');
+          if (!operation) return; // Apollo answers the missing or ambiguous operation itself (a client error)
+          const invalid = variableErrors(schema, operation, request.variables ?? {});
+          if (invalid.length) throw refuse(invalid.join(' '));
+          const shape = operationShapeError(document, operation, request.variables ?? {});
+          if (shape) throw refuse(shape);
           let cost: number;
           try {
             cost = cached(document, operationName, request.variables, complexity);
@@ -73,4 +104,84 @@ export function costLimitPlugin(): ApolloServerPlugin {
       };
     },
   };
+}
+
+/** Messages of coerceInputValue that never hold the input (only type and field names): kept; any other becomes generic. */
+const VALUE_FREE = [/^Expected type "[^"]+" to be an object\.$/, /^Field "[^"]+" is not defined by type "[^"]+"\./, /^Field "[^"]+" of required type "[^"]+" was not provided\.$/, /^Expected non-nullable type "[^"]+" not to be null\.$/];
+
+/**
+ * The operation's variables checked as graphql-js will coerce them, but with messages that never
+ * quote the value: graphql-js's own ("Variable "$input" got invalid value { …, value: "<the secret>" }")
+ * would echo a secret's value into the error. At most 10 messages.
+ */
+export function variableErrors(schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const def of operation.variableDefinitions ?? []) {
+    if (out.length >= 10) break;
+    const name = def.variable.name.value;
+    const type = typeFromAST(schema, def.type as never) as GraphQLInputType | undefined;
+    if (!type || !isInputType(type)) continue; // validation already refused it
+    const given = Object.prototype.hasOwnProperty.call(variables, name);
+    const value = given ? variables[name] : undefined;
+    if (!given || value === undefined) {
+      if (isNonNullType(type) && !def.defaultValue) out.push(`Variable "$${name}" of required type "${String(type)}" was not provided.`);
+      continue;
+    }
+    if (value === null) {
+      if (isNonNullType(type)) out.push(`Variable "$${name}" of non-null type "${String(type)}" must not be null.`);
+      continue;
+    }
+    coerceInputValue(value, type, (path, _invalid, error) => {
+      if (out.length >= 10) return;
+      const where = path.length ? ` at "${name}${path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}"` : '';
+      const why = VALUE_FREE.some((re) => re.test(error.message)) ? error.message : `not a value of type "${String(type)}" (the value is not repeated here).`;
+      out.push(`Variable "$${name}" has an invalid value${where}: ${why}`);
+    });
+  }
+  return out;
+}
+
+/**
+ * Refuses an operation with more than MAX_ROOT_FIELDS root fields (fragments at the root
+ * expanded), or whose several secretAccess fields name more than MAX_BATCH_NAMES secrets in all:
+ * one request decides at most what one REST batch call does, however it is aliased.
+ */
+export function operationShapeError(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): string | undefined {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  let roots = 0;
+  let names = 0;
+  let accesses = 0;
+  const seen = new Set<string>();
+  const listLength = (v: ValueNode | undefined): number => {
+    if (!v) return 0;
+    if (v.kind === Kind.LIST) return v.values.length;
+    if (v.kind === Kind.VARIABLE) {
+      const x = variables[v.name.value];
+      return Array.isArray(x) ? x.length : 1;
+    }
+    return 1;
+  };
+  const walk = (set: SelectionSetNode): void => {
+    for (const s of set.selections) {
+      if (s.kind === Kind.FIELD) {
+        if (s.name.value.startsWith('__')) continue;
+        roots++;
+        if (s.name.value === 'secretAccess') {
+          accesses++;
+          names += listLength(s.arguments?.find((a) => a.name.value === 'names')?.value);
+        }
+      } else if (s.kind === Kind.INLINE_FRAGMENT) walk(s.selectionSet);
+      else if (!seen.has(s.name.value)) {
+        seen.add(s.name.value);
+        const f = fragments.get(s.name.value);
+        if (f) walk(f.selectionSet);
+      }
+    }
+  };
+  walk(operation.selectionSet);
+  if (roots > MAX_ROOT_FIELDS) return `the operation has ${roots} root fields; at most ${MAX_ROOT_FIELDS} (each is its own read or command: send several requests)`;
+  // One secretAccess field over the bound is refused by its own validation, as REST does (a payload error naming `names`).
+  if (accesses > 1 && names > MAX_BATCH_NAMES) return `the operation's secretAccess fields name ${names} secrets; at most ${MAX_BATCH_NAMES} per request, as POST …/secrets/access`;
+  return undefined;
 }
