@@ -3,17 +3,10 @@ import request from 'supertest';
 import { EventStore, RecordedEvent, StreamName } from '@app/domain';
 import { EmbeddedApp, filesUnder, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
+import { allEvents } from '../support/events';
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
 
-async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (;;) {
-    const batch = await store.readAll({ after: out.length ? out[out.length - 1].position : undefined, maxCount: 500 });
-    if (batch.length === 0) return out;
-    out.push(...batch);
-  }
-}
 
 describe('command API, embedded profile, end to end', () => {
   let t: EmbeddedApp;

@@ -1,36 +1,26 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server } from 'node:http';
 import request from 'supertest';
-import { EventStore, RecordedEvent } from '@app/domain';
 import { AccessControl } from '../../apps/command-api/src/application/access-control';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
+import { allEvents, countRoundTrips } from '../support/events';
 
 // Attacks on POST/GET /graphql as principals with little power (a narrowed developer, a reporter,
 // an auditor, a CI job, a user of another project, an anonymous caller), embedded profile. Each test
 // asserts the secure behaviour: a failing test is a problem of the service, a passing one pins an
 // attack that does not work today.
 //
-// Failing today (problems of the service): the rate-limited answer carries no Retry-After; 10 aliases of
-// secretAccess decide 1000 names in one request (200 aliases read 200 values); 1000 aliased root fields
-// are 1000 database round trips under the cost bound; a variable that fails coercion is echoed with the
-// secret value in the error message; several operations without operationName (or an unknown one) are
-// 500 (jit.ts responseForOperation reads operation.operation of an unresolved operation); an unknown APQ
-// hash is INTERNAL_SERVER_ERROR; a chain of ~1400 fragments is a 500 (stack overflow in the depth and
-// cost rules) and deeply nested inline fragments answer "Maximum call stack size exceeded".
+// Found by this file and fixed in 5728ff6 (each test failed before): the rate-limited answer carried no
+// Retry-After; 10 aliases of secretAccess decided 1000 names in one request (200 aliases read 200
+// values); 1000 aliased root fields were 1000 database round trips under the cost bound; a variable that
+// failed coercion was echoed with the secret value in the error message; several operations without
+// operationName (or an unknown one) were a 500; an unknown APQ hash was INTERNAL_SERVER_ERROR; a chain of
+// ~1400 fragments was a 500 (stack overflow in the depth and cost rules).
 
 const PROBLEM = 'urn:pipeline-secrets:problem:';
 type GqlError = { message: string; path?: (string | number)[]; extensions?: { type?: string; status?: number; code?: string; errors?: { field: string }[]; retryAfter?: unknown } };
 
-async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (;;) {
-    const batch = await store.readAll({ after: out.length ? out[out.length - 1].position : undefined, maxCount: 500 });
-    if (batch.length === 0) return out;
-    out.push(...batch);
-  }
-}
 
 /** The body without secretAccess's `items[].value` (the one place a value may appear), errors and extensions untouched. */
 function withoutAccessValues(body: unknown): unknown {
@@ -53,8 +43,7 @@ describe('GraphQL attacks, embedded profile', () => {
   const CANARY = `atk-canary-${randomUUID()}`;
   const tok: Record<string, string> = {};
   const sent: { query: string; status: number; text: string }[] = [];
-  const als = new AsyncLocalStorage<{ queries: number }>();
-  const counters = new Map<string, { queries: number }>();
+  let counters: Map<string, { queries: number }>;
   const auth = (who: string) => ({ Authorization: `Bearer ${tok[who]}` });
 
   /** POST /graphql as `who` (undefined: no token); every answer is kept for the final value scan. */
@@ -99,22 +88,7 @@ describe('GraphQL attacks, embedded profile', () => {
     await t.app.listen(0, '127.0.0.1');
     const server = t.app.getHttpServer() as Server;
     // SQL round trips counted per request (as graphql-ops.e2e.spec.ts does): the request's async context carries a counter.
-    const [handler] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-    server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const id = req.headers['x-count-queries'];
-      if (typeof id !== 'string') return handler(req, res);
-      const counter = { queries: 0 };
-      counters.set(id, counter);
-      als.run(counter, () => handler(req, res));
-    });
-    const sql = t.infra.sql;
-    const query = sql.query.bind(sql);
-    sql.query = ((text: string, params?: unknown[]) => {
-      const s = als.getStore();
-      if (s) s.queries++;
-      return query(text, params);
-    }) as typeof sql.query;
+    counters = countRoundTrips(server, t.infra.sql);
     http = request(server);
 
     tok.admin = await t.userToken('root', { admin: true });

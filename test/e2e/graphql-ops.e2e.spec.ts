@@ -1,16 +1,16 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientError, gql, GraphQLClient } from 'graphql-request';
 import request from 'supertest';
-import { EventStore, RecordedEvent } from '@app/domain';
+import { RecordedEvent } from '@app/domain';
 import { AccessControl } from '../../apps/command-api/src/application/access-control';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
+import { allEvents, countRoundTrips } from '../support/events';
 import { writeTestMasterKey } from '../support/test-master-key';
 
 // Every GraphQL operation beyond the first slice, against the same REST answers, in the embedded
@@ -26,14 +26,6 @@ const PROFILES: { name: string; env: () => Record<string, string> }[] = [
 if (!DATABASE_URL) console.warn('graphql-ops e2e: production profile SKIPPED, DATABASE_URL not set (eval "$(scripts/stack env)")');
 
 const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
-async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (;;) {
-    const batch = await store.readAll({ after: out.length ? out[out.length - 1].position : undefined, maxCount: 500 });
-    if (batch.length === 0) return out;
-    out.push(...batch);
-  }
-}
 
 type Errs = { type: string; field: string | null; message: string }[];
 type GqlErr = { message: string; extensions?: { type?: string; status?: number; code?: string; errors?: { field: string }[] } };
@@ -73,8 +65,7 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
   const NAMES = ['DEPLOY_TOKEN', 'S_1', 'S_2', 'S_3', 'S_4', 'S_5'];
   const tok: Record<string, string> = {};
   const responses: string[] = [];
-  const als = new AsyncLocalStorage<{ queries: number }>();
-  const counters = new Map<string, { queries: number }>();
+  let counters: Map<string, { queries: number }>;
   let http: ReturnType<typeof request>;
   const auth = (who: string) => ({ Authorization: `Bearer ${tok[who]}` });
 
@@ -114,22 +105,7 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     const server = t.app.getHttpServer() as Server;
     // Round trips counted per request: every SQL query issued while handling a request that carries
     // x-count-queries runs in that request's async context (background loops never do).
-    const [handler] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-    server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const id = req.headers['x-count-queries'];
-      if (typeof id !== 'string') return handler(req, res);
-      const counter = { queries: 0 };
-      counters.set(id, counter);
-      als.run(counter, () => handler(req, res));
-    });
-    const sql = t.infra.sql;
-    const query = sql.query.bind(sql);
-    sql.query = ((text: string, params?: unknown[]) => {
-      const s = als.getStore();
-      if (s) s.queries++;
-      return query(text, params);
-    }) as typeof sql.query;
+    counters = countRoundTrips(server, t.infra.sql);
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
     http = request(server);
     tok.admin = await t.userToken('root', { admin: true });

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import { ClientError, gql, GraphQLClient } from 'graphql-request';
 import request from 'supertest';
-import { EventStore, RecordedEvent } from '@app/domain';
+import { RecordedEvent } from '@app/domain';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { writeTestMasterKey } from '../support/test-master-key';
+import { allEvents } from '../support/events';
 
 // The embedded profile always; the production profile on PostgreSQL too when DATABASE_URL is set (eval "$(scripts/stack env)").
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -20,14 +21,6 @@ const PROFILES: { name: string; env: () => Record<string, string> }[] = [
 
 const CANARY = `canary-${randomUUID()}-do-not-leak`;
 
-async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const out: RecordedEvent[] = [];
-  for (;;) {
-    const batch = await store.readAll({ after: out.length ? out[out.length - 1].position : undefined, maxCount: 500 });
-    if (batch.length === 0) return out;
-    out.push(...batch);
-  }
-}
 
 const SECRETS = gql`
   query Secrets($projectId: String!, $first: Int, $after: String) {
