@@ -30,17 +30,20 @@ const CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED
 export function withoutInputValues(message: string, code?: string): string {
   // A syntax error names the token it stopped at: a string token is shown without its text.
   if (code === 'GRAPHQL_PARSE_FAILED') return message.replace(/(?:Block)?String "(?:[^"\\]|\\.)*"/g, 'a string');
-  for (const marker of [' got invalid value', ' cannot represent', ', found ', 'Value "']) {
+  for (const [marker, instead] of VALUE_MARKERS) {
     const at = message.indexOf(marker);
-    if (at < 0) continue;
-    const head = message.slice(0, at);
-    if (marker === ' got invalid value') return `${head} has an invalid value.`;
-    if (marker === ' cannot represent') return `${head} cannot represent the value given.`;
-    if (marker === ', found ') return `${head}, found a value of another type.`;
-    return `${head}A value given is not allowed here.`;
+    if (at >= 0) return `${message.slice(0, at)}${instead}`;
   }
   return message;
 }
+
+/** Where graphql-js starts quoting an input in a message, and what replaces the rest of the message. */
+const VALUE_MARKERS: readonly [string, string][] = [
+  [' got invalid value', ' has an invalid value.'],
+  [' cannot represent', ' cannot represent the value given.'],
+  [', found ', ', found a value of another type.'],
+  ['Value "', 'A value given is not allowed here.'],
+];
 
 /** Query errors carry the REST problem type in extensions; unexpected errors never show their message. */
 export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
