@@ -472,8 +472,19 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
       ],
     ];
     const before = await compiled();
+    // Access history is a projection: the accesses of the tests before may still be arriving, and a
+    // page that grows between the three runs would differ for that reason alone. Wait until every
+    // decision of this project in the store is in the read model.
+    const projected = async () => {
+      const mine = (await allEvents(t.infra.eventStore)).filter(
+        (e) => (e.type === 'SecretAccessed' || e.type === 'SecretAccessDenied') && (e.streamName === `access-${P}` || e.streamName.startsWith(`access-${P}/`)),
+      ).length;
+      const { rows } = await t.infra.sql.query<{ n: string }>('SELECT count(*)::text AS n FROM rm_access_history WHERE project_id = $1', [P]);
+      return Number(rows[0].n) === mine;
+    };
     try {
       for (const [who, query, variables] of cases) {
+        expect(await eventually(projected, (ok) => ok, 20_000)).toBe(true);
         const runs: { status: number; body: string; denials: number }[] = [];
         for (let i = 0; i < 3; i++) {
           const before = denials;
