@@ -217,8 +217,9 @@ describe('auditor, embedded profile: OCSF records, Merkle log, checkpoints, evid
     // Later scans record nothing more, and the grants read model notes it.
     await sleep(2500);
     expect(await expiredRecords()).toHaveLength(1);
-    const { rows } = await t.infra.sql.query<{ expiry_recorded_at: unknown }>('SELECT expiry_recorded_at FROM rm_grants WHERE grant_id = $1', [g.body.grantId]);
-    expect(rows[0].expiry_recorded_at).not.toBeNull();
+    // rm_grants is the projector's, not the auditor's: wait for it as for any projection.
+    const recordedAt = async () => (await t.infra.sql.query<{ expiry_recorded_at: unknown }>('SELECT expiry_recorded_at FROM rm_grants WHERE grant_id = $1', [g.body.grantId])).rows[0]?.expiry_recorded_at ?? null;
+    expect(await eventually(recordedAt, (v) => v !== null, 10_000)).not.toBeNull();
   }, 30_000);
 
   it('no secret value in the audit file, the log table, any served record or any log line', async () => {

@@ -25,6 +25,8 @@ describe('scope globs through the API, embedded profile', () => {
       expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name, value: 'v', environment })).status).toBe(201);
     }
     expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'MAIN_ONLY', value: 'v', branch: 'main' })).status).toBe(201);
+    // The list is a projection (rm_secrets): wait until it holds the three secrets before a test reads it.
+    await eventually(() => http.get(`/v1/projects/${P}/secrets`).set(auth(owner)), (r) => r.body?.items?.length === 3, 20_000);
   }, 60_000);
   afterAll(async () => {
     await t?.close();
