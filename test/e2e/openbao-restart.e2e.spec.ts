@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import vault from 'node-vault';
 import request from 'supertest';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
+import { ProjectorModule } from '../../apps/projector/src/projector.module';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
 import { PrivateOpenBao, startPrivateOpenBao } from '../support/private-openbao';
@@ -78,7 +79,8 @@ if (!DATABASE_URL || !process.env.BAO_ADDR) {
       // The projector rendered the role: the job reads directly.
       expect(await eventually(() => directRead('OLD_TOKEN').catch(() => ''), (v) => v === `${CANARY}-old-2`, 20_000)).toBe(`${CANARY}-old-2`);
       expect((await eventually(() => http.get('/readyz'), (r) => r.status === 200, 20_000)).status).toBe(200);
-      const before = await rows();
+      // The read model is a projection of its own (the role above is the reconciler's): wait for it.
+      const before = await eventually(rows, (r) => JSON.stringify(r) === JSON.stringify([{ t: 'secrets', n: '1' }, { t: 'versions', n: '2' }]), 20_000);
       expect(before).toEqual([{ t: 'secrets', n: '1' }, { t: 'versions', n: '2' }]);
 
       await bao.restartEmpty();
@@ -120,5 +122,45 @@ if (!DATABASE_URL || !process.env.BAO_ADDR) {
       expect((await http.post(`/v1/projects/${P}/secrets/OLD_TOKEN/access`).set(auth(job)).send({})).body.value).toBe(`${CANARY}-old-3`);
       expect(t.logs.some((l) => l.includes(CANARY))).toBe(false);
     }, 120_000);
+
+    // Issue 18, 14: in the moment before the projector enables the JWT mount again (held here, so the
+    // moment lasts), OpenBao answers "no handler for route" (404) and then, mount enabled but not yet
+    // configured, "could not load configuration" (400). Neither is a refusal or a missing value: both
+    // are 503 with Retry-After, never a 500 (was: 500, "OpenBao 404: no handler for route …").
+    it('a CI job access while the JWT mount is missing or not configured yet answers 503 + Retry-After, and works once the projector set it up', async () => {
+      expect((await create('MOUNT_GONE', `${CANARY}-mg`)).status).toBe(201);
+      expect(await eventually(() => directRead('MOUNT_GONE').catch(() => ''), (v) => v === `${CANARY}-mg`, 20_000)).toBe(`${CANARY}-mg`);
+      const reconciler = t.app.get(ProjectorModule).reconciler;
+      const schedule = reconciler.schedule.bind(reconciler);
+      reconciler.stop();
+      reconciler.schedule = () => undefined; // the projector is "slow": it does not set the mount up until released below
+      await reconciler.idle();
+      const jobAccess = () => http.post(`/v1/projects/${P}/secrets/MOUNT_GONE/access`).set(auth(job)).send({});
+      const seen: unknown[] = [];
+      try {
+        await root().disableAuth({ mount_point: MOUNT });
+        const gone = await jobAccess();
+        await root().enableAuth({ mount_point: MOUNT, type: 'jwt' });
+        const unconfigured = await jobAccess();
+        for (const [what, r] of [['mount missing', gone], ['mount not configured', unconfigured]] as const) {
+          const valueInBody = JSON.stringify(r.body).includes(CANARY);
+          seen.push({ what, status: r.status, retryAfter: r.headers['retry-after'] !== undefined, problem: /problem\+json/.test(String(r.headers['content-type'])), valueInBody, detail: r.body.detail });
+        }
+      } finally {
+        reconciler.schedule = schedule;
+        reconciler.watchPrepared(2_000);
+        schedule(0);
+      }
+      expect(seen).toEqual([
+        { what: 'mount missing', status: 503, retryAfter: true, problem: true, valueInBody: false, detail: expect.any(String) },
+        { what: 'mount not configured', status: 503, retryAfter: true, problem: true, valueInBody: false, detail: expect.any(String) },
+      ]);
+      // Each is recorded as not delivered, and the projector's set-up makes the job's access work again.
+      const trail = await t.infra.eventStore.readStream(`access-${P}/MOUNT_GONE`);
+      expect(trail.filter((e) => e.type === 'SecretValueNotDelivered').map((e) => e.data.reason)).toEqual(['value-store-unavailable', 'value-store-unavailable']);
+      const back = await eventually(jobAccess, (r) => r.status === 200, 20_000, 100);
+      expect([back.status, back.body.value]).toEqual([200, `${CANARY}-mg`]);
+      expect(t.logs.filter((l) => l.includes('"level":"error"') && l.includes('unhandled error'))).toEqual([]);
+    }, 60_000);
   });
 }

@@ -9,7 +9,8 @@ import { PROBLEM_BASE, ProblemDetails, ProblemException, problems } from './prob
 
 const STATUS_FOR_DOMAIN: Record<DomainError['kind'], number> = { 'not-found': 404, 'already-exists': 409, conflict: 409, invalid: 400, forbidden: 403 };
 
-const isUnavailable = (e: unknown) => e instanceof StoreUnavailableError || (e instanceof BaoError && (e.status === undefined || e.status >= 500));
+// OpenBao unreachable, a 5xx, or an answer that means "not set up yet" (a mount missing after a restart): 503 (BaoError.unavailable).
+const isUnavailable = (e: unknown) => e instanceof StoreUnavailableError || (e instanceof BaoError && e.unavailable);
 
 /** The problem an application error stands for (REST here, GraphQL in graphql/errors.ts); undefined for anything else. */
 export function knownProblem(e: unknown): ProblemException | undefined {

@@ -7,6 +7,7 @@ import {
   Principal,
   purposeError,
   SecretAccessed,
+  SecretAccessDenied,
   SecretScope,
   SecretValueMissingError,
   SecretValueStore,
@@ -17,12 +18,12 @@ import { ciRoleName, directlyReadable } from '@app/domain/openbao/policy-rendere
 import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
 import { describeError, JsonLogger } from '@app/infra/logging/logger';
 import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
-import { isStatus } from '@app/infra/openbao/bao-client';
+import { isAnswer } from '@app/infra/openbao/bao-client';
 import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
 import { Metrics } from '@app/infra/observability/metrics';
 import { AccessControl } from '../application/access-control';
 import { CommandContext, envelope } from '../application/event-envelope';
-import { problems } from '../http/problem';
+import { ProblemException, problems } from '../http/problem';
 import { SecretStates } from './secret-states';
 
 // Reading secret values: one secret (POST .../secrets/{name}/access) or many in one call
@@ -91,19 +92,33 @@ export class SecretAccess {
     // A bad purpose is a 400, but a probe is still audited: decide without it, record the denials, then refuse.
     const badPurpose = purposeError(purpose);
     const denied: AccessOutcome['denied'] = [];
+    const denials: SecretAccessDenied[] = [];
     const grants: Grant[] = [];
+    // Every name decided first; then the denials recorded.
     for (const [i, name] of names.entries()) {
       const secret = states[i].state;
       const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose: badPurpose ? null : purpose }, metadata: { now: ctx.now, actor: ctx.actor } }, { secret, policy: policy.state });
       if (decision.type === 'SecretAccessDenied') {
-        // Each denied name is its own event; the call spends one unit of the denial rate, not one per name.
-        await this.access.recordDenial(decision, ctx, { countsAgainstRate: denied.length === 0 });
+        denials.push(decision);
         denied.push({ name, reason: decision.data.reason });
         continue;
       }
       if (secret.status !== 'active') throw new Error('unreachable: decideAccess denies a secret that is not active');
       grants.push({ name, version: secret.version, valueRef: secret.valueRef, scope: secret.scope, changedAt: secret.updatedAt, event: envelope(decision satisfies SecretAccessed, ctx) });
     }
+    // Each denied name is its own event and spends one unit of the denial rate (past it, the names fold into one
+    // rate-limited summary). Only a call whose first denial is already over the rate is a 429, so a batch's own
+    // denials never refuse its allowed names; the names of a refused call are still counted in the summary.
+    let refusal: ProblemException | undefined;
+    for (const [k, d] of denials.entries()) {
+      try {
+        await this.access.recordDenial(d, ctx, { mayRefuse: k === 0 });
+      } catch (e) {
+        if (k === 0 && e instanceof ProblemException && e.problem.status === 429) refusal = e;
+        else throw e;
+      }
+    }
+    if (refusal) throw refusal;
     if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
     if (grants.length === 0) return { items: [], denied };
     // The values leave only after every SecretAccessed is durable; if that append fails the caller gets 503 and no value.
@@ -161,14 +176,14 @@ export class SecretAccess {
                 try {
                   results[i] = await read(grants[i].valueRef, grants[i].event.eventId);
                 } catch (e) {
-                  if (isStatus(e, 400, 403)) refused.push(i);
+                  if (isAnswer(e, 400, 403)) refused.push(i);
                   else results[i] = await this.classify(req, grants[i], e);
                 }
               }),
             ),
           );
         } catch (e) {
-          if (!isStatus(e, 400, 403)) {
+          if (!isAnswer(e, 400, 403)) {
             for (const i of idx) results[i] = await this.classify(req, grants[i], e);
             return;
           }

@@ -3,13 +3,33 @@ import { readFileSync } from 'node:fs';
 import vault from 'node-vault';
 import { brokerMarker } from '@app/domain/openbao-audit';
 
+/**
+ * OpenBao's own messages that mean "not set up (yet)", not "no": a mount that is not there (an
+ * OpenBao restarted empty, before the projector enabled it again), a JWT mount without its config
+ * yet, a sealed server. Such an answer is a 503 with Retry-After for our clients, whatever its status.
+ */
+const NOT_SET_UP = [/^no handler for route\b/i, /^could not load configuration$/i, /\bis sealed\b/i, /^local node not active\b/i];
+
 /** An OpenBao answer other than 2xx. `status` is the HTTP status; the message holds no request data. */
 export class BaoError extends Error {
   constructor(readonly status: number | undefined, readonly errors: string[]) {
     super(`OpenBao ${status ?? 'unreachable'}${errors.length ? `: ${errors.join('; ')}` : ''}`);
     this.name = 'BaoError';
   }
+
+  /** Unreachable, a 5xx, or an answer that says OpenBao is not set up yet (see NOT_SET_UP): retry later. */
+  get unavailable(): boolean {
+    return this.status === undefined || this.status >= 500 || this.notSetUp;
+  }
+
+  /** OpenBao answered that a mount or its config is missing, or that it is sealed: not a refusal, not a missing value. */
+  get notSetUp(): boolean {
+    return this.errors.some((m) => NOT_SET_UP.some((re) => re.test(m)));
+  }
 }
+
+/** Whether `e` is an OpenBao answer meaning "retry later" (unreachable, 5xx, not set up yet). */
+export const isBaoUnavailable = (e: unknown): boolean => e instanceof BaoError && e.unavailable;
 
 /**
  * Sent on every request the service makes (its own token and the job tokens it brokers) when it
@@ -68,3 +88,5 @@ export async function bao<T>(call: () => Promise<T>): Promise<T> {
 }
 
 export const isStatus = (e: unknown, ...codes: number[]) => e instanceof BaoError && e.status !== undefined && codes.includes(e.status);
+/** A refusal or an absence OpenBao means (these statuses), not one of its "not set up yet" answers. */
+export const isAnswer = (e: unknown, ...codes: number[]) => isStatus(e, ...codes) && !(e as BaoError).notSetUp;

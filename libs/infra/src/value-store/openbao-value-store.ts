@@ -1,7 +1,7 @@
 import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { randomBytes } from 'node:crypto';
 import { kvValuePath } from '@app/domain/openbao/policy-renderer';
-import { bao, BaoClient, baoClient, isStatus } from '../openbao/bao-client';
+import { bao, BaoClient, baoClient, isAnswer, isStatus } from '../openbao/bao-client';
 
 // Secret values in OpenBao KV v2, one KV secret per value version:
 // `<prefix>/<project>/<NAME>/<scope hash>-<nonce>`, written once with check-and-set 0 (create only),
@@ -116,7 +116,8 @@ export class OpenBaoValueStore implements SecretValueStore {
       if (typeof v !== 'string') throw new SecretValueMissingError(valueRef);
       return v;
     } catch (e) {
-      if (isStatus(e, 404)) throw new SecretValueMissingError(valueRef);
+      // A 404 of a KV mount that is not there (yet) is "retry later", not "this value is gone".
+      if (isAnswer(e, 404)) throw new SecretValueMissingError(valueRef);
       throw e;
     }
   }
