@@ -9,7 +9,7 @@ import {
   requireProjectId,
   requireString,
 } from '../invariants';
-import { isRole, Role } from '../roles';
+import { Action, isRole, Role, ROLE_ACTIONS } from '../roles';
 import { CommandMetadata } from '../secret/secret';
 
 export interface GrantPrincipal {
@@ -103,9 +103,17 @@ export function isGrantActive(g: Grant, now: string): boolean {
   return g.revokedAt === null && (g.expiresAt === null || Date.parse(now) < Date.parse(g.expiresAt));
 }
 
-/** An owner grant that is unnarrowed and in force: what keeps a project administrable. */
+/**
+ * Actions a grant gives. A break-glass grant never manages grants (issue 18): through it the
+ * breaker could grant themself a standing owner grant and revoke the reviewers of the break-glass.
+ */
+export function grantActions(g: Pick<Grant, 'role' | 'breakGlass'>): readonly Action[] {
+  return g.breakGlass === true ? ROLE_ACTIONS[g.role].filter((a) => a !== 'manage-grants') : ROLE_ACTIONS[g.role];
+}
+
+/** An owner grant that is unnarrowed, in force and not a break-glass: what keeps a project administrable. */
 function isFullOwner(g: Grant, now: string): boolean {
-  return g.role === 'owner' && g.environment === null && g.branch === null && isGrantActive(g, now);
+  return g.role === 'owner' && g.breakGlass !== true && g.environment === null && g.branch === null && isGrantActive(g, now);
 }
 
 export function hasActiveOwner(state: AccessPolicyState, now: string): boolean {

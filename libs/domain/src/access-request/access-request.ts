@@ -13,6 +13,7 @@ import {
   AccessPolicyEvent,
   AccessPolicyState,
   Grant,
+  grantActions,
   isGrantActive,
   RoleGranted,
 } from '../access-policy/access-policy';
@@ -26,7 +27,7 @@ import {
   requireProjectId,
   requireString,
 } from '../invariants';
-import { isRole, Role, ROLE_ACTIONS } from '../roles';
+import { isRole, Role } from '../roles';
 import { CommandMetadata } from '../secret/secret';
 
 export const ACCESS_REQUEST_LIMITS = {
@@ -300,7 +301,7 @@ export function fourEyesRefusal(
       isGrantActive(g, now) &&
       g.environment === null &&
       g.branch === null &&
-      ROLE_ACTIONS[g.role].includes('manage-grants') &&
+      grantActions(g).includes('manage-grants') &&
       appliesTo(g, actor.id, actor.groups),
   );
   if (managing.length === 0) return 'no-manage-grants';

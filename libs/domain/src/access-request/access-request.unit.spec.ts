@@ -260,3 +260,24 @@ describe('The project policy stream keeps grant behaviour', () => {
 
   it('isGrantActive still ends a time-boxed grant at its expiry', () => expect(isGrantActive({ ...(fold(projectPolicyDecider, owners).grants.get('g-alice')!), expiresAt: at(5) }, at(5))).toBe(false));
 });
+
+describe('A break-glass grant manages nothing (issue 18 item 5)', () => {
+  const carolP = { kind: 'user' as const, id: 'carol', groups: [], admin: false };
+  const bgOwner = granted('bg1', { type: 'user', id: 'carol' }, 'owner', { expiresAt: at(900), grantedBy: 'carol', grantedAt: t0, breakGlass: true });
+  const broken = [...owners, carolBg, invoked, bgOwner];
+
+  it('gives its holder no manage-grants (no grant, revoke, approve, deny or review through it), but reads and writes secrets', () => {
+    const state = fold(projectPolicyDecider, broken);
+    expect(authorize(carolP, state, 'manage-grants', { projectId: 'p' }, at(10)).allowed).toBe(false);
+    expect(authorize(carolP, state, 'read', { projectId: 'p', name: 'DB', environment: null, branch: null, protectedOnly: false }, at(10)).allowed).toBe(true);
+  });
+
+  it('does not make an approver of another user\'s request (no-manage-grants)', () =>
+    spec.given([...broken, requested({ requester: { type: 'user', id: 'dave' }, requesterGroups: [] })]).when(approve('carol', at(10))).thenThrows('no-manage-grants', 'forbidden'));
+
+  it('is not an owner that lets the real owners go: the last real owner stays while it lasts', () =>
+    spec
+      .given([granted('g-alice', { type: 'user', id: 'alice' }, 'owner', { expiresAt: at(5000) }), carolBg, invoked, bgOwner])
+      .when({ type: 'RevokeRole', data: { grantId: 'g-alice' }, metadata: as('bob', at(10)) })
+      .thenThrows('last-owner', 'conflict'));
+});

@@ -1,8 +1,8 @@
 import { AbilityBuilder, MatchConditions, PureAbility, subject as asSubject } from '@casl/ability';
-import { AccessPolicyState, Grant, hasActiveOwner, isGrantActive } from '../access-policy/access-policy';
+import { AccessPolicyState, Grant, grantActions, hasActiveOwner, isGrantActive } from '../access-policy/access-policy';
 import { globCovers, globMatches } from '../glob';
 import { CiJobPrincipal, Principal, UserPrincipal } from '../principal';
-import { Action, PROJECT_ACTIONS, ROLE_ACTIONS, Role, SECRET_ACTIONS } from '../roles';
+import { Action, PROJECT_ACTIONS, Role, SECRET_ACTIONS } from '../roles';
 
 /** The fields of a secret that authorization looks at (its scope, never its value). */
 export interface SecretSubject {
@@ -81,7 +81,7 @@ export function defineAbilityFor(principal: Principal, projectId: string, policy
   for (const g of grants) {
     if (!isGrantActive(g, now) || !grantAppliesTo(g, principal)) continue;
     const narrowed = g.environment !== null || g.branch !== null;
-    for (const action of ROLE_ACTIONS[g.role]) {
+    for (const action of grantActions(g)) {
       if (SECRET_ACTIONS.includes(action)) {
         const cond = (s: SecretSubject) => s.projectId === projectId && grantCoversSecret(g, s);
         can(action, 'Secret', cond as unknown as MatchConditions).because(g.grantId);
@@ -161,7 +161,7 @@ function explainDenial(
     return scopeMismatch(principal, target) ?? 'no-grant';
   }
   const mine = [...policy.grants.values()].filter((g) => grantAppliesTo(g, principal));
-  const withAction = mine.filter((g) => (ROLE_ACTIONS[g.role] as readonly string[]).includes(action));
+  const withAction = mine.filter((g) => (grantActions(g) as readonly string[]).includes(action));
   const inForce = withAction.filter((g) => isGrantActive(g, now));
   if (inForce.length > 0) return 'scope-mismatch';
   if (withAction.some((g) => g.revokedAt !== null)) return 'grant-revoked';

@@ -158,3 +158,13 @@ describe('authorize: CI jobs', () => {
     expect(authorize(job, noGrants, 'manage-grants', { projectId: 'p' }, now).allowed).toBe(false);
   });
 });
+
+describe('authorize: a break-glass owner grant (issue 18 item 5)', () => {
+  it('reads, writes and reads audit, but never manages grants', () => {
+    const state = policy(grant('bg', 'owner', { breakGlass: true, expiresAt: '2026-06-01T13:00:00.000Z' }));
+    expect(authorize(alice, state, 'read', plain, now).allowed).toBe(true);
+    expect(authorize(alice, state, 'update', plain, now).allowed).toBe(true);
+    expect(authorize(alice, state, 'read-audit', { projectId: 'p' }, now).allowed).toBe(true);
+    expect(authorize(alice, state, 'manage-grants', { projectId: 'p' }, now)).toEqual({ allowed: false, reason: 'role-lacks-action' });
+  });
+});
