@@ -136,11 +136,11 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
     expect(recorded.map((e) => e.data.name).sort()).toEqual(names);
   });
 
-  it("one job's batch of denied names spends one unit of the denial budget, and never another job's on the same ref", async () => {
+  it("one job's batch of denied names spends its own denial budget, never another job's on the same ref", async () => {
     const ref = `budget-${randomUUID().slice(0, 8)}`;
     const noisy = await t.ciToken({ project: P, ref, pipeline: '9', job: '90' });
     const many = await batch(noisy, { names: Array.from({ length: 61 }, (_, i) => `NOPE_${i}`) });
-    expect(many.status).toBe(200); // 61 denials of one call: one unit of the 60 a minute
+    expect(many.status).toBe(200); // 61 denials of one call: 60 recorded, the 61st folded; its own denials never make it a 429
     expect(many.body.denied).toHaveLength(61);
     // Another job on the same ref (same `sub`) still has its own budget, and its allowed name is served.
     const other = await t.ciToken({ project: P, ref, pipeline: '9', job: '91' });
@@ -245,4 +245,74 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
       }
     });
   }
+});
+
+// Issue 18 item 3: a batch of 100 denied names spent one unit of the denial rate but recorded 100
+// SecretAccessDenied, so a stranger wrote 100x the rate in permanent audit records. Each denied
+// name spends a unit; past the rate the names of a call fold into one rate-limited summary, and
+// only a call made when the budget is already spent is a 429 (a96b374: a batch's own denials never
+// turn its allowed names into a 429).
+describe.each(profiles)('batch access: the denial records one principal causes stay within the denial rate (%s profile)', (_profile, envOf) => {
+  const RATE = 20;
+  const WINDOW_SECONDS = 2;
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  const P = `batch-rate-${randomUUID().slice(0, 8)}`;
+  const auth = (x: string) => ({ Authorization: `Bearer ${x}` });
+  const batch = (token: string, body: unknown) => http.post(`/v1/projects/${P}/secrets/access`).set(auth(token)).send(body as object);
+  /** Every denial record (SecretAccessDenied in the names' logs, SecretAccessDenialsSuppressed in the project's) of one principal id. */
+  const recordsOf = async (principalId: string, names: string[]) => {
+    const logs = await Promise.all([`access-${P}`, ...names.map((n) => `access-${P}/${n}`)].map((s) => t.infra.eventStore.readStream(s)));
+    const mine = logs.flat().filter((e) => (e.data as { principal?: { id?: string } }).principal?.id === principalId);
+    return {
+      denied: mine.filter((e) => e.type === 'SecretAccessDenied'),
+      summaries: mine.filter((e) => e.type === 'SecretAccessDenialsSuppressed').map((e) => e.data as { count: number; rateLimited: number; reason: string }),
+    };
+  };
+
+  beforeAll(async () => {
+    t = await startEmbedded({ env: { ...envOf(), DENIAL_RATE_PER_MINUTE: String(RATE), DENIAL_SUMMARY_WINDOW_SECONDS: String(WINDOW_SECONDS) } });
+    http = request(t.app.getHttpServer());
+    const admin = await t.userToken('root', { admin: true });
+    const owner = await t.userToken('olive');
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: 'SHARED_A', value: 'shared-a' })).status).toBe(201);
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('a stranger sending batches of 100 denied names records at most the rate of SecretAccessDenied, the rest folded into rate-limited summaries', async () => {
+    const who = `eve-${randomUUID().slice(0, 8)}`;
+    const stranger = await t.userToken(who);
+    const names = (b: number) => Array.from({ length: 100 }, (_, i) => `RATE_${b}_${i}`);
+    const started = Date.now();
+    const statuses: number[] = [];
+    for (let b = 0; b < 3; b++) statuses.push((await batch(stranger, { names: names(b) })).status);
+    const all = [0, 1, 2].flatMap(names);
+    const now = await recordsOf(who, all);
+    // Before the fix: [200, 200, 200] and 300 SecretAccessDenied (100 per call, one unit of the rate per call).
+    expect({ statuses, denied: now.denied.length }).toEqual({ statuses: [200, 429, 429], denied: RATE });
+    // Nothing is lost: the 80 names past the rate of the first call are counted in the rate-limited summary (the 429 calls too).
+    const later = await eventually(() => recordsOf(who, all), (r) => r.summaries.reduce((n, s) => n + s.count, 0) >= 80 + 200, 15_000);
+    expect(later.denied).toHaveLength(RATE);
+    expect(later.summaries.reduce((n, s) => n + s.count, 0)).toBe(80 + 200);
+    expect(later.summaries.every((s) => s.reason === 'rate-limited' && s.count === s.rateLimited)).toBe(true);
+    // The records: the rate, plus one summary per closed summary window.
+    expect(later.summaries.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000 / WINDOW_SECONDS) + 1);
+  }, 30_000);
+
+  it("a batch's own denials never turn its allowed names into a 429; the next call with a denial, once the rate is spent, is one", async () => {
+    const job = await t.ciToken({ project: P, ref: `rate-${randomUUID().slice(0, 8)}`, pipeline: '31', job: '310' });
+    const missing = Array.from({ length: 40 }, (_, i) => `GONE_${i}`);
+    const first = await batch(job, { names: ['SHARED_A', ...missing] });
+    expect({ status: first.status, items: first.body.items?.map((i: { name: string }) => i.name), denied: first.body.denied?.length }).toEqual({ status: 200, items: ['SHARED_A'], denied: 40 });
+    const second = await batch(job, { names: ['SHARED_A', 'GONE_X'] });
+    expect(second.status).toBe(429);
+    expect(Number(second.headers['retry-after'])).toBeGreaterThan(0);
+    expect(second.text).not.toContain('shared-a');
+    // A call with no denial is still served.
+    expect((await batch(job, { names: ['SHARED_A'] })).status).toBe(200);
+    // Its 40 denials: RATE recorded one by one, the rest counted in a summary.
+    const logs = await Promise.all(missing.map((n) => t.infra.eventStore.readStream(`access-${P}/${n}`)));
+    expect(logs.flat().filter((e) => e.type === 'SecretAccessDenied' && (e.data as { principal: { jobId?: string } }).principal.jobId === '310')).toHaveLength(RATE);
+  });
 });

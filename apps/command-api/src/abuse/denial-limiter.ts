@@ -41,37 +41,43 @@ export class DenialLimiter {
    * One denial. record: append it as a SecretAccessDenied (the first of its window);
    * retryAfterSeconds: the principal is over its rate (answer 429). Not recorded denials are
    * folded into a summary that flushDue hands out once its window closes.
+   *
+   * Every denial spends one unit of the principal's rate, each denied name of a batch included, and
+   * only denials within the rate are recorded or folded into their own summary; past it, they all
+   * fold into the principal's one rate-limited summary of the window. So the records a principal
+   * causes per rate window are at most the rate (each recorded denial and each summary of identical
+   * ones is paid for by a unit), plus one rate-limited summary per summary window, whatever the
+   * batch size. `mayRefuse: false` (the later names of one batch call): over the rate, the denial is
+   * folded but never answered with a 429, so a batch's own denials never refuse its allowed names.
    */
-  observe(principal: PrincipalRecord, projectId: string, reason: DenialReason, nowMs: number, opts: { name?: string | null; countsAgainstRate?: boolean } = {}): DenialVerdict {
+  observe(principal: PrincipalRecord, projectId: string, reason: DenialReason, nowMs: number, opts: { name?: string | null; mayRefuse?: boolean } = {}): DenialVerdict {
     const who = budgetKey(principal);
     let r = this.rate.get(who);
     if (!r || r.resetAt <= nowMs) this.rate.set(who, (r = { resetAt: nowMs + 60_000, used: 0 }));
-    // A batch access is one request: its first denial counts against the rate, the others of the call do not.
-    if (opts.countsAgainstRate !== false) r.used++;
+    r.used++;
     const over = r.used > this.ratePerMinute;
-    const retryAfterSeconds = over ? Math.max(1, Math.ceil((r.resetAt - nowMs) / 1000)) : null;
     const at = new Date(nowMs).toISOString();
+    if (over) {
+      // Over the rate: one fold per principal and window, whatever the project, reason or name.
+      const overflowKey = `${who}\u0000*`;
+      let o = this.folds.get(overflowKey);
+      if (!o || o.closesAt <= nowMs) {
+        o = this.newFold(nowMs, projectId, principal, 'rate-limited', at);
+        this.folds.set(overflowKey, o);
+      }
+      this.fold(o, projectId, at, true);
+      return { record: false, retryAfterSeconds: opts.mayRefuse === false ? null : Math.max(1, Math.ceil((r.resetAt - nowMs) / 1000)) };
+    }
     // Identical = same principal, project, reason AND secret: denials of different secrets are each recorded.
     const key = `${who}\u0000${projectId}\u0000${reason}\u0000${opts.name ?? ''}`;
     const open = this.folds.get(key);
     if (open && open.closesAt > nowMs) {
-      this.fold(open, projectId, at, over);
-      return { record: false, retryAfterSeconds };
+      this.fold(open, projectId, at, false);
+      return { record: false, retryAfterSeconds: null };
     }
-    if (!over) {
-      // The first of its window: recorded as today; later identical ones fold into this entry.
-      this.folds.set(key, this.newFold(nowMs, projectId, principal, reason, at));
-      return { record: true, retryAfterSeconds: null };
-    }
-    // Over the rate on a new key (e.g. invented project ids): one fold per principal and window.
-    const overflowKey = `${who}\u0000*`;
-    let o = this.folds.get(overflowKey);
-    if (!o || o.closesAt <= nowMs) {
-      o = this.newFold(nowMs, projectId, principal, 'rate-limited', at);
-      this.folds.set(overflowKey, o);
-    }
-    this.fold(o, projectId, at, true);
-    return { record: false, retryAfterSeconds };
+    // The first of its window: recorded as today; later identical ones fold into this entry.
+    this.folds.set(key, this.newFold(nowMs, projectId, principal, reason, at));
+    return { record: true, retryAfterSeconds: null };
   }
 
   /** Summaries of the windows closed by nowMs (all of them with everything = true, at shutdown). */

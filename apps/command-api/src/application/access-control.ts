@@ -68,13 +68,13 @@ export class AccessControl implements OnModuleDestroy {
   }
 
   /** Appends a denial to the project's access log. If even that fails, the request fails (503), and still nothing is allowed. */
-  async recordDenial(event: SecretAccessDenied, ctx: CommandContext, opts: { countsAgainstRate?: boolean } = {}): Promise<void> {
+  async recordDenial(event: SecretAccessDenied, ctx: CommandContext, opts: { mayRefuse?: boolean } = {}): Promise<void> {
     this.metrics.accessDecisions.inc({ decision: 'denied', reason: event.data.reason });
     // Bounded: the first identical denial of a window is recorded, the rest are folded into one
     // summary; a principal over its denial rate gets 429 (same budget for every project, known
     // or invented, so the answer never tells a stranger whether a project exists).
     await this.flush(false);
-    const v = this.limiter.observe(event.data.principal, event.data.projectId, event.data.reason, Date.parse(ctx.now) || Date.now(), { name: event.data.name, countsAgainstRate: opts.countsAgainstRate });
+    const v = this.limiter.observe(event.data.principal, event.data.projectId, event.data.reason, Date.parse(ctx.now) || Date.now(), { name: event.data.name, mayRefuse: opts.mayRefuse });
     if (v.retryAfterSeconds !== null) {
       throw new ProblemException(
         { type: `${PROBLEM_BASE}too-many-requests`, title: 'Too many requests', status: 429, detail: 'too many denied requests; retry later', reason: 'denial-rate' },
