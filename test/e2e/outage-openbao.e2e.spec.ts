@@ -111,5 +111,38 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN) {
       const trail = await t.infra.eventStore.readStream(`access-${P}/BEFORE_B`);
       expect(trail.map((e) => e.type)).toContain('SecretValueNotDelivered');
     });
+
+    // Issue 18, 15: once the first requests found OpenBao black-holed, every later create and access
+    // answers 503 at once (the circuit breaker, probed in the background) instead of waiting out the
+    // 10 s call timeout each (before: ~10 s every one). Generous bounds; the figures are logged.
+    it('after the first requests found OpenBao silent, each next create and access answers 503 in well under the call timeout, and all work within 5 s of its return', async () => {
+      proxy.blackhole();
+      const next: { what: string; status: number; ms: number }[] = [];
+      let first: Awaited<ReturnType<typeof timed>>[];
+      try {
+        first = await Promise.all([timed('create', () => create('FAST_1')), timed('access', () => access('BEFORE_A')), timed('job access', () => accessAsJob('BEFORE_B'))]);
+        for (let k = 0; k < 4; k++) {
+          for (const r of [await timed('create', () => create(`FAST_NEXT_${k}`)), await timed('access', () => access('BEFORE_A')), await timed('job access', () => accessAsJob('BEFORE_B'))]) {
+            next.push({ what: r.what, status: r.status, ms: r.ms });
+            expect({ k, what: r.what, status: r.status, retryAfter: r.retryAfter !== undefined, fast: r.ms < 3_000 }).toEqual({ k, what: r.what, status: 503, retryAfter: true, fast: true });
+            expect(JSON.stringify(r.body)).not.toContain(MARK);
+          }
+        }
+      } finally {
+        proxy.forward();
+      }
+      const backAt = Date.now();
+      console.log(`OpenBao black-hole (breaker): first ${JSON.stringify(first.map(({ what, status, ms }) => ({ what, status, ms })))}, next ${next.length} requests ${JSON.stringify(next.map((r) => r.ms))} ms`);
+      for (const r of first) expect({ what: r.what, status: r.status, retryAfter: r.retryAfter !== undefined, inBound: r.ms < 8_000 }).toEqual({ what: r.what, status: 503, retryAfter: true, inBound: true });
+      const recovered = await eventually(
+        async () => [(await create(`AFTER_FAST_${Date.now()}`)).status, (await accessAsJob('BEFORE_B')).status, (await request(t.app.getHttpServer()).get('/readyz')).status],
+        (st) => st.every((x) => x === 201 || x === 200),
+        5_000,
+        100,
+      );
+      const recoveredMs = Date.now() - backAt;
+      console.log(`OpenBao black-hole (breaker): create 201, job access 200 and /readyz 200 ${recoveredMs} ms after OpenBao answered again`);
+      expect(recovered).toEqual([201, 200, 200]);
+    });
   });
 }

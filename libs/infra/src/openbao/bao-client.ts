@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 // node-vault: the maintained HTTP client for the Vault API, which OpenBao keeps.
 import vault from 'node-vault';
 import { brokerMarker } from '@app/domain/openbao-audit';
+import { CircuitBreaker } from '../resilience/circuit-breaker';
 
 /**
  * OpenBao's own messages that mean "not set up (yet)", not "no": a mount that is not there (an
@@ -46,9 +47,46 @@ export type BaoClient = vault.client & {
   readBrokered(path: string, accessEventId: string): Promise<any>;
 };
 
+/** node-vault's error of a call that got no answer (refused, reset, timed out) or a 5xx: OpenBao may be down. */
+function isBaoOutage(e: unknown): boolean {
+  const err = e as { response?: { statusCode?: number }; code?: unknown };
+  const status = err?.response?.statusCode;
+  return status === undefined ? typeof err?.code === 'string' : status >= 500;
+}
+
+const breakers = new Map<string, CircuitBreaker>();
+/**
+ * One circuit breaker per OpenBao address, shared by the service's clients and the job clients it
+ * makes (issue 18, 15; libs/infra/src/resilience/circuit-breaker.ts): a call with no answer (or
+ * still waiting after 1 s) makes it probe `sys/health` (2 s bound); a failed probe answers every
+ * waiting and every new call with "unavailable" (503) at once until a probe, every 250 ms, succeeds.
+ */
+export function baoBreaker(endpoint: string): CircuitBreaker {
+  let b = breakers.get(endpoint);
+  if (!b) {
+    b = new CircuitBreaker({
+      name: 'OpenBao',
+      isOutage: isBaoOutage,
+      // Shaped like node-vault's own errors, so bao() makes it a BaoError(503): unavailable, with a reason.
+      unavailable: (detail) => Object.assign(new Error(detail), { response: { statusCode: 503, body: { errors: [detail] } } }),
+      probe: async () => {
+        // 200 active, 429 standby, 472/473 DR/performance standby: answering. 501 uninitialised, 503 sealed: not.
+        const r = await fetch(`${endpoint}/v1/sys/health`, { signal: AbortSignal.timeout(2000) });
+        await r.body?.cancel().catch(() => undefined);
+        if (r.status >= 500) throw new Error(`sys/health ${r.status}`);
+      },
+    });
+    breakers.set(endpoint, b);
+  }
+  return b;
+}
+
 export function baoClient(addr: string, token: string, markerKey?: Uint8Array): BaoClient {
-  const client = vault({ apiVersion: 'v1', endpoint: addr.replace(/\/+$/, ''), token, requestOptions: { timeout: 10_000 } }) as BaoClient;
-  const request = client.request.bind(client);
+  const endpoint = addr.replace(/\/+$/, '');
+  const client = vault({ apiVersion: 'v1', endpoint, token, requestOptions: { timeout: 10_000 } }) as BaoClient;
+  const breaker = baoBreaker(endpoint);
+  const send = client.request.bind(client);
+  const request = (options: any) => breaker.run(() => send(options));
   client.request = (options: any = {}) => {
     if (markerKey && typeof options.path === 'string') {
       const headers = { ...(options.headers ?? {}) };

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Client, Pool, PoolClient, types } from 'pg';
-import { mapSqlError } from './errors';
+import { StoreUnavailableError } from '@app/domain';
+import { CircuitBreaker } from '../resilience/circuit-breaker';
+import { isUnavailable, mapSqlError } from './errors';
 import { SqlClient, SqlExecutor, SqlResult } from './sql-client';
 
 // int8 and xid8 stay strings (exact); callers convert to BigInt where they mean it.
@@ -49,7 +51,36 @@ export class PgClient implements SqlClient {
   private listener?: Promise<Client>;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
 
-  private constructor(private readonly pool: Pool, private readonly url: string, private readonly bounds: PgBounds) {}
+  /**
+   * Fails fast while the server is known to be down (issue 18, 15): a query that fails like an
+   * outage, or is still running after 1 s, makes it probe the server on a connection of its own
+   * (2 s bound); a failed probe answers every waiting and every new call with 503 at once until a
+   * background probe (every 250 ms) succeeds. See libs/infra/src/resilience/circuit-breaker.ts.
+   */
+  private readonly breaker: CircuitBreaker;
+
+  private constructor(private readonly pool: Pool, private readonly url: string, private readonly bounds: PgBounds) {
+    this.breaker = new CircuitBreaker({
+      name: 'PostgreSQL',
+      probe: () => this.probe(),
+      isOutage: (e) => e instanceof StoreUnavailableError || isUnavailable(e),
+      unavailable: (detail) => new StoreUnavailableError(`database unavailable: ${detail}`),
+    });
+  }
+
+  /** One connection of its own (never a pooled one: a full pool is not an outage), SELECT 1, closed. */
+  private async probe(): Promise<void> {
+    const c = new Client({ connectionString: this.url, connectionTimeoutMillis: 2000, query_timeout: 2000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+    } finally {
+      // Never wait on a silent peer to close: drop the socket.
+      void c.end().catch(() => undefined);
+      (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
+  }
 
   static async connect(url: string, max = 20, bounds: Partial<PgBounds> = {}): Promise<PgClient> {
     const b: PgBounds = { ...PG_BOUNDS, ...bounds };
@@ -67,6 +98,10 @@ export class PgClient implements SqlClient {
   }
 
   async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<SqlResult<R>> {
+    return this.breaker.run(() => this.queryNow<R>(sql, params));
+  }
+
+  private async queryNow<R>(sql: string, params: unknown[]): Promise<SqlResult<R>> {
     try {
       const r = await this.pool.query(prepared(sql, params));
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
@@ -76,6 +111,10 @@ export class PgClient implements SqlClient {
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.breaker.run(() => this.transactionNow(fn));
+  }
+
+  private async transactionNow<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -173,6 +212,7 @@ export class PgClient implements SqlClient {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.breaker.stop();
     if (this.relistenTimer) clearTimeout(this.relistenTimer);
     const listener = this.listener;
     this.listener = undefined;
