@@ -8,6 +8,7 @@ import { JsonLogger } from '@app/infra/logging/logger';
 import { PgClient } from '@app/infra/sql/pg-client';
 import { scratchDatabase } from '../../../test/support/scratch-database';
 import { brokerMarker, deriveBrokerMarkerKey } from '@app/domain/openbao-audit';
+import { Metrics } from '@app/infra/observability/metrics';
 import { OpenBaoAuditIngester } from './openbao-audit-ingester';
 
 // The tailing itself, against real PostgreSQL, on a file written here from a real OpenBao 2.7.2
@@ -121,7 +122,7 @@ if (!url) {
 
       it('beginning (and the class default): the whole history becomes events, its unmarked write is drift', async () => {
         for (const start of ['beginning', undefined] as const) {
-          const name = `START_BEGIN_${start ?? 'DEFAULT'}`;
+          const name = `START_BEGIN_${(start ?? 'DEFAULT').toUpperCase()}`; // a valid secret name (SECRET_NAME_PATTERN)
           const f = join(dir, `start-${name}.log`);
           const [old1, oldWrite, old2] = Array.from({ length: 3 }, () => randomUUID());
           writeFileSync(f, readAt(name, old1) + writeAt(oldWrite) + readAt(name, old2));
@@ -183,6 +184,58 @@ if (!url) {
       const again = new OpenBaoAuditIngester(store, sql, { file: f2, scope: { ...scope, markerKey: key } }, new JsonLogger('error'));
       expect(await again.pollOnce()).toBe(5);
       expect(await direct()).toEqual([plain, forged, replay, elsewhere]);
+    }, 60_000);
+
+    it('issue 18 item 4: unauthenticated denials (no token, an unknown one) are one summary per remote address and window, never one event each; invalid ids are dropped; counted; a restart and a re-read change nothing', async () => {
+      // real OpenBao 2.7.2 entries of a read with no token and with a bogus one, on fresh request ids, paths and addresses
+      const uscope = { kvMount: 'secret', kvPrefix: `ps-unauth-${randomUUID().slice(0, 8)}`, jwtMount: 'jwt-ci' };
+      const t0 = Date.now() - 30_000; // windows close by the entries' times here, not by the clock
+      const sent = new Set<string>();
+      const deny = (fix: Record<string, any>, id: string, projectId: string, ms: number, remote: string) =>
+        sent.add(id) &&
+        JSON.stringify({ ...fix, time: new Date(t0 + ms).toISOString(), request: { ...fix.request, id, path: `secret/data/${uscope.kvPrefix}/${projectId}/ALPHA`, remote_address: remote } }) + '\n';
+      const A = '203.0.113.7';
+      const B = '198.51.100.9';
+      let lines = '';
+      for (let i = 0; i < 300; i++) lines += deny(i % 2 ? FIX.no_token_denied : FIX.bad_token_denied, randomUUID(), `probe-${i}`, i * 10, A); // 300 projects the API never saw
+      for (let i = 0; i < 100; i++) lines += deny(FIX.no_token_denied, randomUUID(), 'payments', i * 10, B);
+      for (const bad of ['NOT_A_PROJECT', '-x', 'p'.repeat(65), 'ab%2F..']) lines += deny(FIX.no_token_denied, randomUUID(), bad, 500, A); // ids the API rejects
+      const lateA = randomUUID();
+      const closingA = deny(FIX.no_token_denied, lateA, 'probe-late', 65_000, A); // A's next window: closes A's first, and B's by time
+      const f4 = join(dir, 'unauth.log');
+      writeFileSync(f4, lines + closingA);
+      const metrics = new Metrics();
+      const make = () => new OpenBaoAuditIngester(store, sql, { file: f4, scope: uscope, denialWindowSeconds: 60, metrics }, new JsonLogger('error'));
+      const a = make();
+      await a.start();
+      await a.stop();
+      expect(await a.pollOnce()).toBe(405);
+      const denials = async () => (await store.readAll({ streamPrefixes: ['access-'] })).filter((e) => sent.has(String((e.data.via as { requestId?: string } | undefined)?.requestId)));
+      const summaries = async () => (await store.readStream('access-*')).filter((e) => String((e.data.principal as { id: string }).id).match(/203\.0\.113\.7|198\.51\.100\.9/));
+      expect(await denials()).toEqual([]);
+      let s = await summaries();
+      expect(s.map((e) => [e.type, e.data.projectId, (e.data.principal as { id: string }).id, e.data.reason, e.data.count, e.data.projects, e.data.windowSeconds])).toEqual([
+        ['SecretAccessDenialsSuppressed', '*', `openbao-unauthenticated:${A}`, 'openbao-denied', 300, 300, 60],
+        ['SecretAccessDenialsSuppressed', '*', `openbao-unauthenticated:${B}`, 'openbao-denied', 100, 1, 60],
+      ]);
+      expect(s[0].data).toMatchObject({ firstAt: new Date(t0).toISOString(), lastAt: new Date(t0 + 2990).toISOString() });
+      const counted = async (reason: string) => ((await metrics.registry.getSingleMetric('openbao_audit_entries_not_recorded_total')!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0);
+      expect(await counted('unauthenticated-folded')).toBe(401);
+      expect(await counted('invalid-path')).toBe(4);
+      // A's second window is open: the stored offset is at its first line, so a restarted auditor rebuilds it
+      const { rows } = await sql.query<{ byte_offset: string }>('SELECT byte_offset::text AS byte_offset FROM openbao_audit_offsets WHERE device = $1', [f4]);
+      expect(Number(rows[0].byte_offset)).toBe(Buffer.byteLength(lines));
+      const b = make();
+      expect(await b.pollOnce()).toBe(1);
+      appendFileSync(f4, deny(FIX.no_token_denied, randomUUID(), 'probe-late-2', 66_000, A) + deny(FIX.no_token_denied, randomUUID(), 'other', 200_000, '192.0.2.1'));
+      expect(await b.pollOnce()).toBe(2);
+      s = await summaries();
+      expect(s.map((e) => e.data.count)).toEqual([300, 100, 2]);
+      // a re-read of the whole file from 0 adds nothing
+      await b.resetOffset();
+      expect(await make().pollOnce()).toBe(407);
+      expect((await summaries()).map((e) => e.eventId)).toEqual(s.map((e) => e.eventId));
+      expect(await denials()).toEqual([]);
     }, 60_000);
 
     it('owned writes: a forged or replayed marker is drift, a valid first use is not', async () => {

@@ -1,6 +1,18 @@
 import { open, stat } from 'node:fs/promises';
 import { EventStore, EventToAppend, StreamName } from '@app/domain';
-import { auditEventId, interpretAuditLine, OPENBAO_DRIFT_PROJECT, OPENBAO_DRIFT_STREAM, OpenBaoAuditScope, OpenBaoKvAccess, OpenBaoOwnedWrite } from '@app/domain/openbao-audit';
+import {
+  auditEventId,
+  interpretAuditLine,
+  OPENBAO_DRIFT_PROJECT,
+  OPENBAO_DRIFT_STREAM,
+  OPENBAO_UNAUTHENTICATED_PROJECT,
+  OpenBaoAuditScope,
+  OpenBaoKvAccess,
+  OpenBaoOwnedWrite,
+  UnauthenticatedFold,
+  UnauthenticatedFolds,
+} from '@app/domain/openbao-audit';
+import { Metrics } from '@app/infra/observability/metrics';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { JsonLogger } from '@app/infra/logging/logger';
 import { SqlClient } from '@app/infra/sql/sql-client';
@@ -27,7 +39,16 @@ export interface OpenBaoIngestOptions {
    * new: it is read from its first byte either way. With a stored offset this is never consulted.
    */
   start?: 'beginning' | 'end';
+  /**
+   * Unauthenticated denials (no token, or one OpenBao does not know) are folded per remote address
+   * into one summary per window of this many seconds (DENIAL_SUMMARY_WINDOW_SECONDS, 60 by default).
+   */
+  denialWindowSeconds?: number;
+  metrics?: Pick<Metrics, 'openBaoAuditNotRecorded' | 'openBaoAuditSummaries'>;
 }
+
+/** A window is closed this long after its end (by the entries' times or the clock): room for entries written slightly out of order. */
+const FOLD_GRACE_MS = 2_000;
 
 const CHUNK = 4 << 20;
 /** The stored "inode" of a device whose file did not exist at first start. */
@@ -69,6 +90,9 @@ export class OpenBaoAuditIngester {
   appended = 0;
   /** lines read by this process */
   lines = 0;
+  /** Where this process has read to; the stored offset may be behind it while unauthenticated denials are folded (null: read it from the table). */
+  private pos: Offset | null = null;
+  private readonly folds: UnauthenticatedFolds<Offset>;
 
   constructor(
     private readonly store: EventStore,
@@ -77,6 +101,7 @@ export class OpenBaoAuditIngester {
     private readonly logger: JsonLogger,
   ) {
     this.device = opts.file;
+    this.folds = new UnauthenticatedFolds<Offset>(opts.denialWindowSeconds ?? 60);
   }
 
   async start(): Promise<void> {
@@ -106,6 +131,9 @@ export class OpenBaoAuditIngester {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    // Open folds are not lost: the stored offset is at their first line, so the next start reads them again.
+    this.pos = null;
+    this.folds.clear();
   }
 
   private async loadOffset(): Promise<Offset | null> {
@@ -124,6 +152,38 @@ export class OpenBaoAuditIngester {
   /** Forget the stored offset (tests: a re-read from 0 must add nothing). */
   async resetOffset(): Promise<void> {
     await this.sql.query('DELETE FROM openbao_audit_offsets WHERE device = $1', [this.device]);
+    this.pos = null;
+    this.folds.clear();
+  }
+
+  /**
+   * The offset a restart must resume from: where this process has read to, or the first line of
+   * the earliest fold still open in this file, whichever is earlier (an open fold is only in memory;
+   * re-reading its lines rebuilds it, and everything else re-read adds nothing).
+   */
+  private durable(at: Offset): Offset {
+    let offset = at.offset;
+    for (const p of this.folds.openPositions()) if (p.inode === at.inode && p.offset < offset) offset = p.offset;
+    return { inode: at.inode, offset };
+  }
+
+  /** Appends the summary event of each closed fold (one per remote address and window; re-appending one adds nothing). */
+  private async emitFolds(closed: UnauthenticatedFold<Offset>[]): Promise<void> {
+    if (closed.length === 0) return;
+    const events: EventToAppend[] = closed.map((f) => {
+      const s = this.folds.summaryEvent(f);
+      return {
+        eventId: s.eventId,
+        type: s.type,
+        schemaVersion: 1,
+        data: s.data,
+        metadata: { correlationId: f.firstRequestId, causationId: f.firstRequestId, actor: { type: 'system', id: 'openbao-audit' }, occurredAt: s.occurredAt, source: 'openbao-audit' },
+      };
+    });
+    await this.appendOnce(StreamName.access(OPENBAO_UNAUTHENTICATED_PROJECT), events);
+    this.appended += events.length;
+    this.opts.metrics?.openBaoAuditSummaries.inc(events.length);
+    for (const f of closed) this.logger.warn('unauthenticated OpenBao reads on the service\'s KV paths, folded into one summary', { remoteAddress: f.remote, count: f.count, projects: f.projects.size, firstAt: f.firstAt, lastAt: f.lastAt });
   }
 
   /** Reads everything the file holds now, appends its events, saves the offset; returns the lines read. */
@@ -140,11 +200,23 @@ export class OpenBaoAuditIngester {
     }
     const inode = `${st.dev}:${st.ino}`;
     const size = Number(st.size);
-    let stored = await this.loadOffset();
+    let stored = this.pos ?? (await this.loadOffset());
     if (!stored && this.opts.start === 'end') stored = await this.startAtEnd(inode, size);
     let offset = stored && stored.inode === inode && stored.offset <= size ? stored.offset : 0;
-    if (stored && offset === 0 && stored.offset !== 0) this.logger.info('openbao audit file rotated or truncated; reading it from the start', { file: this.device });
-    if (offset >= size) return 0;
+    if (stored && offset === 0 && stored.offset !== 0) {
+      this.logger.info('openbao audit file rotated or truncated; reading it from the start', { file: this.device });
+      await this.emitFolds(this.folds.due(0, 0, true)); // the old file's open windows end here
+    }
+    if (offset >= size) {
+      // Nothing new: windows that ended by the clock are summarised now.
+      const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
+      if (due.length) {
+        await this.emitFolds(due);
+        await this.saveOffset(this.durable({ inode, offset }));
+      }
+      this.pos = { inode, offset };
+      return 0;
+    }
     const fh = await open(this.device, 'r');
     let read = 0;
     try {
@@ -164,14 +236,20 @@ export class OpenBaoAuditIngester {
         carry = data.subarray(lastNl + 1);
         const lines = whole.toString('utf8').split('\n');
         lines.pop();
-        await this.ingest(lines);
+        await this.ingest(lines, inode, offset);
         read += lines.length;
         offset += whole.length;
-        await this.saveOffset({ inode, offset });
+        this.pos = { inode, offset };
+        await this.saveOffset(this.durable(this.pos));
         carry = Buffer.from(carry);
       }
     } finally {
       await fh.close();
+    }
+    const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
+    if (due.length) {
+      await this.emitFolds(due);
+      await this.saveOffset(this.durable({ inode, offset }));
     }
     this.lines += read;
     return read;
@@ -193,17 +271,31 @@ export class OpenBaoAuditIngester {
     return { inode, offset };
   }
 
-  private async ingest(lines: string[]): Promise<void> {
+  /** `lines` start at byte `offset` of the file `inode`. */
+  private async ingest(lines: string[], inode: string, offset: number): Promise<void> {
     // Events grouped by stream, in file order, deduplicated by id: one append per stream per batch.
     const byStream = new Map<string, Map<string, EventToAppend>>();
     const drift: OpenBaoOwnedWrite[] = [];
+    const closed: UnauthenticatedFold<Offset>[] = [];
+    let latest = 0;
+    let at = offset;
+    let invalid = 0;
+    let folded = 0;
     for (const line of lines) {
+      const lineAt = at;
+      at += Buffer.byteLength(line) + 1;
       if (line.length === 0) continue;
       const f = interpretAuditLine(line, this.opts.scope);
       if (!f) continue;
-      if (f.kind === 'kv-read') {
+      if (f.kind === 'dropped') {
+        invalid++;
+      } else if (f.kind === 'unauthenticated-denial') {
+        folded++;
+        latest = Math.max(latest, Date.parse(f.at));
+        closed.push(...this.folds.add(f, { inode, offset: lineAt }));
+      } else if (f.kind === 'kv-read') {
         if (await this.brokeredRead(f)) continue; // the command API recorded this decision itself
-        const { stream, event } = accessEvent({ ...f, version: await this.valueVersion(f) });
+        const { stream, event } = accessEvent({ ...f, version: f.allowed ? await this.valueVersion(f) : null });
         let m = byStream.get(stream);
         if (!m) byStream.set(stream, (m = new Map()));
         m.set(event.eventId, event);
@@ -220,6 +312,10 @@ export class OpenBaoAuditIngester {
       }
     };
     await Promise.all(Array.from({ length: Math.min(8, streams.length) }, worker));
+    // Windows closed by a later entry of the same address, or that ended before the latest entry read.
+    await this.emitFolds([...closed, ...this.folds.due(latest, FOLD_GRACE_MS)]);
+    if (invalid) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'invalid-path' }, invalid);
+    if (folded) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'unauthenticated-folded' }, folded);
     for (const w of drift) await this.opts.onOwnedWrite!(w);
   }
 
@@ -236,7 +332,7 @@ export class OpenBaoAuditIngester {
       this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
       return false;
     }
-    if (!(await this.firstUse(f.markerId, f.allowed ? 'read' : 'read-refused', f.requestId))) {
+    if (!(await this.firstUse(f.markerId, f.allowed ? 'read' : f.notFound ? 'read-not-found' : 'read-refused', f.requestId))) {
       this.logger.warn('OpenBao read replaying a broker marker another request used; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
       return false;
     }
@@ -310,17 +406,24 @@ export class OpenBaoAuditIngester {
   }
 }
 
-/** The event one direct read (or refused read) becomes. No field of OpenBao's data is copied. */
+/** Principal id prefix of a direct read by a token the entry does not show came from the service's JWT roles: never a pipeline's job. */
+export const OPENBAO_UNATTRIBUTED_PRINCIPAL = 'openbao-unattributed:';
+
+/**
+ * The event one direct read (or refused read) becomes. No field of OpenBao's data is copied.
+ * A read of a path that holds no value (404) is a SecretAccessDenied with reason
+ * `secret-not-found`, as the API records a read of a secret that does not exist: no value left.
+ */
 export function accessEvent(f: OpenBaoKvAccess): { stream: string; event: EventToAppend } {
   const a = f.accessor;
   const principal =
     a.type === 'ci-job'
       ? { type: 'ci-job' as const, id: a.id, ...(a.pipelineId ? { pipelineId: a.pipelineId } : {}), ...(a.jobId ? { jobId: a.jobId } : {}), ...(a.ref ? { ref: a.ref } : {}) }
-      : { type: 'user' as const, id: `openbao-token:${a.id}` };
+      : { type: 'user' as const, id: `${OPENBAO_UNATTRIBUTED_PRINCIPAL}${a.id}` };
   const via = { channel: 'openbao' as const, requestId: f.requestId, policy: f.policy };
   const data = f.allowed
     ? { projectId: f.projectId, name: f.name, version: f.version ?? 0, principal, via, purpose: null }
-    : { projectId: f.projectId, name: f.name, action: 'read', principal, reason: 'openbao-denied', purpose: null, via };
+    : { projectId: f.projectId, name: f.name, action: 'read', principal, reason: f.notFound ? 'secret-not-found' : 'openbao-denied', purpose: null, via };
   return {
     stream: StreamName.access(f.projectId, f.name),
     event: {

@@ -1,3 +1,4 @@
 export * from './openbao-audit';
 export * from './drift';
 export * from './broker-marker';
+export * from './unauthenticated-fold';

@@ -5,6 +5,7 @@
 // path, the operation, the request id, the policy names and the token metadata the CI roles map.
 import { createHash } from 'node:crypto';
 import { verifyBrokerMarker } from './broker-marker';
+import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '../limits';
 
 /** The header the service sends on its own OpenBao requests (audited with hmac=false); its value is a MAC (broker-marker.ts). */
 export const BROKER_MARKER_HEADER = 'x-pipeline-secrets-broker';
@@ -21,7 +22,11 @@ export interface OpenBaoAuditScope {
 }
 
 export interface OpenBaoAccessor {
-  /** ci-job when the token came from a CI role login (its metadata names the job), else token */
+  /**
+   * ci-job only when the entry shows the token came from a login on the service's JWT mount with
+   * one of its ps-ci- roles (ciJobToken); anything else, whatever its metadata claims, is token:
+   * recorded as unattributed, never as a pipeline's job.
+   */
   type: 'ci-job' | 'token';
   /** the job's subject (OpenBao's display name for the JWT role's user_claim) or the token's display name */
   id: string;
@@ -34,7 +39,10 @@ export interface OpenBaoAccessor {
 /** A read (or a refused read) of a value under the service's KV prefix. */
 export interface OpenBaoKvAccess {
   kind: 'kv-read';
+  /** a value left OpenBao: the response carried KV data */
   allowed: boolean;
+  /** OpenBao answered 404 (no such path, or a deleted or destroyed version): no value left, and OpenBao refused nothing */
+  notFound: boolean;
   requestId: string;
   at: string;
   projectId: string;
@@ -72,7 +80,28 @@ export interface OpenBaoOwnedWrite {
   succeeded: boolean;
 }
 
-export type OpenBaoAuditFinding = OpenBaoKvAccess | OpenBaoOwnedWrite;
+/**
+ * A read refused because the request carried no token, or one OpenBao does not know (the entry's
+ * auth names no token): anyone who can reach OpenBao can send these, so the ingester folds them
+ * per remote address and window (unauthenticated-fold.ts) instead of recording each one.
+ */
+export interface OpenBaoUnauthenticatedDenial {
+  kind: 'unauthenticated-denial';
+  requestId: string;
+  at: string;
+  /** the client address OpenBao saw (request.remote_address), or null */
+  remoteAddress: string | null;
+  projectId: string;
+  name: string;
+}
+
+/** An entry on the service's KV paths that is not recorded: its project id or secret name is no valid id (no secret can live there). Counted, never an event. */
+export interface OpenBaoDropped {
+  kind: 'dropped';
+  reason: 'invalid-path';
+}
+
+export type OpenBaoAuditFinding = OpenBaoKvAccess | OpenBaoOwnedWrite | OpenBaoUnauthenticatedDenial | OpenBaoDropped;
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined);
@@ -87,26 +116,56 @@ function instant(t: unknown): string | null {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
 
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 /**
- * The (project, name, version-in-path) a KV data path names, or null when it is not under the
- * prefix. `<mount>/data/<prefix>/<project>/<NAME>[/<more>]`: the first two segments after the
- * prefix are the secret, whatever layout follows (one path per value version included).
+ * What a KV data path under the prefix names: the secret (project, NAME), `invalid` when its first
+ * two segments are no valid project id and secret name (PROJECT_ID_PATTERN, SECRET_NAME_PATTERN:
+ * no secret can live there, so nothing there is the service's to record), or null when the path
+ * is not under the prefix or is the service's own (a first segment starting with `_`, e.g. the
+ * readiness sentinel). `<mount>/data/<prefix>/<project>/<NAME>[/<more>]`: the first two segments
+ * after the prefix are the secret, whatever layout follows (one path per value version included).
  */
-export function kvSecretOf(path: string, scope: Pick<OpenBaoAuditScope, 'kvMount' | 'kvPrefix'>): { projectId: string; name: string } | null {
+export function kvPathOf(path: string, scope: Pick<OpenBaoAuditScope, 'kvMount' | 'kvPrefix'>): { projectId: string; name: string } | 'invalid' | null {
   const head = `${scope.kvMount}/data/${scope.kvPrefix}/`;
   if (!path.startsWith(head)) return null;
   const rest = path.slice(head.length).split('/');
-  if (rest.length < 2 || !SEGMENT.test(rest[0]) || !SEGMENT.test(rest[1])) return null;
+  if (rest[0].startsWith('_')) return null;
+  if (rest.length < 2 || !PROJECT_ID_PATTERN.test(rest[0]) || !SECRET_NAME_PATTERN.test(rest[1])) return 'invalid';
   return { projectId: rest[0], name: rest[1] };
 }
 
-/** True for the objects whose desired state the projector owns. */
+/** The (project, name) a KV data path names, or null (not under the prefix, the service's own, or no valid ids). */
+export function kvSecretOf(path: string, scope: Pick<OpenBaoAuditScope, 'kvMount' | 'kvPrefix'>): { projectId: string; name: string } | null {
+  const s = kvPathOf(path, scope);
+  return s === 'invalid' ? null : s;
+}
+
+/**
+ * The object a request path writes, named as OpenBao names it, when the projector owns it; else
+ * null. OpenBao normalises names before it stores them (checked on 2.7.2): ACL policy names are
+ * trimmed and lowercased (`sys/policies/acl/ PS-CI-x ` writes `ps-ci-x`; the audit entry already
+ * shows the normalised path), JWT role names are lowercased by the JWT plugin while the audit
+ * entry keeps the case that was sent (`auth/jwt-ci/role/PS-CI-x` replaces `ps-ci-x`). The router
+ * cleans `//`, `.` and `..` segments and refuses a trailing `/` on writes; mount paths are
+ * case-sensitive (`auth/JWT-CI/...` is no route). So the comparison is made on the normalised name.
+ */
+export function ownedObjectPath(path: string, jwtMount: string): string | null {
+  for (const head of ['sys/policies/acl/', 'sys/policy/']) {
+    if (path.startsWith(head)) {
+      const name = path.slice(head.length).trim().toLowerCase();
+      return name.startsWith(OWNED) ? `${head}${name}` : null;
+    }
+  }
+  const roles = `auth/${jwtMount}/role/`;
+  if (path.startsWith(roles)) {
+    const name = path.slice(roles.length).replace(/\/+$/, '').toLowerCase();
+    return name.startsWith(OWNED) ? `${roles}${name}` : null;
+  }
+  return path === `auth/${jwtMount}/config` ? path : null;
+}
+
+/** True for the objects whose desired state the projector owns (on the names OpenBao uses: ownedObjectPath). */
 export function isOwnedObjectPath(path: string, jwtMount: string): boolean {
-  if (path.startsWith(`sys/policies/acl/${OWNED}`) || path.startsWith(`sys/policy/${OWNED}`)) return true;
-  if (path.startsWith(`auth/${jwtMount}/role/${OWNED}`)) return true;
-  return path === `auth/${jwtMount}/config`;
+  return ownedObjectPath(path, jwtMount) !== null;
 }
 
 const WRITES = new Set(['create', 'update', 'delete']);
@@ -118,11 +177,38 @@ function markerIdOf(request: Obj, path: string, key: Uint8Array | undefined): st
   return verifyBrokerMarker(key, values[0], path);
 }
 
-function accessorOf(auth: Obj | undefined): OpenBaoAccessor {
+/**
+ * Whether the entry shows a token issued by a login on the service's JWT mount with one of its
+ * roles. OpenBao 2.7.2's audit entry names neither the auth mount nor its accessor for the token
+ * (only `request.mount_accessor`, the KV mount's), so this reads what a login there leaves and a
+ * token made by hand cannot: a display name `<mount, "/" as "-">-<user claim>` (every token from
+ * auth/token/create is `token` or `token-...`), an identity entity (tokens created with
+ * auth/token/create have none), and the JWT plugin's `role` metadata naming a ps-ci- role whose
+ * policy is the token's only one (a rendered role's token_policies is exactly its own name).
+ * Token metadata alone (project_id, job_id, ...) proves nothing: whoever can create tokens sets it.
+ */
+function ciJobToken(auth: Obj | undefined, jwtMount: string): boolean {
+  const display = str(auth?.display_name);
+  const entity = str(auth?.entity_id);
+  const role = str(obj(auth?.metadata)?.role);
+  const policies = strs(auth?.token_policies);
+  return (
+    display !== undefined &&
+    display.startsWith(`${jwtMount.replace(/\//g, '-')}-`) &&
+    entity !== undefined &&
+    entity !== '' &&
+    role !== undefined &&
+    role.startsWith(OWNED) &&
+    policies.length === 1 &&
+    policies[0] === role
+  );
+}
+
+function accessorOf(auth: Obj | undefined, jwtMount: string): OpenBaoAccessor {
   const meta = obj(auth?.metadata) ?? {};
   const m = (k: string) => (typeof meta[k] === 'string' && meta[k] !== '' ? (meta[k] as string) : undefined);
   const displayName = str(auth?.display_name) ?? 'unknown';
-  if (m('project_id') && m('job_id')) {
+  if (ciJobToken(auth, jwtMount) && m('project_id') && m('job_id')) {
     const a: OpenBaoAccessor = { type: 'ci-job', id: displayName, projectId: m('project_id'), jobId: m('job_id') };
     if (m('pipeline_id')) a.pipelineId = m('pipeline_id');
     if (m('ref')) a.ref = m('ref');
@@ -166,31 +252,44 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
   const markerId = markerIdOf(request, path, scope.markerKey);
   const brokered = markerId !== null;
 
-  const secret = operation === 'read' ? kvSecretOf(path, scope) : null;
+  const secret = operation === 'read' ? kvPathOf(path, scope) : null;
+  if (secret === 'invalid') return { kind: 'dropped', reason: 'invalid-path' };
   if (secret) {
     const denied = error !== undefined && /permission denied/.test(error);
-    if (error !== undefined && !denied) return null; // 404, 400: not an access decision
-    const version = obj(obj(obj(entry.response)?.data)?.metadata)?.version;
+    if (error !== undefined && !denied) return null; // 400, 5xx: not an access decision
+    // No token, or one OpenBao does not know: the entry's auth names no token at all.
+    if (denied && str(auth?.accessor) === undefined && str(auth?.client_token) === undefined) {
+      const remote = str(request.remote_address);
+      return { kind: 'unauthenticated-denial', requestId, at, remoteAddress: remote && remote !== '' ? remote : null, ...secret };
+    }
+    // A value left OpenBao only when the response carried KV data. A 404 (no such path, or a
+    // deleted or destroyed version) has no error in the entry, and no data (or, for a deleted
+    // version, only OpenBao's raw HTTP body): nothing was read.
+    const data = obj(obj(entry.response)?.data);
+    const delivered = !denied && obj(data?.data) !== undefined;
+    const version = obj(data?.metadata)?.version;
     return {
       kind: 'kv-read',
-      allowed: !denied,
+      allowed: delivered,
+      notFound: !denied && !delivered,
       requestId,
       at,
       ...secret,
-      version: typeof version === 'number' && Number.isSafeInteger(version) ? version : null,
+      version: delivered && typeof version === 'number' && Number.isSafeInteger(version) ? version : null,
       kvPath: path.slice(`${scope.kvMount}/data/`.length),
-      policy: denied ? (strs(auth?.token_policies).find((p) => p.startsWith(OWNED)) ?? null) : policyOf(auth),
-      accessor: accessorOf(auth),
+      policy: delivered ? policyOf(auth) : (strs(auth?.token_policies).find((p) => p.startsWith(OWNED)) ?? null),
+      accessor: accessorOf(auth, scope.jwtMount),
       brokered,
       markerId,
     };
   }
-  if (WRITES.has(operation) && isOwnedObjectPath(path, scope.jwtMount)) {
+  const owned = WRITES.has(operation) ? ownedObjectPath(path, scope.jwtMount) : null;
+  if (owned !== null) {
     return {
       kind: 'owned-write',
       requestId,
       at,
-      path,
+      path: owned,
       operation,
       who: { displayName: str(auth?.display_name) ?? 'unknown', policies: strs(auth?.policies) },
       brokered,

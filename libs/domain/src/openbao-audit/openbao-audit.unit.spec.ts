@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordedEvent } from '../ports/event-store';
 import { toOcsf } from '../siem';
-import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvSecretOf, verifyBrokerMarker } from '.';
+import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvSecretOf, UnauthenticatedFolds, verifyBrokerMarker } from '.';
 
 // Response entries written by OpenBao 2.7.2's file audit device (scripts/stack) during the e2e run:
 // a CI job's direct read, its refused read (403), a read the command API brokered (marker header)
@@ -165,5 +165,84 @@ describe('OCSF records of direct reads and drift (API Activity 6003, official 1.
     const repaired = toOcsf(rec('OpenBaoDriftRepaired', { projectId: '*', requestId: 'r-3', path: 'sys/policies/acl/ps-ci-p', written: ['policy/ps-ci-p'], removed: [], at: '2026-12-02T13:37:07.000Z' }, { type: 'system', id: 'openbao-drift-repair' } as never), opts) as any;
     valid(repaired);
     expect(repaired).toMatchObject({ activity_id: 3, severity_id: 1, api: { operation: 'RepairOpenBaoDrift' }, unmapped: { openbao_drift: { request_id: 'r-3', written: ['policy/ps-ci-p'] } } });
+  });
+});
+
+// Issue 18 (items 4, 6, 11, 12), on entries OpenBao 2.7.2's file audit device wrote (a private dev
+// server: JWT mount `jwt-ci`, KV prefix `ps`, project `p`): what the ingester may believe of them.
+describe('what an audit entry proves (issue 18)', () => {
+  const scope = { kvMount: 'secret', kvPrefix: 'ps', jwtMount: 'jwt-ci' };
+  const at = (e: Record<string, any>, path: string) => ({ ...e, request: { ...e.request, path } });
+
+  it('item 11: a token made by hand with a CI job\'s metadata is unattributed; only a login on the service\'s JWT mount with its own ps-ci- role is the job', () => {
+    expect(interpretAuditLine(line(FIX.jwt_login_read), scope)).toMatchObject({ kind: 'kv-read', allowed: true, accessor: { type: 'ci-job', jobId: '5', pipelineId: '77', projectId: 'p' } });
+    const forged = interpretAuditLine(line(FIX.forged_metadata_read), scope);
+    expect(forged).toMatchObject({ kind: 'kv-read', allowed: true, accessor: { type: 'token', id: FIX.forged_metadata_read.auth.display_name } });
+    expect(JSON.stringify(forged)).not.toMatch(/"99"|pipelineId|jobId/);
+    // the same login read, but through another JWT mount, or with a role/policy that is not the service's, or without an entity (no login made it)
+    const login = FIX.jwt_login_read;
+    const variants = [
+      { ...login, auth: { ...login.auth, display_name: 'jwt-other-project_path:p' } },
+      { ...login, auth: { ...login.auth, metadata: { ...login.auth.metadata, role: 'platform-admin' } } },
+      { ...login, auth: { ...login.auth, token_policies: ['ps-ci-p-1', 'root'] } },
+      { ...login, auth: { ...login.auth, entity_id: undefined } },
+    ];
+    for (const v of variants) expect(interpretAuditLine(line(v), scope)).toMatchObject({ accessor: { type: 'token' } });
+  });
+
+  it('item 12: a read of a missing path or of a deleted version (404 in OpenBao, no error in the entry) is not an allowed read: no value left', () => {
+    for (const e of [FIX.missing_read, FIX.deleted_version_read]) {
+      const f = interpretAuditLine(line(e), scope);
+      expect(f).toMatchObject({ kind: 'kv-read', allowed: false, notFound: true, version: null });
+    }
+    expect(interpretAuditLine(line(FIX.jwt_login_read), scope)).toMatchObject({ allowed: true, notFound: false, version: 1 });
+  });
+
+  it('item 4: a request with no token or an unknown one is an unauthenticated denial, with the remote address; a path whose project or name is no valid id is dropped', () => {
+    for (const e of [FIX.no_token_denied, FIX.bad_token_denied]) {
+      expect(interpretAuditLine(line(e), scope)).toMatchObject({ kind: 'unauthenticated-denial', requestId: e.request.id, remoteAddress: '127.0.0.1', projectId: 'p', name: 'A' });
+    }
+    expect(interpretAuditLine(line(FIX.denied), scopeOf(FIX.denied))).toMatchObject({ kind: 'kv-read', allowed: false }); // a real token, refused: one event as before
+    for (const path of ['secret/data/ps/NOT-A-PROJECT/A', 'secret/data/ps/p/lower_case', 'secret/data/ps/p/A%20B', `secret/data/ps/${'p'.repeat(65)}/A`, 'secret/data/ps/p/../A']) {
+      expect(interpretAuditLine(line(at(FIX.no_token_denied, path)), scope)).toEqual({ kind: 'dropped', reason: 'invalid-path' });
+      expect(interpretAuditLine(line(at(FIX.jwt_login_read, path)), scope)).toEqual({ kind: 'dropped', reason: 'invalid-path' });
+    }
+    // the service's own entries under the prefix (the readiness sentinel) are not counted as dropped
+    expect(interpretAuditLine(line(at(FIX.no_token_denied, 'secret/data/ps/_pipeline-secrets-sentinel')), scope)).toBeNull();
+  });
+
+  it('item 4: folds per remote address and window on the entries\' times; the summary is an OCSF record valid against the 1.3.0 schema, of no project', () => {
+    const folds = new UnauthenticatedFolds<number>(60);
+    const d = (id: string, ms: number, remote: string | null, projectId = 'p') => ({ kind: 'unauthenticated-denial' as const, requestId: id, at: new Date(Date.UTC(2026, 11, 6) + ms).toISOString(), remoteAddress: remote, projectId, name: 'A' });
+    expect(folds.add(d('r1', 0, '10.0.0.1'), 1)).toEqual([]);
+    expect(folds.add(d('r2', 59_999, '10.0.0.1', 'q'), 2)).toEqual([]);
+    expect(folds.add(d('r3', 1_000, null), 3)).toEqual([]);
+    const closed = folds.add(d('r4', 60_000, '10.0.0.1'), 4); // the next window of 10.0.0.1
+    expect(closed.map((f) => [f.remote, f.count, f.projects.size, f.firstPosition])).toEqual([['10.0.0.1', 2, 2, 1]]);
+    expect(folds.openPositions().sort()).toEqual([3, 4]);
+    expect(folds.due(Date.UTC(2026, 11, 6) + 62_999, 2_000).map((f) => f.remote)).toEqual([]);
+    expect(folds.due(Date.UTC(2026, 11, 6) + 63_000, 2_000).map((f) => f.remote)).toEqual(['unknown']);
+    const ev = folds.summaryEvent(closed[0]);
+    expect(ev.eventId).toBe(folds.summaryEvent({ ...closed[0] }).eventId);
+    expect(ev.data).toMatchObject({ projectId: '*', principal: { type: 'user', id: 'openbao-unauthenticated:10.0.0.1' }, reason: 'openbao-denied', count: 2, projects: 2, rateLimited: 0, windowSeconds: 60 });
+    const ajv = new Ajv2020({ strict: true, strictRequired: false, allErrors: true });
+    addFormats(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(join(__dirname, '..', 'siem', 'schema', 'ocsf-1.3.0-api-activity.schema.json'), 'utf8')));
+    const record = toOcsf(
+      { eventId: ev.eventId, type: ev.type, schemaVersion: 1, data: ev.data as never, metadata: { correlationId: 'r1', causationId: 'r1', actor: { type: 'system', id: 'openbao-audit' }, occurredAt: ev.occurredAt, source: 'openbao-audit' }, streamName: 'access-*', revision: 0, position: { commit: 1n, prepare: 1n }, recordedAt: ev.occurredAt },
+      { productName: 'p', productVersion: '1', vendorName: 'v', burst: false },
+    ) as any;
+    expect(validate(record) ? [] : validate.errors).toEqual([]);
+    expect(record).toMatchObject({ class_uid: 6003, count: 2, status_id: 2, actor: { user: { uid: 'openbao-unauthenticated:10.0.0.1' } } });
+  });
+
+  it('item 6: a write to a role whose name differs only by case (OpenBao lowercases JWT role names) is a write to the owned role', () => {
+    expect(FIX.uppercase_role_write.request.path).toBe('auth/jwt-ci/role/PS-CI-P-1');
+    expect(interpretAuditLine(line(FIX.uppercase_role_write), scope)).toMatchObject({ kind: 'owned-write', path: 'auth/jwt-ci/role/ps-ci-p-1', succeeded: true });
+    for (const path of ['auth/jwt-ci/role/Ps-Ci-x', 'sys/policies/acl/PS-CI-x', 'sys/policy/pS-cI-x', 'sys/policies/acl/ ps-ci-x ']) {
+      expect(interpretAuditLine(line(at(FIX.write, path)), scope)).toMatchObject({ kind: 'owned-write' });
+    }
+    // the mount's own name is case-sensitive in OpenBao (auth/JWT-CI is no route): not ours
+    expect(interpretAuditLine(line(at(FIX.write, 'auth/JWT-CI/role/ps-ci-x')), scope)).toBeNull();
   });
 });

@@ -90,6 +90,17 @@ export class Metrics {
     labelNames: ['what'] as const,
     registers: [this.registry],
   });
+  readonly openBaoAuditNotRecorded = new Counter({
+    name: 'openbao_audit_entries_not_recorded_total',
+    help: 'OpenBao audit entries on the service\'s KV paths not recorded one by one: reason="unauthenticated-folded" (no or unknown token; folded into one summary per remote address and window), reason="invalid-path" (no valid project id or secret name; dropped)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly openBaoAuditSummaries = new Counter({
+    name: 'openbao_audit_unauthenticated_summaries_total',
+    help: 'Summary events (SecretAccessDenialsSuppressed, projectId "*") appended for unauthenticated OpenBao denials, one per remote address and window',
+    registers: [this.registry],
+  });
   readonly policyNameCollision = new Gauge({
     name: 'policy_name_collision',
     help: '1 while the reconciler refuses a desired OpenBao state in which two (project, scope) owners map to one role/policy name (nothing is applied); alert on it',
