@@ -55,8 +55,12 @@ export class KafkaAuditSink {
       clientId: opts.clientId,
       brokers: opts.brokers,
       logLevel: logLevel.NOTHING,
-      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
-      connectionTimeout: 5000,
+      // Short retries inside one send (100 ms doubling to 1 s, ~3 s in all): the relay's own loop
+      // (250 ms doubling to 2 s, from its stored offset) retries for as long as it takes. With
+      // kafkajs's long waits (up to 10 s between attempts) a send that began during an outage slept
+      // on after the broker was back: the auditor was ready again only 7.7 s later (issue 18, 15).
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+      connectionTimeout: 3000,
       requestTimeout: 15_000,
     });
   }
