@@ -94,7 +94,7 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       t = await startEmbedded({
         env: {
           PROFILE: 'production', DATABASE_URL: db.url, DEV_ISSUER: '1', BAO_ADDR, BAO_TOKEN, BAO_JWT_MOUNT: JWT_MOUNT, BAO_KV_PREFIX: PREFIX,
-          BAO_AUDIT_FILE, KAFKA_BROKERS, AUDIT_TOPIC: topic, AUDIT_CHECKPOINT_TOPIC: `${topic}-cp`, AUDIT_TOPIC_PARTITIONS: '1', AUDIT_CHECKPOINT_SECONDS: '1',
+          BAO_AUDIT_FILE, KAFKA_BROKERS, AUDIT_TOPIC: topic, DENIAL_SUMMARY_WINDOW_SECONDS: '2', AUDIT_CHECKPOINT_TOPIC: `${topic}-cp`, AUDIT_TOPIC_PARTITIONS: '1', AUDIT_CHECKPOINT_SECONDS: '1',
         },
       });
       http = request(t.app.getHttpServer());
@@ -312,6 +312,113 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       expect(direct[0].eventId).toBe(after[0].eventId);
       const projectLog = (await (t.infra.eventStore as EventStore).readStream(`access-${P}`)).filter((e) => e.type === 'SecretAccessed');
       expect(projectLog.slice(-2).map((e) => [e.data.name, e.data.version])).toEqual([['ALPHA', 1], ['BRAVO', 2]]);
+    }, 60_000);
+
+    // Issue 18, items 4, 6, 11 and 12, against the real OpenBao 2.7.2.
+    it('item 4: reads with no token or a forged one, on this project, on ids the API rejects and on projects it never saw, are one summary per address and window, not one denial each', async () => {
+      const { path } = await dataPath('ALPHA');
+      const sent: Array<[string, number]> = [];
+      const raw = async (p: string, token?: string) => {
+        const r = await fetch(`${BAO_ADDR}/v1/${p}`, { headers: token === undefined ? {} : { 'X-Vault-Token': token } });
+        sent.push([p, r.status]);
+      };
+      const valid: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        valid.push(path, `secret/data/${PREFIX}/probe-${run}-${i}/ALPHA`);
+        await raw(path);
+        await raw(`secret/data/${PREFIX}/probe-${run}-${i}/ALPHA`, `forged-${randomUUID()}`);
+      }
+      // an unknown token of OpenBao's own form (hvs.<...>) is refused too, but OpenBao 2.7.2 does not audit it at all: nothing can record it
+      await raw(`secret/data/${PREFIX}/probe-${run}-hvs/ALPHA`, `hvs.${randomUUID()}`);
+      for (const bad of ['NOT_A_PROJECT/ALPHA', `${P}/lower`, `${'p'.repeat(70)}/ALPHA`]) await raw(`secret/data/${PREFIX}/${bad}`);
+      expect(new Set(sent.map(([, st]) => st))).toEqual(new Set([403]));
+      const summaries = await eventually(
+        async () => (await (t.infra.eventStore as EventStore).readStream('access-*')).filter((e) => (e.metadata as { source?: string }).source === 'openbao-audit'),
+        (es) => es.reduce((n, e) => n + Number(e.data.count), 0) >= valid.length,
+        15_000,
+      );
+      // no stranger can reach this stream but through OpenBao on this suite's prefix: every summary here is this test's
+      expect(summaries.reduce((n, e) => n + Number(e.data.count), 0)).toBe(valid.length);
+      expect(summaries.length).toBeLessThanOrEqual(2); // 2 s windows: the burst may straddle one boundary
+      for (const e of summaries) expect(e.data).toMatchObject({ projectId: '*', principal: { type: 'user', id: 'openbao-unauthenticated:127.0.0.1' }, reason: 'openbao-denied', windowSeconds: 2 });
+      // nothing one by one: not in this project's history, nor in a stream of a project it probed
+      const history = (await http.get(`/v1/projects/${P}/access-history`).query({ channel: 'openbao', secret: 'ALPHA', decision: 'denied' }).set(auth(owner))).body.items as unknown[];
+      expect(history).toEqual([]);
+      expect(await (t.infra.eventStore as EventStore).readStream(`access-probe-${run}-0/ALPHA`)).toEqual([]);
+      const notRecorded = async (reason: string) => (await t.infra.metrics.openBaoAuditNotRecorded.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+      expect(await notRecorded('unauthenticated-folded')).toBe(valid.length);
+      expect(await notRecorded('invalid-path')).toBe(3);
+      // the summary is an OCSF record in the Merkle log, of no project
+      expect(await t.app.get(AuditorModule).idle()).toBe(true);
+      const logged = (await t.infra.auditLog.recordsAfter(-1, 100_000)).filter((r) => summaries.some((e) => e.eventId === r.eventId));
+      expect(logged.map((r) => JSON.parse(r.record)).map((r) => [r.class_uid, r.api.operation, r.actor.user.uid])).toEqual(summaries.map(() => [6003, 'SuppressedDenials', 'openbao-unauthenticated:127.0.0.1']));
+    }, 60_000);
+
+    it('item 6: a role written under the same name in capitals (OpenBao lowercases it, so it replaces the service\'s) is drift, repaired within seconds, and the other project\'s job cannot log in any more', async () => {
+      const role = ciRoleName(P, unscoped);
+      const other = `oba-other-${run}`;
+      const desired = (await root.read(`auth/${JWT_MOUNT}/role/${role}`)).data;
+      await root.write(`auth/${JWT_MOUNT}/role/${role.toUpperCase()}`, { ...desired, bound_claims: { project_id: other }, token_policies: role });
+      expect((await root.read(`auth/${JWT_MOUNT}/role/${role}`)).data.bound_claims).toEqual({ project_id: other }); // OpenBao: one role, replaced
+      const started = Date.now();
+      const back = await eventually(() => root.read(`auth/${JWT_MOUNT}/role/${role}`).then((r: { data: { bound_claims: unknown } }) => r.data.bound_claims), (c) => JSON.stringify(c) === JSON.stringify(desired.bound_claims), 10_000);
+      expect(back).toEqual(desired.bound_claims);
+      expect(Date.now() - started).toBeLessThan(5_000); // on the audit entry, not the 60 s periodic run
+      const drift = await eventually(
+        () => (t.infra.eventStore as EventStore).readStream('openbao-drift'),
+        (es) => es.some((e) => e.type === 'OpenBaoDriftRepaired' && e.data.path === `auth/${JWT_MOUNT}/role/${role}`),
+        10_000,
+      );
+      const mine = drift.filter((e) => e.data.path === `auth/${JWT_MOUNT}/role/${role}`);
+      expect(mine.map((e) => e.type)).toEqual(['OpenBaoDriftDetected', 'OpenBaoDriftRepaired']);
+      expect(mine[1].data).toMatchObject({ written: [`role/${role}`] });
+      const otherJob = await t.ciToken({ project: other, ref: 'main', protected: true, pipeline: '88', job: '9' });
+      expect(await root.write(`auth/${JWT_MOUNT}/login`, { role, jwt: otherJob }).then(() => 200, status)).toBe(400);
+      // a policy written in capitals is lowercased by OpenBao, and is the service's policy too
+      const policy = (await root.read(`sys/policies/acl/${role}`)).data.policy as string;
+      await root.write(`sys/policies/acl/${role.toUpperCase()}`, { policy: `${policy}\npath "secret/data/*" { capabilities = ["read"] }\n` });
+      expect(await eventually(() => root.read(`sys/policies/acl/${role}`).then((r: { data: { policy: string } }) => r.data.policy), (p) => p === policy, 10_000)).toBe(policy);
+    }, 60_000);
+
+    it('item 11: a token made by hand with a job\'s metadata (project, pipeline 77, job, role) reads: recorded unattributed, never in pipeline 77\'s history or evidence', async () => {
+      const role = ciRoleName(P, unscoped);
+      const made = await root.write('auth/token/create', { policies: [role], no_default_policy: true, display_name: `${JWT_MOUNT}-project_path:${P}`, meta: { project_id: P, pipeline_id: '77', job_id: '666', ref: 'main', role } });
+      const forged = vault({ endpoint: BAO_ADDR, token: made.auth.client_token });
+      const { path, version } = await dataPath('ALPHA');
+      expect((await forged.read(`${path}?version=${version}`)).data.data.value).toBe(`${CANARY}-ALPHA`);
+      const items = await eventually(
+        async () => (await http.get(`/v1/projects/${P}/access-history`).query({ channel: 'openbao', secret: 'ALPHA' }).set(auth(owner))).body.items as { principal: { id: string; type: string; jobId: string | null; pipelineId: string | null }; via: { requestId: string } }[],
+        (xs) => xs?.some((i) => i.principal.id.startsWith('openbao-unattributed:')),
+        10_000,
+      );
+      const mine = items.filter((i) => i.principal.id.startsWith('openbao-unattributed:'));
+      expect(mine).toHaveLength(1);
+      expect(mine[0].principal).toMatchObject({ type: 'user', id: expect.stringMatching(/^openbao-unattributed:token-/), jobId: null, pipelineId: null }); // auth/token/create names every token `token-...`
+      expect(items.filter((i) => i.principal.jobId === '666')).toEqual([]);
+      const ev = await http.post(`/v1/projects/${P}/pipelines/77/evidence`).set(auth(job)).send({ subjects: [{ name: 'a', digest: { sha256: 'a'.repeat(64) } }] });
+      expect(ev.status).toBe(200);
+      const key = publicKeyFrom((await http.get('/v1/audit/public-key')).body.publicKeyPem);
+      const { statement } = verifyEvidence(ev.body, key, { projectId: P, pipelineId: '77' });
+      const accessed = (statement.predicate as { accesses: { eventId: string }[] }).accesses.map((a) => a.eventId);
+      const unattributed = (await openbaoEvents()).filter((e) => String((e.data.principal as { id: string }).id).startsWith('openbao-unattributed:'));
+      expect(unattributed).toHaveLength(1);
+      expect(accessed).not.toContain(unattributed[0].eventId);
+    }, 60_000);
+
+    it('item 12: a direct read of a path that holds no value (404) is a denial secret-not-found, not an allowed read', async () => {
+      const login = await root.write(`auth/${JWT_MOUNT}/login`, { role: ciRoleName(P, unscoped), jwt: job });
+      const asJob = vault({ endpoint: BAO_ADDR, token: login.auth.client_token });
+      const { path } = await dataPath('ALPHA');
+      const missing = `${path.slice(0, path.lastIndexOf('-'))}-${'0'.repeat(16)}`; // the policy's glob grants it; nothing is there
+      expect(await asJob.read(missing).then(() => 200, status)).toBe(404);
+      const items = await eventually(
+        async () => (await http.get(`/v1/projects/${P}/access-history`).query({ channel: 'openbao', secret: 'ALPHA', decision: 'denied' }).set(auth(owner))).body.items as { decision: string; reason: string; version: number | null; principal: { jobId: string | null } }[],
+        (xs) => xs?.length === 1,
+        10_000,
+      );
+      expect(items.map((i) => [i.decision, i.reason, i.version, i.principal.jobId])).toEqual([['denied', 'secret-not-found', null, '5']]);
+      const allowedVersion0 = (await openbaoEvents()).filter((e) => e.type === 'SecretAccessed' && e.data.version === 0);
+      expect(allowedVersion0).toEqual([]);
     }, 60_000);
   });
 }
