@@ -371,13 +371,27 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       );
       const mine = drift.filter((e) => e.data.path === `auth/${JWT_MOUNT}/role/${role}`);
       expect(mine.map((e) => e.type)).toEqual(['OpenBaoDriftDetected', 'OpenBaoDriftRepaired']);
-      expect(mine[1].data).toMatchObject({ written: [`role/${role}`] });
+      // seen on the audit entry (a request id), not by the periodic diff (null); the repair is the auditor's or, if it ran first, the projector's own reconcile
+      expect(mine[0].data).toMatchObject({ operation: 'update', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+      expect([[], [`role/${role}`]]).toContainEqual(mine[1].data.written);
       const otherJob = await t.ciToken({ project: other, ref: 'main', protected: true, pipeline: '88', job: '9' });
       expect(await root.write(`auth/${JWT_MOUNT}/login`, { role, jwt: otherJob }).then(() => 200, status)).toBe(400);
       // a policy written in capitals is lowercased by OpenBao, and is the service's policy too
       const policy = (await root.read(`sys/policies/acl/${role}`)).data.policy as string;
       await root.write(`sys/policies/acl/${role.toUpperCase()}`, { policy: `${policy}\npath "secret/data/*" { capabilities = ["read"] }\n` });
       expect(await eventually(() => root.read(`sys/policies/acl/${role}`).then((r: { data: { policy: string } }) => r.data.policy), (p) => p === policy, 10_000)).toBe(policy);
+      // and OpenBao 2.7.2 also takes PATCH on a policy (operation "patch" in the audit entry): drift too, put back within seconds
+      const patched = await fetch(`${BAO_ADDR}/v1/sys/policies/acl/${role.toUpperCase()}`, {
+        method: 'PATCH',
+        headers: { 'X-Vault-Token': BAO_TOKEN, 'Content-Type': 'application/merge-patch+json' },
+        body: JSON.stringify({ policy: 'path "secret/data/*" { capabilities = ["read"] }' }),
+      });
+      expect(patched.status).toBe(200);
+      const patchedAt = Date.now();
+      expect(await eventually(() => root.read(`sys/policies/acl/${role}`).then((r: { data: { policy: string } }) => r.data.policy), (p) => p === policy, 10_000)).toBe(policy);
+      expect(Date.now() - patchedAt).toBeLessThan(5_000);
+      const patchDrift = (await (t.infra.eventStore as EventStore).readStream('openbao-drift')).filter((e) => e.type === 'OpenBaoDriftDetected' && e.data.operation === 'patch');
+      expect(patchDrift.map((e) => e.data.path)).toEqual([`sys/policies/acl/${role}`]);
     }, 60_000);
 
     it('item 11: a token made by hand with a job\'s metadata (project, pipeline 77, job, role) reads: recorded unattributed, never in pipeline 77\'s history or evidence', async () => {

@@ -168,7 +168,8 @@ export function isOwnedObjectPath(path: string, jwtMount: string): boolean {
   return ownedObjectPath(path, jwtMount) !== null;
 }
 
-const WRITES = new Set(['create', 'update', 'delete']);
+/** Operations that change an object. OpenBao 2.7.2 also accepts PATCH on `sys/policies/acl/<name>` (operation `patch`, the text replaced). */
+const WRITES = new Set(['create', 'update', 'delete', 'patch']);
 
 /** The id of the request's marker when it is exactly one value whose MAC is valid for the path, else null. */
 function markerIdOf(request: Obj, path: string, key: Uint8Array | undefined): string | null {

@@ -246,3 +246,10 @@ describe('what an audit entry proves (issue 18)', () => {
     expect(interpretAuditLine(line(at(FIX.write, 'auth/JWT-CI/role/ps-ci-x')), scope)).toBeNull();
   });
 });
+
+describe('owned writes by PATCH (OpenBao 2.7.2 accepts PATCH on sys/policies/acl/<name>)', () => {
+  it('a PATCH of a ps-ci- policy (operation "patch", 200: the policy text replaced) is an owned write', () => {
+    expect(FIX.policy_patch.request.operation).toBe('patch');
+    expect(interpretAuditLine(line(FIX.policy_patch), { kvMount: 'secret', kvPrefix: 'ps', jwtMount: 'jwt-ci' })).toMatchObject({ kind: 'owned-write', path: 'sys/policies/acl/ps-ci-q', operation: 'patch', succeeded: true });
+  });
+});
