@@ -15,7 +15,10 @@
  *   3. ingest: the real ingester from offset 0 over the same file into the scratch store (parse,
  *      filter to the prefix, one idempotent append per response entry): lines/s, ratio to raw;
  *   4. delay: the ingester running (poll 100 ms) while BENCH_RATE (200) reads/s go for
- *      BENCH_SECONDS (10) s; per read, es_events.recorded_at − the audit entry's time: p50/p99.
+ *      BENCH_SECONDS (10) s; per read, es_events.recorded_at − the audit entry's time: p50/p99;
+ *   5. unauthenticated flood (issue 18, item 4): BENCH_UNAUTH (5,000) reads with no token, each on
+ *      another (valid) project id, ingested with BENCH_UNAUTH_WINDOW (1) s windows: lines/s and
+ *      how many events they became (one summary per address and window; before, one each).
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -31,6 +34,8 @@ const READS = Number(process.env.BENCH_READS ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const UNAUTH = Number(process.env.BENCH_UNAUTH ?? 5_000);
+const UNAUTH_WINDOW = Number(process.env.BENCH_UNAUTH_WINDOW ?? 1);
 const { BAO_ADDR, BAO_TOKEN, BAO_AUDIT_FILE } = process.env;
 const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 
@@ -134,6 +139,29 @@ async function main(): Promise<void> {
     }
     const delays = rows.map((r) => new Date(r.recorded_at).getTime() - (answered.get(r.id) ?? NaN)).filter((d) => Number.isFinite(d));
     console.log(`delay at ${achieved.toFixed(0)} reads/s for ${SECONDS} s: ${rows.length}/${total} events; OpenBao answer → event stored p50 ${pct(delays, 50)} ms, p99 ${pct(delays, 99)} ms, max ${Math.max(...delays)} ms`);
+
+    // unauthenticated flood: no token, a new project id each time
+    if (UNAUTH > 0) {
+      const fst = statSync(BAO_AUDIT_FILE, { bigint: true });
+      await sql.query('UPDATE openbao_audit_offsets SET inode = $2, byte_offset = $3 WHERE device = $1', [BAO_AUDIT_FILE, `${fst.dev}:${fst.ino}`, Number(fst.size)]);
+      t = Date.now();
+      for (let i = 0; i < UNAUTH; i += CONCURRENCY) {
+        await Promise.all(Array.from({ length: Math.min(CONCURRENCY, UNAUTH - i) }, (_, k) => fetch(`${BAO_ADDR}/v1/secret/data/${prefix}/probe-${i + k}/ALPHA`).then((r) => r.arrayBuffer())));
+      }
+      const floodS = (Date.now() - t) / 1000;
+      const flood = new OpenBaoAuditIngester(store, sql, { file: BAO_AUDIT_FILE, scope, denialWindowSeconds: UNAUTH_WINDOW }, logger);
+      const eventsBefore = Number((await sql.query<{ n: string }>('SELECT count(*)::text AS n FROM es_events')).rows[0].n);
+      t = performance.now();
+      const floodLines = await flood.pollOnce();
+      const floodIngS = (performance.now() - t) / 1000;
+      await new Promise((r) => setTimeout(r, (UNAUTH_WINDOW + 2.5) * 1000));
+      await flood.pollOnce(); // the last window closes by the clock
+      const eventsAfter = Number((await sql.query<{ n: string }>('SELECT count(*)::text AS n FROM es_events')).rows[0].n);
+      const folded = (await sql.query<{ n: string }>(`SELECT coalesce(sum((data->>'count')::int), 0)::text AS n FROM es_events WHERE stream_name = 'access-*'`)).rows[0].n;
+      console.log(
+        `unauthenticated flood: ${UNAUTH} reads in ${floodS.toFixed(1)} s; ${floodLines} lines ingested in ${floodIngS.toFixed(2)} s = ${Math.round(floodLines / floodIngS)} lines/s; ${eventsAfter - eventsBefore} events (summaries of ${UNAUTH_WINDOW} s windows, folding ${folded} denials)`,
+      );
+    }
   } finally {
     await sql.close();
     await db.drop();
