@@ -1,5 +1,6 @@
 // Suites are picked by file suffix: *.unit.spec.ts (pure, fast), *.int.spec.ts (real
-// databases/servers, adapters), *.e2e.spec.ts (the HTTP service end to end).
+// databases/servers, adapters), *.e2e.spec.ts (the HTTP service end to end), *.deploy.spec.ts
+// (the shipped artifacts run: images, docker compose, Helm on a real API server).
 const swc = ['@swc/jest', {
   jsc: {
     parser: { syntax: 'typescript', decorators: true },
@@ -20,5 +21,8 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['**/*.unit.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['**/*.int.spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['**/*.e2e.spec.ts'] },
+    // Built images, docker compose and a Kubernetes control plane for real (scripts/images,
+    // scripts/kube); run by scripts/test-all after `scripts/images build`, one file at a time.
+    { ...base, displayName: 'deploy', testMatch: ['<rootDir>/test/deploy/**/*.deploy.spec.ts'] },
   ],
 };
