@@ -4,9 +4,11 @@
 // alone: the ingester folds them per remote address and window into ONE summary event, the
 // representation the API uses for folded denials (SecretAccessDenialsSuppressed), in a stream of
 // no project (`access-*`, projectId `*`: only global auditors see it, and no stranger chooses
-// which project's trail it lands in). Pure: windows run on the entries' own times, and the
-// summary's event id derives from the first request id it folds, so re-reading the same lines
-// gives the same summary.
+// which project's trail it lands in). Pure: windows are fixed slots of the entries' own times
+// (floor(time / window)), and the summary's event id derives from the address and the slot, so
+// re-reading any part of a window (a restart resumes at the first line of the earliest OPEN window,
+// which may be in the middle of another address's closed one) yields the id already stored: a
+// re-read never adds a second summary for a window, nor counts a line twice.
 import { auditEventId } from './openbao-audit';
 import type { OpenBaoUnauthenticatedDenial } from './openbao-audit';
 import type { SecretAccessDenialsSuppressed } from '../access/denials-suppressed';
@@ -21,7 +23,7 @@ const MAX_PROJECTS_TRACKED = 1000;
 
 export interface UnauthenticatedFold<P> {
   remote: string;
-  /** the entry time (ms) of its first denial: the window is [startMs, startMs + window) */
+  /** the window's slot: [startMs, startMs + window), startMs a multiple of the window */
   startMs: number;
   firstRequestId: string;
   /** where the first folded line is (the ingester's resume point while the fold is open) */
@@ -48,17 +50,19 @@ export class UnauthenticatedFolds<P> {
   /** Folds one denial read at `position`; returns any fold it closed. */
   add(d: OpenBaoUnauthenticatedDenial, position: P): UnauthenticatedFold<P>[] {
     const closed: UnauthenticatedFold<P>[] = [];
-    const t = Date.parse(d.at);
+    const ms = this.windowSeconds * 1000;
+    const slot = Math.floor(Date.parse(d.at) / ms) * ms;
     let remote = d.remoteAddress ?? 'unknown';
     if (!this.open.has(remote) && this.open.size >= MAX_OPEN_FOLDS) remote = '*';
     let f = this.open.get(remote);
-    if (f && t >= f.startMs + this.windowSeconds * 1000) {
+    // A later window closes this one; an entry of an earlier one (written slightly out of order) joins the open one.
+    if (f && slot > f.startMs) {
       closed.push(f);
       this.open.delete(remote);
       f = undefined;
     }
     if (!f) {
-      f = { remote, startMs: t, firstRequestId: d.requestId, firstPosition: position, count: 0, projects: new Set(), firstAt: d.at, lastAt: d.at };
+      f = { remote, startMs: slot, firstRequestId: d.requestId, firstPosition: position, count: 0, projects: new Set(), firstAt: d.at, lastAt: d.at };
       this.open.set(remote, f);
     }
     f.count++;
@@ -88,10 +92,10 @@ export class UnauthenticatedFolds<P> {
     this.open.clear();
   }
 
-  /** The summary event of a closed fold: the same id whenever the same lines are folded again. */
+  /** The summary event of a closed fold: one id per address and window, however much of it is read again. */
   summaryEvent(f: UnauthenticatedFold<unknown>): { eventId: string; type: 'SecretAccessDenialsSuppressed'; data: SecretAccessDenialsSuppressed['data']; occurredAt: string } {
     return {
-      eventId: auditEventId(`${f.remote}\n${f.firstRequestId}`, 'OpenBaoUnauthenticatedDenials'),
+      eventId: auditEventId(`${f.remote}\n${new Date(f.startMs).toISOString()}\n${this.windowSeconds}`, 'OpenBaoUnauthenticatedDenials'),
       type: 'SecretAccessDenialsSuppressed',
       data: {
         projectId: OPENBAO_UNAUTHENTICATED_PROJECT,
