@@ -13,7 +13,8 @@ const NOT_SET_UP = [/^no handler for route\b/i, /^could not load configuration$/
 
 /** An OpenBao answer other than 2xx. `status` is the HTTP status; the message holds no request data. */
 export class BaoError extends Error {
-  constructor(readonly status: number | undefined, readonly errors: string[]) {
+  /** `setUpMissing`: the caller knows this answer means "not set up yet" (see OpenBaoValueStore.asJob). */
+  constructor(readonly status: number | undefined, readonly errors: string[], private readonly setUpMissing = false) {
     super(`OpenBao ${status ?? 'unreachable'}${errors.length ? `: ${errors.join('; ')}` : ''}`);
     this.name = 'BaoError';
   }
@@ -25,7 +26,7 @@ export class BaoError extends Error {
 
   /** OpenBao answered that a mount or its config is missing, or that it is sealed: not a refusal, not a missing value. */
   get notSetUp(): boolean {
-    return this.errors.some((m) => NOT_SET_UP.some((re) => re.test(m)));
+    return this.setUpMissing || this.errors.some((m) => NOT_SET_UP.some((re) => re.test(m)));
   }
 }
 

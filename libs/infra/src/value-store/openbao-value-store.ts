@@ -1,7 +1,7 @@
 import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { randomBytes } from 'node:crypto';
 import { kvValuePath } from '@app/domain/openbao/policy-renderer';
-import { bao, BaoClient, baoClient, isAnswer, isStatus } from '../openbao/bao-client';
+import { bao, BaoClient, baoClient, BaoError, isAnswer, isStatus } from '../openbao/bao-client';
 
 // Secret values in OpenBao KV v2, one KV secret per value version:
 // `<prefix>/<project>/<NAME>/<scope hash>-<nonce>`, written once with check-and-set 0 (create only),
@@ -97,7 +97,13 @@ export class OpenBaoValueStore implements SecretValueStore {
    * login per distinct scope role, not one per secret.
    */
   async asJob<T>(jobJwt: string, role: string, fn: (read: (valueRef: string, accessEventId?: string) => Promise<string>) => Promise<T>): Promise<T> {
-    const login = await bao(() => this.client.write(`auth/${this.opts.jwtMount}/login`, { role, jwt: jobJwt }));
+    const login = await bao(() => this.client.write(`auth/${this.opts.jwtMount}/login`, { role, jwt: jobJwt })).catch((e: unknown) => {
+      // A login path needs no token while its mount exists, so OpenBao never denies it by policy:
+      // "permission denied" here means the mount is not there (yet) for our token (the documented
+      // command-api policy has no rule on it). Not a refusal of the job: retry later (503).
+      if (isStatus(e, 403)) throw new BaoError(403, (e as BaoError).errors, true);
+      throw e;
+    });
     const jobClient = baoClient(this.opts.addr, String(login.auth.client_token), this.opts.markerKey);
     try {
       return await fn((valueRef, accessEventId) => this.readWith(jobClient, valueRef, accessEventId));
