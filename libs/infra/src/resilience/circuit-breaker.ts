@@ -1,3 +1,5 @@
+import { JsonLogger } from '../logging/logger';
+
 /**
  * Fail fast on a dependency known to be down, recover as soon as it answers (issue 18, 15).
  *
@@ -5,8 +7,9 @@
  * through. A call that fails like an outage (the caller's `isOutage`: refused, reset, timed out, a
  * 5xx) or that is still running after `slowCallMs` makes the breaker *suspect* the dependency: it
  * runs one probe (a cheap request of its own on a connection of its own, bounded by
- * `probeTimeoutMs`). A probe that succeeds changes nothing (a slow query stays a slow query). A
- * probe that fails opens the breaker: every call still waiting ends at once with `unavailable()`
+ * `probeTimeoutMs`). A probe that succeeds changes nothing (a slow query stays a slow query), nor
+ * does one that fails while some other call got its answer (a loaded machine, not a dead peer). A
+ * probe that fails otherwise opens the breaker: every call still waiting ends at once with `unavailable()`
  * (the caller's 503), and every new call fails at once too, until a probe — run in the background
  * every `probeEveryMs` — succeeds. So no request waits on a black-holed dependency for longer than
  * about `slowCallMs + probeTimeoutMs` (defaults 1 s + 2 s), instead of its full query timeout, and
@@ -32,6 +35,8 @@ export interface CircuitBreakerOptions {
   onChange?: (open: boolean, detail: string) => void;
 }
 
+const log = new JsonLogger('info', 'circuit-breaker');
+
 export const BREAKER_DEFAULTS = { probeTimeoutMs: 2000, slowCallMs: 1000, probeEveryMs: 250 } as const;
 
 export class CircuitBreaker {
@@ -41,6 +46,7 @@ export class CircuitBreaker {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly waiting = new Set<(e: Error) => void>();
+  private lastAnswerAt = 0;
   private readonly probeTimeoutMs: number;
   private readonly slowCallMs: number;
   private readonly probeEveryMs: number;
@@ -66,9 +72,12 @@ export class CircuitBreaker {
     slow.unref();
     const work = call();
     try {
-      return await Promise.race([work, early]);
+      const result = await Promise.race([work, early]);
+      this.lastAnswerAt = Date.now();
+      return result;
     } catch (e) {
-      if (!this.open && this.opts.isOutage(e)) void this.suspect();
+      if (!this.opts.isOutage(e)) this.lastAnswerAt = Date.now(); // it answered, if only to say no
+      else if (!this.open) void this.suspect();
       throw e;
     } finally {
       clearTimeout(slow);
@@ -80,10 +89,14 @@ export class CircuitBreaker {
   /** Probes now (one probe at a time); opens the breaker if the dependency does not answer. Resolves to whether it answered. */
   suspect(): Promise<boolean> {
     if (this.open) return Promise.resolve(false);
+    const since = Date.now();
     this.probing ??= this.probeOnce().then((err) => {
       this.probing = undefined;
-      if (err !== undefined && !this.stopped) this.trip(err);
-      return err === undefined;
+      // A call that got its answer while the probe waited says the dependency is up, only slow (a
+      // loaded machine): no trip. A black hole or a stopped server answers no call at all.
+      const answeredMeanwhile = this.lastAnswerAt >= since;
+      if (err !== undefined && !answeredMeanwhile && !this.stopped) this.trip(err);
+      return err === undefined || answeredMeanwhile;
     });
     return this.probing;
   }
@@ -119,6 +132,7 @@ export class CircuitBreaker {
     this.open = true;
     this.opened++;
     this.openDetail = `probe failed: ${detail}`.slice(0, 200);
+    log.warn('dependency down: answering 503 at once until a probe succeeds', { dependency: this.opts.name, detail: this.openDetail });
     this.opts.onChange?.(true, this.openDetail);
     const err = this.opts.unavailable(`${this.opts.name} is down (${this.openDetail})`);
     for (const endEarly of this.waiting) endEarly(err);
@@ -135,6 +149,7 @@ export class CircuitBreaker {
       if (err === undefined) {
         this.open = false;
         this.openDetail = '';
+        log.info('dependency answers again', { dependency: this.opts.name });
         this.opts.onChange?.(false, 'probe answered');
       } else {
         this.openDetail = `probe failed: ${err}`.slice(0, 200);

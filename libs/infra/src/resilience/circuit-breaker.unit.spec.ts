@@ -43,6 +43,17 @@ describe('CircuitBreaker', () => {
     b.stop();
   });
 
+  it('a probe that fails while another call got its answer does not open (slow, not down)', async () => {
+    const b = breaker(never);
+    const slowCall = b.run(never).catch((e: unknown) => e);
+    await sleep(150); // the slow call made it probe (100 ms); the probe waits up to 100 ms more
+    expect(await b.run(async () => 'answered meanwhile')).toBe('answered meanwhile');
+    await sleep(150);
+    expect([b.isOpen, b.opened]).toEqual([false, 0]);
+    b.stop();
+    void slowCall;
+  });
+
   it('an outage error opens only if the probe fails; other errors never probe', async () => {
     let probes = 0;
     let up = true;
