@@ -189,7 +189,8 @@ if (!url) {
     it('issue 18 item 4: unauthenticated denials (no token, an unknown one) are one summary per remote address and window, never one event each; invalid ids are dropped; counted; a restart and a re-read change nothing', async () => {
       // real OpenBao 2.7.2 entries of a read with no token and with a bogus one, on fresh request ids, paths and addresses
       const uscope = { kvMount: 'secret', kvPrefix: `ps-unauth-${randomUUID().slice(0, 8)}`, jwtMount: 'jwt-ci' };
-      const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 60_000; // a window's start, 60-120 s ago: the windows below close by the entries' times, not by the clock
+      // a window's start 30-90 s ago, so that the next window (t0 + 60 s) ends 30-90 s from now: the windows below close by the entries' times, not by the clock
+      const t0 = Math.ceil((Date.now() + 30_000) / 60_000) * 60_000 - 120_000;
       const sent = new Set<string>();
       const deny = (fix: Record<string, any>, id: string, projectId: string, ms: number, remote: string) =>
         sent.add(id) &&
