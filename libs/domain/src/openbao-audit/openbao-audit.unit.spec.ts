@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordedEvent } from '../ports/event-store';
 import { toOcsf } from '../siem';
-import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvSecretOf, UnauthenticatedFolds, verifyBrokerMarker } from '.';
+import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvSecretOf, MAX_OPEN_FOLDS, UnauthenticatedFolds, verifyBrokerMarker } from '.';
 
 // Response entries written by OpenBao 2.7.2's file audit device (scripts/stack) during the e2e run:
 // a CI job's direct read, its refused read (403), a read the command API brokered (marker header)
@@ -239,6 +239,14 @@ describe('what an audit entry proves (issue 18)', () => {
     ) as any;
     expect(validate(record) ? [] : validate.errors).toEqual([]);
     expect(record).toMatchObject({ class_uid: 6003, count: 2, status_id: 2, actor: { user: { uid: 'openbao-unauthenticated:10.0.0.1' } } });
+  });
+
+  it('item 4: at most MAX_OPEN_FOLDS addresses are folded apart in a window; the rest share one fold, so a window makes at most 1,001 summaries', () => {
+    const folds = new UnauthenticatedFolds<number>(60);
+    for (let i = 0; i < 5000; i++) folds.add({ kind: 'unauthenticated-denial', requestId: `r${i}`, at: new Date(Date.UTC(2026, 11, 6) + i).toISOString(), remoteAddress: `2001:db8::${i.toString(16)}`, projectId: 'p', name: 'A' }, i);
+    const out = folds.due(Date.UTC(2026, 11, 7), 0);
+    expect(out).toHaveLength(MAX_OPEN_FOLDS + 1);
+    expect(out.find((f) => f.remote === '*')?.count).toBe(5000 - MAX_OPEN_FOLDS);
   });
 
   it('item 6: a write to a role whose name differs only by case (OpenBao lowercases JWT role names) is a write to the owned role', () => {

@@ -18,7 +18,7 @@ export const OPENBAO_UNAUTHENTICATED_PROJECT = '*';
 /** Principal id prefix of an unauthenticated summary: `openbao-unauthenticated:<remote address>`. */
 export const OPENBAO_UNAUTHENTICATED_PRINCIPAL = 'openbao-unauthenticated:';
 /** At most this many remote addresses are folded apart in one window; the rest share one fold (`*`). */
-export const MAX_OPEN_FOLDS = 10_000;
+export const MAX_OPEN_FOLDS = 1_000;
 const MAX_PROJECTS_TRACKED = 1000;
 
 export interface UnauthenticatedFold<P> {
