@@ -386,7 +386,7 @@ describe('GraphQL attacks, embedded profile', () => {
       expect(Number(hint)).toBeGreaterThan(0);
     });
 
-    it('the same denied name under 10 aliases is recorded once (as 10 REST calls are), each alias spending one unit', async () => {
+    it('the same denied name under 10 aliases is recorded once (as 10 REST calls are), each denied name spending one unit', async () => {
       const who = await newUser(null);
       const rid = `atk-fold-${randomUUID()}`;
       const aliases = Array.from({ length: 10 }, (_, i) => `a${i}: secretAccess(projectId: $p, names: ["GLOBAL", "PROD_DB"]) { denied { name reason } }`).join(' ');
@@ -468,8 +468,8 @@ describe('GraphQL attacks, embedded profile', () => {
       // Refused before any decision (400 naming the bound), or each alias decided its 100 names.
       expect(typesOf(r)).toEqual([`${PROBLEM}invalid-request`]);
       const decided = r.body.data ? (Object.values(r.body.data) as { denied: unknown[] }[]).reduce((n, x) => n + (x.denied.length === 99 ? 100 : 0), 0) : 0;
-      // Exactly 100 names across aliases is what one REST batch may do: allowed.
-      const split = await gq('dave', 'mutation($p: String!, $a: [String!]!, $b: [String!]!) { a: secretAccess(projectId: $p, names: $a) { denied { name } } b: secretAccess(projectId: $p, names: $b) { denied { name } } }', {
+      // Exactly 100 names across aliases is what one REST batch may do: allowed (a caller of its own: 100 denials spend more than dave's denial budget).
+      const split = await gq(await newUser(null), 'mutation($p: String!, $a: [String!]!, $b: [String!]!) { a: secretAccess(projectId: $p, names: $a) { denied { name } } b: secretAccess(projectId: $p, names: $b) { denied { name } } }', {
         p: P,
         a: Array.from({ length: 50 }, (_, j) => `M_A_${j}`),
         b: Array.from({ length: 50 }, (_, j) => `M_B_${j}`),
@@ -481,6 +481,20 @@ describe('GraphQL attacks, embedded profile', () => {
       // Today: 1000 names decided by the first request, 200 values read by the second.
       expect([`${decided} names decided`, `${values} values read`].map((m) => (Number(m.split(' ')[0]) <= 100 ? 'at most 100' : m))).toEqual(['at most 100', 'at most 100']);
     }, 60_000);
+
+    it('secretAccess: a variable default in the document counts as the names it holds (10 aliases of one 100-name default decided 1000 names)', async () => {
+      // Issue 18, 8: the bound read only the request's variables, so an unsent $n counted as one name per alias.
+      const who = await newUser(null);
+      const names = JSON.stringify(Array.from({ length: 100 }, (_, j) => `DEF_${j}`));
+      const aliases = Array.from({ length: 10 }, (_, i) => `a${i}: secretAccess(projectId: $p, names: $n) { denied { name } }`).join(' ');
+      const r = await gq(who, `mutation($p: String!, $n: [String!]! = ${names}) { ${aliases} }`, { p: P });
+      const decided = r.body.data ? (Object.values(r.body.data) as { denied?: unknown[] }[]).reduce((n, x) => n + (x?.denied?.length ?? 0), 0) : 0;
+      expect([r.status, typesOf(r), decided]).toEqual([400, [`${PROBLEM}invalid-request`], 0]);
+      expect(errorsOf(r)[0].message).toMatch(/secretAccess fields name 1000 secrets; at most 100/);
+      // A sent variable still wins over its default.
+      const sent = await gq(who, `mutation($p: String!, $n: [String!]! = ${names}) { ${aliases} }`, { p: P, n: ['DEF_0'] });
+      expect([sent.status, errorsOf(sent)]).toEqual([200, []]);
+    });
 
     it('aliased root fields: one request makes a bounded number of database round trips (cost 1000 must not mean 1000 queries)', async () => {
       const lists = `query($p: String!) { ${Array.from({ length: 1000 }, (_, i) => `a${i}: projectSecrets(projectId: $p, first: 1) { pageInfo { hasNextPage } }`).join(' ')} }`;
@@ -527,6 +541,26 @@ describe('GraphQL attacks, embedded profile', () => {
       const r5 = await gq('olga', 'mutation($i: ProjectSecretUpdateInput!) { projectSecretUpdate(input: $i) { errors { type field message } } }', { i: { projectId: P, name: 'GLOBAL', value: `${CANARY}-v2`, environment: 'bad glob ***' } });
       expect(r5.body.data.projectSecretUpdate.errors.map((e: { field: string }) => e.field)).toEqual(['environment']);
       for (const r of [r1, r2, r3, r4, r5]) expect(r.text).not.toContain(CANARY);
+    });
+
+    it('a syntax error never repeats the document: a value sent inline comes back only as a line and column', async () => {
+      // Issue 18, 10: `found Name "battery"` echoed part of a value sent inline (unquoted, it is a Name token).
+      const word = `c${CANARY.replace(/-/g, '')}`;
+      for (const query of [
+        `mutation { projectSecretCreate(input: { projectId: "${P}", name: "LEAK", value ${word} }) { name } }`,
+        `mutation { projectSecretCreate(input: { projectId: "${P}", name: "LEAK", value: ${word} ${word} ) { name } }`,
+        `mutation { projectSecretCreate(input: { projectId: "${P}", name: "LEAK", value: "${word} }) { name } }`,
+        `mutation { projectSecretCreate(input: { projectId: "${P}", name: "LEAK", value: 1${word} }) { name } }`,
+        `{ __typename } ${word}`,
+        `query {\n  __typename\n  projectSecrets(projectId: ${word}\u00ff) { edges { node { name } } }\n}`,
+      ]) {
+        for (const r of [await gq('olga', query), await http.get('/graphql').query({ query }).set(auth('olga')).set('apollo-require-preflight', '1')]) {
+          expect([r.status, typesOf(r)]).toEqual([400, [`${PROBLEM}invalid-request`]]);
+          expect(r.text).not.toContain(word);
+          expect(r.text).not.toContain(CANARY.slice(-12));
+          expect(errorsOf(r)[0].message).toMatch(/^Syntax Error at line \d+, column \d+: the document is not valid GraphQL \(its text is not repeated here\)\.$/);
+        }
+      }
     });
 
     it('several operations without operationName, or an unknown operationName: 400 invalid-request, not 500', async () => {

@@ -27,15 +27,22 @@ const CLIENT_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED
  * (Variables are checked first by the cost plugin with messages built without values: limits.ts;
  * this is the backstop for the rest, e.g. literals in the document.)
  */
-export function withoutInputValues(message: string, code?: string): string {
-  // A syntax error names the token it stopped at: a string token is shown without its text.
-  if (code === 'GRAPHQL_PARSE_FAILED') return message.replace(/(?:Block)?String "(?:[^"\\]|\\.)*"/g, 'a string');
+export function withoutInputValues(message: string, code?: string, where?: { line: number; column: number }): string {
+  // A syntax error names the token or character it stopped at (`found Name "battery"`): part of a value sent inline.
+  // So it says where, never what: only the line and column (and the token limit, which holds no document text).
+  if (code === 'GRAPHQL_PARSE_FAILED') {
+    if (TOKEN_LIMIT.test(message)) return message;
+    return `Syntax Error${where ? ` at line ${where.line}, column ${where.column}` : ''}: the document is not valid GraphQL (its text is not repeated here).`;
+  }
   for (const [marker, instead] of VALUE_MARKERS) {
     const at = message.indexOf(marker);
     if (at >= 0) return `${message.slice(0, at)}${instead}`;
   }
   return message;
 }
+
+/** graphql-js's message past parseOptions.maxTokens (limits.ts MAX_TOKENS), its own wording. */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more (?:that|than) \d+ tokens\. Parsing aborted\.$/;
 
 /** Where graphql-js starts quoting an input in a message, and what replaces the rest of the message. */
 const VALUE_MARKERS: readonly [string, string][] = [
@@ -60,7 +67,7 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   const code = formatted.extensions?.code;
   // Parse/validation errors (depth, cost, unknown fields) are the client's: keep their message (never an input value).
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-    return { message: withoutInputValues(formatted.message, code), locations: formatted.locations, extensions: { type: `${PROBLEM_BASE}invalid-request`, code } };
+    return { message: withoutInputValues(formatted.message, code, formatted.locations?.[0]), locations: formatted.locations, extensions: { type: `${PROBLEM_BASE}invalid-request`, code } };
   }
   return { message: 'internal error', path: formatted.path, extensions: { type: `${PROBLEM_BASE}error`, code: 'INTERNAL_SERVER_ERROR' } };
 }

@@ -143,8 +143,9 @@ export function variableErrors(schema: GraphQLSchema, operation: OperationDefini
 
 /**
  * Refuses an operation with more than MAX_ROOT_FIELDS root fields (fragments at the root
- * expanded), or whose several secretAccess fields name more than MAX_BATCH_NAMES secrets in all:
- * one request decides at most what one REST batch call does, however it is aliased.
+ * expanded), or whose several secretAccess fields name more than MAX_BATCH_NAMES secrets in all
+ * (literals, variables and the document's variable defaults applied): one request decides at most
+ * what one REST batch call does, however it is aliased.
  */
 export function operationShapeError(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): string | undefined {
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -153,12 +154,17 @@ export function operationShapeError(document: DocumentNode, operation: Operation
   let names = 0;
   let accesses = 0;
   const seen = new Set<string>();
+  // Counted as graphql-js coerces the argument: a variable not sent takes its default from the document
+  // (10 aliases of `$n: [String!]! = [100 names]` were counted as 10 names), a single name is a list of one.
+  const defaults = new Map((operation.variableDefinitions ?? []).map((d) => [d.variable.name.value, d.defaultValue]));
   const listLength = (v: ValueNode | undefined): number => {
-    if (!v) return 0;
+    if (!v || v.kind === Kind.NULL) return 0;
     if (v.kind === Kind.LIST) return v.values.length;
     if (v.kind === Kind.VARIABLE) {
-      const x = variables[v.name.value];
-      return Array.isArray(x) ? x.length : 1;
+      const name = v.name.value;
+      const x = Object.prototype.hasOwnProperty.call(variables, name) ? variables[name] : undefined;
+      if (x === undefined) return listLength(defaults.get(name));
+      return Array.isArray(x) ? x.length : x === null ? 0 : 1;
     }
     return 1;
   };

@@ -1,6 +1,6 @@
 import { buildSchema, OperationDefinitionNode, parse, validate } from 'graphql';
-import { withoutInputValues } from './errors';
-import { costLimitPlugin, limitRules, MAX_QUERY_DEPTH, variableErrors } from './limits';
+import { formatGraphqlError, withoutInputValues } from './errors';
+import { costLimitPlugin, limitRules, MAX_QUERY_DEPTH, operationShapeError, variableErrors } from './limits';
 
 // A recursive schema: the first slice's own types are all shallower than the bound.
 const schema = buildSchema('type Node { name: String, child: Node } type Query { root: Node }');
@@ -58,8 +58,14 @@ describe('GraphQL error messages never repeat an input value (withoutInputValues
     [`Variable "$input" got invalid value { projectId: "p", value: "${SECRET}" }; Field "name" of required type "String!" was not provided.`, undefined, 'Variable "$input" has an invalid value.'],
     [`String cannot represent a non string value: { v: "${SECRET}" }`, 'GRAPHQL_VALIDATION_FAILED', 'String cannot represent the value given.'],
     [`Expected value of type "Int", found "${SECRET}"; reason`, 'GRAPHQL_VALIDATION_FAILED', 'Expected value of type "Int", found a value of another type.'],
-    [`Syntax Error: Expected Name, found String "${SECRET}".`, 'GRAPHQL_PARSE_FAILED', 'Syntax Error: Expected Name, found a string.'],
-    [`Syntax Error: Expected Name, found BlockString "${SECRET}".`, 'GRAPHQL_PARSE_FAILED', 'Syntax Error: Expected Name, found a string.'],
+    [`Syntax Error: Expected Name, found String "${SECRET}".`, 'GRAPHQL_PARSE_FAILED', 'Syntax Error: the document is not valid GraphQL (its text is not repeated here).'],
+    [`Syntax Error: Expected Name, found BlockString "${SECRET}".`, 'GRAPHQL_PARSE_FAILED', 'Syntax Error: the document is not valid GraphQL (its text is not repeated here).'],
+    // Issue 18, 10: a value sent inline unquoted is a Name token, echoed as such.
+    ['Syntax Error: Expected ":", found Name "hunter2".', 'GRAPHQL_PARSE_FAILED', 'Syntax Error: the document is not valid GraphQL (its text is not repeated here).'],
+    ['Syntax Error: Unexpected Name "hunter2".', 'GRAPHQL_PARSE_FAILED', 'Syntax Error: the document is not valid GraphQL (its text is not repeated here).'],
+    ['Syntax Error: Invalid number, expected digit but got: "h".', 'GRAPHQL_PARSE_FAILED', 'Syntax Error: the document is not valid GraphQL (its text is not repeated here).'],
+    // graphql-js's own wording ("more that"): no document text, kept.
+    ['Syntax Error: Document contains more that 5000 tokens. Parsing aborted.', 'GRAPHQL_PARSE_FAILED', 'Syntax Error: Document contains more that 5000 tokens. Parsing aborted.'],
     ['Cannot query field "nope" on type "Query".', 'GRAPHQL_VALIDATION_FAILED', 'Cannot query field "nope" on type "Query".'],
   ])('%s', (message, code, expected) => {
     expect(withoutInputValues(message, code)).toBe(expected);
@@ -77,5 +83,63 @@ describe('GraphQL error messages never repeat an input value (withoutInputValues
       'Variable "$i" has an invalid value: Field "bogus" is not defined by type "In".',
       'Variable "$n" has an invalid value: not a value of type "Int" (the value is not repeated here).',
     ]);
+  });
+});
+
+describe('secretAccess names per operation are counted after variable defaults and literals (operationShapeError)', () => {
+  const shape = (query: string, variables: Record<string, unknown> = {}) => {
+    const document = parse(query);
+    return operationShapeError(document, document.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode, variables);
+  };
+  const list = (n: number, prefix = 'N') => `[${Array.from({ length: n }, (_, i) => `"${prefix}_${i}"`).join(', ')}]`;
+  const aliases = (n: number, arg: string) => Array.from({ length: n }, (_, i) => `a${i}: secretAccess(projectId: $p, names: ${arg}) { denied { name } }`).join(' ');
+
+  it('a variable default in the document counts as the list it holds: 10 aliases of a 100-name default are 1000 names, refused', () => {
+    // The review's finding: only request.variables were read, so an unprovided $n counted as 1 name per alias.
+    expect(shape(`mutation($p: String!, $n: [String!]! = ${list(100)}) { ${aliases(10, '$n')} }`, { p: 'x' })).toMatch(/name 1000 secrets; at most 100/);
+    expect(shape(`mutation($p: String!, $n: [String!] = ${list(60)}) { ${aliases(2, '$n')} }`, { p: 'x' })).toMatch(/name 120 secrets/);
+    // A provided variable wins over its default; an explicit null names nothing.
+    expect(shape(`mutation($p: String!, $n: [String!] = ${list(100)}) { ${aliases(10, '$n')} }`, { p: 'x', n: ['A'] })).toBeUndefined();
+    expect(shape(`mutation($p: String!, $n: [String!] = ${list(100)}) { ${aliases(2, '$n')} }`, { p: 'x', n: null })).toBeUndefined();
+  });
+
+  it('literal lists, lists of variables and a single name (coerced to a list of one) are counted as graphql-js coerces them', () => {
+    expect(shape(`mutation($p: String!) { ${aliases(2, list(51))} }`, { p: 'x' })).toMatch(/name 102 secrets/);
+    expect(shape(`mutation($p: String!) { ${aliases(2, list(50))} }`, { p: 'x' })).toBeUndefined();
+    expect(shape(`mutation($p: String!, $a: String! = "A") { ${aliases(20, '[$a, $a, $a, $a, $a, $a]')} }`, { p: 'x' })).toMatch(/name 120 secrets/);
+    expect(shape(`mutation($p: String!, $a: String = "A") { ${aliases(20, '$a')} }`, { p: 'x' })).toBeUndefined();
+  });
+
+  it('a variable named after an Object.prototype member is not read from the prototype', () => {
+    expect(shape(`mutation($p: String!, $toString: [String!] = ${list(100)}) { ${aliases(2, '$toString')} }`, { p: 'x' })).toMatch(/name 200 secrets/);
+    expect(shape(`mutation($p: String!, $constructor: [String!]) { ${aliases(2, '$constructor')} }`, { p: 'x' })).toBeUndefined();
+  });
+});
+
+describe('syntax errors never repeat the document (formatGraphqlError on what graphql-js parse throws)', () => {
+  const WORD = 'canaryhunter2value';
+  it.each([
+    `mutation { projectSecretCreate(input: { value ${WORD} }) { name } }`,
+    `mutation { projectSecretCreate(input: { value: ${WORD} ${WORD} ) { name } }`,
+    `{ __typename } ${WORD}`,
+    `{ a(x: 12${WORD}) }`,
+    `{ a(x: "${WORD}) }`,
+    `{ a(x: """${WORD}`,
+    `{ a(x: ${WORD}\u00ff) }`,
+    `query ${WORD} { a(x: [${WORD}, }`,
+  ])('%s', (document) => {
+    let error: unknown;
+    try {
+      parse(document);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(Error);
+    const g = error as import('graphql').GraphQLError;
+    const out = formatGraphqlError({ message: g.message, locations: g.locations, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, g);
+    expect(JSON.stringify(out)).not.toContain(WORD);
+    expect(JSON.stringify(out)).not.toMatch(/canary|hunter/);
+    expect(out.message).toBe(`Syntax Error at line ${g.locations![0].line}, column ${g.locations![0].column}: the document is not valid GraphQL (its text is not repeated here).`);
+    expect(out.locations).toEqual(g.locations);
   });
 });
