@@ -49,6 +49,8 @@ const STRINGS = [
   'pending', 'approved', 'allowed', 'denied', 'api', 'openbao', 'justified', 'unjustified', 'production', 'main', 'feature/*', '**/**/**/**/**/**/**/**/**', 'user', 'group', 'olga', 'dave',
 ];
 const INTS = [0, 1, -1, 2, 50, 60, 100, 101, 900, 3600, 3601, 28_800, 2 ** 31 - 1, -(2 ** 31)];
+/** Variable names that are Object.prototype members (graphql-jit read an unsent `$toString` from the prototype: issue 18, 9). */
+const PROTO_NAMES = Object.getOwnPropertyNames(Object.prototype).filter((n) => /^[_A-Za-z][_0-9A-Za-z]*$/.test(n));
 
 class Generator {
   /** When set, string values are passed as variables (what tools do, and what graphql-jit compiles): their definitions and values. */
@@ -83,9 +85,11 @@ class Generator {
       if (t.name === 'Float') return String(this.rnd() * 1e6);
       const value = this.pick(STRINGS);
       if (this.vars && !wrong) {
-        const name = `v${this.vars.defs.length}`;
+        // Now and then a variable named after an Object.prototype member, and (when nullable) not sent at all.
+        const proto = this.chance(0.3) ? this.pick(PROTO_NAMES.filter((n) => !this.vars!.defs.some((d) => d.startsWith(`$${n}:`)))) : undefined;
+        const name = proto ?? `v${this.vars.defs.length}`;
         this.vars.defs.push(`$${name}: ${String(type)}`);
-        this.vars.values[name] = value;
+        if (!proto || isNonNullType(type) || this.chance(0.3)) this.vars.values[name] = value;
         return `$${name}`;
       }
       return JSON.stringify(value);
@@ -169,6 +173,21 @@ describe('GraphQL fuzz pass (schema-driven), embedded profile', () => {
     }
   });
 
+  it('what the second review found: an unsent variable named after an Object.prototype member answers the same compiled as interpreted, never an internal error', async () => {
+    const http = request(t.app.getHttpServer());
+    const auth = { Authorization: `Bearer ${await t.userToken('olga')}` };
+    const compiled = async () => (await t.infra.metrics.graphqlOperations.get()).values.find((v) => v.labels.operation === 'query' && v.labels.executor === 'compiled')?.value ?? 0;
+    const before = await compiled();
+    const differs: string[] = [];
+    for (const name of ['toString', 'constructor', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__']) {
+      const query = `query F($p: String!, $${name}: String, $i${name}: Int) { projectSecrets(projectId: $p, rotation: $${name}, after: $${name}, first: $i${name}) { edges { node { name } } } }`;
+      const [first, again] = [await http.post('/graphql').set(auth).send({ query, variables: { p: P } }), await http.post('/graphql').set(auth).send({ query, variables: { p: P } })];
+      if (again.status !== first.status || again.text !== first.text || /INTERNAL_SERVER_ERROR|internal error/.test(first.text + again.text)) differs.push(`$${name}: ${first.status} ${first.text.slice(0, 200)} → ${again.status} ${again.text.slice(0, 300)}`);
+    }
+    expect(differs).toEqual([]);
+    expect((await compiled()) - before).toBe(7); // every second run but $__defineGetter__'s (a `_` in a name is never compiled)
+  });
+
   it(`${OPERATIONS} generated operations as owner, auditor, stranger and anonymous: 0 server errors, the value only in secretAccess results`, async () => {
     const http = request(t.app.getHttpServer());
     const tokens = {
@@ -205,8 +224,11 @@ describe('GraphQL fuzz pass (schema-driven), embedded profile', () => {
       };
       const check = (res: request.Response, note = '') => {
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        const errors = (res.body?.errors ?? []) as { extensions?: { code?: string; type?: string } }[];
-        const serverError = res.status >= 500 || errors.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR' || !e.extensions?.type || e.extensions.type === 'urn:pipeline-secrets:problem:error');
+        // A body refused before GraphQL runs (a variable named `constructor` or `__proto__` sent in a POST body: apps/bootstrap.ts
+        // refuses those JSON keys) is a REST problem+json, not GraphQL errors: a client error when it is a 4xx with a problem type.
+        const problem = /application\/problem\+json/.test(String(res.headers['content-type'])) ? (res.body as { type?: string }) : undefined;
+        const errors = (problem ? [] : (res.body?.errors ?? [])) as { extensions?: { code?: string; type?: string } }[];
+        const serverError = res.status >= 500 || (problem !== undefined && (!problem.type || problem.type.endsWith(':error'))) || errors.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR' || !e.extensions?.type || e.extensions.type === 'urn:pipeline-secrets:problem:error');
         const leaked = res.text.includes(CANARY) && !(res.status === 200 && /^\{"data":\{"(a|secretAccess)"/.test(res.text) && op.query.includes('secretAccess'));
         if (serverError || leaked || note) failures.push({ seed: SEED, i, status: res.status, query: op.query.slice(0, 500), body: `${note}${res.text.slice(0, note ? 1500 : 500)}` });
       };

@@ -94,7 +94,9 @@ type Entry = { schema: GraphQLSchema; seen: number; compiled?: CompiledQuery | n
  * — no `_` in variable names, aliases or field names but `__typename` (introspection runs
  * interpreted); it names resolve infos by the response path joined with `_` (collisions) — same rule;
  * and it keeps `@include`/`@skip` of a fragment spread on the shared fragment's nodes — no such
- * directive on a fragment. Everything else runs on graphql-js, as before.
+ * directive on a fragment; it reads each variable as `variables[name]`, so an unsent `$toString` was
+ * Object.prototype's — the variables are handed over in a prototype-free object. Everything else
+ * runs on graphql-js, as before.
  */
 export function jitExecutionPlugin(
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
@@ -129,7 +131,11 @@ export function jitExecutionPlugin(
           }
           if (!entry.compiled) return interpreted();
           executed('query', 'compiled');
-          const result = await entry.compiled.query(undefined, contextValue, request.variables ?? {});
+          // A prototype-free copy: graphql-jit reads a variable as `input[name] == null`, so from a plain object an unsent
+          // `$toString` (or any Object.prototype member) was the inherited function and the compiled run answered an
+          // internal error where graphql-js leaves the argument out (issue 18, 9; jit-attacks.unit.spec.ts).
+          const variables = Object.assign(Object.create(null) as Record<string, unknown>, request.variables);
+          const result = await entry.compiled.query(undefined, contextValue, variables);
           const http = { status: response.http.status, headers: new HeaderMap() };
           const errors = result.errors?.map((e) => formatError(enrich(e, http), e));
           return { http, body: { kind: 'single', singleResult: { data: result.data as Record<string, unknown> | null | undefined, ...(errors ? { errors } : {}) } } };
