@@ -5,9 +5,13 @@ import { JsonLogger } from '@app/infra/logging/logger';
 import { LOGGER } from '@app/infra/nest/tokens';
 import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
+import { ConsoleModule } from './console/console.module';
+import { AccessRequestImpactController } from './impact/access-request-impact.controller';
+import { MeController } from './me/me.controller';
 import { AccessRequestsController, BreakGlassController } from './access-requests/access-requests.controller';
 import { ACCESS_REQUEST_COMMAND_HANDLERS } from './access-requests/access-request-commands';
 import { AccessRequestExpiryRecorder } from './access-requests/access-request-expiry-recorder';
+import { AccessRequestIndex } from './access-requests/access-request-index';
 import { AuditAccess } from './audit/audit-access';
 import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
@@ -27,12 +31,13 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
-  imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot()],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController],
+  imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController],
   providers: [
     AccessControl,
     AuditAccess,
     GrantExpiryRecorder,
+    AccessRequestIndex,
     AccessRequestExpiryRecorder,
     RotationOverdueRecorder,
     SecretStates,

@@ -77,7 +77,12 @@ export function parseHistoryQuery(projectId: string, query: Record<string, unkno
 }
 
 type ExportFormat = 'csv' | 'ndjson' | 'json';
-function exportFormat(accept: string | undefined): ExportFormat {
+/** `format=csv|ndjson|json` (so an export is a plain link) wins over the Accept header. */
+function exportFormat(accept: string | undefined, format: unknown): ExportFormat {
+  if (format !== undefined) {
+    if (format === 'csv' || format === 'ndjson' || format === 'json') return format;
+    throw problems.badRequest('invalid query', [{ field: 'format', message: 'format must be given once: csv, ndjson or json' }]);
+  }
   const a = (accept ?? '').toLowerCase();
   if (a.includes('text/csv')) return 'csv';
   if (a.includes('application/x-ndjson')) return 'ndjson';
@@ -104,7 +109,8 @@ export class ComplianceController {
   @ApiQuery({ name: 'to', required: false, description: 'RFC 3339, exclusive', schema: { type: 'string', format: 'date-time' } })
   @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
-  @ApiOkResponse({ description: 'Newest first. JSON pages `{items, nextCursor}`; with `Accept: text/csv` or `application/x-ndjson` every matching row, streamed.' })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv', 'ndjson'], description: 'Does what the Accept header does (csv/ndjson: every matching row, streamed), so an export is a plain link' })
+  @ApiOkResponse({ description: 'Newest first. JSON pages `{items, nextCursor}`; with `Accept: text/csv` or `application/x-ndjson` (or `format=csv|ndjson`) every matching row, streamed.' })
   async accessHistory(
     @Param('projectId', ProjectIdPipe) projectId: string,
     @Query() query: Record<string, unknown>,
@@ -112,9 +118,10 @@ export class ComplianceController {
     @Req() req: AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ items: AccessHistoryItem[]; nextCursor: string | null } | void> {
-    const { filter, limit, cursor } = parseHistoryQuery(projectId, query);
+    const { format: formatParam, ...filters } = query;
+    const format = exportFormat(req.headers.accept, formatParam);
+    const { filter, limit, cursor } = parseHistoryQuery(projectId, filters);
     await this.access.require(p, 'read-audit', { projectId }, commandContext(req, p));
-    const format = exportFormat(req.headers.accept);
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'json') return this.queries.accessHistory(filter, limit, cursor);
     await this.stream(res, format, filter);

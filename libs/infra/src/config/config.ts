@@ -56,10 +56,18 @@ class RawSettings {
   @IsInt() @Min(0) @Max(300) AUTH_CLOCK_SKEW_SECONDS = 30;
   @IsInt() @Min(1) @Max(3600) GRANT_EXPIRY_SCAN_SECONDS = 30;
   @IsInt() @Min(60) @Max(31536000) ACCESS_REQUEST_TTL_SECONDS = 86400;
+  @IsInt() @Min(1) @Max(10000) ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER = 20;
+  @IsInt() @Min(1) @Max(100000) ACCESS_REQUEST_MAX_PENDING_PER_PROJECT = 200;
   @IsInt() @Min(1) @Max(100000) DENIAL_RATE_PER_MINUTE = 60;
   @IsInt() @Min(1) @Max(3600) DENIAL_SUMMARY_WINDOW_SECONDS = 60;
   @IsIn(['on', 'off'], { message: 'GRAPHQL_JIT must be on or off' }) GRAPHQL_JIT = 'on';
   @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
+  @IsInt() @Min(60) @Max(86400) CONSOLE_SESSION_IDLE_SECONDS = 1800;
+  @IsInt() @Min(300) @Max(604800) CONSOLE_SESSION_MAX_SECONDS = 28800;
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'CONSOLE_OIDC_ISSUER must be an http(s) URL' }) CONSOLE_OIDC_ISSUER?: string;
+  @IsOptional() @IsString() CONSOLE_OIDC_CLIENT_ID?: string;
+  @IsOptional() @IsString() CONSOLE_OIDC_CLIENT_SECRET_FILE?: string;
+  @IsOptional() @Matches(/^https?:\/\/[^/?#]+$/, { message: 'CONSOLE_PUBLIC_URL must be an origin such as https://secrets.example.com (no path)' }) CONSOLE_PUBLIC_URL?: string;
 }
 
 /** Names of every environment variable loadConfig reads (from the validation metadata). */
@@ -95,10 +103,20 @@ export interface AppConfig {
   grantExpiryScanSeconds: number;
   /** How long an access request may stay pending before it expires unreviewed. */
   accessRequestTtlSeconds: number;
+  /** Pending access requests one requester may hold across all projects, and one project may hold (429 beyond). */
+  accessRequestMaxPendingPerRequester: number;
+  accessRequestMaxPendingPerProject: number;
   /** Denials a principal may cause per minute before it gets 429; repeats folded per window (seconds). */
   denials: { ratePerMinute: number; summaryWindowSeconds: number };
   /** Whether GraphQL queries a tool repeats run compiled by graphql-jit (apps/command-api/src/graphql/jit.ts). */
   graphqlJit: boolean;
+  /** The web console (/console): session lifetimes, and its OpenID Connect sign-in when configured. */
+  console: {
+    idleSeconds: number;
+    maxSeconds: number;
+    publicUrl?: string;
+    oidc?: { issuer: string; clientId: string; clientSecretFile: string };
+  };
   masterKeyFile: string;
   auth: {
     audience: string;
@@ -117,7 +135,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'PG_CONNECT_TIMEOUT_MS', 'PG_STATEMENT_TIMEOUT_MS', 'PG_QUERY_TIMEOUT_MS', 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS']);
+const NUMERIC = new Set(['PORT', 'PG_CONNECT_TIMEOUT_MS', 'PG_STATEMENT_TIMEOUT_MS', 'PG_QUERY_TIMEOUT_MS', 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER', 'ACCESS_REQUEST_MAX_PENDING_PER_PROJECT', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS', 'CONSOLE_SESSION_IDLE_SECONDS', 'CONSOLE_SESSION_MAX_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -153,6 +171,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (raw.BAO_ADDR && !raw.BAO_TOKEN && !raw.BAO_TOKEN_FILE) problems.push('BAO_TOKEN_FILE (or BAO_TOKEN) is required when BAO_ADDR is set');
     if (apps.includes('command-api') && !users && !devIssuer) problems.push('AUTH_USER_ISSUER is required in the production profile (or DEV_ISSUER=1 for trials)');
   }
+  const oidcSet = [raw.CONSOLE_OIDC_ISSUER, raw.CONSOLE_OIDC_CLIENT_ID, raw.CONSOLE_OIDC_CLIENT_SECRET_FILE, raw.CONSOLE_PUBLIC_URL].filter((v) => v !== undefined).length;
+  if (raw.CONSOLE_OIDC_ISSUER && oidcSet < 4) problems.push('CONSOLE_OIDC_ISSUER needs CONSOLE_OIDC_CLIENT_ID, CONSOLE_OIDC_CLIENT_SECRET_FILE and CONSOLE_PUBLIC_URL');
+  else if (!raw.CONSOLE_OIDC_ISSUER && (raw.CONSOLE_OIDC_CLIENT_ID || raw.CONSOLE_OIDC_CLIENT_SECRET_FILE)) problems.push('CONSOLE_OIDC_CLIENT_ID and CONSOLE_OIDC_CLIENT_SECRET_FILE need CONSOLE_OIDC_ISSUER');
+  if (raw.CONSOLE_SESSION_IDLE_SECONDS > raw.CONSOLE_SESSION_MAX_SECONDS) problems.push('CONSOLE_SESSION_IDLE_SECONDS must not exceed CONSOLE_SESSION_MAX_SECONDS');
   if (raw.PG_QUERY_TIMEOUT_MS <= raw.PG_STATEMENT_TIMEOUT_MS) problems.push('PG_QUERY_TIMEOUT_MS must be greater than PG_STATEMENT_TIMEOUT_MS (the server cancels first, so the client sees its error)');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
@@ -183,8 +205,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     masterKeyFile: raw.MASTER_KEY_FILE ?? resolve(dataDir, 'master.key'),
     grantExpiryScanSeconds: raw.GRANT_EXPIRY_SCAN_SECONDS,
     accessRequestTtlSeconds: raw.ACCESS_REQUEST_TTL_SECONDS,
+    accessRequestMaxPendingPerRequester: raw.ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER,
+    accessRequestMaxPendingPerProject: raw.ACCESS_REQUEST_MAX_PENDING_PER_PROJECT,
     denials: { ratePerMinute: raw.DENIAL_RATE_PER_MINUTE, summaryWindowSeconds: raw.DENIAL_SUMMARY_WINDOW_SECONDS },
     graphqlJit: raw.GRAPHQL_JIT === 'on',
+    console: {
+      idleSeconds: raw.CONSOLE_SESSION_IDLE_SECONDS,
+      maxSeconds: raw.CONSOLE_SESSION_MAX_SECONDS,
+      publicUrl: raw.CONSOLE_PUBLIC_URL,
+      oidc: raw.CONSOLE_OIDC_ISSUER ? { issuer: raw.CONSOLE_OIDC_ISSUER, clientId: raw.CONSOLE_OIDC_CLIENT_ID!, clientSecretFile: raw.CONSOLE_OIDC_CLIENT_SECRET_FILE! } : undefined,
+    },
     auth: {
       audience: raw.AUTH_AUDIENCE,
       algorithms: raw.AUTH_ALGORITHMS.split(','),
