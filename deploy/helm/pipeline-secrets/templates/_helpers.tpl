@@ -417,6 +417,8 @@ ACCESS_REQUEST_TTL_SECONDS: {{ .Values.accessControl.accessRequestTtlSeconds | i
 DENIAL_RATE_PER_MINUTE: {{ .Values.accessControl.denialRatePerMinute | int | quote }}
 DENIAL_SUMMARY_WINDOW_SECONDS: {{ .Values.accessControl.denialSummaryWindowSeconds | int | quote }}
 GRAPHQL_JIT: {{ .Values.graphql.jit | quote }}
+CONSOLE_SESSION_IDLE_SECONDS: {{ (.Values.console | default dict).sessionIdleSeconds | default 1800 | int | quote }}
+CONSOLE_SESSION_MAX_SECONDS: {{ (.Values.console | default dict).sessionMaxSeconds | default 28800 | int | quote }}
 BAO_ADDR: {{ .Values.openbao.address | quote }}
 BAO_KV_MOUNT: {{ .Values.openbao.kvMount | quote }}
 BAO_KV_PREFIX: {{ .Values.openbao.kvPrefix | quote }}
@@ -448,7 +450,7 @@ e.g. the projector is never handed the user issuer it has no key for.
 {{- define "pipeline-secrets.configKeysOf" -}}
 {{- $common := list "PROFILE" "HOST" "PORT" "DATA_DIR" "LOG_LEVEL" "PG_CONNECT_TIMEOUT_MS" "PG_STATEMENT_TIMEOUT_MS" "PG_QUERY_TIMEOUT_MS" "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS" -}}
 {{- if eq . "command-api" -}}
-{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "GRANT_EXPIRY_SCAN_SECONDS" "ACCESS_REQUEST_TTL_SECONDS" "DENIAL_RATE_PER_MINUTE" "DENIAL_SUMMARY_WINDOW_SECONDS" "GRAPHQL_JIT" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
+{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "GRANT_EXPIRY_SCAN_SECONDS" "ACCESS_REQUEST_TTL_SECONDS" "DENIAL_RATE_PER_MINUTE" "DENIAL_SUMMARY_WINDOW_SECONDS" "GRAPHQL_JIT" "CONSOLE_SESSION_IDLE_SECONDS" "CONSOLE_SESSION_MAX_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
 {{- else if eq . "projector" -}}
 {{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "BAO_CI_TOKEN_TTL_SECONDS" "VALUE_SWEEP_GRACE_SECONDS" "AUTH_AUDIENCE" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
 {{- else if eq . "auditor" -}}
