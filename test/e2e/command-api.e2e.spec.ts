@@ -237,6 +237,15 @@ describe('command API, embedded profile, end to end', () => {
     });
   });
 
+  it('a JSON key that reaches object prototypes is refused as such: invalid-request naming the key rule, not "not valid JSON"', async () => {
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const res = keep(await http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).set('Content-Type', 'application/json').send(`{"${key}":{},"name":"OK_NAME","value":"v"}`));
+      expect(res.status).toBe(400);
+      expect(res.body.type).toBe('urn:pipeline-secrets:problem:invalid-request');
+      expect(res.body.errors).toEqual([{ field: 'body', message: 'keys named __proto__, constructor or prototype are not accepted' }]);
+    }
+  });
+
   describe('issue 9: what a bad input leaves behind', () => {
     it('a probe with a bad purpose is a 400 and still an audited denial; an allowed read with one records nothing and returns no value', async () => {
       const dave = await t.userToken('dave');

@@ -63,7 +63,11 @@ export class ProblemFilter implements ExceptionFilter {
       const status = e.getStatus();
       // Nest/express errors the client caused (bad JSON, too large, unknown route): keep the status, replace the text.
       // The body parser's errors arrive here as a 400 whose message is the JSON parser's; say so without echoing it.
-      const aboutBody = status === 400 && /JSON|forbidden key|Unexpected/.test(e.message);
+      // apps/bootstrap.ts's JSON reviver refuses keys that reach object prototypes: say that, not "not valid JSON".
+      if (status === 400 && /forbidden key/.test(e.message)) {
+        return this.toProblem(problems.badRequest('malformed request body', [{ field: 'body', message: 'keys named __proto__, constructor or prototype are not accepted' }]), req);
+      }
+      const aboutBody = status === 400 && /JSON|Unexpected/.test(e.message);
       const detail =
         status === 413 ? 'request body too large' : status === 404 ? 'no such resource' : aboutBody ? 'malformed request body (JSON expected)' : status === 400 ? 'malformed request' : 'request refused';
       const title = status === 413 ? 'Payload too large' : status === 404 ? 'Not found' : status === 400 ? 'Invalid request' : 'Error';
