@@ -366,8 +366,14 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
       return { mount, volume: mount && pod.volumes.find((v: { name: string }) => v.name === mount.name) };
     };
 
-    it('defaults: the auditor tails OpenBao\'s audit file from the openbao-audit PVC (read-only), starting at its end, and repairs drift with the OpenBao token', () => {
-      const { objects } = render(VALUE_SETS[0]);
+    const renderWith = (extraValues: string) => {
+      const r = template([], { extraValues });
+      if (r.status !== 0) throw new Error(`helm template failed:\n${r.stderr}`);
+      return parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+    };
+
+    it('openbao.audit.enabled=true: the auditor tails OpenBao\'s audit file from the openbao-audit PVC (read-only), starting at its end, and repairs drift with the OpenBao token', () => {
+      const objects = renderWith('openbao:\n  audit:\n    enabled: true\n');
       const env = appEnv(objects, 'auditor');
       expect(env.get('BAO_AUDIT_FILE')).toEqual({ from: 'configMap', value: '/openbao/audit/audit-service.log' });
       expect(env.get('BAO_AUDIT_START')).toEqual({ from: 'configMap', value: 'end' });
@@ -406,16 +412,29 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
       expect(projectorPod.volumes.find((v: { name: string }) => v.name === 'openbao-token').secret.secretName).toBe('pipeline-secrets-openbao');
     });
 
-    it('openbao.audit.enabled=false: no audit file, no volume; the auditor still reaches OpenBao (readiness, drift check)', () => {
-      const r = template([], { extraValues: 'openbao:\n  audit:\n    enabled: false\n' });
-      expect(r.status).toBe(0);
-      const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+    it('defaults (openbao.audit.enabled=false): no audit file, no volume, so a plain install needs no claim; the auditor still reaches OpenBao (readiness, drift check)', () => {
+      const { objects } = render(VALUE_SETS[0]);
       const env = appEnv(objects, 'auditor');
       expect(env.has('BAO_AUDIT_FILE')).toBe(false);
       expect(auditVolume(objects, 'auditor').mount).toBeUndefined();
       expect(deployment(objects, 'auditor').spec.template.spec.volumes.map((v: { name: string }) => v.name)).not.toContain('openbao-audit');
       expect(env.get('BAO_ADDR')).toEqual({ from: 'configMap', value: 'http://openbao:8200' });
       expect(env.get('BAO_TOKEN_FILE')?.from).toBe('value');
+    });
+
+    it('nameOverride renames objects but never changes a selector (selectors are immutable; test/deploy/kube.deploy.spec.ts upgrades through such a change)', () => {
+      const selectors = (objects: K8sObject[]) =>
+        Object.fromEntries(
+          objects
+            .filter((o) => o.spec?.selector || o.spec?.podSelector)
+            .map((o) => [`${o.kind}/${o.metadata.labels?.['app.kubernetes.io/component']}`, o.spec.selector ?? o.spec.podSelector]),
+        );
+      const plain = renderWith('fullnameOverride: secrets\n');
+      const renamed = renderWith('fullnameOverride: secrets\nnameOverride: vault-broker\n');
+      expect(Object.keys(selectors(plain)).length).toBeGreaterThanOrEqual(7);
+      expect(selectors(renamed)).toEqual(selectors(plain));
+      // and a selector still matches its pods
+      for (const d of find(renamed, 'Deployment')) expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
     });
 
     it('restricted network: API from the ingress namespace and the test pod only; egress limited, DNS kept', () => {
@@ -467,8 +486,8 @@ describe('helm chart deploy/helm/pipeline-secrets', () => {
       ['an HPA with zero minimum', 'commandApi:\n  autoscaling:\n    minReplicas: 0\n', /autoscaling\/minReplicas/],
       ['an unknown pull policy', 'image:\n  pullPolicy: Sometimes\n', /image\/pullPolicy/],
       ['both a JWKS URL and a key ConfigMap', 'auth:\n  user:\n    publicKey:\n      existingConfigMap: keys\n', /auth.user: set only one of jwksUrl and publicKey.existingConfigMap/],
-      ['OpenBao audit ingestion without a volume', 'openbao:\n  audit:\n    existingClaim: ""\n', /openbao.audit: set existingClaim \(or hostPath\)/],
-      ['OpenBao audit from both a PVC and a hostPath', 'openbao:\n  audit:\n    hostPath: /var/log/openbao\n', /openbao.audit: set only one of existingClaim and hostPath/],
+      ['OpenBao audit ingestion without a volume', 'openbao:\n  audit:\n    enabled: true\n    existingClaim: ""\n', /openbao.audit: set existingClaim \(or hostPath\)/],
+      ['OpenBao audit from both a PVC and a hostPath', 'openbao:\n  audit:\n    enabled: true\n    hostPath: /var/log/openbao\n', /openbao.audit: set only one of existingClaim and hostPath/],
       ['an unknown audit start', 'openbao:\n  audit:\n    start: middle\n', /openbao\/audit\/start/],
       ['an audit file name leaving its volume', 'openbao:\n  audit:\n    fileName: ../etc/passwd\n', /openbao\/audit\/fileName/],
       ['a relative audit hostPath', 'openbao:\n  audit:\n    existingClaim: ""\n    hostPath: var/log\n', /openbao\/audit\/hostPath/],

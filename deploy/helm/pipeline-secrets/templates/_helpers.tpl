@@ -51,11 +51,11 @@ Standard labels of every object.
 */}}
 {{- define "pipeline-secrets.labels" -}}
 helm.sh/chart: {{ include "pipeline-secrets.chart" . }}
-app.kubernetes.io/name: {{ include "pipeline-secrets.name" . }}
+app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ include "pipeline-secrets.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: {{ include "pipeline-secrets.name" . }}
+app.kubernetes.io/part-of: {{ .Chart.Name }}
 {{- end -}}
 
 {{/*
@@ -67,10 +67,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
 {{/*
-Selector labels of one component (stable across upgrades: never add to them).
+Selector labels of one component. A Deployment's selector is immutable, so these never change
+across upgrades of a release: never add to them, and they take the chart's own name, not
+nameOverride (which only renames objects).
 */}}
 {{- define "pipeline-secrets.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "pipeline-secrets.name" (index . 0) }}
+app.kubernetes.io/name: {{ (index . 0).Chart.Name }}
 app.kubernetes.io/instance: {{ (index . 0).Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
@@ -414,6 +416,8 @@ AUDIT_CHECKPOINT_EVERY_RECORDS: {{ .Values.audit.checkpointEveryRecords | int | 
 AUDIT_CHECKPOINT_SECONDS: {{ .Values.audit.checkpointSeconds | int | quote }}
 GRANT_EXPIRY_SCAN_SECONDS: {{ .Values.audit.grantExpiryScanSeconds | int | quote }}
 ACCESS_REQUEST_TTL_SECONDS: {{ .Values.accessControl.accessRequestTtlSeconds | int | quote }}
+ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER: {{ .Values.accessControl.accessRequestMaxPendingPerRequester | int | quote }}
+ACCESS_REQUEST_MAX_PENDING_PER_PROJECT: {{ .Values.accessControl.accessRequestMaxPendingPerProject | int | quote }}
 DENIAL_RATE_PER_MINUTE: {{ .Values.accessControl.denialRatePerMinute | int | quote }}
 DENIAL_SUMMARY_WINDOW_SECONDS: {{ .Values.accessControl.denialSummaryWindowSeconds | int | quote }}
 GRAPHQL_JIT: {{ .Values.graphql.jit | quote }}
@@ -450,7 +454,7 @@ e.g. the projector is never handed the user issuer it has no key for.
 {{- define "pipeline-secrets.configKeysOf" -}}
 {{- $common := list "PROFILE" "HOST" "PORT" "DATA_DIR" "LOG_LEVEL" "PG_CONNECT_TIMEOUT_MS" "PG_STATEMENT_TIMEOUT_MS" "PG_QUERY_TIMEOUT_MS" "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS" -}}
 {{- if eq . "command-api" -}}
-{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "GRANT_EXPIRY_SCAN_SECONDS" "ACCESS_REQUEST_TTL_SECONDS" "DENIAL_RATE_PER_MINUTE" "DENIAL_SUMMARY_WINDOW_SECONDS" "GRAPHQL_JIT" "CONSOLE_SESSION_IDLE_SECONDS" "CONSOLE_SESSION_MAX_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
+{{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "AUDIT_LOG_ORIGIN" "AUTH_AUDIENCE" "AUTH_ALGORITHMS" "AUTH_CLOCK_SKEW_SECONDS" "GRANT_EXPIRY_SCAN_SECONDS" "ACCESS_REQUEST_TTL_SECONDS" "ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER" "ACCESS_REQUEST_MAX_PENDING_PER_PROJECT" "DENIAL_RATE_PER_MINUTE" "DENIAL_SUMMARY_WINDOW_SECONDS" "GRAPHQL_JIT" "CONSOLE_SESSION_IDLE_SECONDS" "CONSOLE_SESSION_MAX_SECONDS" "AUTH_USER_ISSUER" "AUTH_USER_JWKS_URL" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL" "DEV_ISSUER") | join " " -}}
 {{- else if eq . "projector" -}}
 {{- concat $common (list "BAO_ADDR" "BAO_KV_MOUNT" "BAO_KV_PREFIX" "BAO_JWT_MOUNT" "BAO_CI_TOKEN_TTL_SECONDS" "VALUE_SWEEP_GRACE_SECONDS" "AUTH_AUDIENCE" "AUTH_CI_ISSUER" "AUTH_CI_JWKS_URL") | join " " -}}
 {{- else if eq . "auditor" -}}
