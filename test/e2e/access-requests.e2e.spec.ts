@@ -201,11 +201,11 @@ describe.each(appProfiles('access-requests'))('access requests and break-glass, 
     expect(unreviewed.status).toBe(200);
     expect(unreviewed.body.items).toEqual([expect.objectContaining({ grantId: broke.body.grantId, principal: { type: 'user', id: 'carol' }, reason: 'prod down, pager 7', review: null })]);
 
-    // Carol holds owner through her own break-glass grant: still not the one to review it.
+    // Carol holds owner through her own break-glass grant, which manages no grants (issue 18): not the one to review it.
     const byBreaker = await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(carol)).send({ outcome: 'justified', comment: 'trust me' });
     expect(byBreaker.status).toBe(403);
-    expect(byBreaker.body.reason).toBe('four-eyes-self');
-    expect((await t.infra.eventStore.readStream(`access-${P}`)).filter((e) => e.type === 'SecretAccessDenied' && e.data.reason === 'four-eyes-self' && (e.data.principal as { id: string }).id === 'carol')).toHaveLength(1);
+    expect(byBreaker.body.reason).toBe('role-lacks-action');
+    expect((await t.infra.eventStore.readStream(`access-${P}`)).filter((e) => e.type === 'SecretAccessDenied' && e.data.reason === 'role-lacks-action' && (e.data.principal as { id: string }).id === 'carol')).toHaveLength(1);
     expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(mallory)).send({ outcome: 'justified', comment: 'x' })).status).toBe(403);
     expect((await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(oscar)).send({ outcome: 'maybe', comment: 'x' })).status).toBe(400);
     const reviewed = await http.post(`/v1/projects/${P}/break-glass/${broke.body.grantId}/review`).set(auth(oscar)).send({ outcome: 'justified', comment: 'pager 7 confirmed' });
@@ -277,7 +277,9 @@ describe.each(appProfiles('access-requests'))('access requests and break-glass, 
     const later = new Date(Date.now() + 86_401_000);
     expect(await recorder.scan(later)).toBeGreaterThanOrEqual(1);
     expect(await recorder.scan(later)).toBe(0);
-    const events = await t.infra.eventStore.readStream(`project-${P}`);
+    // On the request's own stream (issue 18): never on the project's policy stream.
+    const events = await t.infra.eventStore.readStream(`accessrequest-${P}.${id}`);
+    expect((await t.infra.eventStore.readStream(`project-${P}`)).filter((e) => (e.data as { requestId?: string }).requestId === id)).toEqual([]);
     expect(events.filter((e) => e.type === 'AccessRequestExpired' && (e.data as { requestId: string }).requestId === id)).toHaveLength(1);
     const expired = await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'expired' }).set(auth(oscar));
     expect(expired.body.items.find((r: { requestId: string }) => r.requestId === id)).toMatchObject({ status: 'expired' });

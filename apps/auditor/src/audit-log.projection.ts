@@ -58,7 +58,7 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
   let appended: StoredAuditRecord[] = [];
   return {
     name: 'audit-log',
-    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`, OPENBAO_DRIFT_STREAM],
+    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.accessRequest}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`, OPENBAO_DRIFT_STREAM],
     async apply(tx: SqlExecutor, event: RecordedEvent) {
       await this.applyBatch!(tx, [event]);
     },

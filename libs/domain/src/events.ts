@@ -3,12 +3,12 @@ import { AbuseEvent } from './access/denials-suppressed';
 import { RecordedEvent } from './ports/event-store';
 import { OpenBaoDriftEvent } from './openbao-audit/drift';
 import { AccessPolicyEvent } from './access-policy/access-policy';
-import { AccessRequestEvent } from './access-request/access-request';
+import { AccessRequestCoordinationEvent, AccessRequestEvent } from './access-request/access-request';
 import { SecretEvent } from './secret/secret';
 import { SecretValueNotDelivered } from './openbao/value-delivery';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessRequestCoordinationEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -34,6 +34,9 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   AccessRequestExpired: 1,
   BreakGlassInvoked: 1,
   BreakGlassReviewed: 1,
+  AccessRequestApprovalClaimed: 1,
+  AccessRequestApprovalReleased: 1,
+  AccessRequestApprovalVoided: 1,
 };
 
 export function isKnownEventType(type: string): type is EventType {

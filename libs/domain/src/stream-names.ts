@@ -5,6 +5,7 @@ export const StreamCategory = {
   project: 'project',
   secret: 'secret',
   access: 'access',
+  accessRequest: 'accessrequest',
 } as const;
 
 export const StreamName = {
@@ -18,7 +19,14 @@ export const StreamName = {
    * for decisions about no single secret (grants, listing).
    */
   access: (projectId: string, name?: string | null) => (name ? `${StreamCategory.access}-${projectId}/${name}` : `${StreamCategory.access}-${projectId}`),
+  /** One access request: asked, claimed for approval, denied, cancelled or expired (the approval itself is on `project-<id>`). */
+  accessRequest: (projectId: string, requestId: string) => accessRequestStreamName(projectId, requestId),
 };
+
+/** The one dash is the category's; the id is `<projectId>.<requestId>` (a request id is a UUID, so the last dot splits it). */
+export function accessRequestStreamName(projectId: string, requestId: string): string {
+  return `${StreamCategory.accessRequest}-${projectId}.${requestId}`;
+}
 
 export function categoryOf(streamName: string): string {
   const dash = streamName.indexOf('-');

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { EventStore, Position, projectPolicyDecider, StreamCategory, StreamName } from '@app/domain';
+import { ACCESS_REQUEST_LIMITS, AccessPolicyState, accessRequestDecider, AccessRequestStreamCommand, AccessRequestStreamState, EventStore, projectPolicyDecider, StreamName } from '@app/domain';
 import { AppConfig } from '@app/infra/config/config';
 import { describeError, JsonLogger } from '@app/infra/logging/logger';
 import { CONFIG, EVENT_STORE, LOGGER, METRICS } from '@app/infra/nest/tokens';
@@ -9,22 +9,24 @@ import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { handleCommand } from '../application/handle-command';
 import { PeriodicRecorder } from '../application/periodic-recorder';
+import { AccessRequestIndex } from './access-request-index';
+import { releaseClaim } from './access-request-commands';
 
 const ACTOR = { type: 'system' as const, id: 'access-request-expiry' };
-const PAGE = 500;
 
 /**
  * Records, once, that a pending access request expired unreviewed (AccessRequestExpired), like
  * GrantExpiryRecorder does for grants. Approval does not wait for it: a request past its
- * expiresAt already refuses approval (409). Which requests are pending it learns by reading the
- * project streams forward from where it last stopped (an in-memory index, rebuilt from the start
- * on each process start: project streams hold only human-paced policy events). The decider
- * records an expiry at most once however many replicas race. Every GRANT_EXPIRY_SCAN_SECONDS.
+ * expiresAt already refuses approval (409). Which requests are pending it learns from the
+ * AccessRequestIndex (the requests' own streams, and the policy streams for requests recorded
+ * there before issue 18). It also recovers approvals whose process died between the claim and the
+ * approval: a claim older than ACCESS_REQUEST_LIMITS.claimGraceSeconds with no approval is voided
+ * on the policy stream (so the approval can never land after all) and released on the request's
+ * stream. Every decider here records at most once however many replicas race. Every
+ * GRANT_EXPIRY_SCAN_SECONDS.
  */
 @Injectable()
 export class AccessRequestExpiryRecorder extends PeriodicRecorder {
-  private after?: Position;
-  private readonly pending = new Map<string, { projectId: string; expiresAt: number }>();
   private readonly logger: JsonLogger;
 
   constructor(
@@ -33,6 +35,7 @@ export class AccessRequestExpiryRecorder extends PeriodicRecorder {
     @Inject(METRICS) private readonly metrics: Metrics,
     @Inject(LOGGER) logger: JsonLogger,
     private readonly access: AccessControl,
+    private readonly index: AccessRequestIndex,
   ) {
     super();
     this.logger = logger.child('access-request-expiry');
@@ -42,48 +45,56 @@ export class AccessRequestExpiryRecorder extends PeriodicRecorder {
     return this.config.grantExpiryScanSeconds;
   }
 
-  private async catchUp(): Promise<void> {
-    for (;;) {
-      const page = await this.store.readAll({ after: this.after, maxCount: PAGE, streamPrefixes: [`${StreamCategory.project}-`] });
-      for (const e of page) {
-        const d = e.data as { projectId?: unknown; requestId?: unknown; expiresAt?: unknown };
-        if (typeof d.requestId !== 'string') continue;
-        if (e.type === 'AccessRequested') this.pending.set(d.requestId, { projectId: String(d.projectId), expiresAt: Date.parse(String(d.expiresAt)) });
-        else if (e.type === 'AccessRequestApproved' || e.type === 'AccessRequestDenied' || e.type === 'AccessRequestCancelled' || e.type === 'AccessRequestExpired') this.pending.delete(d.requestId);
-      }
-      if (page.length > 0) this.after = page[page.length - 1].position;
-      if (page.length < PAGE) return;
-    }
-  }
-
   protected async recordDue(now: string): Promise<number> {
     try {
-      await this.catchUp();
+      await this.index.catchUp();
     } catch (e) {
       this.logger.warn('access request expiry scan failed; retrying next period', describeError(e));
       return 0;
     }
+    const { expired, staleClaims } = this.index.due(now, new Date(Date.parse(now) - ACCESS_REQUEST_LIMITS.claimGraceSeconds * 1000).toISOString());
     let recorded = 0;
-    const nowMs = Date.parse(now);
-    for (const [requestId, { projectId, expiresAt }] of this.pending) {
-      if (!(expiresAt <= nowMs)) continue;
+    for (const { projectId, requestId, legacy } of expired) {
       const ctx: CommandContext = { actor: ACTOR, now, correlationId: randomUUID(), causationId: randomUUID() };
+      const command = { type: 'RecordAccessRequestExpiry' as const, data: { requestId }, metadata: { now, actor: ACTOR } };
       try {
-        const r = await handleCommand(
-          this.store,
-          this.access.policies,
-          StreamName.project(projectId),
-          projectPolicyDecider,
-          { type: 'RecordAccessRequestExpiry', data: { requestId }, metadata: { now, actor: ACTOR } },
-          ctx,
-        );
-        if (r.events.length > 0) recorded++;
-        // Recorded now, or already decided/recorded by someone else: either way no longer pending.
-        this.pending.delete(requestId);
+        if (legacy) {
+          const r = await handleCommand(this.store, this.access.policies, StreamName.project(projectId), projectPolicyDecider, command, ctx);
+          if (r.events.length > 0) recorded++;
+        } else {
+          let policy: AccessPolicyState = (await this.access.policy(projectId)).state;
+          const r = await handleCommand(
+            this.store,
+            this.index.streams,
+            StreamName.accessRequest(projectId, requestId),
+            { decide: (c: AccessRequestStreamCommand, st: AccessRequestStreamState) => accessRequestDecider.decide(c, { ...st, policy }) },
+            async () => {
+              policy = (await this.access.policy(projectId)).state;
+              return command;
+            },
+            ctx,
+          );
+          if (r.events.length > 0) {
+            recorded++;
+            this.index.applyOwn(r.events[0].type, r.events[0].data as Record<string, unknown>, r.nextExpectedRevision);
+          }
+        }
         this.metrics.commands.inc({ command: 'RecordAccessRequestExpiry', outcome: 'ok' });
       } catch (e) {
         this.metrics.commands.inc({ command: 'RecordAccessRequestExpiry', outcome: 'error' });
         this.logger.warn('could not record an access request expiry; retrying next period', { projectId, requestId, ...describeError(e) });
+      }
+    }
+    for (const { projectId, requestId, claimId } of staleClaims) {
+      const ctx: CommandContext = { actor: ACTOR, now, correlationId: randomUUID(), causationId: randomUUID() };
+      try {
+        // Voided first: from then on that claim can never become an approval; then the request is pending again.
+        await handleCommand(this.store, this.access.policies, StreamName.project(projectId), projectPolicyDecider, { type: 'VoidAccessRequestApproval', data: { requestId, claimId }, metadata: { now, actor: ACTOR } }, ctx);
+        await releaseClaim(this.store, this.access, this.index, projectId, requestId, claimId, ctx);
+        this.metrics.commands.inc({ command: 'VoidAccessRequestApproval', outcome: 'ok' });
+      } catch (e) {
+        this.metrics.commands.inc({ command: 'VoidAccessRequestApproval', outcome: 'error' });
+        this.logger.warn('could not recover an abandoned approval; retrying next period', { projectId, requestId, ...describeError(e) });
       }
     }
     return recorded;

@@ -4,6 +4,8 @@ import { CommandContext } from '../application/event-envelope';
 import { patternPipe } from '../http/params';
 import { FieldError, problems } from '../http/problem';
 import { AccessRequestView, BreakGlassView } from './access-request.dto';
+import { userOnly } from './access-request-commands';
+import { AccessRequestIndex, decodeRequestCursor } from './access-request-index';
 
 // The listing rules of access requests and break-glasses, shared by REST (AccessRequestsController,
 // BreakGlassController) and GraphQL (accessRequests, breakGlasses).
@@ -43,15 +45,42 @@ export function checkRequestStatus(status: unknown, errors: FieldError[]): void 
   }
 }
 
-/** manage-grants: every request of the project; any other user: their own. */
-export async function listAccessRequests(access: AccessControl, p: Principal, projectId: string, status: AccessRequestStatus | undefined, ctx: CommandContext): Promise<AccessRequestView[]> {
-  if (p.kind !== 'user') throw problems.forbidden('users-only');
+export const REQUEST_PAGE = { default: 50, max: 100 } as const;
+
+/** `limit` and `cursor` as given (REST query or GraphQL first/after); bad ones are pushed onto errors. */
+export function checkRequestPage(limit: unknown, cursor: unknown, errors: FieldError[], names = { limit: 'limit', cursor: 'cursor' }): { limit: number; afterSeq: number | null } {
+  let size: number = REQUEST_PAGE.default;
+  if (limit !== undefined && limit !== null) {
+    const n = typeof limit === 'number' ? limit : typeof limit === 'string' && /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > REQUEST_PAGE.max) errors.push({ field: names.limit, message: `${names.limit} must be an integer from 1 to ${REQUEST_PAGE.max}` });
+    else size = n;
+  }
+  let afterSeq: number | null = null;
+  if (cursor !== undefined && cursor !== null) {
+    afterSeq = decodeRequestCursor(cursor);
+    if (afterSeq === null) errors.push({ field: names.cursor, message: `${names.cursor} must be a cursor this list returned` });
+  }
+  return { limit: size, afterSeq };
+}
+
+/**
+ * manage-grants: every request of the project; any other user: their own; a page at a time, in
+ * the order they were made. A CI job is refused, and that refusal is recorded like any other.
+ */
+export async function listAccessRequests(
+  access: AccessControl,
+  index: AccessRequestIndex,
+  p: Principal,
+  projectId: string,
+  query: { status?: AccessRequestStatus; limit: number; afterSeq: number | null },
+  ctx: CommandContext,
+): Promise<{ items: AccessRequestView[]; nextCursor: string | null }> {
+  const user = await userOnly(access, p, projectId, 'request-access', ctx);
   const { state } = await access.policy(projectId);
-  const all = (await access.check(p, 'manage-grants', { projectId }, ctx, state)).allowed;
-  return [...state.requests.values()]
-    .filter((r) => all || r.requester.id === p.id)
-    .map((r) => requestView(r, ctx.now))
-    .filter((r) => status === undefined || r.status === status);
+  const all = (await access.check(user, 'manage-grants', { projectId }, ctx, state)).allowed;
+  await index.catchUp();
+  const page = index.page(projectId, { requesterId: all ? undefined : user.id, status: query.status }, query.limit, query.afterSeq, ctx.now);
+  return { items: page.items.map((r) => requestView(r, ctx.now)), nextCursor: page.nextCursor };
 }
 
 /** read-audit or manage-grants: the project's break-glasses (reviewed: filter on whether they have a review). */

@@ -117,6 +117,7 @@ export class AccessRequestView {
 
 export class AccessRequestListView {
   @ApiProperty({ type: [AccessRequestView] }) items!: AccessRequestView[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page; null on the last.' }) nextCursor!: string | null;
 }
 
 class BreakGlassReviewView {

@@ -7,7 +7,8 @@ import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { FieldError, problems } from '../http/problem';
 import { ProjectIdPipe, rejectUnknownParams } from '../http/params';
-import { BreakGlassGrantIdPipe, checkRequestStatus, listAccessRequests, listBreakGlasses, RequestIdPipe } from './access-request-listing';
+import { BreakGlassGrantIdPipe, checkRequestPage, checkRequestStatus, listAccessRequests, listBreakGlasses, REQUEST_PAGE, RequestIdPipe } from './access-request-listing';
+import { AccessRequestIndex } from './access-request-index';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import {
   AccessRequestCreatedView,
@@ -40,7 +41,7 @@ const projectParam = ApiParam({ name: 'projectId', schema: { type: 'string', pat
 @projectParam
 @Controller('v1/projects/:projectId/access-requests')
 export class AccessRequestsController {
-  constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
+  constructor(private readonly commands: CommandBus, private readonly access: AccessControl, private readonly index: AccessRequestIndex) {}
 
   @Post()
   @ApiCreatedResponse({ type: AccessRequestCreatedView, description: 'Any user, for themself. Pending until approved, denied, cancelled or expired (ACCESS_REQUEST_TTL_SECONDS).' })
@@ -50,7 +51,9 @@ export class AccessRequestsController {
 
   @Get()
   @ApiQuery({ name: 'status', required: false, enum: ACCESS_REQUEST_STATUSES })
-  @ApiOkResponse({ type: AccessRequestListView, description: 'manage-grants: every request; anyone else: their own.' })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: REQUEST_PAGE.max, default: REQUEST_PAGE.default } })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,24}$' } })
+  @ApiOkResponse({ type: AccessRequestListView, description: 'manage-grants: every request; anyone else: their own; in the order they were made, a page of `limit` at a time (nextCursor: the next page, null on the last).' })
   async list(
     @Param('projectId', ProjectIdPipe) projectId: string,
     @Query() query: Record<string, unknown>,
@@ -58,12 +61,12 @@ export class AccessRequestsController {
     @Req() req: AuthenticatedRequest,
   ): Promise<AccessRequestListView> {
     const errors: FieldError[] = [];
-    rejectUnknownParams(query, ['status'], errors);
+    rejectUnknownParams(query, ['status', 'limit', 'cursor'], errors);
     const status = query.status;
     checkRequestStatus(status, errors);
+    const page = checkRequestPage(query.limit, query.cursor, errors);
     if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
-    const items = await listAccessRequests(this.access, p, projectId, status as AccessRequestStatus | undefined, commandContext(req, p));
-    return { items };
+    return listAccessRequests(this.access, this.index, p, projectId, { status: status as AccessRequestStatus | undefined, ...page }, commandContext(req, p));
   }
 
   @Post(':requestId/approve')

@@ -12,13 +12,14 @@ import {
   ReviewBreakGlassCommand,
 } from '../access-requests/access-request-commands';
 import { ApproveAccessRequestDto, BreakGlassDto, CreateAccessRequestDto, DenyAccessRequestDto, ReviewBreakGlassDto } from '../access-requests/access-request.dto';
-import { BreakGlassGrantIdPipe, checkRequestStatus, listAccessRequests, listBreakGlasses, RequestIdPipe } from '../access-requests/access-request-listing';
+import { BreakGlassGrantIdPipe, checkRequestPage, checkRequestStatus, listAccessRequests, listBreakGlasses, RequestIdPipe } from '../access-requests/access-request-listing';
+import { AccessRequestIndex } from '../access-requests/access-request-index';
 import { ProjectIdPipe } from '../http/params';
 import { FieldError, problems } from '../http/problem';
 import { commandContext } from '../http/request-context';
 import { userErrors } from './errors';
 import { GqlContext, principalOf, validated } from './secrets.resolver';
-import { UserError } from './types';
+import { PageInfo, UserError } from './types';
 
 @ObjectType()
 export class UserRef {
@@ -43,6 +44,18 @@ export class AccessRequest {
   @Field(() => String, { nullable: true }) comment!: string | null;
   @Field(() => String, { nullable: true }) grantId!: string | null;
   @Field(() => String, { nullable: true }) grantExpiresAt!: string | null;
+}
+
+@ObjectType()
+export class AccessRequestEdge {
+  @Field({ description: 'The same cursor as REST access-requests nextCursor' }) cursor!: string;
+  @Field(() => AccessRequest) node!: AccessRequest;
+}
+
+@ObjectType({ description: 'A page of access requests, in the order they were made (first ≤ 100, priced by first).' })
+export class AccessRequestConnection {
+  @Field(() => [AccessRequestEdge]) edges!: AccessRequestEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
 @ObjectType()
@@ -123,20 +136,27 @@ const breakGlassGrantIdPipe = new BreakGlassGrantIdPipe();
 /** Access requests and break-glass: the listing rules of access-request-listing.ts and the commands AccessRequestsController / BreakGlassController send. */
 @Resolver()
 export class AccessRequestsResolver {
-  constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
+  constructor(private readonly commands: CommandBus, private readonly access: AccessControl, private readonly index: AccessRequestIndex) {}
 
-  @Query(() => [AccessRequest], { description: 'manage-grants: every request; anyone else: their own.' })
-  accessRequests(
+  @Query(() => AccessRequestConnection, { description: 'manage-grants: every request; anyone else: their own; REST access-requests paged the same way.' })
+  async accessRequests(
     @Args('projectId') projectId: string,
     @Args('status', { type: () => String, nullable: true, description: 'pending, approved, denied, expired or cancelled' }) status: string | undefined,
+    @Args('first', { type: () => Int, nullable: true }) first: number | undefined,
+    @Args('after', { type: () => String, nullable: true }) after: string | undefined,
     @Context() ctx: GqlContext,
-  ): Promise<AccessRequest[]> {
+  ): Promise<AccessRequestConnection> {
     const p = principalOf(ctx);
     const errors: FieldError[] = [];
     const s = status ?? undefined;
     checkRequestStatus(s, errors);
-    if (errors.length > 0) throw problems.badRequest('invalid status', errors);
-    return listAccessRequests(this.access, p, projectIdPipe.transform(projectId), s as AccessRequestStatus | undefined, commandContext(ctx.req, p));
+    const page = checkRequestPage(first, after, errors, { limit: 'first', cursor: 'after' });
+    if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
+    const id = projectIdPipe.transform(projectId);
+    const { items } = await listAccessRequests(this.access, this.index, p, id, { status: s as AccessRequestStatus | undefined, limit: page.limit + 1, afterSeq: page.afterSeq }, commandContext(ctx.req, p));
+    const shown = items.slice(0, page.limit);
+    const cursors = shown.map((r) => this.index.cursorOf(r.requestId));
+    return { edges: shown.map((node, i) => ({ cursor: cursors[i], node })), pageInfo: { hasNextPage: items.length > page.limit, endCursor: cursors.at(-1) ?? null } };
   }
 
   @Query(() => [BreakGlass], { description: 'read-audit or manage-grants: the project\'s break-glasses; reviewed: false lists those awaiting review.' })

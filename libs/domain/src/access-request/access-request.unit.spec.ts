@@ -4,8 +4,13 @@ import { accessPolicyDecider, isGrantActive, RoleGranted } from '../access-polic
 import { authorize } from '../authorization/ability';
 import { CommandMetadata } from '../secret/secret';
 import {
+  accessRequestDecider,
   AccessRequestCommand,
   AccessRequested,
+  AccessRequestStreamCommand,
+  AccessRequestStreamEvent,
+  approvalSubject,
+  requestWithApproval,
   accessRequestStatusAt,
   BreakGlassInvoked,
   ProjectPolicyEvent,
@@ -59,19 +64,8 @@ const invoked: BreakGlassInvoked = {
 };
 const carolBg = granted('g-carol-bg', { type: 'user', id: 'carol' }, 'break-glass');
 
-describe('Access requests: given / when / then', () => {
-  it('records a request pending for the TTL, for the requester themself', () =>
-    spec.given(owners).when(request()).then([requested()]));
-
-  it('refuses a duration outside 60-28800 s and a reason outside 1-500 code points, naming the field', () => {
-    spec.given([]).when(request({ durationSeconds: 59 })).thenThrows('invalid-field', 'invalid');
-    spec.given([]).when(request({ durationSeconds: 28801 })).thenThrows('invalid-field', 'invalid');
-    spec.given([]).when(request({ durationSeconds: 60.5 })).thenThrows('invalid-field', 'invalid');
-    spec.given([]).when(request({ reason: '' })).thenThrows('invalid-field', 'invalid');
-    spec.given([]).when(request({ reason: '   ' })).thenThrows('invalid-field', 'invalid');
-    spec.given([]).when(request({ reason: '😀'.repeat(501) })).thenThrows('invalid-field', 'invalid');
-    spec.given([]).when(request({ reason: '😀'.repeat(500), durationSeconds: 28800 })).then([requested({ reason: '😀'.repeat(500), durationSeconds: 28800 })]);
-  });
+describe('Access requests recorded in the policy stream before issue 18 (legacy): given / when / then', () => {
+  it('a new request is never recorded in the policy stream', () => spec.given(owners).when(request()).thenThrows('wrong-stream', 'invalid'));
 
   it('approval by another owner makes a grant ending durationSeconds after approval, through the grant path, with provenance', () =>
     spec
@@ -167,6 +161,121 @@ describe('Access requests: given / when / then', () => {
     expect(authorize(alice, state, 'read', secret, at(660))).toEqual({ allowed: false, reason: 'grant-expired' });
     expect(state.grants.get('g-new')).toMatchObject({ accessRequestId: 'r1', grantedBy: 'bob' });
     expect(state.requests.get('r1')).toMatchObject({ status: 'approved', decidedBy: 'bob', grantId: 'g-new', grantExpiresAt: at(660) });
+  });
+});
+
+const requestSpec = DeciderSpecification.for(accessRequestDecider);
+/** Decides on a request's own stream with the project's grants handed in (as the command handlers do). */
+const onRequestStream = (events: AccessRequestStreamEvent[], policyEvents: ProjectPolicyEvent[], command: AccessRequestCommand) =>
+  accessRequestDecider.decide(command as AccessRequestStreamCommand, { ...fold(accessRequestDecider, events), policy: fold(projectPolicyDecider, policyEvents) });
+const refusal = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code: string }).code;
+  }
+  return null;
+};
+const claim = (by: string, claimId = 'c1', now = at(60)): AccessRequestCommand => ({ type: 'ClaimAccessRequestApproval', data: { requestId: 'r1', claimId, approverGroups: [] }, metadata: as(by, now) });
+const claimed = (by = 'bob', claimId = 'c1'): AccessRequestStreamEvent => ({ type: 'AccessRequestApprovalClaimed', data: { projectId: 'p', requestId: 'r1', claimId, claimedBy: by, claimedAt: at(60) } });
+const cancelBy = (by: string, now = at(30)): AccessRequestCommand => ({ type: 'CancelAccessRequest', data: { requestId: 'r1' }, metadata: as(by, now) });
+const denyBy = (by: string): AccessRequestCommand => ({ type: 'DenyAccessRequest', data: { requestId: 'r1', denierGroups: [], comment: 'no' }, metadata: as(by, at(60)) });
+const approveClaimed = (by: string, over: Record<string, unknown> = {}, now = at(60)): AccessRequestCommand =>
+  ({
+    type: 'ApproveClaimedAccessRequest',
+    data: { request: approvalSubject(fold(accessRequestDecider, [requested()]).request!), claimId: 'c1', grantId: 'g-new', approverGroups: [], comment: null, ...over },
+    metadata: as(by, now),
+  }) as AccessRequestCommand;
+const bounds = (pendingOfRequester: number, pendingInProject: number) => ({ pendingOfRequester, pendingInProject, maxPerRequester: 20, maxPerProject: 200 });
+
+describe("A request's own stream, the approval on the policy stream (issue 18 items 1 and 2): given / when / then", () => {
+  it('records a request pending for the TTL, for the requester themself', () => requestSpec.given([]).when(request() as AccessRequestStreamCommand).then([requested()]));
+
+  it('refuses a duration outside 60-28800 s and a reason outside 1-500 code points, naming the field', () => {
+    const when = (over: Record<string, unknown>) => requestSpec.given([]).when(request(over) as AccessRequestStreamCommand);
+    when({ durationSeconds: 59 }).thenThrows('invalid-field', 'invalid');
+    when({ durationSeconds: 28801 }).thenThrows('invalid-field', 'invalid');
+    when({ durationSeconds: 60.5 }).thenThrows('invalid-field', 'invalid');
+    when({ reason: '' }).thenThrows('invalid-field', 'invalid');
+    when({ reason: '   ' }).thenThrows('invalid-field', 'invalid');
+    when({ reason: '😀'.repeat(501) }).thenThrows('invalid-field', 'invalid');
+    when({ reason: '😀'.repeat(500), durationSeconds: 28800 }).then([requested({ reason: '😀'.repeat(500), durationSeconds: 28800 })]);
+  });
+
+  it('bounds: the 21st pending request of a requester and the 201st of a project are refused (access-request-limit)', () => {
+    requestSpec.given([]).when(request({ bounds: bounds(19, 199) }) as AccessRequestStreamCommand).then([requested()]);
+    requestSpec.given([]).when(request({ bounds: bounds(20, 0) }) as AccessRequestStreamCommand).thenThrows('access-request-limit', 'conflict');
+    requestSpec.given([]).when(request({ bounds: bounds(0, 200) }) as AccessRequestStreamCommand).thenThrows('access-request-limit', 'conflict');
+    requestSpec.given([]).when(request({ bounds: { ...bounds(0, 0), maxPerProject: -1 } }) as AccessRequestStreamCommand).thenThrows('invalid-field', 'invalid');
+  });
+
+  it('a CI job takes no part; a request id is used once', () => {
+    requestSpec.given([]).when(request({}, { now: t0, actor: { type: 'ci-job', id: 'job' } }) as AccessRequestStreamCommand).thenThrows('ci-job-action', 'forbidden');
+    requestSpec.given([requested()]).when(request() as AccessRequestStreamCommand).thenThrows('access-request-exists', 'conflict');
+  });
+
+  it('the approver claims the request on its stream; the requester never does; a second claim waits for the first', () => {
+    expect(onRequestStream([requested()], owners, claim('bob'))).toEqual([claimed()]);
+    expect(refusal(() => onRequestStream([requested()], owners, claim('alice')))).toBe('four-eyes-self');
+    expect(refusal(() => onRequestStream([requested(), claimed()], owners, claim('carol', 'c2')))).toBe('access-request-being-approved');
+  });
+
+  it('cancel, deny and expiry racing the approval: whichever lands first on the request stream wins', () => {
+    const cancelled: AccessRequestStreamEvent = { type: 'AccessRequestCancelled', data: { projectId: 'p', requestId: 'r1', requester: { type: 'user', id: 'alice' }, cancelledAt: at(30) } };
+    // Cancel first: the claim fails.
+    expect(onRequestStream([requested()], owners, cancelBy('alice'))).toEqual([cancelled]);
+    expect(refusal(() => onRequestStream([requested(), cancelled], owners, claim('bob')))).toBe('access-request-not-pending');
+    // Claim first: cancel and deny fail, the timer records nothing.
+    expect(refusal(() => onRequestStream([requested(), claimed()], owners, cancelBy('alice')))).toBe('access-request-being-approved');
+    expect(refusal(() => onRequestStream([requested(), claimed()], owners, denyBy('bob')))).toBe('access-request-being-approved');
+    const expire: AccessRequestCommand = { type: 'RecordAccessRequestExpiry', data: { requestId: 'r1' }, metadata: { now: at(90000), actor: { type: 'system', id: 'timer' } } };
+    expect(onRequestStream([requested(), claimed()], owners, expire)).toEqual([]);
+    expect(onRequestStream([requested()], owners, expire)).toEqual([{ type: 'AccessRequestExpired', data: { projectId: 'p', requestId: 'r1', requester: { type: 'user', id: 'alice' }, expiresAt: at(86400), recordedAt: at(90000) } }]);
+  });
+
+  it('only the requester cancels (not-requester is a refusal); deny is four-eyes against the grants handed in', () => {
+    expect(refusal(() => onRequestStream([requested()], owners, cancelBy('bob')))).toBe('not-requester');
+    expect(refusal(() => onRequestStream([requested()], owners, { ...cancelBy('x'), metadata: { now: at(30), actor: { type: 'ci-job', id: 'job' } } }))).toBe('ci-job-action');
+    expect(refusal(() => onRequestStream([requested()], owners, denyBy('alice')))).toBe('four-eyes-self');
+    expect(refusal(() => onRequestStream([requested()], owners, denyBy('mallory')))).toBe('no-manage-grants');
+    expect(onRequestStream([requested()], owners, denyBy('bob')).map((e) => e.type)).toEqual(['AccessRequestDenied']);
+  });
+
+  it('the approval is the one append on the policy stream: approval and grant together, four-eyes on the grants in force, at most once', () => {
+    const made = projectPolicyDecider.decide(approveClaimed('bob'), fold(projectPolicyDecider, owners));
+    expect(made).toEqual([
+      { type: 'AccessRequestApproved', data: { projectId: 'p', requestId: 'r1', requester: { type: 'user', id: 'alice' }, approvedBy: 'bob', approvedAt: at(60), comment: null, grantId: 'g-new', grantExpiresAt: at(660) } },
+      { type: 'RoleGranted', data: { projectId: 'p', grantId: 'g-new', principal: { type: 'user', id: 'alice' }, role: 'developer', environment: null, branch: null, expiresAt: at(660), grantedBy: 'bob', grantedAt: at(60), accessRequestId: 'r1' } },
+    ]);
+    spec.given([...owners, ...made]).when(approveClaimed('bob', { grantId: 'g-2', claimId: 'c2' })).thenThrows('access-request-not-pending', 'conflict');
+    spec.given(owners).when(approveClaimed('alice')).thenThrows('four-eyes-self', 'forbidden');
+    spec.given(owners).when(approveClaimed('mallory')).thenThrows('no-manage-grants', 'forbidden');
+    spec.given(owners).when(approveClaimed('bob', {}, at(86400))).thenThrows('access-request-not-pending', 'conflict');
+    spec.given(owners).when(approveClaimed('bob', { request: { ...approvalSubject(fold(accessRequestDecider, [requested()]).request!), projectId: 'q' } })).thenThrows('access-request-not-found', 'not-found');
+    // The request's own stream then reads it as approved, and refuses cancel, deny, another claim.
+    const withApproval = { ...fold(accessRequestDecider, [requested(), claimed()]), policy: fold(projectPolicyDecider, [...owners, ...made]) };
+    expect(requestWithApproval(withApproval)).toMatchObject({ status: 'approved', grantId: 'g-new', decidedBy: 'bob' });
+    expect(refusal(() => onRequestStream([requested(), claimed()], [...owners, ...made], cancelBy('alice')))).toBe('access-request-not-pending');
+    expect(onRequestStream([requested(), claimed()], [...owners, ...made], { type: 'ReleaseAccessRequestApproval', data: { requestId: 'r1', claimId: 'c1' }, metadata: as('bob') })).toEqual([]);
+  });
+
+  it('recovery: a claim no approval followed is voided on the policy stream once, then never approved; released, the request is pending again', () => {
+    const voidIt: AccessRequestCommand = { type: 'VoidAccessRequestApproval', data: { requestId: 'r1', claimId: 'c1' }, metadata: { now: at(200), actor: { type: 'system', id: 'recovery' } } };
+    const voided = projectPolicyDecider.decide(voidIt, fold(projectPolicyDecider, owners));
+    expect(voided).toEqual([{ type: 'AccessRequestApprovalVoided', data: { projectId: 'p', requestId: 'r1', claimId: 'c1', voidedAt: at(200) } }]);
+    spec.given([...owners, ...voided]).when(voidIt).thenNothingHappens();
+    spec.given([...owners, ...voided]).when(approveClaimed('bob')).thenThrows('access-request-claim-voided', 'conflict');
+    const made = projectPolicyDecider.decide(approveClaimed('bob'), fold(projectPolicyDecider, owners));
+    spec.given([...owners, ...made]).when(voidIt).thenNothingHappens();
+    const released = onRequestStream([requested(), claimed()], [...owners, ...voided], { type: 'ReleaseAccessRequestApproval', data: { requestId: 'r1', claimId: 'c1' }, metadata: as('bob', at(201)) });
+    expect(released).toEqual([{ type: 'AccessRequestApprovalReleased', data: { projectId: 'p', requestId: 'r1', claimId: 'c1', releasedAt: at(201) } }]);
+    expect(onRequestStream([requested(), claimed(), ...released], owners, cancelBy('alice', at(300))).map((e) => e.type)).toEqual(['AccessRequestCancelled']);
+    // A release naming another claim changes nothing.
+    expect(onRequestStream([requested(), claimed()], owners, { type: 'ReleaseAccessRequestApproval', data: { requestId: 'r1', claimId: 'c9' }, metadata: as('bob') })).toEqual([]);
+  });
+
+  it('the policy fold costs nothing per request: a request stream event is no policy command', () => {
+    requestSpec.given([requested()]).when(approveClaimed('bob') as unknown as AccessRequestStreamCommand).thenThrows('wrong-stream', 'invalid');
   });
 });
 

@@ -16,8 +16,12 @@ export interface ProjectSubject {
   projectId: string;
 }
 
-/** `bootstrap-owner`: a platform admin may grant the first owner of a project that has none. */
-export type AbilityAction = Action | 'bootstrap-owner';
+/**
+ * `bootstrap-owner`: a platform admin may grant the first owner of a project that has none.
+ * `request-access` and `break-glass` name what a refused caller of those endpoints tried (only
+ * users take part; the decider decides the rest), so the denial says it.
+ */
+export type AbilityAction = Action | 'bootstrap-owner' | 'request-access' | 'break-glass';
 type Subjects = 'Secret' | 'Project';
 export type AppAbility = PureAbility<[AbilityAction, Subjects | ReturnType<typeof asSubject>], MatchConditions>;
 
@@ -113,6 +117,8 @@ export type DenialReason =
   | 'four-eyes-self' // the requester (or the user who broke the glass) cannot approve, deny or review it
   | 'four-eyes-shared-group' // manage-grants held only through a group the requester is in
   | 'no-manage-grants' // no unscoped manage-grants grant of one's own for a four-eyes decision
+  | 'not-requester' // cancelling someone else's access request
+  | 'break-glass-not-eligible' // breaking the glass without the break-glass role
   | 'secret-not-found';
 
 export type Decision =

@@ -207,6 +207,8 @@ const DENIED_ACTION: Readonly<Record<AbilityAction, { activity: ApiActivityId; o
   // Not a CRUD call on a secret: OCSF's "Other", named in activity_name.
   'manage-grants': { activity: 99, operation: 'ManageGrants' },
   'bootstrap-owner': { activity: 99, operation: 'BootstrapOwner' },
+  'request-access': { activity: 99, operation: 'RequestAccess' },
+  'break-glass': { activity: 99, operation: 'BreakGlass' },
 };
 
 /** Closed set of denial reasons; the compiler forces this list to follow DenialReason. */
@@ -226,6 +228,8 @@ const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
   'four-eyes-self': true,
   'four-eyes-shared-group': true,
   'no-manage-grants': true,
+  'not-requester': true,
+  'break-glass-not-eligible': true,
   'secret-not-found': true,
 };
 
