@@ -171,13 +171,15 @@ describe('GraphQL attacks, embedded profile', () => {
         [`/v1/projects/${P}/grants`, 'query($p: String!) { projectGrants(projectId: $p) { grantId } }', { p: P }],
         [`/v1/projects/${P}/access-history`, 'query($p: String!) { accessHistory(projectId: $p) { edges { node { eventId } } } }', { p: P }],
         [`/v1/projects/${P}/secrets/GLOBAL/readers`, 'query($p: String!) { secretReaders(projectId: $p, name: "GLOBAL") { readers { principal { id } } } }', { p: P }],
-        [`/v1/projects/${P}/access-requests`, 'query($p: String!) { accessRequests(projectId: $p) { requestId } }', { p: P }],
+        [`/v1/projects/${P}/access-requests`, 'query($p: String!) { accessRequests(projectId: $p) { edges { node { requestId } } } }', { p: P }],
         [`/v1/projects/${P}/break-glass`, 'query($p: String!) { breakGlasses(projectId: $p) { grantId } }', { p: P }],
       ];
       for (const [path, query, variables] of cases) {
         const rest = await http.get(path).set(auth('quinn'));
         const g = await gq('quinn', query, variables);
-        if (rest.status === 200) expect([path, g.body.data ? Object.values(g.body.data)[0] : g.body]).toEqual([path, rest.body.items]);
+        // A connection (accessRequests) answers its nodes where REST answers items.
+        const got = (g.body.data ? Object.values(g.body.data)[0] : g.body) as { edges?: { node: unknown }[] } | unknown[];
+        if (rest.status === 200) expect([path, !Array.isArray(got) && got?.edges ? got.edges.map((e) => e.node) : got]).toEqual([path, rest.body.items]);
         else expect([path, typesOf(g), g.body.data]).toEqual([path, [rest.body.type], null]);
       }
       const access = await gq('quinn', 'mutation($p: String!) { secretAccess(projectId: $p, names: ["GLOBAL", "PROD_DB"]) { items { name } denied { name reason } } }', { p: P });
@@ -331,8 +333,8 @@ describe('GraphQL attacks, embedded profile', () => {
       const mine = await gq('rita', 'mutation($p: String!) { accessRequestCreate(input: { projectId: $p, role: "developer", durationSeconds: 600, reason: "mine" }) { requestId errors { type } } }', { p: P });
       const other = await gq('dave', 'mutation($p: String!) { accessRequestCreate(input: { projectId: $p, role: "owner", durationSeconds: 600, reason: "his" }) { requestId errors { type } } }', { p: P });
       expect([mine.body.data.accessRequestCreate.errors, other.body.data.accessRequestCreate.errors]).toEqual([[], []]);
-      const list = await gq('rita', 'query($p: String!) { a: accessRequests(projectId: $p) { requestId requester { id } } b: accessRequests(projectId: $p, status: "pending") { requestId requester { id } } }', { p: P });
-      for (const k of ['a', 'b']) expect(list.body.data[k].map((r: { requester: { id: string } }) => r.requester.id)).toEqual(['rita']);
+      const list = await gq('rita', 'query($p: String!) { a: accessRequests(projectId: $p) { edges { node { requestId requester { id } } } } b: accessRequests(projectId: $p, status: "pending") { edges { node { requestId requester { id } } } } }', { p: P });
+      for (const k of ['a', 'b']) expect(list.body.data[k].edges.map((e: { node: { requester: { id: string } } }) => e.node.requester.id)).toEqual(['rita']);
       const bg = await gq('rita', 'query($p: String!) { breakGlasses(projectId: $p) { grantId } }', { p: P });
       expect(typesOf(bg)).toEqual([(await http.get(`/v1/projects/${P}/break-glass`).set(auth('rita'))).body.type]);
     });
@@ -409,8 +411,8 @@ describe('GraphQL attacks, embedded profile', () => {
       expect(r.body.data.bg.errors).toEqual([]);
       for (let i = 0; i < 5; i++) expect([i, r.body.data[`a${i}`].grantId, r.body.data[`a${i}`].errors.map((e: { type: string }) => e.type)]).toEqual([i, null, [`${PROBLEM}forbidden`]]);
       expect(r.body.data.d.errors.map((e: { type: string }) => e.type)).toEqual([`${PROBLEM}forbidden`]);
-      const status = await gq('olga', 'query($p: String!) { accessRequests(projectId: $p) { requestId status } }', { p: P });
-      expect(status.body.data.accessRequests.find((x: { requestId: string }) => x.requestId === requestId).status).toBe('pending');
+      const status = await gq('olga', 'query($p: String!) { accessRequests(projectId: $p, first: 100) { edges { node { requestId status } } } }', { p: P });
+      expect(status.body.data.accessRequests.edges.find((x: { node: { requestId: string } }) => x.node.requestId === requestId).node.status).toBe('pending');
     });
   });
 
@@ -599,7 +601,9 @@ describe('GraphQL attacks, embedded profile', () => {
         ['audrey', 'query($p: String!, $f: AccessHistoryFilter, $a: String) { accessHistory(projectId: $p, filter: $f, after: $a) { edges { cursor } } }', { p: P, f: { from: '0001-01-01T00:00:00Z', to: '9999-12-31T23:59:59Z' }, a: 'AAAA' }],
         ['audrey', 'query($p: String!, $f: AccessHistoryFilter) { accessHistory(projectId: $p, filter: $f) { edges { cursor } } }', { p: P, f: { secret: null, principal: 'x'.repeat(500), pipeline: '\u0000' } }],
         ['audrey', 'query($p: String!, $a: String) { projectSecret(projectId: $p, name: "GLOBAL") { history(after: $a) { edges { cursor } } readers(at: $a) { at } } }', { p: P, a: '\ud800' }],
-        ['olga', 'query($p: String!) { accessRequests(projectId: $p, status: "") { requestId } }', { p: P }],
+        ['olga', 'query($p: String!) { accessRequests(projectId: $p, status: "") { edges { cursor } } }', { p: P }],
+        ['olga', 'query($p: String!, $a: String) { accessRequests(projectId: $p, after: $a) { edges { cursor } } }', { p: P, a: '%%%' }],
+        ['olga', 'query($p: String!, $f: Int) { accessRequests(projectId: $p, first: $f) { edges { cursor } } }', { p: P, f: -2147483648 }],
         ['olga', 'query($p: String!) { breakGlasses(projectId: $p, reviewed: false) { grantId } }', { p: P }],
         ['olga', 'query($p: String!) { projectGrants(projectId: $p) { grantId } }', { p: 'A'.repeat(100_000) }],
         ['olga', 'mutation($p: String!) { projectSecretDelete(projectId: $p, name: "NOPE", ifRevision: -2147483648) { deleted errors { type } } }', { p: P }],
@@ -610,7 +614,7 @@ describe('GraphQL attacks, embedded profile', () => {
         ['olga', 'mutation($p: String!) { accessRequestCancel(projectId: $p, requestId: "../../x") { errors { type field } } }', { p: P }],
         ['dave', 'mutation($p: String!, $n: [String!]!) { secretAccess(projectId: $p, names: $n) { errors { type field } } }', { p: P, n: ['A', 'a', '\u0130'] }],
         ['ci', 'mutation($p: String!) { projectSecretCreate(input: { projectId: $p, name: "CI_MADE", value: "v" }) { errors { type } } }', { p: P }],
-        ['ci', 'query($p: String!) { accessRequests(projectId: $p) { requestId } }', { p: P }],
+        ['ci', 'query($p: String!) { accessRequests(projectId: $p) { edges { cursor } } }', { p: P }],
         ['ci', 'query { auditCheckpoint { treeSize } }', {}],
       ];
       const bad: unknown[] = [];

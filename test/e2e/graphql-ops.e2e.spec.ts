@@ -36,7 +36,7 @@ const Q = {
   history: gql`query H($projectId: String!, $filter: AccessHistoryFilter, $first: Int, $after: String) { accessHistory(projectId: $projectId, filter: $filter, first: $first, after: $after) { ${HISTORY_FIELDS} } }`,
   readers: gql`query R($projectId: String!, $name: String!, $at: String) { secretReaders(projectId: $projectId, name: $name, at: $at) { at secretExisted readers { principal { type id projectId environment branch protectedOnly } via { grantId role grantedBy grantedAt expiresAt environment branch accessRequestId breakGlass rule } } } }`,
   checkpoint: gql`query { auditCheckpoint { treeSize rootHash note createdAt } }`,
-  requests: gql`query AR($projectId: String!, $status: String) { accessRequests(projectId: $projectId, status: $status) { requestId requester { type id } role status durationSeconds reason decidedBy grantId comment } }`,
+  requests: gql`query AR($projectId: String!, $status: String) { accessRequests(projectId: $projectId, status: $status) { edges { node { requestId requester { type id } role status durationSeconds reason decidedBy grantId comment } } } }`,
   breakGlasses: gql`query BG($projectId: String!, $reviewed: Boolean) { breakGlasses(projectId: $projectId, reviewed: $reviewed) { grantId principal { id } reason review { outcome comment reviewedBy } } }`,
   create: gql`mutation C($input: ProjectSecretCreateInput!) { projectSecretCreate(input: $input) { name version revision ${ERR} } }`,
   update: gql`mutation U($input: ProjectSecretUpdateInput!) { projectSecretUpdate(input: $input) { secret { name version revision description environment branch protectedOnly } ${ERR} } }`,
@@ -343,11 +343,13 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     const bad = await client('rita').request<C>(Q.requestCreate, { input: { projectId: P, role: 'god', durationSeconds: 5, reason: '' } });
     expect(bad.accessRequestCreate.errors.map((e) => e.field).sort()).toEqual(['durationSeconds', 'reason', 'role']);
 
-    const mine = await client('rita').request<{ accessRequests: { requestId: string; status: string }[] }>(Q.requests, { projectId: P, status: 'pending' });
+    type L = { accessRequests: { edges: { node: { requestId: string; status: string; decidedBy: string | null } }[] } };
+    const nodes = (l: L) => l.accessRequests.edges.map((e) => e.node);
+    const mine = nodes(await client('rita').request<L>(Q.requests, { projectId: P, status: 'pending' }));
     const restMine = await http.get(`/v1/projects/${P}/access-requests`).query({ status: 'pending' }).set(auth('rita'));
-    expect(mine.accessRequests.map((r) => r.requestId).sort()).toEqual(restMine.body.items.map((r: { requestId: string }) => r.requestId).sort());
-    expect(mine.accessRequests.map((r) => r.requestId).sort()).toEqual([r1.requestId, r2.requestId, r3.requestId].sort());
-    expect((await client('dave').request<{ accessRequests: unknown[] }>(Q.requests, { projectId: P })).accessRequests).toEqual([]);
+    expect(mine.map((r) => r.requestId).sort()).toEqual(restMine.body.items.map((r: { requestId: string }) => r.requestId).sort());
+    expect(mine.map((r) => r.requestId).sort()).toEqual([r1.requestId, r2.requestId, r3.requestId].sort());
+    expect(nodes(await client('dave').request<L>(Q.requests, { projectId: P }))).toEqual([]);
     expect((await gqlErrors(client('olga').request(Q.requests, { projectId: P, status: 'open' })))[0].extensions?.errors?.[0].field).toBe('status');
 
     type A = { accessRequestApprove: { grantId: string | null; errors: Errs } };
@@ -376,10 +378,10 @@ describe.each(PROFILES)('GraphQL operations, $name profile', ({ env }) => {
     expect(other.accessRequestCancel.cancelled).toBe(false);
     expect((await client('rita').request<X>(Q.cancel, { projectId: P, requestId: r3.requestId })).accessRequestCancel).toEqual({ cancelled: true, errors: [] });
 
-    const all = await client('olga').request<{ accessRequests: { requestId: string; status: string; decidedBy: string | null }[] }>(Q.requests, { projectId: P });
-    const status = Object.fromEntries(all.accessRequests.map((r) => [r.requestId, r.status]));
+    const all = nodes(await client('olga').request<L>(Q.requests, { projectId: P }));
+    const status = Object.fromEntries(all.map((r) => [r.requestId, r.status]));
     expect([status[r1.requestId], status[r2.requestId], status[r3.requestId]]).toEqual(['approved', 'denied', 'cancelled']);
-    expect((await client('olga').request<{ accessRequests: unknown[] }>(Q.requests, { projectId: P, status: 'approved' })).accessRequests).toHaveLength(1);
+    expect(nodes(await client('olga').request<L>(Q.requests, { projectId: P, status: 'approved' }))).toHaveLength(1);
   });
 
   it('breakGlass and breakGlassReview: eligibility, four-eyes review, once; the same refusals as REST', async () => {
