@@ -8,6 +8,10 @@
  *   (C) service, batch access of 5: POST /v1/projects/{p}/secrets/access {names} (skipped, with
  *       a line saying so, while the endpoint does not exist)
  *   (D) OpenBao directly: JWT login + 5 KV reads (in parallel) + revoke-self
+ *   (B') OpenBao directly, inline auth: one KV read carrying the job's JWT login as headers
+ *       (X-Vault-Inline-Auth-*): no login, no stored token, no revoke — how the platform's own
+ *       runner reads OpenBao (gitlab-runner's gitlab_secrets_manager resolver)
+ *   (D') OpenBao directly, inline auth: 5 such reads in parallel
  *   (E) one KV read with a reused token
  * each closed-loop at BENCH_CONNECTIONS (16) for BENCH_SECONDS (10) after a 2 s warm-up.
  * A, C and E are single HTTP requests driven by autocannon; B and D are multi-request jobs, so
@@ -30,7 +34,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
@@ -128,7 +132,7 @@ async function withCpu(pid: number | undefined, run: () => Promise<Figures>): Pr
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS * 2 });
 const baoUrl = new URL(BAO_ADDR);
 
-function bao(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: any }> {
+function bao(method: string, path: string, token: string | Record<string, string> | undefined, body?: unknown): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
@@ -138,7 +142,7 @@ function bao(method: string, path: string, token: string | undefined, body?: unk
         port: baoUrl.port,
         method,
         path: `/v1/${path}`,
-        headers: { ...(token ? { 'X-Vault-Token': token } : {}), ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+        headers: { ...(typeof token === 'string' ? { 'X-Vault-Token': token } : (token ?? {})), ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -154,7 +158,13 @@ function bao(method: string, path: string, token: string | undefined, body?: unk
   });
 }
 
-async function baoOk(method: string, path: string, token: string | undefined, body?: unknown): Promise<any> {
+/** OpenBao's inline auth (2.4+): a login's parameters as headers, each base64url (no padding) of JSON {key, value}. */
+function inlineAuth(mount: string, role: string, jwt: string): Record<string, string> {
+  const param = (key: string, value: string) => Buffer.from(JSON.stringify({ key, value })).toString('base64url');
+  return { 'X-Vault-Inline-Auth-Path': `auth/${mount}/login`, 'X-Vault-Inline-Auth-Parameter-role': param('role', role), 'X-Vault-Inline-Auth-Parameter-jwt': param('jwt', jwt) };
+}
+
+async function baoOk(method: string, path: string, token: string | Record<string, string> | undefined, body?: unknown): Promise<any> {
   const r = await bao(method, path, token, body);
   if (r.status < 200 || r.status >= 300) throw new Error(`OpenBao ${method} ${path.replace(/\?.*$/, '')}: ${r.status} ${JSON.stringify(r.json?.errors ?? '')}`);
   return r.json;
@@ -175,6 +185,14 @@ async function directJob(t: Target, n: number): Promise<void> {
   const values = await Promise.all(picks.map((p) => baoOk('GET', p, token)));
   if (values.some((v) => typeof v?.data?.data?.value !== 'string')) throw new Error('KV read without a value');
   await baoOk('POST', 'auth/token/revoke-self', token);
+}
+
+/** A CI job reading with inline auth: `n` KV reads in parallel, each carrying the login as headers; nothing to revoke. */
+async function inlineJob(t: Target, n: number): Promise<void> {
+  const auth = inlineAuth(JWT_MOUNT, t.role, t.jwt);
+  const picks = n === 1 ? [t.reads[Math.floor(Math.random() * t.reads.length)]] : t.reads.slice(0, n);
+  const values = await Promise.all(picks.map((p) => baoOk('GET', p, auth)));
+  if (values.some((v) => typeof v?.data?.data?.value !== 'string')) throw new Error('KV read without a value');
 }
 
 async function closedLoop(job: () => Promise<void>, seconds: number): Promise<Figures> {
@@ -199,6 +217,27 @@ async function closedLoop(job: () => Promise<void>, seconds: number): Promise<Fi
   );
   const elapsed = (performance.now() - t0) / 1000;
   if (firstError) console.error(`  (first error: ${String(firstError)})`);
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : NaN);
+  return { rps: lat.length / elapsed, p50: q(0.5), p99: q(0.99), errors, non2xx: 0 };
+}
+
+/** Open loop: starts a job every 1/rate s whatever the earlier ones do, for `seconds`; latency of each job. */
+async function paced(job: () => Promise<void>, rate: number, seconds: number): Promise<Figures> {
+  const lat: number[] = [];
+  let errors = 0;
+  const running: Promise<void>[] = [];
+  const t0 = performance.now();
+  const total = Math.round(rate * seconds);
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const s = performance.now();
+    running.push(job().then(() => void lat.push(performance.now() - s), () => void errors++));
+  }
+  await Promise.all(running);
+  const elapsed = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   const q = (p: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : NaN);
   return { rps: lat.length / elapsed, p50: q(0.5), p99: q(0.99), errors, non2xx: 0 };
@@ -311,7 +350,7 @@ async function main() {
     const deadline = Date.now() + 90_000;
     for (const t of targets) {
       for (;;) {
-        const problem = await directJob(t, BATCH).then(
+        const problem = await Promise.all([directJob(t, BATCH), inlineJob(t, BATCH)]).then(
           () => undefined,
           (e: unknown) => String(e),
         );
@@ -355,10 +394,13 @@ async function main() {
     const batchSkip = batchAvailable ? undefined : `not available: POST .../secrets/access answered ${probe.status}${probeBody?.items ? ` with ${probeBody.items.length} items` : ''}`;
 
     const results: Record<string, Figures> = {};
+    const load0 = os.loadavg().map((l) => l.toFixed(1)).join(' ');
     console.log('running A (service, single access) ...');
     results.A = await cannonWarm(single(base), server.pid);
     console.log('running B (OpenBao direct: login + read + revoke) ...');
     results.B = await closedLoopWarm(() => directJob(targets[pickTarget()], 1));
+    console.log("running B' (OpenBao direct, inline auth: one read) ...");
+    results["B'"] = await closedLoopWarm(() => inlineJob(targets[pickTarget()], 1));
     if (batchAvailable) {
       console.log(`running C (service, batch of ${BATCH}) ...`);
       results.C = await cannonWarm(batch(base), server.pid);
@@ -367,6 +409,8 @@ async function main() {
     }
     console.log(`running D (OpenBao direct: login + ${BATCH} reads + revoke) ...`);
     results.D = await closedLoopWarm(() => directJob(targets[pickTarget()], BATCH));
+    console.log(`running D' (OpenBao direct, inline auth: ${BATCH} reads in parallel) ...`);
+    results["D'"] = await closedLoopWarm(() => inlineJob(targets[pickTarget()], BATCH));
     console.log('running E (OpenBao: one KV read, reused token) ...');
     const reusedTarget = targets[0];
     const reused = (await baoOk('POST', `auth/${JWT_MOUNT}/login`, undefined, { role: reusedTarget.role, jwt: reusedTarget.jwt })).auth.client_token as string;
@@ -378,14 +422,24 @@ async function main() {
     });
     await baoOk('POST', 'auth/token/revoke-self', reused);
 
+    // Latency at half of A's peak rate: A (autocannon at a fixed overall rate) and B' (open loop) at the same rate.
+    const half = Math.max(1, Math.round(results.A.rps / 2));
+    console.log(`running A and B' at ${half}/s (half of A's peak) ...`);
+    results['A@50%'] = await cannon({ ...single(base), connections: CONNECTIONS, duration: SECONDS, overallRate: half });
+    results["B'@50%"] = await paced(() => inlineJob(targets[pickTarget()], 1), half, SECONDS);
+
     const labels: Record<string, string> = {
+      'A@50%': `A at ${half}/s (50% of its peak)`,
+      "B'@50%": `B' at ${half}/s (open loop)`,
       A: 'A service single access (CI job)',
       B: 'B OpenBao direct: login+read+revoke',
+      "B'": "B' OpenBao direct: inline-auth read",
       C: `C service batch access of ${BATCH}`,
       D: `D OpenBao direct: login+${BATCH} reads+revoke`,
+      "D'": `D' OpenBao direct: ${BATCH} inline reads`,
       E: 'E OpenBao KV read, reused token',
     };
-    console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work)`);
+    console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work); load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log('case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx | service CPU ms/job');
     for (const [k, f] of Object.entries(results)) {
       if (f.skipped) {
@@ -395,11 +449,18 @@ async function main() {
       console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx}${f.cpuMs !== undefined ? ` | ${f.cpuMs.toFixed(2)}` : ''}`);
     }
     const { A, B, C, D } = results;
+    const Bi = results["B'"];
+    const Di = results["D'"];
     // A case with failures is no baseline: its failed jobs are not in its rate (e.g. OpenBao 403s
     // while another service on the same OpenBao prunes this run's ps-ci-* policies).
     const failed = Object.entries(results).filter(([, f]) => !f.skipped && f.errors + f.non2xx > 0);
     if (failed.length) console.log(`\nNOT A VALID COMPARISON: ${failed.map(([k, f]) => `${k} had ${f.errors + f.non2xx} failed requests/jobs`).join(', ')}`);
     console.log(`\nA/B throughput ratio: ${(A.rps / B.rps).toFixed(2)} (target >= 1.0: ${A.rps >= B.rps ? 'met' : 'NOT met'})`);
+    console.log(`A/B' throughput ratio: ${(A.rps / Bi.rps).toFixed(2)} (target >= 0.5: ${A.rps >= 0.5 * Bi.rps ? 'met' : 'NOT met'}; stretch >= 0.8: ${A.rps >= 0.8 * Bi.rps ? 'met' : 'NOT met'})`);
+    if (!C.skipped) console.log(`C/D' throughput ratio: ${(C.rps / Di.rps).toFixed(2)} (target >= 0.8: ${C.rps >= 0.8 * Di.rps ? 'met' : 'NOT met'})`);
+    const [Ah, Bh] = [results['A@50%'], results["B'@50%"]];
+    console.log(`p99 of A at ${half}/s ${Ah.p99} ms vs 2 x p99 of B' at the same rate = ${2 * Bh.p99} ms (target: ${Ah.p99 <= 2 * Bh.p99 ? 'met' : 'NOT met'})`);
+    if (A.cpuMs !== undefined) console.log(`service CPU per single access: ${A.cpuMs.toFixed(2)} ms (target <= 2 ms: ${A.cpuMs <= 2 ? 'met' : 'NOT met'})`);
     if (C.skipped) console.log(`C/D throughput ratio: n/a (C ${C.skipped})`);
     else {
       console.log(`C/D throughput ratio: ${(C.rps / D.rps).toFixed(2)} (target >= 1.0: ${C.rps >= D.rps ? 'met' : 'NOT met'})`);
