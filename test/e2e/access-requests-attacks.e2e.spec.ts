@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { EventStore, RecordedEvent, WrongExpectedRevisionError } from '@app/domain';
+import { AccessRequestExpiryRecorder } from '../../apps/command-api/src/access-requests/access-request-expiry-recorder';
 import { EmbeddedApp } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
 import { appProfiles, StartedProfile } from '../support/profiles';
@@ -211,5 +212,89 @@ describe.each(appProfiles('access-requests-attacks'))('access request attacks, $
     let last = 0;
     for (let i = 0; i < 70 && last !== 429; i++) last = (await http.delete(`/v1/projects/${R}/access-requests/${rita.body.requestId}`).set(await as('eve'))).status;
     expect(last).toBe(429);
+  }, 60_000);
+  it('item 1: cancel or deny racing an approval has exactly one winner, and the grant exists exactly when the approval won (10 races each)', async () => {
+    for (let i = 0; i < 10; i++) {
+      const { requestId } = (await ask('rita')).body as { requestId: string };
+      const other =
+        i % 2 === 0
+          ? http.delete(`/v1/projects/${P}/access-requests/${requestId}`).set(await as('rita'))
+          : http.post(`/v1/projects/${P}/access-requests/${requestId}/deny`).set(await as('olive')).send({ comment: 'race' });
+      const [approve, loser] = await Promise.all([http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(await as('oscar')).send({}), other]);
+      const won = [approve.status < 300, loser.status < 300];
+      expect([i, won.filter(Boolean).length, [approve.status, loser.status].filter((st) => st >= 300)]).toEqual([i, 1, [409]]);
+      const grants = ((await http.get(`/v1/projects/${P}/grants`).set(await as('olive'))).body.items as Array<{ accessRequestId?: string }>).filter((g) => g.accessRequestId === requestId);
+      expect([i, grants.length]).toEqual([i, approve.status === 200 ? 1 : 0]);
+      const listed = ((await http.get(`/v1/projects/${P}/access-requests`).query({ limit: 100 }).set(await as('rita'))).body.items as Array<{ requestId: string; status: string }>).find((r) => r.requestId === requestId);
+      expect([i, listed?.status]).toEqual([i, approve.status === 200 ? 'approved' : i % 2 === 0 ? 'cancelled' : 'denied']);
+      if (approve.status === 200) expect((await http.delete(`/v1/projects/${P}/grants/${approve.body.grantId}`).set(await as('olive'))).status).toBe(204);
+    }
+  }, 120_000);
+
+  it('item 1: an approval whose process died between its claim and the policy append is voided on the policy stream and released by the timer; then approved once', async () => {
+    const { requestId } = (await ask('rita')).body as { requestId: string };
+    const stream = `accessrequest-${P}.${requestId}`;
+    const now = new Date().toISOString();
+    // What a crashed approver leaves: the claim, and nothing on the policy stream.
+    await t.infra.eventStore.appendToStream(stream, 0, [
+      {
+        eventId: randomUUID(),
+        type: 'AccessRequestApprovalClaimed',
+        schemaVersion: 1,
+        data: { projectId: P, requestId, claimId: 'crashed-claim', claimedBy: 'oscar', claimedAt: now },
+        metadata: { correlationId: randomUUID(), causationId: randomUUID(), actor: { type: 'user', id: 'oscar' }, occurredAt: now },
+      },
+    ]);
+    const cancel = await http.delete(`/v1/projects/${P}/access-requests/${requestId}`).set(await as('rita'));
+    expect([cancel.status, cancel.body.reason]).toEqual([409, 'access-request-being-approved']);
+    const recorder = t.app.get(AccessRequestExpiryRecorder, { strict: false });
+    await recorder.scan(new Date(Date.now() + 30_000)); // within the grace: the approver may still be at it
+    expect((await t.infra.eventStore.readStream(stream)).map((e) => e.type)).toEqual(['AccessRequested', 'AccessRequestApprovalClaimed']);
+    await recorder.scan(new Date(Date.now() + 61_000));
+    expect((await t.infra.eventStore.readStream(stream)).map((e) => e.type)).toEqual(['AccessRequested', 'AccessRequestApprovalClaimed', 'AccessRequestApprovalReleased']);
+    const voided = (await t.infra.eventStore.readStream(`project-${P}`)).filter((e) => e.type === 'AccessRequestApprovalVoided' && e.data.requestId === requestId);
+    expect(voided.map((e) => e.data.claimId)).toEqual(['crashed-claim']);
+    await recorder.scan(new Date(Date.now() + 61_000));
+    expect((await t.infra.eventStore.readStream(`project-${P}`)).filter((e) => e.type === 'AccessRequestApprovalVoided' && e.data.requestId === requestId)).toHaveLength(1);
+    const approved = await http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(await as('oscar')).send({});
+    expect(approved.status).toBe(200);
+    expect((await http.post(`/v1/projects/${P}/access-requests/${requestId}/approve`).set(await as('olive')).send({})).status).toBe(409);
+    expect((await t.infra.eventStore.readStream(`project-${P}`)).filter((e) => e.type === 'AccessRequestApproved' && e.data.requestId === requestId)).toHaveLength(1);
+    expect((await http.delete(`/v1/projects/${P}/grants/${approved.body.grantId}`).set(await as('olive'))).status).toBe(204);
+  }, 60_000);
+
+  it('item 1: requests recorded in the policy stream by the version before (legacy) still list, approve once, cancel and expire there', async () => {
+    const L = `ar-legacy-${randomUUID().slice(0, 8)}`;
+    const admin = await t.userToken('root', { admin: true });
+    expect((await http.post(`/v1/projects/${L}/grants`).set({ Authorization: `Bearer ${admin}` }).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${L}/grants`).set(await as('olive')).send({ principal: { type: 'user', id: 'oscar' }, role: 'owner' })).status).toBe(201);
+    const now = new Date().toISOString();
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const legacy = ids.map((requestId) => ({
+      eventId: randomUUID(),
+      type: 'AccessRequested',
+      schemaVersion: 1,
+      data: {
+        projectId: L, requestId, requester: { type: 'user', id: 'rita' }, requesterGroups: [], role: 'developer', environment: null, branch: null,
+        durationSeconds: 600, reason: 'legacy', requestedAt: now, expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+      metadata: { correlationId: randomUUID(), causationId: randomUUID(), actor: { type: 'user' as const, id: 'rita' }, occurredAt: now },
+    }));
+    const rev = (await t.infra.eventStore.readStream(`project-${L}`)).length - 1;
+    await t.infra.eventStore.appendToStream(`project-${L}`, rev, legacy);
+    const listed = await http.get(`/v1/projects/${L}/access-requests`).set(await as('olive'));
+    expect(listed.body.items.map((r: { requestId: string; status: string }) => [r.requestId, r.status])).toEqual(ids.map((id) => [id, 'pending']));
+    const approved = await http.post(`/v1/projects/${L}/access-requests/${ids[0]}/approve`).set(await as('oscar')).send({});
+    expect(approved.status).toBe(200);
+    expect((await http.post(`/v1/projects/${L}/access-requests/${ids[0]}/approve`).set(await as('olive')).send({})).status).toBe(409);
+    expect((await http.delete(`/v1/projects/${L}/access-requests/${ids[1]}`).set(await as('oscar'))).status).toBe(403);
+    expect((await http.delete(`/v1/projects/${L}/access-requests/${ids[1]}`).set(await as('rita'))).status).toBe(204);
+    const recorder = t.app.get(AccessRequestExpiryRecorder, { strict: false });
+    expect(await recorder.scan(new Date(Date.now() + 86_401_000))).toBeGreaterThanOrEqual(1);
+    const after = await http.get(`/v1/projects/${L}/access-requests`).set(await as('olive'));
+    expect(after.body.items.map((r: { status: string }) => r.status)).toEqual(['approved', 'cancelled', 'expired']);
+    const types = (await t.infra.eventStore.readStream(`project-${L}`)).map((e) => e.type);
+    expect(types.filter((x) => x.startsWith('AccessRequest'))).toEqual(['AccessRequested', 'AccessRequested', 'AccessRequested', 'AccessRequestApproved', 'AccessRequestCancelled', 'AccessRequestExpired']);
+    expect(await denials(L, (d) => d.reason === 'not-requester')).toHaveLength(1);
   }, 60_000);
 });
