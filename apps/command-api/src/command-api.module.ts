@@ -5,6 +5,7 @@ import { JsonLogger } from '@app/infra/logging/logger';
 import { LOGGER } from '@app/infra/nest/tokens';
 import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
+import { AuditRecordIndexController } from './console/audit-record-index.controller';
 import { ConsoleModule } from './console/console.module';
 import { AccessRequestImpactController } from './impact/access-request-impact.controller';
 import { MeController } from './me/me.controller';
@@ -32,7 +33,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController],
   providers: [
     AccessControl,
     AuditAccess,

@@ -144,7 +144,7 @@ export class ConsoleController {
   @Get('*path')
   asset(@Param('path') path: string | string[], @Res() res: Response) {
     const rel = Array.isArray(path) ? path.join('/') : path;
-    if (rel.startsWith('assets/')) return this.sendFile(res, rel);
+    if (rel.startsWith('assets/') || rel === 'favicon.svg') return this.sendFile(res, rel);
     if (rel.startsWith('api/') || rel.startsWith('auth/')) throw problems.notFound('no such console endpoint');
     // Every other path is a screen of the app (client-side routes): the same page.
     this.sendFile(res, 'index.html');

@@ -1,0 +1,52 @@
+import { useEffect, useState } from 'preact/hooks';
+import * as api from '../api';
+import { Ctx, ErrorNote, ProjectPicker } from '../app';
+import { fmtTime } from '../format';
+
+/** Secrets' metadata and rotation status — never values (the API client has no call returning one). */
+export function Secrets({ ctx }: { ctx: Ctx }) {
+  const project = ctx.project!;
+  const [items, setItems] = useState<api.SecretMeta[] | null>(null);
+  const [dash, setDash] = useState<{ projectId: string; overdue: number; approaching: number }[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api.secrets(project).then((r) => setItems(r.items), setError);
+  }, [project]);
+  useEffect(() => {
+    Promise.all(
+      ctx.me.projects.filter((p) => p.actions.includes('list')).map(async (p) => {
+        const all = (await api.secrets(p.projectId)).items;
+        return { projectId: p.projectId, overdue: all.filter((s) => s.rotation?.status === 'overdue').length, approaching: all.filter((s) => s.rotation?.status === 'approaching').length };
+      }),
+    ).then(setDash, setError);
+  }, [ctx.me]);
+  return (
+    <>
+      <h1>Secrets</h1>
+      <ProjectPicker ctx={ctx} screen="secrets" needs="list" />
+      <ErrorNote error={error} />
+      <table>
+        <caption>Secrets of {project} (metadata only)</caption>
+        <thead>
+          <tr><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Version</th><th scope="col">Updated</th><th scope="col">Rotation</th></tr>
+        </thead>
+        <tbody>
+          {items?.map((s) => (
+            <tr key={s.name}>
+              <td>{s.name}</td>
+              <td>{[s.environment && `env ${s.environment}`, s.branch && `branch ${s.branch}`, s.protectedOnly && 'protected refs only'].filter(Boolean).join(', ') || 'every job of the project'}</td>
+              <td>{s.version}</td>
+              <td>{fmtTime(s.updatedAt)}</td>
+              <td class={s.rotation?.status}>{s.rotation ? `${s.rotation.status} (due ${fmtTime(s.rotation.dueAt)})` : 'no interval'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <table>
+        <caption>Rotation across your projects</caption>
+        <thead><tr><th scope="col">Project</th><th scope="col">Overdue</th><th scope="col">Approaching</th></tr></thead>
+        <tbody>{dash.map((d) => <tr key={d.projectId}><td>{d.projectId}</td><td>{d.overdue}</td><td>{d.approaching}</td></tr>)}</tbody>
+      </table>
+    </>
+  );
+}

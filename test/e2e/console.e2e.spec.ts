@@ -1,0 +1,264 @@
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Browser } from 'playwright-core';
+import request from 'supertest';
+import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
+import { eventually } from '../support/eventually';
+import { axeViolations, ensureConsoleBuilt, launchChromium, pageExposure, Watched, watchedPage } from './console-support';
+
+// Issue 21 in a real browser (Debian's chromium through playwright-core) on the embedded profile:
+// one journey per role (reviewer, owner, stranger) and the attacks a cookie session invites. Each
+// page a journey visits is checked with axe-core (WCAG 2.1 A/AA) and fails on any console error,
+// page error or CSP violation. Screenshots land in docs/console-*.png.
+jest.setTimeout(180_000);
+
+const DOCS = join(__dirname, '../../docs');
+const CANARY = 'console-browser-canary-9f3c';
+
+describe('console in a real browser', () => {
+  let t: EmbeddedApp;
+  let http: ReturnType<typeof request>;
+  let base: string;
+  let chrome: { browser: Browser; close(): Promise<void> };
+  let evil: Server;
+  let evilBase: string;
+  const P = `console-ui-${Date.now().toString(36)}`;
+  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+  let olive: string, rita: string, bob: string;
+
+  const expectClean = async (w: Watched, what: string) => {
+    expect({ what, axe: await axeViolations(w.page) }).toEqual({ what, axe: [] });
+    expect({ what, problems: w.problems }).toEqual({ what, problems: [] });
+  };
+  const signIn = async (w: Watched, user: string) => {
+    await w.page.goto('/console/');
+    await w.page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    await expectClean(w, 'sign-in page');
+    await w.page.getByRole('textbox', { name: 'User id' }).fill(user);
+    await w.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await w.page.getByRole('heading', { name: 'Home' }).waitFor();
+  };
+
+  beforeAll(async () => {
+    ensureConsoleBuilt();
+    t = await startEmbedded({ env: { AUDIT_CHECKPOINT_SECONDS: '1' } });
+    await t.app.listen(0, '127.0.0.1');
+    base = `http://localhost:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    http = request(t.app.getHttpServer());
+    chrome = await launchChromium();
+    mkdirSync(DOCS, { recursive: true });
+
+    const admin = await t.userToken('root', { admin: true });
+    olive = await t.userToken('olive');
+    rita = await t.userToken('rita');
+    bob = await t.userToken('bob');
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'rita' }, role: 'auditor' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DB_PASSWORD', value: CANARY, rotationIntervalDays: 90 })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DEPLOY_KEY', value: `${CANARY}-2`, environment: 'production' })).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(olive)).send({ purpose: 'release' })).status).toBe(200);
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(bob)).send({})).status).toBe(403);
+    // The history is projected and its records are in a signed checkpoint before the browser looks.
+    const hist = await eventually(
+      () => http.get(`/v1/projects/${P}/access-history`).query({ secret: 'DB_PASSWORD', decision: 'allowed' }).set(auth(rita)),
+      (r) => r.status === 200 && r.body.items.length === 3,
+      20_000,
+    );
+    expect(hist.body.items).toHaveLength(3);
+    const first = hist.body.items[0].eventId as string;
+    const idx = await eventually(() => http.get(`/v1/projects/${P}/access-history/${first}/audit-record`).set(auth(rita)), (r) => r.status === 200, 20_000);
+    expect(idx.status).toBe(200);
+    const rec = await eventually(() => http.get(`/v1/audit/records/${idx.body.index}`).set(auth(rita)), (r) => r.status === 200, 20_000);
+    expect(rec.status).toBe(200);
+
+    // A cross-site page: another origin (and site) on loopback, as an attacker's page would be.
+    evil = createServer((req, res) => {
+      const target = `${base}/v1/projects/${P}/grants`;
+      const pages: Record<string, string> = {
+        '/form': `<form id="f" method="POST" action="${target}" enctype="text/plain"><input name='{"principal":{"type":"user","id":"mallory"},"role":"owner","x":"' value='"}'></form><script>document.getElementById('f').submit()</script>`,
+        '/urlencoded': `<form id="f" method="POST" action="${target}"><input name="principal" value="mallory"></form><script>document.getElementById('f').submit()</script>`,
+        '/fetch': `<script>
+          const body = JSON.stringify({ principal: { type: 'user', id: 'mallory' }, role: 'owner' });
+          Promise.allSettled([
+            fetch('${target}', { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'Content-Type': 'text/plain' }, body }),
+            fetch('${target}', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body }),
+            fetch('${base}/v1/projects/${P}/secrets/DEPLOY_KEY', { method: 'DELETE', credentials: 'include' }),
+            fetch('${base}/v1/projects/${P}/secrets/DB_PASSWORD/value', { method: 'PUT', mode: 'no-cors', credentials: 'include', body: '{"value":"pwned"}' }),
+          ]).then(() => { document.title = 'done'; });
+        </script>`,
+        '/frame': `<h1>win a prize</h1><iframe title="console" src="${base}/console/" width="800" height="600"></iframe>`,
+      };
+      res.writeHead(pages[req.url ?? ''] ? 200 : 404, { 'Content-Type': 'text/html' });
+      res.end(pages[req.url ?? ''] ?? 'not found');
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    evilBase = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+  }, 180_000);
+
+  afterAll(async () => {
+    await chrome?.close();
+    evil?.close();
+    await t?.close();
+  });
+
+  it('reviewer: filter → drawer → Merkle proof verified in the page → export of the same view', async () => {
+    const w = await watchedPage(chrome.browser, base);
+    await signIn(w, 'rita');
+    await expectClean(w, 'home (reviewer)');
+    await w.page.getByRole('link', { name: 'Access history' }).click();
+    await w.page.getByRole('heading', { name: 'Access history' }).waitFor();
+    await w.page.getByRole('textbox', { name: 'Secret' }).fill('DB_PASSWORD');
+    await w.page.getByRole('combobox', { name: 'Decision' }).selectOption('allowed');
+    await w.page.getByRole('button', { name: 'Apply filters' }).click();
+    await w.page.waitForURL(/secret=DB_PASSWORD/);
+    expect(new URL(w.page.url()).searchParams.get('decision')).toBe('allowed');
+    const rows = w.page.getByRole('button', { name: /^Open record of DB_PASSWORD allowed for olive/ });
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(3);
+    await expectClean(w, 'history');
+
+    // The filters live in the URL: a fresh load of the link shows the same page (timed: first rendered history page).
+    const link = w.page.url();
+    const started = Date.now();
+    await w.page.goto(link);
+    await rows.first().waitFor();
+    const firstPageMs = Date.now() - started;
+    expect(await rows.count()).toBe(3);
+    process.stdout.write(`console: time to first rendered history page ${firstPageMs} ms (fresh load of the filtered link, embedded profile)\n`);
+
+    // Keyboard only: focus the first Open button and press Enter; the drawer takes focus, Escape closes it.
+    await rows.first().focus();
+    await w.page.keyboard.press('Enter');
+    const drawer = w.page.getByRole('dialog', { name: 'Audit record' });
+    await drawer.waitFor();
+    await drawer.getByRole('status').filter({ hasText: /Inclusion proof verified in this page/ }).waitFor({ timeout: 20_000 });
+    await expect(drawer.getByText(/Grant [0-9a-f-]+ \(role owner\)/)).toBeTruthy();
+    await expectClean(w, 'history drawer');
+    await w.page.screenshot({ path: join(DOCS, 'console-history.png'), fullPage: false });
+    await w.page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+
+    const csv = await w.page.getByRole('link', { name: 'CSV' }).getAttribute('href');
+    expect(csv).toContain('format=csv');
+    expect(csv).toContain('secret=DB_PASSWORD');
+    expect(csv).toContain('decision=allowed');
+    const exported = await w.context.request.get(`${base}${csv}`);
+    expect(exported.status()).toBe(200);
+    expect(exported.headers()['content-type']).toMatch(/^text\/csv/);
+    const lines = (await exported.text()).trim().split('\n');
+    expect(lines).toHaveLength(1 + 3); // header + the same three rows
+    expect(lines.slice(1).every((l) => l.includes('DB_PASSWORD') && l.includes('allowed'))).toBe(true);
+
+    // 390 px wide: still readable (no page-wide horizontal scroll), still clean.
+    await w.page.setViewportSize({ width: 390, height: 844 });
+    await w.page.goto(link);
+    await rows.first().waitFor();
+    expect(await w.page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await expectClean(w, 'history at 390 px');
+    await w.page.screenshot({ path: join(DOCS, 'console-history-390.png'), fullPage: false });
+
+    const seen = await pageExposure(w.page);
+    expect(seen).not.toContain(CANARY);
+    expect(seen).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/); // no JWT
+    expect(seen).not.toContain('__Host-ps-console');
+    await w.context.close();
+  });
+
+  it('owner: a request arrives → impact → re-sign-in (sign-in older than 10 min) → approve → the grant is visible', async () => {
+    const w = await watchedPage(chrome.browser, base);
+    await signIn(w, 'olive');
+    // The sign-in is now 11 minutes old (the session row aged on the server): approving needs a fresh one.
+    await t.infra.sql.query(`UPDATE console_sessions SET signed_in_at = signed_in_at - interval '11 minutes' WHERE principal->>'id' = 'olive'`);
+
+    const created = await http.post(`/v1/projects/${P}/access-requests`).set(auth(bob)).send({ role: 'developer', durationSeconds: 3600, reason: 'hotfix for incident 7' });
+    expect(created.status).toBe(201);
+    await w.page.goto('/console/');
+    await w.page.getByRole('heading', { name: 'Home' }).waitFor();
+    const pending = w.page.getByRole('link', { name: '1 pending' });
+    await pending.waitFor();
+    await expectClean(w, 'home (owner)');
+    await pending.click();
+    const card = w.page.getByRole('article', { name: /bob asks for developer/ });
+    await card.waitFor();
+    await card.getByText(/bob could read DB_PASSWORD, DEPLOY_KEY\./).waitFor();
+    await expectClean(w, 'approvals');
+    await w.page.screenshot({ path: join(DOCS, 'console-approvals.png') });
+    // The first try is refused (sign-in too old): that 403 is the contract, the console handles it.
+    w.expectFailures.push(new RegExp(`/access-requests/${created.body.requestId}/approve$`));
+    await card.getByRole('textbox', { name: 'Comment' }).fill('ok for the hotfix');
+    await card.getByRole('button', { name: "Approve bob's request" }).click();
+    const again = card.getByRole('alert').filter({ hasText: 'older than 10 minutes' });
+    await again.waitFor();
+    await expectClean(w, 'approvals: re-sign-in asked');
+    await again.getByRole('button', { name: 'Sign in again' }).click();
+    await w.page.getByRole('status').filter({ hasText: /Approved bob's request: grant/ }).waitFor();
+    await card.waitFor({ state: 'detached' }); // no longer pending
+
+    await w.page.getByRole('link', { name: 'Grants' }).click();
+    await w.page.getByRole('heading', { name: 'Grants' }).waitFor();
+    await w.page.getByRole('button', { name: 'Revoke developer of bob' }).waitFor();
+    await w.page.getByRole('cell', { name: 'access request' }).waitFor();
+    await expectClean(w, 'grants');
+    await w.page.screenshot({ path: join(DOCS, 'console-grants.png') });
+    const grants = await http.get(`/v1/projects/${P}/grants`).set(auth(olive));
+    expect(grants.body.items.filter((g: { principal: { id: string }; status: string }) => g.principal.id === 'bob' && g.status === 'active')).toHaveLength(1);
+    await w.context.close();
+  });
+
+  it('stranger: sees nothing of others — no project, no screen, the API refuses', async () => {
+    const w = await watchedPage(chrome.browser, base);
+    await signIn(w, 'eve');
+    await w.page.getByText('You hold no grant on any project yet').waitFor();
+    expect(await w.page.getByRole('navigation', { name: 'Screens' }).getByRole('link').allTextContents()).toEqual(['Home']);
+    await expectClean(w, 'home (stranger)');
+    await w.page.goto(`/console/history?project=${P}&secret=DB_PASSWORD`);
+    await w.page.getByRole('heading', { name: 'Home' }).waitFor();
+    w.expectFailures.push(new RegExp(`/v1/projects/${P}/`));
+    const statuses = await w.page.evaluate(`Promise.all(['/v1/projects/${P}/access-history', '/v1/projects/${P}/secrets', '/v1/projects/${P}/grants', '/v1/projects/${P}/access-requests/00000000-0000-4000-8000-000000000000/impact'].map((u) => fetch(u).then((r) => r.status)))`);
+    expect(statuses).toEqual([403, 403, 403, 403]);
+    const seen = await pageExposure(w.page);
+    expect(seen).not.toContain('DB_PASSWORD');
+    expect(seen).not.toContain(P);
+    expect(w.problems).toEqual([]);
+    await w.context.close();
+  });
+
+  it('attacks: cross-site form/fetch writes with the cookie change nothing; the console cannot be framed; the cookie is dead after sign-out', async () => {
+    const w = await watchedPage(chrome.browser, base);
+    await signIn(w, 'olive');
+    expect(await w.page.evaluate('document.cookie')).toBe(''); // HttpOnly: page script never sees the session
+    const attacker = await w.context.newPage();
+    for (const path of ['/form', '/urlencoded']) {
+      await attacker.goto(`${evilBase}${path}`);
+      await attacker.waitForURL(new RegExp(`^${base}/v1/`));
+      expect(await attacker.content()).not.toContain('grantId');
+    }
+    await attacker.goto(`${evilBase}/fetch`);
+    await attacker.waitForFunction('document.title === "done"');
+    const grants = await http.get(`/v1/projects/${P}/grants`).set(auth(olive));
+    expect(grants.body.items.map((g: { principal: { id: string } }) => g.principal.id)).not.toContain('mallory');
+    expect((await http.get(`/v1/projects/${P}/secrets/DEPLOY_KEY`).set(auth(olive))).status).toBe(200);
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(olive)).send({})).body.value).toBe(CANARY);
+
+    // Clickjacking: the console refuses to render inside another site's frame.
+    await attacker.goto(`${evilBase}/frame`);
+    await attacker.waitForLoadState('load');
+    for (const f of attacker.frames().slice(1)) {
+      const text = await f.evaluate('document.body ? document.body.innerText : ""').catch(() => '');
+      expect(text).not.toMatch(/Pipeline secrets|Sign in|Home/);
+    }
+    await attacker.close();
+
+    // Sign-out ends the session on the server: the cookie, replayed, is 401.
+    const [cookie] = (await w.context.cookies(base)).filter((c) => c.name === '__Host-ps-console');
+    expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
+    await w.page.getByRole('button', { name: 'Sign out' }).click();
+    await w.page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    const replay = await http.get('/v1/me').set('Cookie', `__Host-ps-console=${cookie.value}`);
+    expect(replay.status).toBe(401);
+    expect(w.problems).toEqual([]);
+    await w.context.close();
+  });
+});
