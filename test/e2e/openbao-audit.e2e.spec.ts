@@ -6,7 +6,7 @@ import vault from 'node-vault';
 import request from 'supertest';
 import { ciRoleName } from '@app/domain/openbao/policy-renderer';
 import { EventStore, RecordedEvent } from '@app/domain';
-import { baoClient } from '@app/infra/openbao/bao-client';
+import { baoClient, inlineAuthHeaders } from '@app/infra/openbao/bao-client';
 import { parseBaoRef } from '@app/infra/value-store/openbao-value-store';
 import { AuditorModule } from '../../apps/auditor/src/auditor.module';
 import { publicKeyFrom, verifyEvidence } from '../../apps/cli/src/verify';
@@ -414,6 +414,33 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       const unattributed = (await openbaoEvents()).filter((e) => String((e.data.principal as { id: string }).id).startsWith('openbao-unattributed:'));
       expect(unattributed).toHaveLength(1);
       expect(accessed).not.toContain(unattributed[0].eventId);
+    }, 60_000);
+
+    it('issue 23: inline-auth reads by the job itself (the login as headers, no token stored) are the job\'s, one event each; a refused one is its denial; the service\'s own inline reads count once', async () => {
+      const before = new Set((await openbaoEvents()).map((e) => e.eventId));
+      const fresh = async () => (await openbaoEvents()).filter((e) => !before.has(e.eventId));
+      const inline = (role: string) => inlineAuthHeaders({ mount: JWT_MOUNT, role, jwt: job });
+      const alpha = await dataPath('ALPHA');
+      const prod = await dataPath('PROD_ONLY');
+      // The job reads ALPHA directly with inline auth (OpenBao writes a login pair and a read pair for it) ...
+      const ok = await fetch(`${BAO_ADDR}/v1/${alpha.path}?version=${alpha.version}`, { headers: inline(ciRoleName(P, unscoped)) });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { data: { data: { value: string } } }).data.data.value).toBe(`${CANARY}-ALPHA`);
+      // ... and tries PROD_ONLY with its own role (refused by the role's policy) ...
+      expect((await fetch(`${BAO_ADDR}/v1/${prod.path}?version=${prod.version}`, { headers: inline(ciRoleName(P, unscoped)) })).status).toBe(403);
+      // ... and the service reads ALPHA for it twice (single and batch: inline auth, brokered, marked)
+      expect((await http.post(`/v1/projects/${P}/secrets/ALPHA/access`).set(auth(job)).send({})).status).toBe(200);
+      expect((await http.post(`/v1/projects/${P}/secrets/access`).set(auth(job)).send({ names: ['ALPHA'] })).status).toBe(200);
+      const got = await eventually(fresh, (e) => e.length >= 2, 10_000);
+      await new Promise((r) => setTimeout(r, 1500)); // the two brokered reads, were they miscounted, would be in by now
+      const after = await fresh();
+      expect(after.map((e) => e.eventId)).toEqual(got.map((e) => e.eventId));
+      expect(after.map((e) => [e.type, e.data.name]).sort()).toEqual([
+        ['SecretAccessDenied', 'PROD_ONLY'],
+        ['SecretAccessed', 'ALPHA'],
+      ]);
+      for (const e of after) expect(e.data.principal).toMatchObject({ type: 'ci-job', pipelineId: '77', jobId: '5' });
+      expect(after.map((e) => (e.data.via as { policy: string | null }).policy)).toEqual(after.map((e) => (e.type === 'SecretAccessed' ? ciRoleName(P, unscoped) : expect.anything())));
     }, 60_000);
 
     it('item 12: a direct read of a path that holds no value (404) is a denial secret-not-found, not an allowed read', async () => {

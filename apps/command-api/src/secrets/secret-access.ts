@@ -64,6 +64,13 @@ interface Grant {
  */
 export const OPENBAO_PROJECTION_GRACE_MS = 60_000;
 
+/**
+ * Up to this many reads of one scope role in one call, the job reads with inline auth (one request
+ * per value, each carrying the job's login); above it, one login, the reads with that token, one
+ * revoke. Measured with bench/inline-vs-login.ts (docs/openbao.md, "How CI jobs read").
+ */
+export const INLINE_AUTH_MAX_READS = 4;
+
 /** A read that failed after its SecretAccessed was durable. */
 class NotDelivered {
   constructor(readonly reason: ValueNotDeliveredReason, readonly answer: unknown) {}
@@ -169,25 +176,27 @@ export class SecretAccess {
       [...byRole].map(async ([role, idx]) => {
         // Names OpenBao refused for the job (its login, or a read: the role or policy not projected yet).
         let refused: number[] = [];
-        try {
-          await store.asJob(jwt, role, (read) =>
-            Promise.all(
-              idx.map(async (i) => {
-                try {
-                  results[i] = await read(grants[i].valueRef, grants[i].event.eventId);
-                } catch (e) {
-                  if (isAnswer(e, 400, 403)) refused.push(i);
-                  else results[i] = await this.classify(req, grants[i], e);
-                }
-              }),
-            ),
-          );
-        } catch (e) {
-          if (!isAnswer(e, 400, 403)) {
-            for (const i of idx) results[i] = await this.classify(req, grants[i], e);
-            return;
+        const readOne = async (i: number, read: (valueRef: string, accessEventId?: string) => Promise<string>) => {
+          try {
+            results[i] = await read(grants[i].valueRef, grants[i].event.eventId);
+          } catch (e) {
+            if (isAnswer(e, 400, 403)) refused.push(i);
+            else results[i] = await this.classify(req, grants[i], e);
           }
-          refused = idx;
+        };
+        if (idx.length <= INLINE_AUTH_MAX_READS) {
+          // Inline auth: each read carries the job's login; OpenBao checks the JWT against the role on every read.
+          await Promise.all(idx.map((i) => readOne(i, (ref, id) => store.readInline(ref, jwt, role, id))));
+        } else {
+          try {
+            await store.asJob(jwt, role, (read) => Promise.all(idx.map((i) => readOne(i, read))));
+          } catch (e) {
+            if (!isAnswer(e, 400, 403)) {
+              for (const i of idx) results[i] = await this.classify(req, grants[i], e);
+              return;
+            }
+            refused = idx;
+          }
         }
         if (idx.length > refused.length) this.metrics.brokeredReads.inc({ as: 'job' }, idx.length - refused.length);
         if (refused.length === 0) return;

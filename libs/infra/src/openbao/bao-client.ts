@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 // node-vault: the maintained HTTP client for the Vault API, which OpenBao keeps.
 import vault from 'node-vault';
 import { brokerMarker } from '@app/domain/openbao-audit';
@@ -43,9 +45,37 @@ export const isBaoUnavailable = (e: unknown): boolean => e instanceof BaoError &
  */
 export const BROKER_MARKER_HEADER = 'X-Pipeline-Secrets-Broker';
 
+/** A CI job's JWT login sent inline with a request (OpenBao 2.4+ inline auth): no token is stored, nothing to revoke. */
+export interface InlineAuth {
+  /** the JWT auth mount */
+  mount: string;
+  role: string;
+  jwt: string;
+}
+
+/**
+ * OpenBao's inline auth headers: the login path and one header per login parameter, each the
+ * base64url (no padding) of a JSON `{key, value}` (checked on OpenBao 2.7.2). OpenBao logs in with
+ * them for this one request, checks the JWT against the role as a login would, and drops the token.
+ */
+export function inlineAuthHeaders(a: InlineAuth): Record<string, string> {
+  const param = (key: string, value: string) => Buffer.from(JSON.stringify({ key, value })).toString('base64url');
+  return {
+    'X-Vault-Inline-Auth-Path': `auth/${a.mount}/login`,
+    'X-Vault-Inline-Auth-Parameter-role': param('role', a.role),
+    'X-Vault-Inline-Auth-Parameter-jwt': param('jwt', a.jwt),
+  };
+}
+
 export type BaoClient = vault.client & {
   /** A KV read the service brokers: its marker names the SecretAccessed event already appended for it. */
   readBrokered(path: string, accessEventId: string): Promise<any>;
+  /**
+   * The hot path's read (a GET on node:http with a keep-alive agent, not node-vault's request
+   * stack): with the client's token, or as a CI job with inline auth. Same breaker, same marker,
+   * same errors as the node-vault calls.
+   */
+  readFast(path: string, opts?: { inline?: InlineAuth; accessEventId?: string }): Promise<any>;
 };
 
 /** node-vault's error of a call that got no answer (refused, reset, timed out) or a 5xx: OpenBao may be down. */
@@ -82,8 +112,54 @@ export function baoBreaker(endpoint: string): CircuitBreaker {
   return b;
 }
 
+const agents = new Map<string, http.Agent>();
+/** One keep-alive agent per OpenBao address, shared by every client of the process. */
+function agentOf(url: URL): http.Agent {
+  let a = agents.get(url.origin);
+  if (!a) {
+    const opts = { keepAlive: true, maxSockets: 64, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    a = url.protocol === 'https:' ? new https.Agent(opts) : new http.Agent(opts);
+    agents.set(url.origin, a);
+  }
+  return a;
+}
+
+/**
+ * GET `/v1/<path>` with `headers`; resolves the parsed body of a 2xx, rejects like node-vault does
+ * (`response.statusCode`, `response.body.errors`; `code` when there was no answer) so bao() and the
+ * breaker read both the same. 10 s bound, as node-vault's requestOptions.
+ */
+function getJson(base: URL, path: string, headers: Record<string, string>): Promise<any> {
+  const mod = base.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      { agent: agentOf(base), protocol: base.protocol, hostname: base.hostname, port: base.port, method: 'GET', path: `${base.pathname.replace(/\/+$/, '')}/v1/${path}`, headers, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          let body: any;
+          try {
+            body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+          } catch {
+            body = undefined;
+          }
+          if (status >= 200 && status < 300) resolve(body);
+          else reject(Object.assign(new Error(`OpenBao ${status}`), { response: { statusCode: status, body: body ?? {} } }));
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('OpenBao request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export function baoClient(addr: string, token: string, markerKey?: Uint8Array): BaoClient {
   const endpoint = addr.replace(/\/+$/, '');
+  const base = new URL(endpoint);
   const client = vault({ apiVersion: 'v1', endpoint, token, requestOptions: { timeout: 10_000 } }) as BaoClient;
   const breaker = baoBreaker(endpoint);
   const send = client.request.bind(client);
@@ -101,6 +177,11 @@ export function baoClient(addr: string, token: string, markerKey?: Uint8Array): 
     return request(options);
   };
   client.readBrokered = (path: string, accessEventId: string) => client.read(path, { brokerMarkerId: accessEventId } as never);
+  client.readFast = (path, opts = {}) => {
+    const headers: Record<string, string> = opts.inline ? inlineAuthHeaders(opts.inline) : { 'X-Vault-Token': String(client.token ?? token) };
+    if (markerKey) headers[BROKER_MARKER_HEADER] = brokerMarker(markerKey, path, opts.accessEventId);
+    return breaker.run(() => getJson(base, path, headers));
+  };
   return client;
 }
 

@@ -1,7 +1,7 @@
 import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { randomBytes } from 'node:crypto';
 import { kvValuePath } from '@app/domain/openbao/policy-renderer';
-import { bao, BaoClient, baoClient, BaoError, isAnswer, isStatus } from '../openbao/bao-client';
+import { bao, BaoClient, baoClient, BaoError, InlineAuth, isAnswer, isStatus } from '../openbao/bao-client';
 
 // Secret values in OpenBao KV v2, one KV secret per value version:
 // `<prefix>/<project>/<NAME>/<scope hash>-<nonce>`, written once with check-and-set 0 (create only),
@@ -83,18 +83,24 @@ export class OpenBaoValueStore implements SecretValueStore {
   }
 
   /**
-   * Reads as the CI job itself: logs in to OpenBao's JWT auth with the job's own token and the role
-   * of the secret's scope, reads with that short-lived token, then revokes it. OpenBao enforces
-   * the scope a second time; the service's token is not used.
+   * Reads as the CI job itself with OpenBao's inline auth: the read carries the job's own JWT and
+   * the role of the secret's scope as login headers, OpenBao checks the JWT against the role and
+   * the role's policy against the path on this very request, and keeps no token (nothing to
+   * revoke, no storage write). OpenBao enforces the scope a second time; the service's token is not used.
    */
   async getAsJob(valueRef: string, jobJwt: string, role: string, accessEventId?: string): Promise<string> {
-    return this.asJob(jobJwt, role, (read) => read(valueRef, accessEventId));
+    return this.readInline(valueRef, jobJwt, role, accessEventId);
+  }
+
+  /** One inline-auth read as the job (see getAsJob). */
+  async readInline(valueRef: string, jobJwt: string, role: string, accessEventId?: string): Promise<string> {
+    return this.readWith(this.client, valueRef, accessEventId, { mount: this.opts.jwtMount, role, jwt: jobJwt });
   }
 
   /**
    * One login as the job to `role`, `fn` reads through that token (as many values as it likes, in
-   * parallel), and the token is revoked when `fn` ends, however it ends. A batch access makes one
-   * login per distinct scope role, not one per secret.
+   * parallel), and the token is revoked when `fn` ends, however it ends. For a batch with more
+   * reads per role than inline auth pays off for (SecretAccess, INLINE_AUTH_MAX_READS).
    */
   async asJob<T>(jobJwt: string, role: string, fn: (read: (valueRef: string, accessEventId?: string) => Promise<string>) => Promise<T>): Promise<T> {
     const login = await bao(() => this.client.write(`auth/${this.opts.jwtMount}/login`, { role, jwt: jobJwt })).catch((e: unknown) => {
@@ -112,18 +118,23 @@ export class OpenBaoValueStore implements SecretValueStore {
     }
   }
 
-  private async readWith(client: BaoClient, valueRef: string, accessEventId?: string): Promise<string> {
+  private async readWith(client: BaoClient, valueRef: string, accessEventId?: string, inline?: InlineAuth): Promise<string> {
     const ref = parseBaoRef(valueRef);
     if (!ref) throw new SecretValueMissingError(valueRef);
     const path = `${ref.mount}/data/${ref.path}?version=${ref.version}`;
     try {
-      const res = await bao(() => (accessEventId ? client.readBrokered(path, accessEventId) : client.read(path)));
-      const v = res.data?.data?.value;
+      const res = await bao(() => client.readFast(path, { inline, accessEventId }));
+      const v = res?.data?.data?.value;
       if (typeof v !== 'string') throw new SecretValueMissingError(valueRef);
       return v;
     } catch (e) {
       // A 404 of a KV mount that is not there (yet) is "retry later", not "this value is gone".
       if (isAnswer(e, 404)) throw new SecretValueMissingError(valueRef);
+      // Inline auth: OpenBao answers a login it cannot route (the JWT mount is not there for an
+      // unauthenticated caller) with a bare "permission denied", as it answers the login itself;
+      // the read's own ACL refusal says "1 error occurred: ... permission denied" (both checked on
+      // 2.7.2). The first is "not set up yet" (503), not a refusal of the job.
+      if (inline && e instanceof BaoError && e.status === 403 && e.errors.length === 1 && e.errors[0] === 'permission denied') throw new BaoError(403, e.errors, true);
       throw e;
     }
   }
