@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image for the three apps. The default command runs the command API; the projector and
 # the auditor run from the same image with another command (see docker-compose.yml and the
 # Helm chart in deploy/helm/pipeline-secrets):
@@ -12,6 +10,9 @@
 # non-root uid, and writes nowhere but DATA_DIR and /tmp, so it runs with a read-only root
 # filesystem.
 
+# scripts/images build passes the Node 20 image it builds from Debian and the npm registry
+# (pipeline-secrets/node:20.20.2-bookworm); the default is the public image of the same Node.
+# No `# syntax=` line: the images here are built by the classic builder, offline.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ --------------------------------
@@ -22,8 +23,13 @@ ENV npm_config_fund=false \
     npm_config_update_notifier=false \
     SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
+# EXTRA_CA_CERTS (PEM text, optional): CA certificates npm must trust to reach the registry from
+# the build, e.g. behind a TLS-inspecting proxy (scripts/images passes the machine's own). Used in
+# the build stages only: the runtime image never holds them.
+ARG EXTRA_CA_CERTS=""
 # --ignore-scripts: no dependency's install script runs (tsc needs none).
-RUN npm ci --ignore-scripts
+RUN set -e; if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi; \
+    npm ci --ignore-scripts; rm -f /tmp/extra-ca.pem
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
@@ -37,7 +43,9 @@ ENV npm_config_fund=false \
     npm_config_update_notifier=false \
     SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+ARG EXTRA_CA_CERTS=""
+RUN set -e; if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi; \
+    npm ci --omit=dev --ignore-scripts && npm cache clean --force; rm -f /tmp/extra-ca.pem
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './deploy-tools';
 
-// The Dockerfile read as text (no Docker engine here): the shape the image must keep.
+// The Dockerfile read as text: the shape the image must keep. image.deploy.spec.ts builds it
+// (scripts/images build) and runs it for real.
 
 interface Instruction {
   keyword: string;
@@ -132,6 +133,24 @@ describe('Dockerfile', () => {
   it('is read-only-root friendly: the data directory and /tmp are declared volumes', () => {
     const volumes = of(runtime, 'VOLUME').flatMap((i) => JSON.parse(i.args) as string[]);
     expect(volumes).toEqual(expect.arrayContaining(['/var/lib/pipeline-secrets', '/tmp']));
+  });
+
+  it('builds offline with the classic builder: no `# syntax=` directive (BuildKit would fetch that frontend from a registry)', () => {
+    expect(text).not.toMatch(/^#\s*syntax\s*=/im);
+    // NODE_IMAGE is a build argument: scripts/images points it at the Node 20 image it builds
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:20\./m);
+    expect(readFileSync(join(ROOT, 'scripts', 'images'), 'utf8')).toMatch(/--build-arg "NODE_IMAGE=\$IMG_NODE"/);
+    expect(readFileSync(join(ROOT, 'scripts', 'images'), 'utf8')).toMatch(/^NODE_VERSION=20\.\d+\.\d+$/m);
+  });
+
+  it('lets only the build stages trust extra CA certificates (EXTRA_CA_CERTS), never the runtime stage', () => {
+    expect(of(runtime, 'ARG').map((i) => i.args).join(' ')).not.toContain('EXTRA_CA_CERTS');
+    expect(of(runtime, 'ENV').map((i) => i.args).join(' ')).not.toMatch(/NODE_EXTRA_CA_CERTS|EXTRA_CA/);
+    for (const name of ['build', 'prod-deps']) {
+      const stage = stages.find((s) => s.name === name)!;
+      expect(of(stage, 'ARG').map((i) => i.args)).toContain('EXTRA_CA_CERTS=""');
+      expect(of(stage, 'RUN').some((i) => /rm -f \/tmp\/extra-ca\.pem/.test(i.args))).toBe(true);
+    }
   });
 
   it('.dockerignore is an allow-list that keeps local data, env files and node_modules out', () => {
