@@ -120,3 +120,20 @@ describe('fold bounds: windows, memory, replays', () => {
     expect(interpretAuditLine(JSON.stringify(e), SCOPE)).toBeNull();
   });
 });
+
+describe('audit evasion: response wrapping (found in round 3, fixed)', () => {
+  // A token that may read a path may ask OpenBao to wrap the answer (X-Vault-Wrap-TTL): the read's
+  // response entry then holds only wrap_info, no data, and whoever holds the wrapping token unwraps
+  // the value (sys/wrapping/unwrap needs no other policy). Read as a 404, it was recorded as a
+  // denial "secret-not-found": the trail said no value left OpenBao while one did.
+  it('a wrapped read is a value that left OpenBao (allowed), never a not-found denial', () => {
+    expect(FIX.wrappedRead.response.data).toBeUndefined();
+    expect(FIX.wrappedRead.response.wrap_info).toBeDefined();
+    expect(read(FIX.wrappedRead)).toMatchObject({ kind: 'kv-read', allowed: true, notFound: false, projectId: 'proj1', name: 'ALPHA', version: null, accessor: { type: 'token', id: 'token' } });
+  });
+
+  it('the unwrap that hands the value out is on no KV path (only the wrapped read can record it)', () => {
+    expect(FIX.unwrap.request.path).toBe('sys/wrapping/unwrap');
+    expect(read(FIX.unwrap)).toBeNull();
+  });
+});

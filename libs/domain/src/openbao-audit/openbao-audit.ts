@@ -263,11 +263,14 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       const remote = str(request.remote_address);
       return { kind: 'unauthenticated-denial', requestId, at, remoteAddress: remote && remote !== '' ? remote : null, ...secret };
     }
-    // A value left OpenBao only when the response carried KV data. A 404 (no such path, or a
-    // deleted or destroyed version) has no error in the entry, and no data (or, for a deleted
-    // version, only OpenBao's raw HTTP body): nothing was read.
+    // A value left OpenBao only when the response carried KV data, or was wrapped: a read sent with
+    // X-Vault-Wrap-TTL answers only wrap_info, and whoever holds the wrapping token unwraps the value
+    // (sys/wrapping/unwrap needs no other policy); the KV version is then unknown here. A 404 (no such
+    // path, or a deleted or destroyed version) has no error in the entry, and no data (or, for a
+    // deleted version, only OpenBao's raw HTTP body): nothing was read.
     const data = obj(obj(entry.response)?.data);
-    const delivered = !denied && obj(data?.data) !== undefined;
+    const wrapped = obj(obj(entry.response)?.wrap_info) !== undefined;
+    const delivered = !denied && (obj(data?.data) !== undefined || wrapped);
     const version = obj(data?.metadata)?.version;
     return {
       kind: 'kv-read',
