@@ -27,6 +27,7 @@ describe('console in a real browser', () => {
   const P = `console-ui-${Date.now().toString(36)}`;
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
   let olive: string, rita: string, bob: string;
+  let seededAt: string;
 
   const expectClean = async (w: Watched, what: string) => {
     expect({ what, axe: await axeViolations(w.page) }).toEqual({ what, axe: [] });
@@ -50,6 +51,7 @@ describe('console in a real browser', () => {
     chrome = await launchChromium();
     mkdirSync(DOCS, { recursive: true });
 
+    seededAt = new Date().toISOString();
     const admin = await t.userToken('root', { admin: true });
     olive = await t.userToken('olive');
     rita = await t.userToken('rita');
@@ -150,6 +152,25 @@ describe('console in a real browser', () => {
     const lines = (await exported.text()).trim().split('\n');
     expect(lines).toHaveLength(1 + 3); // header + the same three rows
     expect(lines.slice(1).every((l) => l.includes('DB_PASSWORD') && l.includes('allowed'))).toBe(true);
+
+    // Who could read it (now, and gained since before the project existed), Secrets, Integrity.
+    await w.page.getByRole('link', { name: 'Who could read it' }).click();
+    await w.page.getByRole('heading', { name: 'Who could read it' }).waitFor();
+    await w.page.getByRole('option', { name: 'DB_PASSWORD' }).waitFor({ state: 'attached' });
+    await w.page.getByRole('combobox', { name: 'Secret' }).selectOption('DB_PASSWORD');
+    await w.page.getByRole('textbox', { name: /Compare with an earlier instant/ }).fill(seededAt);
+    await w.page.getByRole('button', { name: 'Show readers' }).click();
+    await w.page.getByRole('cell', { name: 'user:olive' }).waitFor();
+    await w.page.getByText(/Gained: user:olive through grant [0-9a-f-]+ \(owner\)/).waitFor();
+    await expectClean(w, 'who could read it');
+    await w.page.screenshot({ path: join(DOCS, 'console-readers.png') });
+    await w.page.getByRole('link', { name: 'Secrets' }).click();
+    await w.page.getByRole('cell', { name: /^ok \(due / }).waitFor();
+    await expectClean(w, 'secrets');
+    await w.page.getByRole('link', { name: 'Integrity' }).click();
+    await w.page.getByRole('heading', { name: 'Integrity' }).waitFor();
+    await w.page.getByLabel('Signed checkpoint').waitFor();
+    await expectClean(w, 'integrity');
 
     // 390 px wide: still readable (no page-wide horizontal scroll), still clean.
     await w.page.setViewportSize({ width: 390, height: 844 });

@@ -3,10 +3,11 @@ import * as api from '../api';
 import { Ctx, ErrorNote, ProjectPicker } from '../app';
 import { href, navigate } from '../router';
 
-const keyOf = (r: api.Reader) => `${r.principal.type}:${r.principal.id ?? r.principal.projectId ?? ''}`;
+const keyOf = (r: api.Reader) => (r.principal.type === 'ci-scope' ? `CI jobs of ${r.principal.projectId ?? ''}` : `${r.principal.type}:${r.principal.id ?? r.principal.projectId ?? ''}`);
 const why = (r: api.Reader) => {
   const v = r.via as Record<string, unknown>;
   if (v.grantId) return `grant ${String(v.grantId)} (${String(v.role)}${v.accessRequestId ? ', from an access request' : ''}${v.breakGlass ? ', break-glass' : ''})`;
+  if (v.rule === 'ci-job-scope') return 'CI jobs of the project whose ref and environment match the secret\'s scope';
   return JSON.stringify(v);
 };
 
