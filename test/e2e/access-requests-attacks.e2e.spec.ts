@@ -269,7 +269,7 @@ describe.each(appProfiles('access-requests-attacks'))('access request attacks, $
     expect((await http.post(`/v1/projects/${L}/grants`).set({ Authorization: `Bearer ${admin}` }).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
     expect((await http.post(`/v1/projects/${L}/grants`).set(await as('olive')).send({ principal: { type: 'user', id: 'oscar' }, role: 'owner' })).status).toBe(201);
     const now = new Date().toISOString();
-    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const ids = [randomUUID(), randomUUID(), randomUUID()].sort(); // one instant: listed by id
     const legacy = ids.map((requestId) => ({
       eventId: randomUUID(),
       type: 'AccessRequested',

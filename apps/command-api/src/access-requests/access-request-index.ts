@@ -18,8 +18,6 @@ const PAGE = 1000;
 
 interface Entry {
   request: AccessRequest;
-  /** Order of recording (the same on every replica: the global log's order). */
-  seq: number;
   /** Revision of the last event of the request's own stream applied (-1 for a legacy request of the policy stream). */
   revision: number;
   claim: ApprovalClaim | null;
@@ -32,12 +30,21 @@ export interface RequestPage {
   nextCursor: string | null;
 }
 
-/** base64url of the sequence number after which the next page starts. */
-export const encodeRequestCursor = (seq: number) => Buffer.from(`r${seq}`, 'utf8').toString('base64url');
-export function decodeRequestCursor(cursor: unknown): number | null {
-  if (typeof cursor !== 'string' || !/^[A-Za-z0-9_-]{1,24}$/.test(cursor)) return null;
-  const m = /^r(\d{1,12})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return m ? Number(m[1]) : null;
+/**
+ * Where a page resumes: the request it ended with, by (requestedAt, requestId). The same order on
+ * every replica (whatever order each learnt the requests in), so a cursor works across them.
+ */
+export interface RequestKey {
+  at: string;
+  id: string;
+}
+const compareKeys = (a: RequestKey, b: RequestKey) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const keyOf = (r: Pick<AccessRequest, 'requestedAt' | 'requestId'>): RequestKey => ({ at: r.requestedAt, id: r.requestId });
+export const encodeRequestCursor = (k: RequestKey) => Buffer.from(`${k.at} ${k.id}`, 'utf8').toString('base64url');
+export function decodeRequestCursor(cursor: unknown): RequestKey | null {
+  if (typeof cursor !== 'string' || !/^[A-Za-z0-9_-]{1,160}$/.test(cursor)) return null;
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z) ([A-Za-z0-9-]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? { at: m[1], id: m[2] } : null;
 }
 
 /**
@@ -50,7 +57,6 @@ export function decodeRequestCursor(cursor: unknown): number | null {
 @Injectable()
 export class AccessRequestIndex {
   private after?: Position;
-  private seq = 0;
   private readonly byId = new Map<string, Entry>();
   private readonly byProject = new Map<string, Entry[]>();
   private readonly byRequester = new Map<string, Entry[]>();
@@ -114,14 +120,16 @@ export class AccessRequestIndex {
       const entry: Entry = {
         // The requester's groups stay on the stream (four-eyes reads them there), not in this index.
         request: { ...d, requesterGroups: [], status: 'pending', decidedBy: null, decidedAt: null, comment: null, grantId: null, grantExpiresAt: null },
-        seq: this.seq++,
         revision,
         claim: null,
         legacy: onPolicyStream,
       };
       this.byId.set(requestId, entry);
       const list = this.byProject.get(d.projectId) ?? [];
-      list.push(entry);
+      // Kept in key order; new requests almost always go last.
+      let at = list.length;
+      while (at > 0 && compareKeys(keyOf(list[at - 1].request), keyOf(entry.request)) > 0) at--;
+      list.splice(at, 0, entry);
       this.byProject.set(d.projectId, list);
       const mine = this.byRequester.get(d.requester.id) ?? [];
       mine.push(entry);
@@ -171,12 +179,20 @@ export class AccessRequestIndex {
   }
 
   /** A page of a project's requests in the order they were made, optionally only one requester's, of one status. */
-  page(projectId: string, filter: { requesterId?: string; status?: AccessRequestStatus }, limit: number, afterSeq: number | null, now: string): RequestPage {
+  page(projectId: string, filter: { requesterId?: string; status?: AccessRequestStatus }, limit: number, after: RequestKey | null, now: string): RequestPage {
+    const list = this.byProject.get(projectId) ?? [];
+    // First entry after the cursor (binary search: the list is in key order).
+    let lo = 0;
+    let hi = list.length;
+    while (after !== null && lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareKeys(keyOf(list[mid].request), after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
     const items: AccessRequest[] = [];
-    let last: number | null = null;
     let more = false;
-    for (const e of this.byProject.get(projectId) ?? []) {
-      if (afterSeq !== null && e.seq <= afterSeq) continue;
+    for (let i = lo; i < list.length; i++) {
+      const e = list[i];
       if (filter.requesterId !== undefined && e.request.requester.id !== filter.requesterId) continue;
       const v = this.view(e);
       if (filter.status !== undefined && accessRequestStatusAt(v, now) !== filter.status) continue;
@@ -185,14 +201,13 @@ export class AccessRequestIndex {
         break;
       }
       items.push(v);
-      last = e.seq;
     }
-    return { items, nextCursor: more && last !== null ? encodeRequestCursor(last) : null };
+    return { items, nextCursor: more && items.length > 0 ? encodeRequestCursor(keyOf(items[items.length - 1])) : null };
   }
 
   /** The cursor that resumes a page after this request. */
-  cursorOf(requestId: string): string {
-    return encodeRequestCursor(this.byId.get(requestId)?.seq ?? -1);
+  cursorOf(r: Pick<AccessRequest, 'requestedAt' | 'requestId'>): string {
+    return encodeRequestCursor(keyOf(r));
   }
 
   /** Pending requests whose time has run out, and claims older than `claimsBefore` that no approval followed. */

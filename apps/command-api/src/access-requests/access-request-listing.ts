@@ -5,7 +5,7 @@ import { patternPipe } from '../http/params';
 import { FieldError, problems } from '../http/problem';
 import { AccessRequestView, BreakGlassView } from './access-request.dto';
 import { userOnly } from './access-request-commands';
-import { AccessRequestIndex, decodeRequestCursor } from './access-request-index';
+import { AccessRequestIndex, decodeRequestCursor, RequestKey } from './access-request-index';
 
 // The listing rules of access requests and break-glasses, shared by REST (AccessRequestsController,
 // BreakGlassController) and GraphQL (accessRequests, breakGlasses).
@@ -48,19 +48,19 @@ export function checkRequestStatus(status: unknown, errors: FieldError[]): void 
 export const REQUEST_PAGE = { default: 50, max: 100 } as const;
 
 /** `limit` and `cursor` as given (REST query or GraphQL first/after); bad ones are pushed onto errors. */
-export function checkRequestPage(limit: unknown, cursor: unknown, errors: FieldError[], names = { limit: 'limit', cursor: 'cursor' }): { limit: number; afterSeq: number | null } {
+export function checkRequestPage(limit: unknown, cursor: unknown, errors: FieldError[], names = { limit: 'limit', cursor: 'cursor' }): { limit: number; after: RequestKey | null } {
   let size: number = REQUEST_PAGE.default;
   if (limit !== undefined && limit !== null) {
     const n = typeof limit === 'number' ? limit : typeof limit === 'string' && /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
     if (!Number.isInteger(n) || n < 1 || n > REQUEST_PAGE.max) errors.push({ field: names.limit, message: `${names.limit} must be an integer from 1 to ${REQUEST_PAGE.max}` });
     else size = n;
   }
-  let afterSeq: number | null = null;
+  let after: RequestKey | null = null;
   if (cursor !== undefined && cursor !== null) {
-    afterSeq = decodeRequestCursor(cursor);
-    if (afterSeq === null) errors.push({ field: names.cursor, message: `${names.cursor} must be a cursor this list returned` });
+    after = decodeRequestCursor(cursor);
+    if (after === null) errors.push({ field: names.cursor, message: `${names.cursor} must be a cursor this list returned` });
   }
-  return { limit: size, afterSeq };
+  return { limit: size, after };
 }
 
 /**
@@ -72,14 +72,14 @@ export async function listAccessRequests(
   index: AccessRequestIndex,
   p: Principal,
   projectId: string,
-  query: { status?: AccessRequestStatus; limit: number; afterSeq: number | null },
+  query: { status?: AccessRequestStatus; limit: number; after: RequestKey | null },
   ctx: CommandContext,
 ): Promise<{ items: AccessRequestView[]; nextCursor: string | null }> {
   const user = await userOnly(access, p, projectId, 'request-access', ctx);
   const { state } = await access.policy(projectId);
   const all = (await access.check(user, 'manage-grants', { projectId }, ctx, state)).allowed;
   await index.catchUp();
-  const page = index.page(projectId, { requesterId: all ? undefined : user.id, status: query.status }, query.limit, query.afterSeq, ctx.now);
+  const page = index.page(projectId, { requesterId: all ? undefined : user.id, status: query.status }, query.limit, query.after, ctx.now);
   return { items: page.items.map((r) => requestView(r, ctx.now)), nextCursor: page.nextCursor };
 }
 

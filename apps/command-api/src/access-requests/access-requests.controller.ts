@@ -52,7 +52,7 @@ export class AccessRequestsController {
   @Get()
   @ApiQuery({ name: 'status', required: false, enum: ACCESS_REQUEST_STATUSES })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: REQUEST_PAGE.max, default: REQUEST_PAGE.default } })
-  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,24}$' } })
+  @ApiQuery({ name: 'cursor', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,160}$' } })
   @ApiOkResponse({ type: AccessRequestListView, description: 'manage-grants: every request; anyone else: their own; in the order they were made, a page of `limit` at a time (nextCursor: the next page, null on the last).' })
   async list(
     @Param('projectId', ProjectIdPipe) projectId: string,

@@ -153,9 +153,9 @@ export class AccessRequestsResolver {
     const page = checkRequestPage(first, after, errors, { limit: 'first', cursor: 'after' });
     if (errors.length > 0) throw problems.badRequest(`invalid ${errors.map((e) => e.field).join(', ')}`, errors);
     const id = projectIdPipe.transform(projectId);
-    const { items } = await listAccessRequests(this.access, this.index, p, id, { status: s as AccessRequestStatus | undefined, limit: page.limit + 1, afterSeq: page.afterSeq }, commandContext(ctx.req, p));
+    const { items } = await listAccessRequests(this.access, this.index, p, id, { status: s as AccessRequestStatus | undefined, limit: page.limit + 1, after: page.after }, commandContext(ctx.req, p));
     const shown = items.slice(0, page.limit);
-    const cursors = shown.map((r) => this.index.cursorOf(r.requestId));
+    const cursors = shown.map((r) => this.index.cursorOf(r));
     return { edges: shown.map((node, i) => ({ cursor: cursors[i], node })), pageInfo: { hasNextPage: items.length > page.limit, endCursor: cursors.at(-1) ?? null } };
   }
 
