@@ -27,6 +27,9 @@
  * type over BENCH_RT_REQUESTS (30) sequential requests, minus the idle rate.
  * BENCH_CPU_PROF=<dir> runs load A against that second command-api under node --cpu-prof
  * (the profile is written to <dir> when it exits) instead of counting.
+ * BENCH_CPU_PROF_ALL=<dir> runs the benchmark's own service (every app: command-api, projector,
+ * auditor) under --cpu-prof, runs only load A (after its warm-up) and stops: the profile is what
+ * one access costs the whole service (its last BENCH_SECONDS are load A).
  */
 import autocannon from 'autocannon';
 import { ChildProcess } from 'node:child_process';
@@ -51,6 +54,7 @@ const PROJECTS = Number(process.env.BENCH_PROJECTS ?? 16);
 const RT_REQUESTS = Number(process.env.BENCH_RT_REQUESTS ?? 30);
 const ROUNDTRIPS = process.env.BENCH_ROUNDTRIPS !== '0';
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const CPU_PROF_ALL = process.env.BENCH_CPU_PROF_ALL;
 const BATCH = 5;
 const AUD = 'pipeline-secrets';
 const SCOPE = { environment: 'production', branch: 'main', protectedOnly: true };
@@ -314,7 +318,8 @@ async function main() {
   let second: ChildProcess | undefined;
   const proxies: CountingProxy[] = [];
   try {
-    server = await startServer(env, PORT);
+    if (CPU_PROF_ALL) mkdirSync(CPU_PROF_ALL, { recursive: true });
+    server = await startServer(env, PORT, CPU_PROF_ALL ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_ALL}`] : []);
     const keys = await loadOrCreateDevIssuer(dir);
     const admin = await mintUserToken(keys, AUD, { sub: 'bench-admin', admin: true, ttlSeconds: 7200 });
     const owner = await mintUserToken(keys, AUD, { sub: 'bench-owner', ttlSeconds: 7200 });
@@ -397,10 +402,23 @@ async function main() {
     const load0 = os.loadavg().map((l) => l.toFixed(1)).join(' ');
     console.log('running A (service, single access) ...');
     results.A = await cannonWarm(single(base), server.pid);
+    if (CPU_PROF_ALL) {
+      const A = results.A;
+      console.log(`A under the profiler (every app): ${A.rps.toFixed(0)}/s, p50 ${A.p50} ms, p99 ${A.p99} ms, ${A.errors}/${A.non2xx} errors/non-2xx, ${A.cpuMs?.toFixed(2)} ms CPU per access; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+      await stop(server, 'SIGINT');
+      console.log(`profile written to ${CPU_PROF_ALL}`);
+      return;
+    }
+    // Latency at half of A's peak rate, right after A (before the direct phases' reads reach the auditor).
+    const half = Math.max(1, Math.round(results.A.rps / 2));
+    console.log(`running A at ${half}/s (half of its peak) ...`);
+    results['A@50%'] = await cannon({ ...single(base), connections: CONNECTIONS, duration: SECONDS, overallRate: half });
     console.log('running B (OpenBao direct: login + read + revoke) ...');
     results.B = await closedLoopWarm(() => directJob(targets[pickTarget()], 1));
     console.log("running B' (OpenBao direct, inline auth: one read) ...");
     results["B'"] = await closedLoopWarm(() => inlineJob(targets[pickTarget()], 1));
+    console.log(`running B' at ${half}/s (A's half-peak rate, open loop) ...`);
+    results["B'@50%"] = await paced(() => inlineJob(targets[pickTarget()], 1), half, SECONDS);
     if (batchAvailable) {
       console.log(`running C (service, batch of ${BATCH}) ...`);
       results.C = await cannonWarm(batch(base), server.pid);
@@ -422,11 +440,6 @@ async function main() {
     });
     await baoOk('POST', 'auth/token/revoke-self', reused);
 
-    // Latency at half of A's peak rate: A (autocannon at a fixed overall rate) and B' (open loop) at the same rate.
-    const half = Math.max(1, Math.round(results.A.rps / 2));
-    console.log(`running A and B' at ${half}/s (half of A's peak) ...`);
-    results['A@50%'] = await cannon({ ...single(base), connections: CONNECTIONS, duration: SECONDS, overallRate: half });
-    results["B'@50%"] = await paced(() => inlineJob(targets[pickTarget()], 1), half, SECONDS);
 
     const labels: Record<string, string> = {
       'A@50%': `A at ${half}/s (50% of its peak)`,

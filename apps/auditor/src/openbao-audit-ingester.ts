@@ -18,6 +18,24 @@ import { JsonLogger } from '@app/infra/logging/logger';
 import { SqlClient } from '@app/infra/sql/sql-client';
 import { formatBaoRef, isValuePath } from '@app/infra/value-store/openbao-value-store';
 
+const PLAIN_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * A cheap look at a raw audit line before JSON.parse (issue 23, 3: an inline-auth read is four
+ * lines, a login pair and a read pair, and parsing is most of the ingester's CPU). Only response
+ * entries whose request path is under the KV prefix or is one of the projector's objects can mean
+ * anything (interpretAuditLine); OpenBao's JSON writes those paths literally when the mount and
+ * prefix names are plain ([A-Za-z0-9_-]: no character JSON would escape), so a line without
+ * `"type":"response"` or without `"path":"<one of those heads>` is null for interpretAuditLine
+ * too. With names that are not plain, every line is parsed. (Unit test: every fixture line the
+ * filter drops interprets to null.)
+ */
+export function auditLineFilter(scope: Pick<OpenBaoAuditScope, 'kvMount' | 'kvPrefix' | 'jwtMount'>): (line: string) => boolean {
+  if (![scope.kvMount, scope.kvPrefix, scope.jwtMount].every((n) => PLAIN_NAME.test(n))) return () => true;
+  const heads = [`"path":"${scope.kvMount}/data/${scope.kvPrefix}/`, '"path":"sys/policies/acl/', '"path":"sys/policy/', `"path":"auth/${scope.jwtMount}/role/`, `"path":"auth/${scope.jwtMount}/config"`];
+  return (line) => line.includes('"type":"response"') && heads.some((h) => line.includes(h));
+}
+
 /** Where the ingester is in one device's file: the file's inode (rotation) and the byte after the last whole line it appended. */
 interface Offset {
   inode: string;
@@ -93,6 +111,8 @@ export class OpenBaoAuditIngester {
   /** Where this process has read to; the stored offset may be behind it while unauthenticated denials are folded (null: read it from the table). */
   private pos: Offset | null = null;
   private readonly folds: UnauthenticatedFolds<Offset>;
+  /** auditLineFilter: false for a line interpretAuditLine would answer null anyway. */
+  private readonly mayMatter: (line: string) => boolean;
 
   constructor(
     private readonly store: EventStore,
@@ -102,6 +122,7 @@ export class OpenBaoAuditIngester {
   ) {
     this.device = opts.file;
     this.folds = new UnauthenticatedFolds<Offset>(opts.denialWindowSeconds ?? 60);
+    this.mayMatter = auditLineFilter(opts.scope);
   }
 
   async start(): Promise<void> {
@@ -284,7 +305,7 @@ export class OpenBaoAuditIngester {
     for (const line of lines) {
       const lineAt = at;
       at += Buffer.byteLength(line) + 1;
-      if (line.length === 0) continue;
+      if (line.length === 0 || !this.mayMatter(line)) continue;
       const f = interpretAuditLine(line, this.opts.scope);
       if (!f) continue;
       if (f.kind === 'dropped') {
@@ -384,9 +405,17 @@ export class OpenBaoAuditIngester {
 
   /** True when `requestId` is the first (or only) OpenBao request seen using this marker id for this use; idempotent across re-reads. */
   private async firstUse(markerId: string, use: string, requestId: string): Promise<boolean> {
-    await this.sql.query('INSERT INTO openbao_broker_markers (marker_id, use, request_id) VALUES ($1, $2, $3) ON CONFLICT (marker_id, use) DO NOTHING', [markerId, use, requestId]);
-    const { rows } = await this.sql.query<{ request_id: string }>('SELECT request_id FROM openbao_broker_markers WHERE marker_id = $1 AND use = $2', [markerId, use]);
-    return rows[0]?.request_id === requestId;
+    // One round trip (issue 23): the insert's own row, or the row already there. A row committed by
+    // another session after this statement's snapshot conflicts but is not visible to it: no row
+    // comes back, and a second read (a new snapshot) sees it.
+    const { rows } = await this.sql.query<{ request_id: string }>(
+      `WITH ins AS (INSERT INTO openbao_broker_markers (marker_id, use, request_id) VALUES ($1, $2, $3) ON CONFLICT (marker_id, use) DO NOTHING RETURNING request_id)
+       SELECT request_id FROM ins UNION ALL SELECT request_id FROM openbao_broker_markers WHERE marker_id = $1 AND use = $2 LIMIT 1`,
+      [markerId, use, requestId],
+    );
+    if (rows.length > 0) return rows[0].request_id === requestId;
+    const again = await this.sql.query<{ request_id: string }>('SELECT request_id FROM openbao_broker_markers WHERE marker_id = $1 AND use = $2', [markerId, use]);
+    return again.rows[0]?.request_id === requestId;
   }
 
   /**
