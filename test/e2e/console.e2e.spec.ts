@@ -172,6 +172,20 @@ describe('console in a real browser', () => {
     await w.page.getByLabel('Signed checkpoint').waitFor();
     await expectClean(w, 'integrity');
 
+    // Live audit: a read that happens now shows up; paused, it waits and is counted.
+    await w.page.getByRole('link', { name: 'Live audit' }).click();
+    await w.page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(olive)).send({})).status).toBe(200);
+    await w.page.getByRole('cell', { name: `${P}/DB_PASSWORD` }).first().waitFor({ timeout: 20_000 });
+    await w.page.getByRole('button', { name: 'Pause live updates' }).click();
+    const shown = await w.page.getByRole('cell', { name: `${P}/DB_PASSWORD` }).count();
+    expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(olive)).send({})).status).toBe(200);
+    await w.page.getByRole('status').filter({ hasText: /Paused: 1 new record waiting/ }).waitFor({ timeout: 20_000 });
+    expect(await w.page.getByRole('cell', { name: `${P}/DB_PASSWORD` }).count()).toBe(shown);
+    await expectClean(w, 'live audit');
+    await w.page.getByRole('button', { name: 'Resume live updates' }).click();
+    expect(await w.page.getByRole('cell', { name: `${P}/DB_PASSWORD` }).count()).toBe(shown + 1);
+
     // 390 px wide: still readable (no page-wide horizontal scroll), still clean.
     await w.page.setViewportSize({ width: 390, height: 844 });
     await w.page.goto(link);

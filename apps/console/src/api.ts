@@ -190,3 +190,30 @@ export interface Reader {
   via: Record<string, unknown>;
 }
 export const readers = (projectId: string, name: string, at: string) => call<{ at: string; readers: Reader[] }>('GET', `/v1/projects/${enc(projectId)}/secrets/${enc(name)}/readers${qs({ at })}`);
+
+// ---- live audit tail (NDJSON stream of the caller's projects' records) ----
+export interface TailRecord {
+  index: number;
+  eventId: string;
+  eventType: string;
+  key: string;
+  record: { time?: number; activity_name?: string; actor?: { user?: { uid?: string } }; severity?: string };
+}
+/** Reads the live stream until `signal` aborts; each record is handed to `onRecord`. */
+export async function tail(onRecord: (r: TailRecord) => void, signal: AbortSignal): Promise<void> {
+  const res = await fetch('/v1/audit/stream', { credentials: 'same-origin', headers: { Accept: 'application/x-ndjson' }, signal });
+  if (!res.ok || !res.body) throw new ApiError({ type: 'about:blank', title: res.statusText || 'stream refused', status: res.status });
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) onRecord(JSON.parse(line) as TailRecord); // blank lines are keep-alives
+    }
+  }
+}

@@ -9,6 +9,7 @@ import { Grants } from './grants/grants';
 import { Readers } from './readers/readers';
 import { Secrets } from './secrets/secrets';
 import { Integrity } from './integrity/integrity';
+import { Tail } from './tail/tail';
 
 const SCREENS: { id: string; label: string; needs?: api.Action }[] = [
   { id: 'home', label: 'Home' },
@@ -18,6 +19,7 @@ const SCREENS: { id: string; label: string; needs?: api.Action }[] = [
   { id: 'readers', label: 'Who could read it', needs: 'read-audit' },
   { id: 'secrets', label: 'Secrets', needs: 'list' },
   { id: 'integrity', label: 'Integrity', needs: 'read-audit' },
+  { id: 'tail', label: 'Live audit', needs: 'read-audit' },
 ];
 
 export interface Ctx {
@@ -93,6 +95,7 @@ export function App() {
         {screen.id === 'readers' && <Readers ctx={ctx} />}
         {screen.id === 'secrets' && <Secrets ctx={ctx} />}
         {screen.id === 'integrity' && <Integrity ctx={ctx} />}
+        {screen.id === 'tail' && <Tail ctx={ctx} />}
       </main>
     </>
   );
