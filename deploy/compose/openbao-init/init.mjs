@@ -23,12 +23,13 @@ const TOKEN_TTL = process.env.SERVICE_TOKEN_TTL ?? '8760h';
 const log = (msg) => console.log(`openbao-init: ${msg}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function bao(method, path, { token, body, ok = [200, 204] } = {}) {
+// generous: initialising raft storage on a loaded 2-core machine took more than 10 s
+async function bao(method, path, { token, body, ok = [200, 204], timeoutMs = 60_000 } = {}) {
   const res = await fetch(`${ADDR}/v1/${path}`, {
     method,
     headers: { ...(token ? { 'X-Vault-Token': token } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
   if (!ok.includes(res.status)) throw new Error(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
@@ -37,7 +38,7 @@ async function bao(method, path, { token, body, ok = [200, 204] } = {}) {
 
 async function health() {
   // every state answers 200 with these codes; only "not answering" throws
-  return (await bao('GET', 'sys/health?standbyok=true&sealedcode=200&uninitcode=200')).json;
+  return (await bao('GET', 'sys/health?standbyok=true&sealedcode=200&uninitcode=200', { timeoutMs: 10_000 })).json;
 }
 
 function writePrivate(file, content, uid) {
@@ -59,7 +60,8 @@ async function main() {
   let state = existsSync(STATE) ? JSON.parse(readFileSync(STATE, 'utf8')) : undefined;
   if (!h.initialized) {
     if (state) throw new Error(`OpenBao is not initialised but ${STATE} exists: its storage was lost; run docker compose down -v`);
-    const init = (await bao('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 } })).json;
+    // a lost answer here would lose the keys: wait as long as it takes
+    const init = (await bao('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 }, timeoutMs: 600_000 })).json;
     state = { unsealKey: init.keys_base64[0], rootToken: init.root_token, tokens: {} };
     writePrivate(STATE, JSON.stringify(state));
     log('initialised (1 key share; unseal key and root token kept in the openbao-init volume)');
@@ -72,7 +74,7 @@ async function main() {
   for (let i = 0; ; i++) {
     const s = await health();
     if (!s.sealed && !s.standby) break;
-    if (i >= 120) throw new Error('OpenBao did not become active within 60 s of unsealing');
+    if (i >= 600) throw new Error('OpenBao did not become active within 5 min of unsealing');
     await sleep(500);
   }
   const token = state.rootToken;
