@@ -1,9 +1,11 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser } from 'playwright-core';
 import request from 'supertest';
+import { verifyRecordInclusion } from '../../apps/cli/src/verify';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
 import { axeViolations, ensureConsoleBuilt, launchChromium, pageExposure, Watched, watchedPage } from './console-support';
@@ -138,6 +140,13 @@ describe('console in a real browser', () => {
     await drawer.getByRole('status').filter({ hasText: /Inclusion proof verified in this page/ }).waitFor({ timeout: 20_000 });
     await expect(drawer.getByText(/Grant [0-9a-f-]+ \(role owner\)/)).toBeTruthy();
     await expectClean(w, 'history drawer');
+    // The bundle it offers verifies with the CLI's own code, independently of the page.
+    const fetchDownload = async (name: string) => {
+      const [dl] = await Promise.all([w.page.waitForEvent('download'), drawer.getByRole('link', { name }).click()]);
+      return readFileSync((await dl.path())!, 'utf8');
+    };
+    const [recordJson, noteTxt, keyPem] = [await fetchDownload('record.json'), await fetchDownload('note.txt'), await fetchDownload('key.pem')];
+    expect(verifyRecordInclusion(JSON.parse(recordJson), noteTxt, createPublicKey(keyPem)).ok).toBe(true);
     await w.page.screenshot({ path: join(DOCS, 'console-history.png'), fullPage: false });
     await w.page.keyboard.press('Escape');
     await drawer.waitFor({ state: 'detached' });

@@ -7,6 +7,7 @@ import { verifyRecord, ProofOutcome } from '../proof';
 export function RecordDrawer({ project, item, eventId, onClose }: { project: string; item: api.HistoryItem | null; eventId: string; onClose: () => void }) {
   const [rec, setRec] = useState<api.AuditRecord | null>(null);
   const [outcome, setOutcome] = useState<ProofOutcome | null>(null);
+  const [pem, setPem] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const opener = useRef<Element | null>(document.activeElement);
@@ -23,6 +24,7 @@ export function RecordDrawer({ project, item, eventId, onClose }: { project: str
       const r = await api.auditRecord(index);
       setRec(r);
       const key = await api.publicKey();
+      setPem(key.publicKeyPem);
       setOutcome(await verifyRecord(r, key));
     })().catch(setError);
   }, [eventId]);
@@ -32,7 +34,9 @@ export function RecordDrawer({ project, item, eventId, onClose }: { project: str
   };
 
   const via = item?.via as Record<string, unknown> | null | undefined;
-  const bundle = rec ? URL.createObjectURL(new Blob([JSON.stringify({ record: rec, checkpoint: rec.checkpoint }, null, 2)], { type: 'application/json' })) : null;
+  // The verify bundle: the three files `cli verify inclusion` reads, as the API served them.
+  const file = (text: string, type: string) => URL.createObjectURL(new Blob([text], { type }));
+  const bundle = rec && pem ? { record: file(JSON.stringify(rec), 'application/json'), note: file(rec.checkpoint ?? '', 'text/plain'), key: file(pem, 'application/x-pem-file') } : null;
   return (
     <div class="drawer" role="dialog" aria-modal="true" aria-labelledby="drawer-title">
       <h2 id="drawer-title" tabIndex={-1} ref={heading}>Audit record</h2>
@@ -60,10 +64,10 @@ export function RecordDrawer({ project, item, eventId, onClose }: { project: str
           {outcome?.ok && `Inclusion proof verified in this page: record ${rec!.index} is in the log of ${outcome.treeSize} records whose signed checkpoint verifies with the log's Ed25519 key.`}
           {outcome && !outcome.ok && `Not verified here: ${outcome.why}.`}
         </p>
-        {rec && (
+        {bundle && (
           <p>
-            Verify it yourself: <a href={bundle!} download={`audit-record-${rec.index}.json`}>download the bundle</a>, then{' '}
-            <code>npm run --silent cli -- verify inclusion --record record.json --checkpoint note.txt --public-key key.pem</code>
+            Verify it yourself: download <a href={bundle.record} download="record.json">record.json</a>, <a href={bundle.note} download="note.txt">note.txt</a> and{' '}
+            <a href={bundle.key} download="key.pem">key.pem</a>, then <code>npm run --silent cli -- verify inclusion --record record.json --checkpoint note.txt --public-key key.pem</code>
           </p>
         )}
       </section>
