@@ -1,5 +1,4 @@
 import { RecordedEvent, StreamCategory } from '@app/domain';
-import { canonicalJson } from '@app/domain/audit-log';
 import { auditKey, DenialBurstDetector, toOcsf } from '@app/domain/siem';
 import { OPENBAO_DRIFT_STREAM } from '@app/domain/openbao-audit/drift';
 import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
@@ -32,7 +31,8 @@ export function auditEntry(event: RecordedEvent, detector: Pick<DenialBurstDetec
     pipelineId: !foreignJob && typeof data.principal?.pipelineId === 'string' ? data.principal.pipelineId : null,
     kafkaKey: auditKey(event),
     schemaVersion: event.schemaVersion,
-    record: canonicalJson(record),
+    // toOcsf builds the record with its keys in canonical order (ocsf-canonical.unit.spec.ts): its canonical JSON is one stringify.
+    record: JSON.stringify(record),
   };
 }
 
