@@ -16,6 +16,9 @@
  *      filter to the prefix, one idempotent append per response entry): lines/s, ratio to raw;
  *   4. delay: the ingester running (poll 100 ms) while BENCH_RATE (200) reads/s go for
  *      BENCH_SECONDS (10) s; per read, es_events.recorded_at − the audit entry's time: p50/p99;
+ *   BENCH_INLINE=1 (issue 23): every read in 1 and 4 is a CI job's inline-auth read (its JWT login
+ *      as X-Vault-Inline-Auth-* headers on the read, a ps-ci- role on a JWT mount of this run):
+ *      four audit lines per read (the login pair and the read pair), one event, attributed to the job;
  *   5. unauthenticated flood (issue 18, item 4): BENCH_UNAUTH (5,000) reads with no token, each on
  *      another (valid) project id, ingested with BENCH_UNAUTH_WINDOW (1) s windows: lines/s and
  *      how many events they became (one summary per address and window; before, one each).
@@ -23,7 +26,10 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import vault from 'node-vault';
+import { baoClient } from '@app/infra/openbao/bao-client';
 import { OpenBaoAuditIngester } from '../apps/auditor/src/openbao-audit-ingester';
 import { PostgresEventStore } from '@app/infra/event-store/postgres/postgres-event-store';
 import { JsonLogger } from '@app/infra/logging/logger';
@@ -36,6 +42,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const UNAUTH = Number(process.env.BENCH_UNAUTH ?? 5_000);
 const UNAUTH_WINDOW = Number(process.env.BENCH_UNAUTH_WINDOW ?? 1);
+const INLINE = process.env.BENCH_INLINE === '1';
 const { BAO_ADDR, BAO_TOKEN, BAO_AUDIT_FILE } = process.env;
 const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 
@@ -66,7 +73,24 @@ async function main(): Promise<void> {
   await root.write(`sys/policies/acl/bench-${run}`, { policy: `path "secret/data/${prefix}/*" { capabilities = ["read"] }` });
   const token = (await root.write('auth/token/create', { policies: [`bench-${run}`], no_default_policy: true, ttl: '1h' })).auth.client_token as string;
   const reader = vault({ endpoint: BAO_ADDR, token });
-  const read = (i: number) => reader.read(`secret/data/${prefix}/bench/${names[i % names.length]}`);
+  let read = (i: number): Promise<unknown> => reader.read(`secret/data/${prefix}/bench/${names[i % names.length]}`);
+  const jwtMount = INLINE ? `jwt-ingest-${run}` : 'jwt-ci';
+  if (INLINE) {
+    // A CI job of project "bench" reading with inline auth through a ps-ci- role of this run's JWT mount.
+    const role = `ps-ci-bench-${run}`;
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await root.write(`sys/auth/${jwtMount}`, { type: 'jwt' });
+    await root.write(`auth/${jwtMount}/config`, { bound_issuer: 'bench', jwt_validation_pubkeys: [publicKey.export({ type: 'spki', format: 'pem' })] });
+    await root.write(`sys/policies/acl/${role}`, { policy: `path "secret/data/${prefix}/*" { capabilities = ["read"] }` });
+    await root.write(`auth/${jwtMount}/role/${role}`, {
+      role_type: 'jwt', user_claim: 'sub', bound_audiences: ['bench'], token_policies: role, token_no_default_policy: true, token_type: 'service',
+      claim_mappings: { project_id: 'project_id', job_id: 'job_id', pipeline_id: 'pipeline_id' },
+    });
+    const jwt = await new SignJWT({ project_id: 'bench', job_id: '1', pipeline_id: '1' }).setProtectedHeader({ alg: 'RS256' }).setIssuer('bench').setAudience('bench').setSubject('job-1').setIssuedAt().setExpirationTime('2h').sign(privateKey);
+    const client = baoClient(BAO_ADDR, 'unused');
+    const inline = { mount: jwtMount, role, jwt };
+    read = (i: number) => client.readFast(`secret/data/${prefix}/bench/${names[i % names.length]}`, { inline });
+  }
 
   // Both the raw read and the ingester start where the audit file ends now: the shared file can be
   // gigabytes of earlier traffic (more than one string can hold), and only this run's part is measured.
@@ -81,7 +105,7 @@ async function main(): Promise<void> {
   try {
     const store = await PostgresEventStore.create(sql);
     const logger = new JsonLogger('error');
-    const scope = { kvMount: 'secret', kvPrefix: prefix, jwtMount: 'jwt-ci' };
+    const scope = { kvMount: 'secret', kvPrefix: prefix, jwtMount };
 
     // raw
     t = performance.now();
@@ -107,6 +131,10 @@ async function main(): Promise<void> {
       `ingest: ${ingested} lines in ${ingS.toFixed(2)} s = ${Math.round(ingested / ingS)} lines/s, ${ingester.appended} events appended (${Math.round(ingester.appended / ingS)} events/s); ingest/raw = ${(ingested / ingS / (lines / rawS)).toFixed(3)}`,
     );
     if (ingester.appended < READS) throw new Error(`only ${ingester.appended} of ${READS} reads became events`);
+    if (INLINE) {
+      const { rows: byWho } = await sql.query<{ t: string; n: string }>(`SELECT data->'principal'->>'type' AS t, count(*)::text AS n FROM es_events GROUP BY 1`);
+      console.log(`inline-auth reads became events of: ${byWho.map((r) => `${r.t} ${r.n}`).join(', ')}`);
+    }
 
     // delay at RATE reads/s
     await ingester.start();
@@ -166,6 +194,10 @@ async function main(): Promise<void> {
     await sql.close();
     await db.drop();
     await root.delete(`sys/policies/acl/bench-${run}`).catch(() => undefined);
+    if (INLINE) {
+      await root.delete(`sys/auth/${jwtMount}`).catch(() => undefined);
+      await root.delete(`sys/policies/acl/ps-ci-bench-${run}`).catch(() => undefined);
+    }
   }
 }
 
