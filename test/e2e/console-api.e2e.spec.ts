@@ -207,6 +207,18 @@ describe('console: sessions, CSRF, CSP, /v1/me, impact, exports', () => {
     expect(ownerImpact.body).toEqual({ wouldRead: [{ name: 'DB_PASSWORD', source: { type: 'project', id: P } }, { name: 'PROD_TOKEN', source: { type: 'project', id: P } }], wouldManage: true });
   });
 
+  it('scope tester: would a CI job on this ref/environment/protection read it — the API\'s own rule; list to ask', async () => {
+    const path = `/v1/projects/${P}/secrets/PROD_TOKEN/scope-test`;
+    expect((await http.get(path).query({ ref: 'main', environment: 'production' }).set(auth(olive))).body).toEqual({ wouldRead: true, reason: null });
+    expect((await http.get(path).query({ ref: 'main', environment: 'staging' }).set(auth(olive))).body).toEqual({ wouldRead: false, reason: 'environment-mismatch' });
+    expect((await http.get(path).query({ ref: 'main' }).set(auth(olive))).body).toEqual({ wouldRead: false, reason: 'environment-mismatch' });
+    const bad = await http.get(path).query({ refType: 'commit', protected: 'yes' }).set(auth(olive));
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['protected', 'ref', 'refType']);
+    expect((await http.get(path).query({ ref: 'main' }).set(auth(await t.userToken('eve')))).status).toBe(403);
+    expect((await http.get(`/v1/projects/${P}/secrets/NOPE/scope-test`).query({ ref: 'main' }).set(auth(olive))).status).toBe(404);
+  });
+
   it('format=csv|ndjson on access-history does what Accept does; a bad format names the field', async () => {
     const csv = await http.get(`/v1/projects/${P}/access-history`).query({ format: 'csv', secret: 'DB_PASSWORD' }).set(auth(olive));
     expect(csv.status).toBe(200);

@@ -175,7 +175,18 @@ describe('console in a real browser', () => {
     await w.page.screenshot({ path: join(DOCS, 'console-readers.png') });
     await w.page.getByRole('link', { name: 'Secrets' }).click();
     await w.page.getByRole('cell', { name: /^ok \(due / }).waitFor();
+    // The scope tester asks the API: DEPLOY_KEY is scoped to production.
+    const tester = w.page.getByRole('form', { name: 'Would a CI job read it?' });
+    await tester.getByRole('combobox', { name: 'Secret' }).selectOption('DEPLOY_KEY');
+    await tester.getByRole('textbox', { name: 'Ref', exact: true }).fill('main');
+    await tester.getByRole('textbox', { name: 'Environment (optional)' }).fill('staging');
+    await tester.getByRole('button', { name: 'Ask' }).click();
+    await tester.getByRole('status').filter({ hasText: 'No: a job on main in staging would not read DEPLOY_KEY (environment-mismatch).' }).waitFor();
+    await tester.getByRole('textbox', { name: 'Environment (optional)' }).fill('production');
+    await tester.getByRole('button', { name: 'Ask' }).click();
+    await tester.getByRole('status').filter({ hasText: 'Yes: a job on main in production would read DEPLOY_KEY.' }).waitFor();
     await expectClean(w, 'secrets');
+    await w.page.screenshot({ path: join(DOCS, 'console-secrets.png') });
     await w.page.getByRole('link', { name: 'Integrity' }).click();
     await w.page.getByRole('heading', { name: 'Integrity' }).waitFor();
     await w.page.getByLabel('Signed checkpoint').waitFor();

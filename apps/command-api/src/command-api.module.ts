@@ -8,6 +8,7 @@ import { ComplianceController } from './compliance/compliance.controller';
 import { AuditRecordIndexController } from './console/audit-record-index.controller';
 import { ConsoleModule } from './console/console.module';
 import { AccessRequestImpactController } from './impact/access-request-impact.controller';
+import { ScopeTestController } from './impact/scope-test.controller';
 import { MeController } from './me/me.controller';
 import { AccessRequestsController, BreakGlassController } from './access-requests/access-requests.controller';
 import { ACCESS_REQUEST_COMMAND_HANDLERS } from './access-requests/access-request-commands';
@@ -33,7 +34,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController],
   providers: [
     AccessControl,
     AuditAccess,

@@ -217,3 +217,7 @@ export async function tail(onRecord: (r: TailRecord) => void, signal: AbortSigna
     }
   }
 }
+
+// ---- scope tester: would a CI job with these claims read the secret? (the API's own rule) ----
+export const scopeTest = (projectId: string, name: string, q: { ref: string; refType: 'branch' | 'tag'; environment?: string; protected: boolean }) =>
+  call<{ wouldRead: boolean; reason: string | null }>('GET', `/v1/projects/${enc(projectId)}/secrets/${enc(name)}/scope-test${qs({ ref: q.ref, refType: q.refType, environment: q.environment, protected: String(q.protected) })}`);

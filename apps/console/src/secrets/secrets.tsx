@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Ctx, ErrorNote, ProjectPicker } from '../app';
 import { fmtTime } from '../format';
+import { ScopeTester } from './scope-tester';
 
 /** Secrets' metadata and rotation status — never values (the API client has no call returning one). */
 export function Secrets({ ctx }: { ctx: Ctx }) {
@@ -42,6 +43,7 @@ export function Secrets({ ctx }: { ctx: Ctx }) {
           ))}
         </tbody>
       </table>
+      {items && items.length > 0 && <ScopeTester project={project} names={items.map((s) => s.name)} />}
       <table>
         <caption>Rotation across your projects</caption>
         <thead><tr><th scope="col">Project</th><th scope="col">Overdue</th><th scope="col">Approaching</th></tr></thead>
