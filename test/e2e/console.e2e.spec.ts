@@ -251,6 +251,19 @@ describe('console in a real browser', () => {
     await w.page.getByRole('status').filter({ hasText: /Approved bob's request: grant/ }).waitFor();
     await card.waitFor({ state: 'detached' }); // no longer pending
 
+    // A break-glass waits for review by someone else: reviewed here (the sign-in is fresh now).
+    expect((await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'carol' }, role: 'break-glass' })).status).toBe(201);
+    expect((await http.post(`/v1/projects/${P}/break-glass`).set(auth(await t.userToken('carol'))).send({ reason: 'prod down', durationSeconds: 600 })).status).toBe(201);
+    await w.page.reload();
+    const bg = w.page.getByRole('listitem').filter({ hasText: 'carol broke the glass' });
+    await bg.waitFor();
+    await bg.getByRole('combobox', { name: "Outcome of carol's break-glass" }).selectOption('justified');
+    await bg.getByRole('textbox', { name: 'Comment' }).fill('outage, checked');
+    await bg.getByRole('button', { name: 'Record review' }).click();
+    await w.page.getByRole('status').filter({ hasText: "Reviewed carol's break-glass: justified" }).waitFor();
+    await bg.waitFor({ state: 'detached' });
+    await expectClean(w, 'break-glass reviewed');
+
     await w.page.getByRole('link', { name: 'Grants' }).click();
     await w.page.getByRole('heading', { name: 'Grants' }).waitFor();
     await w.page.getByRole('button', { name: 'Revoke developer of bob' }).waitFor();
