@@ -81,7 +81,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       this.openbaoIngester = new OpenBaoAuditIngester(
         store,
         sql,
-        { file: bao.auditFile, start: bao.auditStart, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount, markerKey: deriveBrokerMarkerKey(key.privateKey.export({ type: 'pkcs8', format: 'der' })) }, onOwnedWrite: (w) => repairDrift(store, reconciler, w, this.logger), denialWindowSeconds: config.denials.summaryWindowSeconds, metrics },
+        { file: bao.auditFile, start: bao.auditStart, scope: { kvMount: bao.kvMount, kvPrefix: bao.kvPrefix, jwtMount: bao.jwtMount, markerKey: deriveBrokerMarkerKey(key.privateKey.export({ type: 'pkcs8', format: 'der' })) }, onOwnedWrite: (w) => repairDrift(store, reconciler, w, this.logger), denialWindowSeconds: config.denials.summaryWindowSeconds, denialRatePerMinute: config.denials.ratePerMinute, metrics },
         this.logger,
       );
       this.driftCheck = new OpenBaoDriftCheck(store, reconciler, target, this.logger, { jwtMount: bao.jwtMount });

@@ -239,6 +239,50 @@ if (!url) {
       expect(await denials()).toEqual([]);
     }, 60_000);
 
+    it('round-3 review item 1: denials by a KNOWN token are bounded per token and window: the first DENIAL_RATE_PER_MINUTE recorded, the rest one summary; counted; a restart mid-window and a re-read change nothing', async () => {
+      // real OpenBao 2.7.2 entries: a CI job token refused (another project's path) and one reading a missing path (404)
+      const kscope = { kvMount: 'secret', kvPrefix: `ps-known-${randomUUID().slice(0, 8)}`, jwtMount: 'jwt-ci' };
+      const t0 = Math.ceil((Date.now() + 30_000) / 60_000) * 60_000 - 120_000;
+      const sent = new Set<string>();
+      const deny = (fix: Record<string, any>, accessor: string, projectId: string, ms: number) => {
+        const id = randomUUID();
+        sent.add(id);
+        return JSON.stringify({ ...fix, time: new Date(t0 + ms).toISOString(), auth: { ...fix.auth, accessor }, request: { ...fix.request, id, client_token_accessor: accessor, path: `secret/data/${kscope.kvPrefix}/${projectId}/ALPHA` } }) + '\n';
+      };
+      const J1 = `hmac-sha256:${randomUUID()}`;
+      const J2 = `hmac-sha256:${randomUUID()}`;
+      let first = '';
+      for (let i = 0; i < 100; i++) first += deny(FIX.denied, J1, `victim-${i % 30}`, i * 100); // 100 refusals of other projects' paths in one window
+      for (let i = 0; i < 50; i++) first += deny(FIX.missing_read, J1, 'p', 10_000 + i * 100); // and 50 reads of missing paths
+      for (let i = 0; i < 5; i++) first += deny(FIX.denied, J2, 'victim-0', 20_000 + i); // another token: its own bound
+      const second = deny(FIX.denied, J1, 'victim-0', 65_000) + deny(FIX.denied, J2, 'victim-0', 65_001); // the next window closes the first
+      const f5 = join(dir, 'known.log');
+      writeFileSync(f5, first);
+      const metrics = new Metrics();
+      const make = () => new OpenBaoAuditIngester(store, sql, { file: f5, scope: kscope, denialWindowSeconds: 60, denialRatePerMinute: 60, metrics }, new JsonLogger('error'));
+      const denials = async () => (await store.readAll({ streamPrefixes: ['access-'] })).filter((e) => e.type === 'SecretAccessDenied' && sent.has(String((e.data.via as { requestId?: string } | undefined)?.requestId)));
+      const summaries = async () => (await store.readStream('access-*')).filter((e) => String((e.data.principal as { id: string }).id).startsWith('jwt-ci-') && e.data.count !== undefined && (e.metadata.occurredAt ?? '') >= new Date(t0).toISOString() && (e.metadata.occurredAt ?? '') < new Date(t0 + 60_000).toISOString());
+      // a restart in the middle of the first window: the stored offset keeps the open window re-readable
+      const a = make();
+      await a.start();
+      await a.stop();
+      expect(await a.pollOnce()).toBe(155);
+      // counted once by the process that read them (a restart that re-reads an open window counts again)
+      expect((await metrics.registry.getSingleMetric('openbao_audit_entries_not_recorded_total')!.get()).values.find((v) => v.labels.reason === 'token-folded')?.value).toBe(90);
+      const b = make();
+      appendFileSync(f5, second);
+      expect(await b.pollOnce()).toBeGreaterThanOrEqual(2);
+      expect((await denials()).length).toBe(60 + 5 + 2);
+      const s = await summaries();
+      expect(s.map((e) => [e.type, e.data.projectId, e.data.reason, e.data.count, e.data.rateLimited, e.data.projects, e.data.windowSeconds])).toEqual([['SecretAccessDenialsSuppressed', '*', 'rate-limited', 90, 90, 31, 60]]);
+      expect((s[0].data.principal as { type: string }).type).toBe('ci-job');
+      // a re-read of the whole file from 0 adds nothing
+      await b.resetOffset();
+      await make().pollOnce();
+      expect((await denials()).length).toBe(67);
+      expect((await summaries()).map((e) => e.eventId)).toEqual(s.map((e) => e.eventId));
+    }, 60_000);
+
     it('owned writes: a forged or replayed marker is drift, a valid first use is not', async () => {
       const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
       const wpath = 'sys/policies/acl/ps-ci-int-1';

@@ -9,6 +9,9 @@ import {
   OpenBaoAuditScope,
   OpenBaoKvAccess,
   OpenBaoOwnedWrite,
+  TokenDenialFold,
+  TokenDenialFolds,
+  tokenDenialSlot,
   UnauthenticatedFold,
   UnauthenticatedFolds,
 } from '@app/domain/openbao-audit';
@@ -62,6 +65,11 @@ export interface OpenBaoIngestOptions {
    * into one summary per window of this many seconds (DENIAL_SUMMARY_WINDOW_SECONDS, 60 by default).
    */
   denialWindowSeconds?: number;
+  /**
+   * Denials by a token OpenBao knows: per token and 60 s slot, the first this many are recorded one
+   * by one, the rest folded into one summary (DENIAL_RATE_PER_MINUTE, 60 by default; token-denial-fold.ts).
+   */
+  denialRatePerMinute?: number;
   metrics?: Pick<Metrics, 'openBaoAuditNotRecorded' | 'openBaoAuditSummaries'>;
 }
 
@@ -111,6 +119,9 @@ export class OpenBaoAuditIngester {
   /** Where this process has read to; the stored offset may be behind it while unauthenticated denials are folded (null: read it from the table). */
   private pos: Offset | null = null;
   private readonly folds: UnauthenticatedFolds<Offset>;
+  private readonly tokenFolds: TokenDenialFolds<Offset>;
+  /** (token, slot) folds known to have closed with a summary (a cache of openbao_denial_folds). */
+  private readonly closedTokenFolds = new Set<string>();
   /** auditLineFilter: false for a line interpretAuditLine would answer null anyway. */
   private readonly mayMatter: (line: string) => boolean;
 
@@ -122,6 +133,7 @@ export class OpenBaoAuditIngester {
   ) {
     this.device = opts.file;
     this.folds = new UnauthenticatedFolds<Offset>(opts.denialWindowSeconds ?? 60);
+    this.tokenFolds = new TokenDenialFolds<Offset>(opts.denialRatePerMinute ?? 60);
     this.mayMatter = auditLineFilter(opts.scope);
   }
 
@@ -135,6 +147,10 @@ export class OpenBaoAuditIngester {
     await this.sql.query(
       `CREATE TABLE IF NOT EXISTS openbao_broker_markers (marker_id text NOT NULL, use text NOT NULL, request_id text NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (marker_id, use))`,
     );
+    // Token denial folds (per token and 60 s slot) that closed with a summary: a re-read starting in
+    // the middle of one (the resume point is the earliest OPEN fold's first line) skips its lines
+    // instead of recording the ones the summary already counts.
+    await this.sql.query(`CREATE TABLE IF NOT EXISTS openbao_denial_folds (fold_id text PRIMARY KEY, closed_at timestamptz NOT NULL DEFAULT now())`);
     this.stopped = false;
     this.schedule(0);
   }
@@ -155,6 +171,7 @@ export class OpenBaoAuditIngester {
     // Open folds are not lost: the stored offset is at their first line, so the next start reads them again.
     this.pos = null;
     this.folds.clear();
+    this.tokenFolds.clear();
   }
 
   private async loadOffset(): Promise<Offset | null> {
@@ -175,6 +192,7 @@ export class OpenBaoAuditIngester {
     await this.sql.query('DELETE FROM openbao_audit_offsets WHERE device = $1', [this.device]);
     this.pos = null;
     this.folds.clear();
+    this.tokenFolds.clear();
   }
 
   /**
@@ -184,7 +202,7 @@ export class OpenBaoAuditIngester {
    */
   private durable(at: Offset): Offset {
     let offset = at.offset;
-    for (const p of this.folds.openPositions()) if (p.inode === at.inode && p.offset < offset) offset = p.offset;
+    for (const p of [...this.folds.openPositions(), ...this.tokenFolds.openPositions()]) if (p.inode === at.inode && p.offset < offset) offset = p.offset;
     return { inode: at.inode, offset };
   }
 
@@ -207,6 +225,41 @@ export class OpenBaoAuditIngester {
     for (const f of closed) this.logger.warn('unauthenticated OpenBao reads on the service\'s KV paths, folded into one summary', { remoteAddress: f.remote, count: f.count, projects: f.projects.size, firstAt: f.firstAt, lastAt: f.lastAt });
   }
 
+  /** Appends the summary of each closed token fold that folded anything, then marks it closed (openbao_denial_folds). */
+  private async emitTokenFolds(closed: TokenDenialFold<Offset>[]): Promise<void> {
+    for (const f of closed) {
+      const s = this.tokenFolds.summaryEvent(f);
+      if (!s) continue;
+      await this.appendOnce(StreamName.access(OPENBAO_UNAUTHENTICATED_PROJECT), [
+        {
+          eventId: s.eventId,
+          type: s.type,
+          schemaVersion: 1,
+          data: s.data,
+          metadata: { correlationId: s.eventId, causationId: s.eventId, actor: { type: 'system', id: 'openbao-audit' }, occurredAt: s.occurredAt, source: 'openbao-audit' },
+        },
+      ]);
+      await this.sql.query('INSERT INTO openbao_denial_folds (fold_id) VALUES ($1) ON CONFLICT DO NOTHING', [s.eventId]);
+      this.rememberClosed(s.eventId);
+      this.appended++;
+      this.logger.warn('OpenBao denials of one token over the denial rate, folded into one summary', { principal: f.principal.id, count: f.folded, projects: f.projects.size, firstAt: f.firstAt, lastAt: f.lastAt });
+    }
+  }
+
+  private rememberClosed(id: string): void {
+    if (this.closedTokenFolds.size >= 10_000) this.closedTokenFolds.clear();
+    this.closedTokenFolds.add(id);
+  }
+
+  /** Whether the (token, slot) fold already closed with a summary (its lines were all decided). */
+  private async tokenFoldClosed(key: string, slot: number): Promise<boolean> {
+    const id = TokenDenialFolds.foldId(key, slot);
+    if (this.closedTokenFolds.has(id)) return true;
+    const { rows } = await this.sql.query('SELECT 1 FROM openbao_denial_folds WHERE fold_id = $1', [id]);
+    if (rows.length) this.rememberClosed(id);
+    return rows.length > 0;
+  }
+
   /** Reads everything the file holds now, appends its events, saves the offset; returns the lines read. */
   async pollOnce(): Promise<number> {
     let st;
@@ -227,12 +280,15 @@ export class OpenBaoAuditIngester {
     if (stored && offset === 0 && stored.offset !== 0) {
       this.logger.info('openbao audit file rotated or truncated; reading it from the start', { file: this.device });
       await this.emitFolds(this.folds.due(0, 0, true)); // the old file's open windows end here
+      await this.emitTokenFolds(this.tokenFolds.due(0, 0, true));
     }
     if (offset >= size) {
       // Nothing new: windows that ended by the clock are summarised now.
       const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
-      if (due.length) {
+      const tokenDue = this.tokenFolds.due(Date.now(), FOLD_GRACE_MS);
+      if (due.length || tokenDue.length) {
         await this.emitFolds(due);
+        await this.emitTokenFolds(tokenDue);
         await this.saveOffset(this.durable({ inode, offset }));
       }
       this.pos = { inode, offset };
@@ -268,8 +324,10 @@ export class OpenBaoAuditIngester {
       await fh.close();
     }
     const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
-    if (due.length) {
+    const tokenDue = this.tokenFolds.due(Date.now(), FOLD_GRACE_MS);
+    if (due.length || tokenDue.length) {
       await this.emitFolds(due);
+      await this.emitTokenFolds(tokenDue);
       await this.saveOffset(this.durable({ inode, offset }));
     }
     this.lines += read;
@@ -298,6 +356,8 @@ export class OpenBaoAuditIngester {
     const byStream = new Map<string, Map<string, EventToAppend>>();
     const drift: OpenBaoOwnedWrite[] = [];
     const closed: UnauthenticatedFold<Offset>[] = [];
+    const tokenClosed: TokenDenialFold<Offset>[] = [];
+    let tokenFolded = 0;
     let latest = 0;
     let at = offset;
     let invalid = 0;
@@ -316,6 +376,19 @@ export class OpenBaoAuditIngester {
         closed.push(...this.folds.add(f, { inode, offset: lineAt }));
       } else if (f.kind === 'kv-read') {
         if (await this.brokeredRead(f)) continue; // the command API recorded this decision itself
+        if (!f.allowed && f.token !== null) {
+          // A denial by a known token: within the rate it is recorded, above it folded (token-denial-fold.ts).
+          latest = Math.max(latest, Date.parse(f.at));
+          const key = this.tokenFolds.keyOf(f.token);
+          const slot = tokenDenialSlot(f.at);
+          if (!this.tokenFolds.isOpen(key, slot) && (await this.tokenFoldClosed(key, slot))) continue; // decided and summarised before
+          const r = this.tokenFolds.add(f, key, principalOf(f.accessor), { inode, offset: lineAt });
+          tokenClosed.push(...r.closed);
+          if (!r.record) {
+            tokenFolded++;
+            continue;
+          }
+        }
         const { stream, event } = accessEvent({ ...f, version: f.allowed ? await this.valueVersion(f) : null });
         let m = byStream.get(stream);
         if (!m) byStream.set(stream, (m = new Map()));
@@ -335,6 +408,8 @@ export class OpenBaoAuditIngester {
     await Promise.all(Array.from({ length: Math.min(8, streams.length) }, worker));
     // Windows closed by a later entry of the same address, or that ended before the latest entry read.
     await this.emitFolds([...closed, ...this.folds.due(latest, FOLD_GRACE_MS)]);
+    await this.emitTokenFolds([...tokenClosed, ...this.tokenFolds.due(latest, FOLD_GRACE_MS)]);
+    if (tokenFolded) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'token-folded' }, tokenFolded);
     if (invalid) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'invalid-path' }, invalid);
     if (folded) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'unauthenticated-folded' }, folded);
     for (const w of drift) await this.opts.onOwnedWrite!(w);
@@ -438,17 +513,20 @@ export class OpenBaoAuditIngester {
 /** Principal id prefix of a direct read by a token the entry does not show came from the service's JWT roles: never a pipeline's job. */
 export const OPENBAO_UNATTRIBUTED_PRINCIPAL = 'openbao-unattributed:';
 
+/** The principal a direct read is recorded under: the job for a token from the service's JWT roles, else unattributed. */
+export function principalOf(a: OpenBaoKvAccess['accessor']) {
+  return a.type === 'ci-job'
+    ? { type: 'ci-job' as const, id: a.id, ...(a.pipelineId ? { pipelineId: a.pipelineId } : {}), ...(a.jobId ? { jobId: a.jobId } : {}), ...(a.ref ? { ref: a.ref } : {}) }
+    : { type: 'user' as const, id: `${OPENBAO_UNATTRIBUTED_PRINCIPAL}${a.id}` };
+}
+
 /**
  * The event one direct read (or refused read) becomes. No field of OpenBao's data is copied.
  * A read of a path that holds no value (404) is a SecretAccessDenied with reason
  * `secret-not-found`, as the API records a read of a secret that does not exist: no value left.
  */
 export function accessEvent(f: OpenBaoKvAccess): { stream: string; event: EventToAppend } {
-  const a = f.accessor;
-  const principal =
-    a.type === 'ci-job'
-      ? { type: 'ci-job' as const, id: a.id, ...(a.pipelineId ? { pipelineId: a.pipelineId } : {}), ...(a.jobId ? { jobId: a.jobId } : {}), ...(a.ref ? { ref: a.ref } : {}) }
-      : { type: 'user' as const, id: `${OPENBAO_UNATTRIBUTED_PRINCIPAL}${a.id}` };
+  const principal = principalOf(f.accessor);
   const via = { channel: 'openbao' as const, requestId: f.requestId, policy: f.policy };
   const data = f.allowed
     ? { projectId: f.projectId, name: f.name, version: f.version ?? 0, principal, via, purpose: null }

@@ -62,6 +62,12 @@ export interface OpenBaoKvAccess {
   brokered: boolean;
   /** the id in a valid marker (the SecretAccessed event id of the brokered read), else null */
   markerId: string | null;
+  /**
+   * The token: a SHA-256 digest of OpenBao's HMAC of its accessor (or of the token when the entry
+   * has no accessor, e.g. an inline-auth read): stable per token, never the token nor the HMAC. Denials are folded per token
+   * (token-denial-fold.ts). null when the entry names neither.
+   */
+  token: string | null;
 }
 
 /** A write to an object the projector owns. */
@@ -218,6 +224,12 @@ function accessorOf(auth: Obj | undefined, jwtMount: string): OpenBaoAccessor {
   return { type: 'token', id: displayName };
 }
 
+/** A stable key per token (tokenKey of OpenBaoKvAccess), or null when the entry names no token. */
+function tokenKeyOf(auth: Obj | undefined): string | null {
+  const t = str(auth?.accessor) || str(auth?.client_token);
+  return t ? createHash('sha256').update(t).digest('base64url').slice(0, 22) : null;
+}
+
 function policyOf(auth: Obj | undefined): string | null {
   const granting = obj(auth?.policy_results)?.granting_policies;
   if (Array.isArray(granting)) {
@@ -285,6 +297,7 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       accessor: accessorOf(auth, scope.jwtMount),
       brokered,
       markerId,
+      token: tokenKeyOf(auth),
     };
   }
   const owned = WRITES.has(operation) ? ownedObjectPath(path, scope.jwtMount) : null;

@@ -92,7 +92,7 @@ export class Metrics {
   });
   readonly openBaoAuditNotRecorded = new Counter({
     name: 'openbao_audit_entries_not_recorded_total',
-    help: 'OpenBao audit entries on the service\'s KV paths not recorded one by one: reason="unauthenticated-folded" (no or unknown token; folded into one summary per remote address and window), reason="invalid-path" (no valid project id or secret name; dropped)',
+    help: 'OpenBao audit entries on the service\'s KV paths not recorded one by one: reason="unauthenticated-folded" (no or unknown token; folded into one summary per remote address and window), reason="invalid-path" (no valid project id or secret name; dropped), reason="token-folded" (denials of one known token over DENIAL_RATE_PER_MINUTE in a 60 s slot; folded into one summary)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
