@@ -283,6 +283,23 @@ if (!url) {
       expect((await summaries()).map((e) => e.eventId)).toEqual(s.map((e) => e.eventId));
     }, 60_000);
 
+    it('round-3 review item 2: a job token with an identity policy besides its role reads unattributed, and the escalation is one OpenBaoDriftDetected (identity-policy) however often it reads', async () => {
+      const AFIX = JSON.parse(readFileSync(join(__dirname, '../../../libs/domain/src/openbao-audit/fixtures/openbao-2.7.2-attack-entries.json'), 'utf8'));
+      const iscope = { kvMount: 'secret', kvPrefix: 'ps', jwtMount: 'jwt-ci' };
+      const entity = randomUUID();
+      const reqs = [randomUUID(), randomUUID(), randomUUID()];
+      const f6 = join(dir, 'identity.log');
+      writeFileSync(f6, reqs.map((id) => JSON.stringify({ ...AFIX.identityPolicyRead, auth: { ...AFIX.identityPolicyRead.auth, entity_id: entity }, request: { ...AFIX.identityPolicyRead.request, id } }) + '\n').join(''));
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f6, scope: iscope }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      await ing.pollOnce();
+      const reads = (await store.readStream('access-bank/TOKEN')).filter((e) => (reqs as string[]).includes(String((e.data.via as { requestId: string }).requestId)));
+      expect(reads.map((e) => [e.type, (e.data.principal as { type: string; id: string }).type, (e.data.principal as { id: string }).id])).toEqual(reqs.map(() => ['SecretAccessed', 'user', 'openbao-unattributed:jwt-ci-project_path:victim']));
+      const drift = (await store.readStream('openbao-drift')).filter((e) => String(e.data.path) === `identity/entity/id/${entity}`);
+      expect(drift.map((e) => [e.type, e.data.operation, e.data.who])).toEqual([['OpenBaoDriftDetected', 'identity-policy', { displayName: 'jwt-ci-project_path:victim', policies: ['extra'] }]]);
+    }, 60_000);
+
     it('owned writes: a forged or replayed marker is drift, a valid first use is not', async () => {
       const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
       const wpath = 'sys/policies/acl/ps-ci-int-1';

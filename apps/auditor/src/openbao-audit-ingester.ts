@@ -357,6 +357,7 @@ export class OpenBaoAuditIngester {
     const drift: OpenBaoOwnedWrite[] = [];
     const closed: UnauthenticatedFold<Offset>[] = [];
     const tokenClosed: TokenDenialFold<Offset>[] = [];
+    const escalations: OpenBaoKvAccess[] = [];
     let tokenFolded = 0;
     let latest = 0;
     let at = offset;
@@ -375,6 +376,7 @@ export class OpenBaoAuditIngester {
         latest = Math.max(latest, Date.parse(f.at));
         closed.push(...this.folds.add(f, { inode, offset: lineAt }));
       } else if (f.kind === 'kv-read') {
+        if (f.identityEscalation) escalations.push(f);
         if (await this.brokeredRead(f)) continue; // the command API recorded this decision itself
         if (!f.allowed && f.token !== null) {
           // A denial by a known token: within the rate it is recorded, above it folded (token-denial-fold.ts).
@@ -413,6 +415,34 @@ export class OpenBaoAuditIngester {
     if (invalid) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'invalid-path' }, invalid);
     if (folded) this.opts.metrics?.openBaoAuditNotRecorded.inc({ reason: 'unauthenticated-folded' }, folded);
     for (const w of drift) await this.opts.onOwnedWrite!(w);
+    for (const f of escalations) await this.recordEscalation(f);
+  }
+
+  /**
+   * A job token from the service's JWT roles that carries identity policies besides its role (an
+   * identity group or entity policy on the job's entity): OpenBao grants those on top of the
+   * rendered role, so the token may read what no grant allows. The read itself is recorded as
+   * unattributed; this records the escalation as drift a SOC sees: OpenBaoDriftDetected with path
+   * `identity/entity/id/<entity id>`, operation `identity-policy`, who = the job's display name and
+   * the extra policies. One event per entity, policy set and hour (the id derives from them), so a
+   * token reading in a loop makes one record. Not repaired: identity objects are not the service's.
+   */
+  private async recordEscalation(f: OpenBaoKvAccess): Promise<void> {
+    const e = f.identityEscalation!;
+    const hour = new Date(Math.floor(Date.parse(f.at) / 3_600_000) * 3_600_000).toISOString();
+    const path = `identity/entity/id/${e.entityId}`;
+    const eventId = auditEventId(`${e.entityId}\n${e.policies.join(',')}\n${hour}`, 'OpenBaoIdentityPolicyDrift');
+    const who = { displayName: f.accessor.id, policies: e.policies };
+    await this.store.appendToStream(OPENBAO_DRIFT_STREAM, 'any', [
+      {
+        eventId,
+        type: 'OpenBaoDriftDetected',
+        schemaVersion: 1,
+        data: { projectId: OPENBAO_DRIFT_PROJECT, who, path, operation: 'identity-policy', at: f.at, requestId: f.requestId },
+        metadata: { correlationId: f.requestId, causationId: f.requestId, actor: { type: 'user', id: `openbao-token:${who.displayName}` }, occurredAt: f.at, source: 'openbao-audit' },
+      },
+    ]);
+    this.logger.warn('a CI job token from the service\'s JWT roles carries identity policies besides its role: its read is recorded as unattributed; remove the identity group/entity policy', { entityId: e.entityId, policies: e.policies, projectId: f.projectId, name: f.name, requestId: f.requestId });
   }
 
   /**

@@ -137,3 +137,24 @@ describe('audit evasion: response wrapping (found in round 3, fixed)', () => {
     expect(read(FIX.unwrap)).toBeNull();
   });
 });
+
+describe('round-3 review item 2: identity policies on a job token', () => {
+  it('a job token whose entity is in an identity group with another policy reads as that policy: the read is unattributed, never the job\'s, and carries the escalation (entity, policy names) as evidence', () => {
+    const f = read(FIX.identityPolicyRead);
+    expect(f).toMatchObject({ kind: 'kv-read', allowed: true, projectId: 'bank', name: 'TOKEN', policy: 'extra' });
+    if (f?.kind !== 'kv-read') return;
+    expect(f.accessor.type).toBe('token');
+    expect(f.accessor.projectId).toBeUndefined();
+    expect(f.identityEscalation).toEqual({ entityId: FIX.identityPolicyRead.auth.entity_id, policies: ['extra'] });
+  });
+
+  it('the same job without identity policies (control) is the job\'s, with no escalation', () => {
+    const f = read(FIX.realJobRead);
+    expect(f).toMatchObject({ kind: 'kv-read', accessor: { type: 'ci-job', projectId: 'victim-proj', jobId: '666' }, identityEscalation: null });
+  });
+
+  it('an identity policy that is the token\'s own role adds nothing: still the job\'s', () => {
+    const e = { ...FIX.realJobRead, auth: { ...FIX.realJobRead.auth, identity_policies: ['ps-ci-victim-proj'] } };
+    expect(read(e)).toMatchObject({ kind: 'kv-read', accessor: { type: 'ci-job' }, identityEscalation: null });
+  });
+});

@@ -68,6 +68,13 @@ export interface OpenBaoKvAccess {
    * (token-denial-fold.ts). null when the entry names neither.
    */
   token: string | null;
+  /**
+   * A token from the service's JWT mount and roles that ALSO carries identity policies (an identity
+   * group or entity policy naming the job's entity): OpenBao grants them on top of the role's, so
+   * the read may be theirs, not the role's. The read is then unattributed, and this is the
+   * evidence (entity id and policy names only) the ingester records as drift. null otherwise.
+   */
+  identityEscalation: { entityId: string; policies: string[] } | null;
 }
 
 /** A write to an object the projector owns. */
@@ -195,6 +202,21 @@ function markerIdOf(request: Obj, path: string, key: Uint8Array | undefined): st
  * Token metadata alone (project_id, job_id, ...) proves nothing: whoever can create tokens sets it.
  */
 function ciJobToken(auth: Obj | undefined, jwtMount: string): boolean {
+  return jwtRoleToken(auth, jwtMount) && foreignIdentityPolicies(auth).length === 0;
+}
+
+/**
+ * Identity policies (OpenBao's `identity_policies`: policies of the token's entity or its identity
+ * groups, granted on top of the token's own) other than the token's own role: a job token with any
+ * of them may read what no rendered role grants (round-3 review of issue 18, item 2).
+ */
+function foreignIdentityPolicies(auth: Obj | undefined): string[] {
+  const role = str(obj(auth?.metadata)?.role);
+  return strs(auth?.identity_policies).filter((p) => p !== role);
+}
+
+/** The token came from a login on the service's JWT mount with one of its ps-ci- roles (see ciJobToken). */
+function jwtRoleToken(auth: Obj | undefined, jwtMount: string): boolean {
   const display = str(auth?.display_name);
   const entity = str(auth?.entity_id);
   const role = str(obj(auth?.metadata)?.role);
@@ -298,6 +320,10 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       brokered,
       markerId,
       token: tokenKeyOf(auth),
+      identityEscalation:
+        jwtRoleToken(auth, scope.jwtMount) && foreignIdentityPolicies(auth).length > 0
+          ? { entityId: str(auth?.entity_id) ?? '', policies: foreignIdentityPolicies(auth).sort() }
+          : null,
     };
   }
   const owned = WRITES.has(operation) ? ownedObjectPath(path, scope.jwtMount) : null;
