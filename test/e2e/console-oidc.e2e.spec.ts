@@ -88,6 +88,7 @@ describe('console: OpenID Connect sign-in against a real provider', () => {
     const forged = await http.get('/console/auth/callback?code=abc&state=not-the-one').set('Cookie', pending);
     expect(forged.status).toBe(401);
     expect(([] as string[]).concat(forged.headers['set-cookie'] ?? []).join(';')).not.toMatch(/__Host-ps-console=[A-Za-z0-9_-]{43}/);
+    expect((await http.get('/console/auth/callback').set('Cookie', pending)).status).toBe(400); // no code at all
     const dev = await http.post('/console/api/session/dev').set('Origin', base).send({ sub: 'mallory' });
     expect(dev.status).toBe(404);
   });

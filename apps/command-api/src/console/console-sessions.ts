@@ -45,6 +45,14 @@ export class ConsoleSessions implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
+    // Replicas starting together may race on CREATE TABLE IF NOT EXISTS (PostgreSQL then reports a
+    // duplicate type or table): the table exists either way.
+    await this.createTable().catch(async (e: { code?: string }) => {
+      if (e?.code !== '23505' && e?.code !== '42P07') throw e;
+    });
+  }
+
+  private async createTable(): Promise<void> {
     await this.sql.query(`CREATE TABLE IF NOT EXISTS console_sessions (
       id_hash      text PRIMARY KEY,
       principal    jsonb NOT NULL,

@@ -123,9 +123,11 @@ export class ConsoleController {
     } catch {
       throw problems.badRequest('no sign-in in progress in this browser: start again at /console', [{ field: 'state', message: 'no pending sign-in' }]);
     }
+    const q = req.originalUrl.indexOf('?');
+    if (q < 0) throw problems.badRequest('the provider sent no code', [{ field: 'code', message: 'missing' }]);
     let claims;
     try {
-      claims = await this.oidc.finish(`${this.oidc.redirectUri}${req.originalUrl.slice(req.originalUrl.indexOf('?'))}`, pending);
+      claims = await this.oidc.finish(`${this.oidc.redirectUri}${req.originalUrl.slice(q)}`, pending);
     } catch (e) {
       this.log.warn('OIDC sign-in refused', { reason: e instanceof Error ? e.message : 'unknown' });
       throw problems.unauthorized('sign-in refused by the provider or not verifiable');
