@@ -222,6 +222,42 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
       expect([(await metric('job')) - jobBefore, (await metric('service-fallback')) - fallbackBefore]).toEqual([4, 0]);
     });
 
+    it('more than INLINE_AUTH_MAX_READS reads of one role: one login as the job for all of them, no inline read (issue 23)', async () => {
+      const store = t.infra.valueStore as OpenBaoValueStore;
+      const names = Array.from({ length: INLINE_AUTH_MAX_READS + 1 }, (_, i) => `PROD_BULK_${i}`);
+      for (const n of names) expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(owner)).send({ name: n, value: `${CANARY}-${n}`, ...prod })).status).toBe(201);
+      const fallbacks = async () => (await t.infra.metrics.brokeredReads.get()).values.find((v) => v.labels.as === 'service-fallback')?.value ?? 0;
+      const warm = await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' });
+      // until the projector has put the new secrets in the role's policy (no read falls back to the service token)
+      await eventually(async () => {
+        const f = await fallbacks();
+        await batch(warm, { names });
+        return (await fallbacks()) - f;
+      }, (d) => d === 0, 20_000);
+      const logins: string[] = [];
+      const inline: string[] = [];
+      const asJob = store.asJob.bind(store);
+      const readInline = store.readInline.bind(store);
+      store.asJob = (jwt, role, fn) => {
+        logins.push(role);
+        return asJob(jwt, role, fn);
+      };
+      store.readInline = (ref, jwt, role, id) => {
+        inline.push(role);
+        return readInline(ref, jwt, role, id);
+      };
+      let r;
+      try {
+        r = await batch(await t.ciToken({ project: P, ref: 'main', protected: true, environment: 'production' }), { names });
+      } finally {
+        store.asJob = asJob;
+        store.readInline = readInline;
+      }
+      expect(r.status).toBe(200);
+      expect(r.body.items.map((i: { value: string }) => i.value)).toEqual(names.map((n) => `${CANARY}-${n}`));
+      expect({ logins, inline }).toEqual({ logins: [ciRoleName(P, prod)], inline: [] });
+    });
+
     it("OpenBao's refusal holds once the role is long projected: a tightened role is not overridden by the service token", async () => {
       const root = (await import('node-vault')).default({ endpoint: BAO_ADDR, token: BAO_TOKEN });
       const mount = envOf().BAO_JWT_MOUNT;
