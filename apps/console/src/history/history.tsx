@@ -4,6 +4,10 @@ import { Ctx, ErrorNote, ProjectPicker } from '../app';
 import { fmtTime } from '../format';
 import { href, navigate } from '../router';
 import { RecordDrawer } from './record-drawer';
+import { VirtualRows } from './virtual-rows';
+
+/** The most rows "load all" fetches (1000 a request, the API's page bound). */
+const ALL = 10_000;
 
 const FILTERS = ['secret', 'principal', 'pipeline', 'decision', 'channel', 'from', 'to'] as const;
 const RANGES: Record<string, number> = { '1h': 3600, '24h': 86400, '7d': 7 * 86400, '30d': 30 * 86400 };
@@ -79,6 +83,23 @@ export function HistoryScreen({ ctx }: { ctx: Ctx }) {
     navigate(`${location.pathname}?${u.toString()}`);
   };
   const exportFilter: api.HistoryFilter = filter;
+  const loadAll = async () => {
+    setLoading(true);
+    try {
+      let all = rows;
+      let cursor = next;
+      while (cursor && all.length < ALL) {
+        const r = await api.history(project, filter, cursor, Math.min(1000, ALL - all.length));
+        all = [...all, ...r.items];
+        cursor = r.nextCursor;
+      }
+      setRows(all);
+      setNext(cursor);
+    } catch (e) {
+      setError(e);
+    }
+    setLoading(false);
+  };
 
   return (
     <>
@@ -130,39 +151,48 @@ export function HistoryScreen({ ctx }: { ctx: Ctx }) {
         <a href={api.historyExportUrl(project, exportFilter, 'ndjson')} download>NDJSON</a>
       </p>
       <ErrorNote error={error} />
-      <table class="history">
-        <caption>
-          {rows.length} access decision{rows.length === 1 ? '' : 's'} shown{next ? ' (more available)' : ''}, newest first
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">When ({utc ? 'UTC' : 'local'})</th>
-            <th scope="col">Secret</th>
-            <th scope="col">Principal</th>
-            <th scope="col">Decision</th>
-            <th scope="col">Channel</th>
-            <th scope="col">Record</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.eventId}>
-              <td>{fmtTime(r.occurredAt, utc)}</td>
-              <td>{r.secret ?? '—'}</td>
-              <td>{r.principal.type}:{r.principal.id}{r.principal.pipelineId ? ` (pipeline ${r.principal.pipelineId})` : ''}</td>
-              <td class={r.decision}>{r.decision}{r.reason ? ` (${r.reason})` : ''}</td>
-              <td>{r.channel}</td>
-              <td>
-                <button type="button" onClick={() => open(r.eventId)} aria-label={`Open record of ${r.secret ?? 'project'} ${r.decision} for ${r.principal.id} at ${fmtTime(r.occurredAt, utc)}`}>
-                  Open
-                </button>
-              </td>
+      {rows.length > 200 ? (
+        <VirtualRows rows={rows} utc={utc} onOpen={open} />
+      ) : (
+        <table class="history">
+          <caption>
+            {rows.length} access decision{rows.length === 1 ? '' : 's'} shown{next ? ' (more available)' : ''}, newest first
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">When ({utc ? 'UTC' : 'local'})</th>
+              <th scope="col">Secret</th>
+              <th scope="col">Principal</th>
+              <th scope="col">Decision</th>
+              <th scope="col">Channel</th>
+              <th scope="col">Record</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.eventId}>
+                <td>{fmtTime(r.occurredAt, utc)}</td>
+                <td>{r.secret ?? '—'}</td>
+                <td>{r.principal.type}:{r.principal.id}{r.principal.pipelineId ? ` (pipeline ${r.principal.pipelineId})` : ''}</td>
+                <td class={r.decision}>{r.decision}{r.reason ? ` (${r.reason})` : ''}</td>
+                <td>{r.channel}</td>
+                <td>
+                  <button type="button" onClick={() => open(r.eventId)} aria-label={`Open record of ${r.secret ?? 'project'} ${r.decision} for ${r.principal.id} at ${fmtTime(r.occurredAt, utc)}`}>
+                    Open
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {loading && <p aria-live="polite">Loading…</p>}
-      {next && !loading && <button type="button" onClick={() => void more()}>Load more</button>}
+      {next && !loading && (
+        <p>
+          <button type="button" onClick={() => void more()}>Load more</button>{' '}
+          <button type="button" onClick={() => void loadAll()}>Load all matching rows (up to {ALL.toLocaleString('en')})</button>
+        </p>
+      )}
       {selected && <RecordDrawer project={project} item={rows.find((r) => r.eventId === selected) ?? null} eventId={selected} onClose={() => open(null)} />}
     </>
   );
