@@ -36,9 +36,22 @@ export function withoutInputValues(message: string, code?: string, where?: { lin
   }
   for (const [marker, instead] of VALUE_MARKERS) {
     const at = message.indexOf(marker);
-    if (at >= 0) return `${message.slice(0, at)}${instead}`;
+    if (at >= 0) return quotedNamesGeneric(`${message.slice(0, at)}${instead}`, code);
   }
-  return message;
+  return quotedNamesGeneric(message, code);
+}
+
+/**
+ * Validation messages quote names from the document (`Cannot query field "canaryhunter2value" on
+ * type "Query". Did you mean ...?`, `Unknown argument "x"`, `Unknown type "X"`, `Variable "$x" is
+ * never used`): a name is document text, and part of a value sent inline can come back as one
+ * (round-3 review of issue 18, item 5; issue 18 item 10: never repeat document text). So every
+ * quoted part of a validation message becomes `"…"` and suggestions ("Did you mean …?") go; the
+ * rule's wording and the error's locations stay.
+ */
+function quotedNamesGeneric(message: string, code?: string): string {
+  if (code !== 'GRAPHQL_VALIDATION_FAILED') return message;
+  return message.replace(/\s*Did you mean [\s\S]*$/, '').replace(/"(?:[^"\\]|\\.)*"/g, '"…"');
 }
 
 /** graphql-js's message past parseOptions.maxTokens (limits.ts MAX_TOKENS), its own wording. */
