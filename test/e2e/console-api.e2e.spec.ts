@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { allEvents } from '../support/events';
 import { ConsoleSessions } from '../../apps/command-api/src/console/console-sessions';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
@@ -205,6 +206,17 @@ describe('console: sessions, CSRF, CSP, /v1/me, impact, exports', () => {
     const owner = await http.post(`/v1/projects/${P}/access-requests`).set(auth(bob)).send({ role: 'owner', durationSeconds: 600, reason: 'x' });
     const ownerImpact = await http.get(`/v1/projects/${P}/access-requests/${owner.body.requestId}/impact`).set(auth(olive));
     expect(ownerImpact.body).toEqual({ wouldRead: [{ name: 'DB_PASSWORD', source: { type: 'project', id: P } }, { name: 'PROD_TOKEN', source: { type: 'project', id: P } }], wouldManage: true });
+  });
+
+  it('impact: a CI job asking is refused and the refusal is a recorded denial (ci-job-action), as on every access-request endpoint', async () => {
+    const bob = await t.userToken('bob');
+    const created = await http.post(`/v1/projects/${P}/access-requests`).set(auth(bob)).send({ role: 'reporter', durationSeconds: 600, reason: 'look' });
+    expect(created.status).toBe(201);
+    const job = await t.ciToken({ project: P, ref: 'main', pipeline: '4242', job: '1' });
+    const r = await http.get(`/v1/projects/${P}/access-requests/${created.body.requestId}/impact`).set(auth(job));
+    expect(r.status).toBe(403);
+    const denials = (await allEvents(t.infra.eventStore)).filter((e) => e.type === 'SecretAccessDenied' && (e.data as { reason?: string }).reason === 'ci-job-action' && (e.data as { projectId?: string }).projectId === P);
+    expect(denials.length).toBe(1);
   });
 
   it('scope tester: would a CI job on this ref/environment/protection read it — the API\'s own rule; list to ask', async () => {

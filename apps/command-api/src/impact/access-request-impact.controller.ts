@@ -5,6 +5,7 @@ import { SECRET_CATALOG, EVENT_STORE } from '@app/infra/nest/tokens';
 import type { EventStore } from '@app/domain';
 import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
+import { userOnly } from '../access-requests/access-request-commands';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { patternPipe, ProjectIdPipe } from '../http/params';
@@ -77,8 +78,9 @@ export class AccessRequestImpactController {
     @CurrentPrincipal() p: Principal,
     @Req() req: AuthenticatedRequest,
   ): Promise<ImpactView> {
-    if (p.kind !== 'user') throw problems.forbidden('users-only');
     const ctx = commandContext(req, p);
+    // A CI job takes no part in access requests: 403, recorded and rate-limited like every refusal (issue 18, 7).
+    await userOnly(this.access, p, projectId, 'manage-grants', ctx);
     const { state } = await this.access.policy(projectId);
     const asked = await this.asked(projectId, requestId, state.requests.get(requestId));
     if (!asked || asked.requester.id !== p.id) {
