@@ -45,6 +45,9 @@ describe('auditLineFilter: what the ingester does not parse', () => {
     const read = { time: '2026-12-06T22:00:00Z', type: 'response', auth: {}, request: { id: 'r1', operation: 'read', path: 'secret/data/pipeline-secrets/p1/NAME/0123456789abcdef-0123456789abcdef' } };
     const login = { ...read, request: { ...read.request, operation: 'update', path: 'auth/jwt-ci/login' } };
     expect([filter(JSON.stringify(read)), filter(JSON.stringify({ ...read, type: 'request' })), filter(JSON.stringify(login))]).toEqual([true, false, false]);
+    // anything else on the JWT mount or under sys/ is parsed (a role of any name is the projector's)
+    const at = (path: string) => filter(JSON.stringify({ ...read, request: { ...read.request, operation: 'update', path } }));
+    expect(['auth/jwt-ci/role/backdoor', 'auth/jwt-ci/config', 'sys/auth/jwt-ci', 'sys/policies/acl/x', 'auth/jwt-ci/login2', 'auth/other/role/x', 'secret/data/other/p/N'].map(at)).toEqual([true, true, true, true, true, false, false]);
     for (const odd of [{ ...scope, kvPrefix: 'pipe.secrets' }, { ...scope, jwtMount: 'jwt/ci' }]) expect(auditLineFilter(odd)(JSON.stringify(login))).toBe(true);
   });
 });

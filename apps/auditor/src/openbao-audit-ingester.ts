@@ -26,17 +26,26 @@ const PLAIN_NAME = /^[A-Za-z0-9_-]+$/;
 /**
  * A cheap look at a raw audit line before JSON.parse (issue 23, 3: an inline-auth read is four
  * lines, a login pair and a read pair, and parsing is most of the ingester's CPU). Only response
- * entries whose request path is under the KV prefix or is one of the projector's objects can mean
- * anything (interpretAuditLine); OpenBao's JSON writes those paths literally when the mount and
- * prefix names are plain ([A-Za-z0-9_-]: no character JSON would escape), so a line without
- * `"type":"response"` or without `"path":"<one of those heads>` is null for interpretAuditLine
- * too. With names that are not plain, every line is parsed. (Unit test: every fixture line the
- * filter drops interprets to null.)
+ * entries whose request path is under the KV prefix, under sys/ or on the JWT mount (the
+ * projector's objects) can mean anything (interpretAuditLine); OpenBao's JSON writes those paths
+ * literally when the mount and prefix names are plain ([A-Za-z0-9_-]: no character JSON would
+ * escape), so a request line, or a response with none of those paths (the login pair of an
+ * inline-auth read, other mounts, other prefixes), is null for interpretAuditLine too. With names
+ * that are not plain, every line is parsed. (Unit test: every fixture line the filter drops
+ * interprets to null.)
  */
 export function auditLineFilter(scope: Pick<OpenBaoAuditScope, 'kvMount' | 'kvPrefix' | 'jwtMount'>): (line: string) => boolean {
   if (![scope.kvMount, scope.kvPrefix, scope.jwtMount].every((n) => PLAIN_NAME.test(n))) return () => true;
-  const heads = [`"path":"${scope.kvMount}/data/${scope.kvPrefix}/`, '"path":"sys/policies/acl/', '"path":"sys/policy/', `"path":"auth/${scope.jwtMount}/role/`, `"path":"auth/${scope.jwtMount}/config"`];
-  return (line) => line.includes('"type":"response"') && heads.some((h) => line.includes(h));
+  // Broader than what interpretAuditLine keeps today (any sys/ path, anything on the JWT mount but
+  // its login), so a path it comes to care about is not dropped here unseen.
+  const kv = `"path":"${scope.kvMount}/data/${scope.kvPrefix}/`;
+  const jwt = `"path":"auth/${scope.jwtMount}/`;
+  const login = `"path":"auth/${scope.jwtMount}/login"`;
+  const onJwtMountButLogin = (line: string): boolean => {
+    for (let i = line.indexOf(jwt); i >= 0; i = line.indexOf(jwt, i + 1)) if (!line.startsWith(login, i)) return true;
+    return false;
+  };
+  return (line) => line.includes('"type":"response"') && (line.includes(kv) || line.includes('"path":"sys/') || onJwtMountButLogin(line));
 }
 
 /** Where the ingester is in one device's file: the file's inode (rotation) and the byte after the last whole line it appended. */
