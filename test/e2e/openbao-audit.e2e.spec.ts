@@ -391,6 +391,24 @@ if (!BAO_AUDIT_FILE || !DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !KAFKA_BROKER
       expect(patchDrift.map((e) => e.data.path)).toEqual([`sys/policies/acl/${role}`]);
     }, 60_000);
 
+    it('round-3 review item 3: a role of another name on the service\'s JWT mount (backdoor, with the victim\'s ps-ci- policy) is drift: deleted within seconds, and the other project\'s job cannot log in with it', async () => {
+      const role = ciRoleName(P, unscoped);
+      const other = `oba-bd-${run}`;
+      const desired = (await root.read(`auth/${JWT_MOUNT}/role/${role}`)).data;
+      await root.write(`auth/${JWT_MOUNT}/role/backdoor`, { ...desired, bound_claims: { project_id: other }, token_policies: role });
+      // gone on the audit entry (eventually fails after 10 s), not at the 60 s periodic run
+      const keys = await eventually(() => root.list(`auth/${JWT_MOUNT}/role`).then((r: { data: { keys: string[] } }) => r.data.keys), (k) => !k.includes('backdoor'), 10_000);
+      expect(keys).toContain(role);
+      const drift = await eventually(
+        () => (t.infra.eventStore as EventStore).readStream('openbao-drift'),
+        (es) => es.some((e) => e.type === 'OpenBaoDriftDetected' && e.data.path === `auth/${JWT_MOUNT}/role/backdoor`),
+        10_000,
+      );
+      expect(drift.filter((e) => e.data.path === `auth/${JWT_MOUNT}/role/backdoor`)[0].data).toMatchObject({ operation: 'create', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+      const otherJob = await t.ciToken({ project: other, ref: 'main', protected: true, pipeline: '88', job: '9' });
+      expect(await root.write(`auth/${JWT_MOUNT}/login`, { role: 'backdoor', jwt: otherJob }).then(() => 200, status)).toBe(400);
+    }, 60_000);
+
     it('item 11: a token made by hand with a job\'s metadata (project, pipeline 77, job, role) reads: recorded unattributed, never in pipeline 77\'s history or evidence', async () => {
       const role = ciRoleName(P, unscoped);
       const made = await root.write('auth/token/create', { policies: [role], no_default_policy: true, display_name: `${JWT_MOUNT}-project_path:${P}`, meta: { project_id: P, pipeline_id: '77', job_id: '666', ref: 'main', role } });

@@ -21,7 +21,8 @@ export async function diffOwnedObjects(reconciler: Pick<PolicyReconciler, 'desir
     if (!actual || !Object.entries(role).every(([k, v]) => isDeepStrictEqual(actual[k], v))) out.push(`role/${name}`);
   }
   for (const name of await target.listPolicies()) if (name.startsWith(OWNED_PREFIX) && !want.policies.has(name)) out.push(`policy/${name}`);
-  for (const name of await target.listRoles()) if (name.startsWith(OWNED_PREFIX) && !want.roles.has(name)) out.push(`role/${name}`);
+  // every role on the service's JWT mount is the service's, whatever its name (round-3 review of issue 18, item 3)
+  for (const name of await target.listRoles()) if (!want.roles.has(name)) out.push(`role/${name}`);
   return out.sort();
 }
 

@@ -16,6 +16,8 @@ path "auth/jwt-ci/config"                 { capabilities = ["create", "update", 
 # listRoles / read|write|deleteRole: a role may carry exactly one ps-ci-* policy, no default policy,
 # and only the fields the renderer sets (no `policies` alias, no token_period, no bound CIDRs, ...)
 path "auth/jwt-ci/role"                   { capabilities = ["list"] }
+# the mount is the service's own: a role of any other name is drift, deleted by the reconciler (never written)
+path "auth/jwt-ci/role/*"                 { capabilities = ["delete"] }
 path "auth/jwt-ci/role/ps-ci-*" {
   capabilities = ["create", "update", "read", "delete"]
   allowed_parameters = {

@@ -168,10 +168,12 @@ export function ownedObjectPath(path: string, jwtMount: string): string | null {
       return name.startsWith(OWNED) ? `${head}${name}` : null;
     }
   }
+  // Every role on the service's JWT mount is the projector's, whatever its name (round-3 review of
+  // issue 18, item 3): a role it did not render (`backdoor` with a ps-ci- policy) is drift too.
   const roles = `auth/${jwtMount}/role/`;
   if (path.startsWith(roles)) {
     const name = path.slice(roles.length).replace(/\/+$/, '').toLowerCase();
-    return name.startsWith(OWNED) ? `${roles}${name}` : null;
+    return name !== '' ? `${roles}${name}` : null;
   }
   return path === `auth/${jwtMount}/config` ? path : null;
 }

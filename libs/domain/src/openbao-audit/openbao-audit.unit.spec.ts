@@ -99,10 +99,12 @@ describe('interpretAuditLine (OpenBao file audit device)', () => {
   it('a write to a ps-ci- policy, a service JWT role or the JWT mount config is an owned write, with who did it', () => {
     const w = interpretAuditLine(line(FIX.write), { kvMount: 'secret', kvPrefix: 'x', jwtMount: 'jwt-ci' });
     expect(w).toMatchObject({ kind: 'owned-write', path: FIX.write.request.path, operation: 'update', who: { displayName: 'token', policies: ['root'] }, brokered: false, succeeded: true });
-    for (const path of ['auth/jwt-ci/role/ps-ci-a-1', 'auth/jwt-ci/config']) {
+    // every role on the service's JWT mount is the projector's, whatever its name (round-3 review item 3: `backdoor` with a ps-ci- policy)
+    for (const path of ['auth/jwt-ci/role/ps-ci-a-1', 'auth/jwt-ci/config', 'auth/jwt-ci/role/someone', 'auth/jwt-ci/role/backdoor']) {
       expect(interpretAuditLine(line({ ...FIX.write, request: { ...FIX.write.request, path } }), { kvMount: 'secret', kvPrefix: 'x', jwtMount: 'jwt-ci' })).toMatchObject({ kind: 'owned-write', path });
     }
-    for (const path of ['sys/policies/acl/platform-admin', 'auth/jwt-other/role/ps-ci-a', 'auth/jwt-ci/role/someone']) {
+    expect(interpretAuditLine(line({ ...FIX.write, request: { ...FIX.write.request, path: 'auth/jwt-ci/role/BackDoor' } }), { kvMount: 'secret', kvPrefix: 'x', jwtMount: 'jwt-ci' })).toMatchObject({ kind: 'owned-write', path: 'auth/jwt-ci/role/backdoor' });
+    for (const path of ['sys/policies/acl/platform-admin', 'auth/jwt-other/role/ps-ci-a', 'auth/jwt-ci/role/', 'auth/jwt-ci/roles/x']) {
       expect(interpretAuditLine(line({ ...FIX.write, request: { ...FIX.write.request, path } }), { kvMount: 'secret', kvPrefix: 'x', jwtMount: 'jwt-ci' })).toBeNull();
     }
   });

@@ -6,7 +6,8 @@ import { bao, BaoClient, baoClient, isStatus } from './bao-client';
 /**
  * Where rendered policies and JWT roles go: a real OpenBao (production) or DATA_DIR/policies
  * (embedded). The reconciler diffs desired against what `list`/`read` return and writes only the
- * difference. Only names with OWNED_PREFIX are ever listed, written or removed.
+ * difference. Only policies with OWNED_PREFIX are ever listed, written or removed; on the service's
+ * own JWT mount every role is listed, and any the renderer did not make is removed.
  */
 export interface PolicyTarget {
   readonly kind: 'openbao' | 'files';
@@ -144,9 +145,14 @@ export class OpenBaoPolicyTarget implements PolicyTarget {
   async deletePolicy(name: string) {
     await bao(() => this.client.delete(`sys/policies/acl/${name}`));
   }
+  /**
+   * EVERY role on the service's JWT mount, not only ps-ci-* ones (round-3 review of issue 18, item
+   * 3): the mount is the service's own, so a role of any other name (e.g. `backdoor` carrying a
+   * ps-ci-* policy) is one the projector did not render, and the reconciler deletes it.
+   */
   async listRoles() {
     try {
-      return owned(((await bao(() => this.client.list(`auth/${this.opts.jwtMount}/role`))).data.keys as string[]) ?? []);
+      return (((await bao(() => this.client.list(`auth/${this.opts.jwtMount}/role`))).data.keys as string[]) ?? []).slice().sort();
     } catch (e) {
       if (isStatus(e, 404)) return [];
       throw e;

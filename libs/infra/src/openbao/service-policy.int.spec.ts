@@ -7,7 +7,7 @@ import { migrateReadModels } from '../read-models/schema';
 import { PgliteClient } from '../sql/pglite-client';
 import { OpenBaoValueStore, parseBaoRef } from '../value-store/openbao-value-store';
 import { baoClient } from './bao-client';
-import { PolicyReconciler } from './policy-reconciler';
+import { loadScopedSecrets, PolicyReconciler } from './policy-reconciler';
 import { OpenBaoPolicyTarget } from './policy-target';
 import { PrivateOpenBao, privateOpenBaoAvailable, startPrivateOpenBao } from '../../../../test/support/private-openbao';
 
@@ -114,6 +114,17 @@ d('documented service policies (private OpenBao)', () => {
     ] as const) {
       await expect(byApi.write(path, body)).rejects.toMatchObject({ response: { statusCode: 403 } });
     }
+
+    // Round-3 review item 3: a role of ANOTHER name on the service's JWT mount (written by an operator
+    // or an attacker with root) is drift: the periodic reconcile, with the documented projector
+    // token, lists the mount's roles and deletes every one it did not render; the projector token
+    // still cannot write one.
+    await root().write('auth/jwt-ci/role/backdoor', { ...good, token_policies: roleName });
+    await expect(byProjector.write('auth/jwt-ci/role/backdoor2', { ...good, token_policies: roleName })).rejects.toMatchObject({ response: { statusCode: 403 } });
+    const repaired = await reconciler.reconcileOnce();
+    expect(repaired.removed).toEqual(['role/backdoor']);
+    expect(((await root().list('auth/jwt-ci/role')).data.keys as string[]).sort()).toEqual([...renderBaoState(await loadScopedSecrets(sql, 'secret'), render).roles.keys()].sort());
+    expect((await reconciler.reconcileOnce()).removed).toEqual([]);
     await sql.close();
   }, 30_000);
 });
