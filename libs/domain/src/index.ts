@@ -15,3 +15,4 @@ export * from './events';
 export * from './ports/event-store';
 export * from './ports/secret-value-store';
 export * from './compliance/readers';
+export * from './compliance/secret-history';
