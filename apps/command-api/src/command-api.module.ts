@@ -5,6 +5,7 @@ import { JsonLogger } from '@app/infra/logging/logger';
 import { LOGGER } from '@app/infra/nest/tokens';
 import { AccessControl } from './application/access-control';
 import { ComplianceController } from './compliance/compliance.controller';
+import { SecretHistoryController } from './compliance/secret-history.controller';
 import { AuditRecordIndexController } from './console/audit-record-index.controller';
 import { ConsoleModule } from './console/console.module';
 import { AccessRequestImpactController } from './impact/access-request-impact.controller';
@@ -34,7 +35,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController],
   providers: [
     AccessControl,
     AuditAccess,
