@@ -48,6 +48,8 @@ function psState(): Map<string, { state: string; health: string; exitCode: numbe
   return new Map(rows.map((r: any) => [r.Service, { state: r.State, health: r.Health ?? '', exitCode: r.ExitCode }]));
 }
 
+// docker exec/compose calls take seconds each on a loaded 2-core machine
+jest.setTimeout(120_000);
 let upSeconds = 0;
 let work: string;
 const kafka = new Kafka({ clientId: 'compose-deploy-test', brokers: [`127.0.0.1:${P.ports.kafka}`], logLevel: logLevel.NOTHING });
@@ -102,6 +104,23 @@ describe('docker compose up -d --wait', () => {
         const r = await fetch(`${BAO}/v1/sys/policies/acl/ps-ci-evil`, { method: 'PUT', headers: { 'X-Vault-Token': token }, body: JSON.stringify({ policy: 'path "*" { capabilities = ["sudo","read"] }' }) });
         expect(r.status).toBe(403);
       }
+    }
+  });
+});
+
+describe('what each container may touch', () => {
+  it("the auditor reads OpenBao's audit file but cannot forge or truncate it; no app can write its code or its token", () => {
+    expect(compose(P, ['exec', '-T', 'auditor', 'test', '-r', '/openbao/audit/audit-service.log']).status).toBe(0);
+    for (const cmd of ['echo forged >> /openbao/audit/audit-service.log', ': > /openbao/audit/audit-service.log']) {
+      const r = compose(P, ['exec', '-T', 'auditor', 'sh', '-c', cmd]);
+      expect({ cmd, failed: r.status !== 0 }).toEqual({ cmd, failed: true });
+    }
+    for (const app of APPS) {
+      for (const path of ['/app/dist/apps/command-api/src/main.js', '/run/openbao/token']) {
+        const r = compose(P, ['exec', '-T', app, 'sh', '-c', `echo x >> ${path}`]);
+        expect({ app, path, failed: r.status !== 0 }).toEqual({ app, path, failed: true });
+      }
+      expect(composeOk(P, ['exec', '-T', app, 'id', '-u'])).toBe('10001');
     }
   });
 });
@@ -280,7 +299,8 @@ describe('a killed app container loses nothing', () => {
     let i = 0;
     const writer = (async () => {
       const until = Date.now() + 20_000;
-      while (Date.now() < until) await write(`KILL_API_${i++}`);
+      // a refused connection fails at once: pause then, so the loop does not spin while the API is down
+      while (Date.now() < until) if ((await write(`KILL_API_${i++}`)) !== 201) await new Promise((r) => setTimeout(r, 200));
     })();
     await new Promise((r) => setTimeout(r, 1500));
     crash('command-api');

@@ -8,6 +8,8 @@ import { eventually } from '../support/eventually';
 const PORT = 38180;
 const NAME = 'ps-deploy-image-test';
 const VOLUME = 'ps-deploy-image-test-data';
+// docker exec/compose calls take seconds each on a loaded 2-core machine
+jest.setTimeout(120_000);
 let env: NodeJS.ProcessEnv;
 
 function cleanup(): void {
