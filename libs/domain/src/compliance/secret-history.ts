@@ -23,7 +23,7 @@ export interface SecretHistoryItem {
   /** `metadata`: the secret's own stream; `grant`: a grant of the project that could read it. */
   kind: 'metadata' | 'grant';
   actor: ActorRef;
-  /** Fields that changed, each `{from, to}` (from is null on creation). */
+  /** Fields that changed, each `{from, to}`; on creation every field, from null. */
   changes: Record<string, { from: unknown; to: unknown }>;
   /** The value version the event is about (created, new value, deleted, overdue). */
   version?: number;
@@ -88,7 +88,7 @@ export function secretHistory(projectId: string, name: string, secretEvents: rea
     const base = { at, type: e.type, kind: 'metadata' as const, actor: recorded.metadata.actor, position: recorded.position };
     switch (e.type) {
       case 'SecretCreated':
-        items.push({ ...base, changes: diff(scopeFields(null, null, null), after), version: e.data.version });
+        items.push({ ...base, changes: Object.fromEntries(Object.entries(after).map(([k, to]) => [k, { from: null, to }])), version: e.data.version });
         break;
       case 'SecretValueUpdated':
         items.push({ ...base, changes: {}, version: e.data.version });

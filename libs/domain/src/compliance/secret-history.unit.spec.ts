@@ -57,7 +57,7 @@ describe('secretHistory', () => {
       ['SecretMetadataChanged', 'alice', '2026-01-04T00:00:00.000Z', undefined],
       ['SecretDeleted', 'carol', '2026-01-09T00:00:00.000Z', 2],
     ]);
-    expect(items[0].changes).toEqual({ description: { from: null, to: 'db' }, environment: { from: null, to: 'staging' }, protectedOnly: { from: null, to: true } });
+    expect(items[0].changes).toEqual({ description: { from: null, to: 'db' }, environment: { from: null, to: 'staging' }, branch: { from: null, to: null }, protectedOnly: { from: null, to: true }, rotationIntervalDays: { from: null, to: null } });
     expect(items[2].changes).toEqual({ environment: { from: 'staging', to: 'production' }, rotationIntervalDays: { from: null, to: 30 } });
     expect(JSON.stringify(items, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain('canary-ref-hunter2');
   });
