@@ -63,6 +63,8 @@ describe('console in a real browser', () => {
     expect((await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'rita' }, role: 'auditor' })).status).toBe(201);
     expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DB_PASSWORD', value: CANARY, rotationIntervalDays: 90 })).status).toBe(201);
     expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DEPLOY_KEY', value: `${CANARY}-2`, environment: 'production' })).status).toBe(201);
+    // A metadata change for the Secrets screen's history (issue 21: metadata history).
+    expect((await http.patch(`/v1/projects/${P}/secrets/DB_PASSWORD`).set(auth(olive)).send({ description: 'primary database' })).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(olive)).send({ purpose: 'release' })).status).toBe(200);
     expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(bob)).send({})).status).toBe(403);
     // The history is projected and its records are in a signed checkpoint before the browser looks.
@@ -172,8 +174,15 @@ describe('console in a real browser', () => {
     await w.page.getByRole('button', { name: 'Show readers' }).click();
     await w.page.getByRole('cell', { name: 'user:olive' }).waitFor();
     await w.page.getByText(/Gained: user:olive through grant [0-9a-f-]+ \(owner\)/).waitFor();
+    // Why: the API's timeline of the secret's grants and scope changes, within the two instants and in full.
+    const why = w.page.getByRole('table', { name: `Why: grants and scope changes of DB_PASSWORD after ${seededAt} up to now` });
+    await why.getByRole('cell', { name: /^user olive as owner/ }).waitFor();
+    const timeline = w.page.getByRole('table', { name: 'Grants and scope changes of DB_PASSWORD, newest first' });
+    await timeline.getByRole('cell', { name: 'grant made' }).first().waitFor();
+    await timeline.getByRole('cell', { name: 'created' }).waitFor();
+    expect(await timeline.getByRole('cell', { name: /user rita/ }).count()).toBe(0); // an auditor cannot read values: not on it
     await expectClean(w, 'who could read it');
-    await w.page.screenshot({ path: join(DOCS, 'console-readers.png') });
+    await w.page.screenshot({ path: join(DOCS, 'console-readers.png'), fullPage: true });
     await w.page.getByRole('link', { name: 'Secrets' }).click();
     await w.page.getByRole('cell', { name: /^ok \(due / }).waitFor();
     // The scope tester asks the API: DEPLOY_KEY is scoped to production.
@@ -186,8 +195,19 @@ describe('console in a real browser', () => {
     await tester.getByRole('textbox', { name: 'Environment (optional)' }).fill('production');
     await tester.getByRole('button', { name: 'Ask' }).click();
     await tester.getByRole('status').filter({ hasText: 'Yes: a job on main in production would read DEPLOY_KEY.' }).waitFor();
+    // Metadata history, by keyboard: the row's History link, then the API's entries with who and when.
+    const historyLink = w.page.getByRole('link', { name: 'History of DB_PASSWORD' });
+    await historyLink.focus();
+    await w.page.keyboard.press('Enter');
+    await w.page.waitForURL(/history=DB_PASSWORD/);
+    const meta = w.page.getByRole('table', { name: 'Metadata history of DB_PASSWORD, newest first' });
+    await meta.getByRole('cell', { name: 'description: none → primary database' }).waitFor();
+    await meta.getByRole('cell', { name: /^version 1; description: none; environment: none; branch: none; protected refs only: no; rotation interval \(days\): 90$/ }).waitFor();
+    expect(await meta.getByRole('cell', { name: 'user olive' }).count()).toBe(2);
     await expectClean(w, 'secrets');
-    await w.page.screenshot({ path: join(DOCS, 'console-secrets.png') });
+    await w.page.screenshot({ path: join(DOCS, 'console-secrets.png'), fullPage: true });
+    const secretHistoryLink = w.page.url();
+    const readersLink = `${base}/console/readers?project=${P}&secret=DB_PASSWORD`;
     await w.page.getByRole('link', { name: 'Integrity' }).click();
     await w.page.getByRole('heading', { name: 'Integrity' }).waitFor();
     await w.page.getByLabel('Signed checkpoint').waitFor();
@@ -214,6 +234,18 @@ describe('console in a real browser', () => {
     expect(await w.page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await expectClean(w, 'history at 390 px');
     await w.page.screenshot({ path: join(DOCS, 'console-history-390.png'), fullPage: false });
+    for (const [what, url, table] of [
+      ['secret metadata history at 390 px', secretHistoryLink, 'Metadata history of DB_PASSWORD, newest first'],
+      ['readers timeline at 390 px', readersLink, 'Grants and scope changes of DB_PASSWORD, newest first'],
+    ]) {
+      await w.page.goto(url);
+      await w.page.getByRole('table', { name: table }).getByRole('cell', { name: 'created' }).waitFor();
+      const width = (await w.page.evaluate('document.documentElement.scrollWidth')) as number;
+      // On failure, name the elements that stick out.
+      const wide = width <= 390 ? [] : ((await w.page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => !e.parentElement?.closest('table') && e.getBoundingClientRect().right > 391).map((e) => e.tagName + '.' + e.className).slice(0, 8)`)) as string[]);
+      expect({ what, width: width <= 390 ? 'fits' : width, wide }).toEqual({ what, width: 'fits', wide: [] });
+      await expectClean(w, what);
+    }
 
     const seen = await pageExposure(w.page);
     expect(seen).not.toContain(CANARY);

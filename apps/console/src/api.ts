@@ -191,6 +191,19 @@ export interface Reader {
 }
 export const readers = (projectId: string, name: string, at: string) => call<{ at: string; readers: Reader[] }>('GET', `/v1/projects/${enc(projectId)}/secrets/${enc(name)}/readers${qs({ at })}`);
 
+// ---- a secret's history: metadata changes and the grants that could read it (never a value) ----
+export interface SecretHistoryItem {
+  at: string;
+  type: 'SecretCreated' | 'SecretValueUpdated' | 'SecretMetadataChanged' | 'SecretDeleted' | 'SecretRotationOverdue' | 'RoleGranted' | 'RoleRevoked' | 'RoleExpired';
+  kind: 'metadata' | 'grant';
+  actor: { type: string; id: string };
+  changes: Record<string, { from: unknown; to: unknown }>;
+  version?: number;
+  grant?: { grantId: string; principal: { type: string; id: string }; role: string; environment: string | null; branch: string | null; expiresAt: string | null; accessRequestId?: string; breakGlass?: true };
+}
+export const secretHistory = (projectId: string, name: string, kind: 'all' | 'metadata' | 'readers', cursor?: string, limit = 100) =>
+  call<{ items: SecretHistoryItem[]; nextCursor: string | null }>('GET', `/v1/projects/${enc(projectId)}/secrets/${enc(name)}/history${qs({ kind, cursor, limit: String(limit) })}`);
+
 // ---- live audit tail (NDJSON stream of the caller's projects' records) ----
 export interface TailRecord {
   index: number;

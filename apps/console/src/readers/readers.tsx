@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { Ctx, ErrorNote, ProjectPicker } from '../app';
 import { href, navigate } from '../router';
+import { SecretTimeline } from '../secrets/secret-timeline';
 
 const keyOf = (r: api.Reader) => (r.principal.type === 'ci-scope' ? `CI jobs of ${r.principal.projectId ?? ''}` : `${r.principal.type}:${r.principal.id ?? r.principal.projectId ?? ''}`);
 const why = (r: api.Reader) => {
@@ -64,6 +65,14 @@ export function Readers({ ctx }: { ctx: Ctx }) {
           <h2 id="diff-title">Changes since {before}</h2>
           <p>Gained: {gained.length === 0 ? 'nobody' : gained.map((r) => `${keyOf(r)} through ${why(r)}`).join('; ')}</p>
           <p>Lost: {lost.length === 0 ? 'nobody' : lost.map((r) => `${keyOf(r)} (had ${why(r)})`).join('; ')}</p>
+          <SecretTimeline project={project} name={secret} kind="readers" caption={`Why: grants and scope changes of ${secret} after ${before} up to ${at || 'now'}`} within={{ from: before, to: at || new Date().toISOString() }} />
+        </section>
+      )}
+      {secret && (
+        <section aria-labelledby="timeline-title">
+          <h2 id="timeline-title">Timeline of {secret}'s grants and scope changes</h2>
+          <p>Grants that could read it (made, revoked, expired; from an access request, break-glass or a group) and its creation, scope changes and deletion, newest first.</p>
+          <SecretTimeline project={project} name={secret} kind="readers" caption={`Grants and scope changes of ${secret}, newest first`} />
         </section>
       )}
     </>
