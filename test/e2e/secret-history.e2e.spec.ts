@@ -116,6 +116,29 @@ describe('secret history: metadata and the grants that could read it', () => {
     expect(jobDenials.length).toBe(1);
   });
 
+  it('attacks: a value reader without read-audit, an owner of another project and a crafted name learn nothing', async () => {
+    // dana may read values in the project (developer) but not its audit: refused and recorded.
+    await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'dana' }, role: 'developer' });
+    const dana = await t.userToken('dana');
+    const r = await http.get(url()).set(auth(dana));
+    expect(r.status).toBe(403);
+    expect((await denials('dana')).length).toBe(1);
+    // An owner elsewhere asks about this project's secret: 403, not the history, not even whether it exists.
+    const Q = `${P}-other`;
+    await http.post(`/v1/projects/${Q}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'otto' }, role: 'owner' });
+    const otto = await t.userToken('otto');
+    const known = await http.get(url()).set(auth(otto));
+    const unknown = await http.get(url('NOPE')).set(auth(otto));
+    expect([known.status, unknown.status]).toEqual([403, 403]);
+    expect(known.text).not.toContain('olive');
+    // Names outside the secret-name pattern never reach the event store.
+    for (const bad of ['..%2F..%2Fproject-x', 'DB%00', 'a'.repeat(300)]) {
+      const b = await http.get(`/v1/projects/${P}/secrets/${bad}/history`).set(auth(rita));
+      expect({ bad, status: b.status }).toEqual({ bad, status: 400 });
+      expect(b.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+  });
+
   it('unknown secret 404 (to a reviewer); bad query names the field (400 problem+json)', async () => {
     expect((await http.get(url('NOPE')).set(auth(rita))).status).toBe(404);
     const bad = await http.get(url('DB', '?kind=values&limit=0&cursor=!!&extra=1')).set(auth(rita));
