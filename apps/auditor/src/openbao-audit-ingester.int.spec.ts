@@ -247,14 +247,14 @@ if (!url) {
       const deny = (fix: Record<string, any>, accessor: string, projectId: string, ms: number) => {
         const id = randomUUID();
         sent.add(id);
-        return JSON.stringify({ ...fix, time: new Date(t0 + ms).toISOString(), auth: { ...fix.auth, accessor }, request: { ...fix.request, id, client_token_accessor: accessor, path: `secret/data/${kscope.kvPrefix}/${projectId}/ALPHA` } }) + '\n';
+        return JSON.stringify({ ...fix, time: new Date(t0 + ms).toISOString(), auth: { ...fix.auth, accessor, entity_id: `entity-of-${accessor}` }, request: { ...fix.request, id, client_token_accessor: accessor, path: `secret/data/${kscope.kvPrefix}/${projectId}/ALPHA` } }) + '\n';
       };
       const J1 = `hmac-sha256:${randomUUID()}`;
       const J2 = `hmac-sha256:${randomUUID()}`;
       let first = '';
       for (let i = 0; i < 100; i++) first += deny(FIX.denied, J1, `victim-${i % 30}`, i * 100); // 100 refusals of other projects' paths in one window
       for (let i = 0; i < 50; i++) first += deny(FIX.missing_read, J1, 'p', 10_000 + i * 100); // and 50 reads of missing paths
-      for (let i = 0; i < 5; i++) first += deny(FIX.denied, J2, 'victim-0', 20_000 + i); // another token: its own bound
+      for (let i = 0; i < 5; i++) first += deny(FIX.denied, J2, 'victim-0', 20_000 + i); // another job identity (its own entity): its own bound
       const second = deny(FIX.denied, J1, 'victim-0', 65_000) + deny(FIX.denied, J2, 'victim-0', 65_001); // the next window closes the first
       const f5 = join(dir, 'known.log');
       writeFileSync(f5, first);

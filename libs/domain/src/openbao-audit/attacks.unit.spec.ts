@@ -158,3 +158,26 @@ describe('round-3 review item 2: identity policies on a job token', () => {
     expect(read(e)).toMatchObject({ kind: 'kv-read', accessor: { type: 'ci-job' }, identityEscalation: null });
   });
 });
+
+describe('denials by known tokens fold per OpenBao identity, not per token (lead review of 3527bdc)', () => {
+  // A job's JWT logs in as often as it likes, each login a new token (new accessor): folded per
+  // token, every fresh token got the full rate recorded again. Its entity is one per (mount, sub).
+  const denial = (accessor: string, entity?: string) => {
+    const e = JSON.parse(JSON.stringify(FIX.knownTokenDenied));
+    e.auth.accessor = e.request.client_token_accessor = `hmac-sha256:${accessor}`;
+    e.auth.client_token = e.request.client_token = `hmac-sha256:ct-${accessor}`;
+    if (entity) e.auth.entity_id = entity;
+    return read(e) as { kind: string; token: string | null };
+  };
+  it('two logins of one identity (two tokens, one entity) share one fold key', () => {
+    const a = denial('aaaa', '7d1c2a9e-1111-2222-3333-444455556666');
+    const b = denial('bbbb', '7d1c2a9e-1111-2222-3333-444455556666');
+    expect(a.kind).toBe('kv-read');
+    expect(a.token).not.toBeNull();
+    expect(b.token).toBe(a.token);
+  });
+  it('tokens with no entity (token/create, root) still fold per token; an entity never collides with a token key', () => {
+    expect(denial('aaaa').token).not.toBe(denial('bbbb').token);
+    expect(denial('aaaa', 'aaaa').token).not.toBe(denial('aaaa').token);
+  });
+});

@@ -63,8 +63,9 @@ export interface OpenBaoKvAccess {
   /** the id in a valid marker (the SecretAccessed event id of the brokered read), else null */
   markerId: string | null;
   /**
-   * The token: a SHA-256 digest of OpenBao's HMAC of its accessor (or of the token when the entry
-   * has no accessor, e.g. an inline-auth read): stable per token, never the token nor the HMAC. Denials are folded per token
+   * Who denials are folded under: a SHA-256 digest of the token's entity id when it has one (every
+   * login of one job identity), else of OpenBao's HMAC of its accessor (or of the token when the entry
+   * has no accessor): stable per identity or token, never the token nor the HMAC. Denials are folded per key
    * (token-denial-fold.ts). null when the entry names neither.
    */
   token: string | null;
@@ -250,7 +251,10 @@ function accessorOf(auth: Obj | undefined, jwtMount: string): OpenBaoAccessor {
 
 /** A stable key per token (tokenKey of OpenBaoKvAccess), or null when the entry names no token. */
 function tokenKeyOf(auth: Obj | undefined): string | null {
-  const t = str(auth?.accessor) || str(auth?.client_token);
+  // The identity first: a job's JWT may log in again and again, each login a new token, but its
+  // entity (one per mount and sub) stays; per token, every fresh login got the full rate again.
+  const entity = str(auth?.entity_id);
+  const t = entity ? `entity:${entity}` : str(auth?.accessor) || str(auth?.client_token);
   return t ? createHash('sha256').update(t).digest('base64url').slice(0, 22) : null;
 }
 

@@ -2,7 +2,7 @@
 // token (or any token) reading other projects' paths or missing paths directly from OpenBao gets
 // one refusal per request; recorded one by one, a job could write hundreds of permanent audit
 // records a second. The API bounds a principal's denials to DENIAL_RATE_PER_MINUTE; the ingester
-// does the same per token: in each fixed 60 s slot of the entries' own times, the first `rate`
+// does the same per identity (the token's entity, so re-logins get no fresh allowance; else the token): in each fixed 60 s slot of the entries' own times, the first `rate`
 // denials of a token are recorded as SecretAccessDenied like any other, the rest are counted and
 // folded into ONE SecretAccessDenialsSuppressed (reason `rate-limited`, projectId `*`) when the
 // slot closes. The token is OpenBao's HMAC of its accessor (or of the token itself when the entry
