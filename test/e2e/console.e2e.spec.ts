@@ -339,6 +339,25 @@ describe('console in a real browser', () => {
     await w.context.close();
   });
 
+  it('approvals: more pending requests than one API page are all counted on Home and listed for the owner', async () => {
+    const P2 = `${P}-many`;
+    const root = await t.userToken('root', { admin: true });
+    expect((await http.post(`/v1/projects/${P2}/grants`).set(auth(root)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
+    // 6 requesters x 18 = 108 pending (a page is at most 100; each requester may hold 20)
+    for (let u = 0; u < 6; u++) {
+      const tok = await t.userToken(`asker${u}`);
+      for (let i = 0; i < 18; i++) expect((await http.post(`/v1/projects/${P2}/access-requests`).set(auth(tok)).send({ role: 'reporter', durationSeconds: 600, reason: `r${i}` })).status).toBe(201);
+    }
+    const w = await watchedPage(chrome.browser, base);
+    await signIn(w, 'olive');
+    const pending = w.page.getByRole('link', { name: '108 pending' });
+    await pending.waitFor();
+    await pending.click();
+    await w.page.getByRole('article', { name: /asker5 asks for reporter/ }).first().waitFor();
+    await expect(w.page.getByRole('article', { name: /asks for reporter/ }).count()).resolves.toBe(108);
+    await w.context.close();
+  });
+
   it('stranger: sees nothing of others — no project, no screen, the API refuses', async () => {
     const w = await watchedPage(chrome.browser, base);
     await signIn(w, 'eve');

@@ -135,7 +135,20 @@ export interface AccessRequest {
   comment: string | null;
   grantId: string | null;
 }
-export const accessRequests = (projectId: string, status?: string) => call<{ items: AccessRequest[] }>('GET', `/v1/projects/${enc(projectId)}/access-requests${qs({ status })}`);
+export const accessRequests = (projectId: string, status?: string, cursor?: string, limit = 100) =>
+  call<{ items: AccessRequest[]; nextCursor: string | null }>('GET', `/v1/projects/${enc(projectId)}/access-requests${qs({ status, cursor, limit: String(limit) })}`);
+/** Every pending request: the API bounds them (ACCESS_REQUEST_MAX_PENDING_PER_PROJECT, 200), so a few pages at most. */
+export async function allPendingRequests(projectId: string): Promise<AccessRequest[]> {
+  const out: AccessRequest[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const r = await accessRequests(projectId, 'pending', cursor);
+    out.push(...r.items);
+    if (!r.nextCursor) break;
+    cursor = r.nextCursor;
+  }
+  return out;
+}
 export const impact = (projectId: string, requestId: string) =>
   call<{ wouldRead: { name: string; source: { type: string; id: string } }[]; wouldManage: boolean }>('GET', `/v1/projects/${enc(projectId)}/access-requests/${enc(requestId)}/impact`);
 export const approve = (projectId: string, requestId: string, comment: string) => call<{ grantId: string; expiresAt: string }>('POST', `/v1/projects/${enc(projectId)}/access-requests/${enc(requestId)}/approve`, comment ? { comment } : {});

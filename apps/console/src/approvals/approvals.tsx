@@ -10,17 +10,27 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
   const project = ctx.project!;
   const mine = ctx.me.projects.find((p) => p.projectId === project);
   const canDecide = mine?.actions.includes('manage-grants') ?? false;
-  const [items, setItems] = useState<api.AccessRequest[] | null>(null);
+  const [pendingItems, setPending] = useState<api.AccessRequest[] | null>(null);
+  // Closed requests page by page (the API's cursor over every request, pending ones left out here).
+  const [closed, setClosed] = useState<api.AccessRequest[]>([]);
+  const [closedCursor, setClosedCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [tick, setTick] = useState(0);
   // Outcomes live here, not in the card: a decided request leaves the pending list at once.
   const [outcome, setOutcome] = useState('');
+  const loadClosed = (cursor?: string) =>
+    api.accessRequests(project, undefined, cursor).then((r) => {
+      setClosed((c) => [...(cursor ? c : []), ...r.items.filter((i) => i.status !== 'pending')]);
+      setClosedCursor(r.nextCursor);
+    }, setError);
   useEffect(() => {
-    api.accessRequests(project).then((r) => setItems(r.items), setError);
+    // Every pending request (bounded by the API), not only a first page.
+    api.allPendingRequests(project).then(setPending, setError);
+    void loadClosed();
   }, [project, tick]);
 
-  const pending = items?.filter((r) => r.status === 'pending') ?? [];
-  const closed = items?.filter((r) => r.status !== 'pending') ?? [];
+  const items = pendingItems;
+  const pending = pendingItems ?? [];
   return (
     <>
       <h1>Approvals</h1>
@@ -50,6 +60,11 @@ export function Approvals({ ctx }: { ctx: Ctx }) {
             ))}
           </tbody>
         </table>
+      )}
+      {closedCursor && (
+        <button type="button" onClick={() => void loadClosed(closedCursor)}>
+          Load older requests
+        </button>
       )}
       {(canDecide || mine?.actions.includes('read-audit')) && <BreakGlassQueue ctx={ctx} project={project} canReview={canDecide} />}
     </>

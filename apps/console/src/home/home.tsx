@@ -19,7 +19,7 @@ export function Home({ ctx }: { ctx: Ctx }) {
       ctx.me.projects.map(async (p): Promise<Waiting> => {
         const can = (a: api.Action) => p.actions.includes(a);
         const [pending, bg, overdue] = await Promise.all([
-          can('manage-grants') ? api.accessRequests(p.projectId, 'pending').then((r) => r.items.filter((i) => i.requester.id !== ctx.me.principal.id).length) : null,
+          can('manage-grants') ? api.allPendingRequests(p.projectId).then((items) => items.filter((i) => i.requester.id !== ctx.me.principal.id).length) : null,
           can('manage-grants') || can('read-audit') ? api.breakGlasses(p.projectId, false).then((r) => r.items.length) : null,
           can('list') ? api.secrets(p.projectId, 'overdue').then((r) => r.items.map((s) => s.name)) : null,
         ]);
