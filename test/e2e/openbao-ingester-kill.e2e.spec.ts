@@ -62,10 +62,12 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !BAO_AUDIT_FILE) {
       return { status: r.status, body: (r.status === 204 ? null : await r.json().catch(() => null)) as { auth: { client_token: string } } | null };
     };
 
+    // Every refused read recorded one by one (the denial rate far above what the test sends):
+    // the per-token fold has its own restart tests (openbao-audit-ingester.int.spec.ts, item 1).
     function startIngester(): ChildProcess {
       const c = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'test/support/openbao-ingester-child.ts')], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, BAO_AUDIT_FILE, BAO_KV_MOUNT: 'secret', BAO_KV_PREFIX: prefix, BAO_AUDIT_START: 'end', POLL_MS: '50', LOG_LEVEL: 'warn' },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, BAO_AUDIT_FILE, BAO_KV_MOUNT: 'secret', BAO_KV_PREFIX: prefix, BAO_AUDIT_START: 'end', POLL_MS: '50', LOG_LEVEL: 'warn', DENIAL_RATE_PER_MINUTE: '1000000' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       c.stderr!.on('data', (d) => (childErr += d));
