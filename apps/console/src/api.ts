@@ -225,10 +225,14 @@ export interface TailRecord {
   key: string;
   record: { time?: number; activity_name?: string; actor?: { user?: { uid?: string } }; severity?: string };
 }
-/** Reads the live stream until `signal` aborts; each record is handed to `onRecord`. */
-export async function tail(onRecord: (r: TailRecord) => void, signal: AbortSignal): Promise<void> {
+/**
+ * Reads the live stream until `signal` aborts; each record is handed to `onRecord`. `onOpen` is
+ * called once the server answered: from then on every new record reaches this stream.
+ */
+export async function tail(onRecord: (r: TailRecord) => void, signal: AbortSignal, onOpen: () => void = () => undefined): Promise<void> {
   const res = await fetch('/v1/audit/stream', { credentials: 'same-origin', headers: { Accept: 'application/x-ndjson' }, signal });
   if (!res.ok || !res.body) throw new ApiError({ type: 'about:blank', title: res.statusText || 'stream refused', status: res.status });
+  onOpen();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
   for (;;) {

@@ -11,6 +11,8 @@ export function Tail(_: { ctx: Ctx }) {
   const [paused, setPaused] = useState(false);
   const [waiting, setWaiting] = useState(0);
   const [error, setError] = useState<unknown>(null);
+  // "Live" only once the server answered: a record logged before that is not in this stream.
+  const [open, setOpen] = useState(false);
   const buffer = useRef<api.TailRecord[]>([]);
   const pausedRef = useRef(false);
   pausedRef.current = paused;
@@ -23,7 +25,7 @@ export function Tail(_: { ctx: Ctx }) {
           buffer.current.push(r);
           setWaiting(buffer.current.length);
         } else setRows((old) => [r, ...old].slice(0, KEEP));
-      }, stop.signal)
+      }, stop.signal, () => setOpen(true))
       .catch((e: Error) => e.name !== 'AbortError' && setError(e));
     return () => stop.abort();
   }, []);
@@ -42,7 +44,7 @@ export function Tail(_: { ctx: Ctx }) {
       <ErrorNote error={error} />
       <p>
         {paused ? <button type="button" onClick={resume}>Resume live updates</button> : <button type="button" onClick={() => setPaused(true)}>Pause live updates</button>}{' '}
-        <span role="status">{paused ? `Paused: ${waiting} new record${waiting === 1 ? '' : 's'} waiting` : 'Live'}</span>
+        <span role="status">{paused ? `Paused: ${waiting} new record${waiting === 1 ? '' : 's'} waiting` : open ? 'Live' : 'Connecting…'}</span>
       </p>
       <div class="tail" tabIndex={0} aria-label="Live audit records" onScroll={(e) => (e.currentTarget as HTMLElement).scrollTop > 0 && !paused && setPaused(true)}>
         <table>
