@@ -216,6 +216,16 @@ export class OpenBaoAuditIngester {
   }
 
   /** Appends the summary event of each closed fold (one per remote address and window; re-appending one adds nothing). */
+  /** Summarises the folds whose window ended by the clock, then stores the offset they held back. */
+  private async emitDueFolds(inode: string, offset: number): Promise<void> {
+    const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
+    const tokenDue = this.tokenFolds.due(Date.now(), FOLD_GRACE_MS);
+    if (due.length === 0 && tokenDue.length === 0) return;
+    await this.emitFolds(due);
+    await this.emitTokenFolds(tokenDue);
+    await this.saveOffset(this.durable({ inode, offset }));
+  }
+
   private async emitFolds(closed: UnauthenticatedFold<Offset>[]): Promise<void> {
     if (closed.length === 0) return;
     const events: EventToAppend[] = closed.map((f) => {
@@ -293,13 +303,7 @@ export class OpenBaoAuditIngester {
     }
     if (offset >= size) {
       // Nothing new: windows that ended by the clock are summarised now.
-      const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
-      const tokenDue = this.tokenFolds.due(Date.now(), FOLD_GRACE_MS);
-      if (due.length || tokenDue.length) {
-        await this.emitFolds(due);
-        await this.emitTokenFolds(tokenDue);
-        await this.saveOffset(this.durable({ inode, offset }));
-      }
+      await this.emitDueFolds(inode, offset);
       this.pos = { inode, offset };
       return 0;
     }
@@ -332,13 +336,7 @@ export class OpenBaoAuditIngester {
     } finally {
       await fh.close();
     }
-    const due = this.folds.due(Date.now(), FOLD_GRACE_MS);
-    const tokenDue = this.tokenFolds.due(Date.now(), FOLD_GRACE_MS);
-    if (due.length || tokenDue.length) {
-      await this.emitFolds(due);
-      await this.emitTokenFolds(tokenDue);
-      await this.saveOffset(this.durable({ inode, offset }));
-    }
+    await this.emitDueFolds(inode, offset);
     this.lines += read;
     return read;
   }
