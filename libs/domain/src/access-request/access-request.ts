@@ -99,17 +99,7 @@ export interface BreakGlassRecord {
 }
 
 /** What the approval on the policy stream needs to know of a request (read from its own stream). */
-export interface ApprovalSubject {
-  projectId: string;
-  requestId: string;
-  requester: UserRef;
-  requesterGroups: string[];
-  role: Role;
-  environment: string | null;
-  branch: string | null;
-  durationSeconds: number;
-  expiresAt: string;
-}
+export type ApprovalSubject = Omit<AccessRequested['data'], 'reason' | 'requestedAt'>;
 
 export interface PendingBounds {
   pendingOfRequester: number;
