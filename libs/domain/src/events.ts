@@ -6,9 +6,10 @@ import { AccessPolicyEvent } from './access-policy/access-policy';
 import { AccessRequestCoordinationEvent, AccessRequestEvent } from './access-request/access-request';
 import { SecretEvent } from './secret/secret';
 import { SecretValueNotDelivered } from './openbao/value-delivery';
+import { ProjectGroupEvent } from './group/project-group';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessRequestCoordinationEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessRequestCoordinationEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered | ProjectGroupEvent;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -37,6 +38,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   AccessRequestApprovalClaimed: 1,
   AccessRequestApprovalReleased: 1,
   AccessRequestApprovalVoided: 1,
+  ProjectGroupChanged: 1,
 };
 
 export function isKnownEventType(type: string): type is EventType {

@@ -16,3 +16,6 @@ export * from './ports/event-store';
 export * from './ports/secret-value-store';
 export * from './compliance/readers';
 export * from './compliance/secret-history';
+export * from './group/place';
+export * from './group/project-group';
+export * from './group/tree';

@@ -6,10 +6,15 @@ export const StreamCategory = {
   secret: 'secret',
   access: 'access',
   accessRequest: 'accessrequest',
+  projectGroup: 'projectgroup',
 } as const;
 
+// A group's streams are its place key's (`project-group:a/b`, `secret-group:a/b/NAME`): `:` never
+// occurs in a project id, so no group stream can be a project's (group/place.ts).
 export const StreamName = {
-  /** Grants of one project: the project access policy aggregate. */
+  /** The group a project is in, over time (ProjectGroupChanged). */
+  projectGroup: (projectId: string) => `${StreamCategory.projectGroup}-${projectId}`,
+  /** Grants of one place (project or group key): the access policy aggregate. */
   project: (projectId: string) => `${StreamCategory.project}-${projectId}`,
   /** One secret's metadata and value versions (never the value). */
   secret: (projectId: string, name: string) => `${StreamCategory.secret}-${projectId}/${name}`,

@@ -6,9 +6,9 @@ import {
   requireNullableInstant,
   requireOnlyKeys,
   requirePrincipalId,
-  requireProjectId,
   requireString,
 } from '../invariants';
+import { requirePlaceKey } from '../group/place';
 import { Action, isRole, Role, ROLE_ACTIONS } from '../roles';
 import { CommandMetadata } from '../secret/secret';
 
@@ -34,6 +34,8 @@ export interface Grant {
   accessRequestId?: string;
   /** Provenance: made by a break-glass (absent for a plain grant). */
   breakGlass?: true;
+  /** Set only in an effective policy (group/tree.ts): the grant is a group's above the place it acts on. */
+  inheritedFrom?: { type: 'group'; id: string };
 }
 
 /** Where a grant came from, when not from a plain POST /grants (optional fields: older events simply lack them). */
@@ -129,7 +131,7 @@ export function checkAccessPolicyCommand(command: AccessPolicyCommand): void {
   switch (command.type) {
     case 'GrantRole': {
       const d = requireOnlyKeys(command.data, ['projectId', 'grantId', 'principal', 'role', 'environment', 'branch', 'expiresAt', 'accessRequestId', 'breakGlass']);
-      requireProjectId(d.projectId);
+      requirePlaceKey('projectId', d.projectId);
       if (!GRANT_ID.test(requireString('grantId', d.grantId))) throw invalid('invalid-field', 'grantId must be 1-64 characters from A-Z a-z 0-9 -', 'grantId');
       const p = requireOnlyKeys(d.principal, ['type', 'id']);
       if (p.type !== 'user' && p.type !== 'group') throw invalid('invalid-field', 'principal.type must be user or group', 'principal.type');

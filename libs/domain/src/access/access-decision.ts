@@ -5,7 +5,9 @@ import { Principal, PrincipalRecord, principalRecord } from '../principal';
 import { AbilityAction } from '../authorization/ability';
 import { CommandMetadata, SecretState } from '../secret/secret';
 import { DomainError } from '../errors';
-import { requireCommandMetadata, requireFreeText, requireProjectId, requireSecretName } from '../invariants';
+import { requireCommandMetadata, requireFreeText, requireSecretName } from '../invariants';
+import { requirePlaceKey } from '../group/place';
+import { AuthorizationContext } from '../authorization/ability';
 import { MAX_PURPOSE_LENGTH } from '../limits';
 
 /** The purpose a caller gives, checked: null when it is acceptable, else the error naming `purpose`. */
@@ -87,21 +89,22 @@ export function denied(
  * before any value leaves the service. A missing secret is reported as not found only to
  * principals who may see the project's secrets at all; others learn nothing about existence.
  */
-export function decideAccess(command: AccessSecret, state: { secret: SecretState; policy: AccessPolicyState }): AccessEvent {
+export function decideAccess(command: AccessSecret, state: { secret: SecretState; policy: AccessPolicyState } & AuthorizationContext): AccessEvent {
   // The last gate: callers check the purpose first (to record a denial for a bad one); an invalid one never reaches an event.
   requireCommandMetadata(command.metadata);
-  requireProjectId(command.data.projectId);
+  requirePlaceKey('projectId', command.data.projectId);
   requireSecretName(command.data.name);
   const bad = purposeError(command.data.purpose);
   if (bad) throw bad;
   const { projectId, name, principal, purpose } = command.data;
   const now = command.metadata.now;
+  const ctx: AuthorizationContext = { jobPlaces: state.jobPlaces };
   if (state.secret.status !== 'active') {
-    const probe = authorize(principal, state.policy, principal.kind === 'ci-job' ? 'read' : 'list', secretSubjectOf(state.secret, projectId, name), now);
+    const probe = authorize(principal, state.policy, principal.kind === 'ci-job' ? 'read' : 'list', secretSubjectOf(state.secret, projectId, name), now, ctx);
     const knowsProject = probe.allowed || (principal.kind === 'ci-job' && principal.projectId === projectId);
     return denied(principal, projectId, name, 'read', knowsProject ? 'secret-not-found' : (probe as { reason: DenialReason }).reason, purpose);
   }
-  const decision = authorize(principal, state.policy, 'read', secretSubjectOf(state.secret, projectId, name), now);
+  const decision = authorize(principal, state.policy, 'read', secretSubjectOf(state.secret, projectId, name), now, ctx);
   if (!decision.allowed) return denied(principal, projectId, name, 'read', decision.reason, purpose);
   return {
     type: 'SecretAccessed',

@@ -50,13 +50,26 @@ export function grantAppliesTo(g: Grant, p: UserPrincipal): boolean {
   return g.principal.type === 'user' ? g.principal.id === p.id : p.groups.includes(g.principal.id);
 }
 
-/** Does a CI job's identity satisfy a secret's scope? */
-export function jobMatchesScope(job: CiJobPrincipal, s: SecretSubject): boolean {
-  return scopeMismatch(job, s) === null;
+/**
+ * What a decision needs beyond the target's effective policy. `jobPlaces`: the place keys whose
+ * secrets a CI job may read (group/tree.ts jobPlaceKeys: its project, its group, the groups above,
+ * as of the decision); absent = its project only.
+ */
+export interface AuthorizationContext {
+  jobPlaces?: readonly string[];
 }
 
-function scopeMismatch(job: CiJobPrincipal, s: SecretSubject): DenialReason | null {
-  if (s.projectId !== job.projectId) return 'other-project';
+function jobMayReadAt(job: CiJobPrincipal, placeKey: string, ctx: AuthorizationContext): boolean {
+  return placeKey === job.projectId || (ctx.jobPlaces !== undefined && ctx.jobPlaces[0] === job.projectId && ctx.jobPlaces.includes(placeKey));
+}
+
+/** Does a CI job's identity satisfy a secret's scope? */
+export function jobMatchesScope(job: CiJobPrincipal, s: SecretSubject, ctx: AuthorizationContext = {}): boolean {
+  return scopeMismatch(job, s, ctx) === null;
+}
+
+function scopeMismatch(job: CiJobPrincipal, s: SecretSubject, ctx: AuthorizationContext): DenialReason | null {
+  if (!jobMayReadAt(job, s.projectId, ctx)) return 'other-project';
   if (s.protectedOnly && !job.refProtected) return 'unprotected-ref';
   if (s.environment !== null && (job.environment === undefined || !globMatches(s.environment, job.environment))) {
     return 'environment-mismatch';
@@ -72,11 +85,11 @@ function scopeMismatch(job: CiJobPrincipal, s: SecretSubject): DenialReason | nu
  * Abilities of one principal on one project, from the project's event-sourced grants at `now`.
  * Deny by default: nothing is allowed unless a rule below says so.
  */
-export function defineAbilityFor(principal: Principal, projectId: string, policy: AccessPolicyState, now: string): AppAbility {
+export function defineAbilityFor(principal: Principal, projectId: string, policy: AccessPolicyState, now: string, ctx: AuthorizationContext = {}): AppAbility {
   const { can, build } = new AbilityBuilder<AppAbility>(PureAbility);
   if (principal.kind === 'ci-job') {
-    if (principal.projectId === projectId) {
-      can('read', 'Secret', ((s: SecretSubject) => jobMatchesScope(principal, s)) as unknown as MatchConditions).because(CI_JOB_SCOPE);
+    if (jobMayReadAt(principal, projectId, ctx)) {
+      can('read', 'Secret', ((s: SecretSubject) => s.projectId === projectId && jobMatchesScope(principal, s, ctx)) as unknown as MatchConditions).because(CI_JOB_SCOPE);
     }
     return build({ conditionsMatcher: lambdaMatcher });
   }
@@ -122,7 +135,7 @@ export type DenialReason =
   | 'secret-not-found';
 
 export type Decision =
-  | { allowed: true; via: { grantId: string; role: Role } | { scope: typeof CI_JOB_SCOPE } | { scope: typeof ADMIN_BOOTSTRAP } }
+  | { allowed: true; via: { grantId: string; role: Role; inheritedFrom?: { type: 'group'; id: string } } | { scope: typeof CI_JOB_SCOPE } | { scope: typeof ADMIN_BOOTSTRAP } }
   | { allowed: false; reason: DenialReason };
 
 export function secretSubject(s: SecretSubject) {
@@ -139,9 +152,10 @@ export function authorize(
   action: AbilityAction,
   target: SecretSubject | ProjectSubject,
   now: string,
+  ctx: AuthorizationContext = {},
 ): Decision {
   const projectId = target.projectId;
-  const ability = defineAbilityFor(principal, projectId, policy, now);
+  const ability = defineAbilityFor(principal, projectId, policy, now, ctx);
   const subj = 'name' in target ? secretSubject(target) : projectSubject(projectId);
   const rule = ability.relevantRuleFor(action, subj);
   if (rule && !rule.inverted) {
@@ -149,9 +163,10 @@ export function authorize(
     if (reason === CI_JOB_SCOPE || reason === ADMIN_BOOTSTRAP) return { allowed: true, via: { scope: reason } };
     const g = policy.grants.get(reason);
     if (!g) throw new Error('ability rule without its grant'); // cannot happen: rules are built from these grants
-    return { allowed: true, via: { grantId: g.grantId, role: g.role } };
+    // An inherited grant is named as such (API.md: `via.inheritedFrom`); a grant of the place itself keeps its old shape.
+    return { allowed: true, via: { grantId: g.grantId, role: g.role, ...(g.inheritedFrom ? { inheritedFrom: g.inheritedFrom } : {}) } };
   }
-  return { allowed: false, reason: explainDenial(principal, policy, action, target, now) };
+  return { allowed: false, reason: explainDenial(principal, policy, action, target, now, ctx) };
 }
 
 function explainDenial(
@@ -160,11 +175,12 @@ function explainDenial(
   action: AbilityAction,
   target: SecretSubject | ProjectSubject,
   now: string,
+  ctx: AuthorizationContext,
 ): DenialReason {
   if (principal.kind === 'ci-job') {
-    if (principal.projectId !== target.projectId) return 'other-project';
+    if (!jobMayReadAt(principal, target.projectId, ctx)) return 'other-project';
     if (action !== 'read' || !('name' in target)) return 'ci-job-action';
-    return scopeMismatch(principal, target) ?? 'no-grant';
+    return scopeMismatch(principal, target, ctx) ?? 'no-grant';
   }
   const mine = [...policy.grants.values()].filter((g) => grantAppliesTo(g, principal));
   const withAction = mine.filter((g) => (grantActions(g) as readonly string[]).includes(action));

@@ -6,11 +6,16 @@ import {
   requireNullableFreeText,
   requireNullableGlob,
   requireOnlyKeys,
-  requireProjectId,
   requireSecretName,
   requireValueRef,
 } from '../invariants';
 import { MAX_DESCRIPTION_LENGTH } from '../limits';
+import { isGroupKey, requirePlaceKey } from '../group/place';
+
+/** Group secrets are scoped by environment and protection only, as on the platform: a group has no branches. */
+function refuseBranchOnGroup(projectId: string, branch: string | null): void {
+  if (isGroupKey(projectId) && branch !== null) throw invalid('invalid-field', 'branch is not a scope of group secrets (environment and protectedOnly only)', 'branch');
+}
 
 /** Where a secret may be used. Globs; absent = everywhere. */
 export interface SecretScope {
@@ -150,6 +155,7 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
       case 'CreateSecret': {
         if (state.status === 'active') throw alreadyExists('secret-exists', `secret ${state.name} already exists`);
         const { projectId, name, description, scope, valueRef, rotationIntervalDays } = command.data;
+        refuseBranchOnGroup(projectId, scope.branch);
         const data: SecretCreated['data'] = { projectId, name, description, scope, version: 1, valueRef, createdBy: by };
         if (rotationIntervalDays !== undefined && rotationIntervalDays !== null) data.rotationIntervalDays = rotationIntervalDays;
         return [{ type: 'SecretCreated', data }];
@@ -172,6 +178,7 @@ export const secretDecider: Decider<SecretState, SecretCommand, SecretEvent> & {
           branch: d.branch !== undefined ? d.branch : s.scope.branch,
           protectedOnly: d.protectedOnly !== undefined ? d.protectedOnly : s.scope.protectedOnly,
         };
+        refuseBranchOnGroup(s.projectId, scope.branch);
         const rotationIntervalDays = d.rotationIntervalDays !== undefined ? d.rotationIntervalDays : s.rotationIntervalDays;
         const unchanged =
           description === s.description &&
@@ -269,7 +276,7 @@ export function checkSecretCommand(command: SecretCommand): void {
   switch (command.type) {
     case 'CreateSecret': {
       const d = requireOnlyKeys(command.data, ['projectId', 'name', 'description', 'scope', 'valueRef', 'rotationIntervalDays']);
-      requireProjectId(d.projectId);
+      requirePlaceKey('projectId', d.projectId);
       requireSecretName(d.name);
       requireNullableFreeText('description', d.description, MAX_DESCRIPTION_LENGTH);
       const scope = requireOnlyKeys(d.scope, ['environment', 'branch', 'protectedOnly']);
