@@ -1,0 +1,227 @@
+// What every OCSF record is built from: the class constants, the fields all classes share
+// (common(), metadataOf), the API Activity frame (apiActivity()), the actor of a record, the place
+// of a record as a resource, and the small coercions that copy an event's values by allow-list.
+import { MAX_PURPOSE_LENGTH } from '../../limits';
+import { RecordedEvent } from '../../ports/event-store';
+import { PrincipalRecord } from '../../principal';
+import { ROLES, Role } from '../../roles';
+import {
+  AUDIT_LOG_NAME,
+  OCSF_VERSION,
+  OcsfActor,
+  OcsfApiActivity,
+  OcsfBase,
+  OcsfMetadata,
+  OcsfNetworkEndpoint,
+  OcsfOptions,
+  OcsfResourceDetails,
+  OcsfUnmapped,
+  OcsfUser,
+} from './types';
+
+export const API_ACTIVITY = { class_uid: 6003, class_name: 'API Activity', category_uid: 6, category_name: 'Application Activity' } as const;
+export const USER_ACCESS = { class_uid: 3005, class_name: 'User Access Management', category_uid: 3, category_name: 'Identity & Access Management' } as const;
+export const GROUP_MANAGEMENT = { class_uid: 3006, class_name: 'Group Management', category_uid: 3, category_name: 'Identity & Access Management' } as const;
+
+const API_ACTIVITY_NAMES = { 1: 'Create', 2: 'Read', 3: 'Update', 4: 'Delete', 99: 'Other' } as const;
+export type ApiActivityId = keyof typeof API_ACTIVITY_NAMES;
+export const USER_ACCESS_NAMES = { 1: 'Assign Privileges', 2: 'Revoke Privileges' } as const;
+// 5 Critical ("action is required immediately") is the highest severity that describes an event;
+// 6 Fatal is for errors too late to remedy. Break-glass is recorded at 5.
+const SEVERITY_NAMES = { 1: 'Informational', 2: 'Low', 3: 'Medium', 4: 'High', 5: 'Critical' } as const;
+export type SeverityId = keyof typeof SEVERITY_NAMES;
+
+// ---- shared builders ----
+
+export interface ActorParts {
+  actor: OcsfActor;
+  /** Short human-readable name for `message`. */
+  who: string;
+  ci?: OcsfUnmapped['ci'];
+}
+
+export interface CommonParts {
+  cls: typeof API_ACTIVITY | typeof USER_ACCESS | typeof GROUP_MANAGEMENT;
+  activity: number;
+  activityName: string;
+  severity: SeverityId;
+  success: boolean;
+  statusDetail?: string;
+  actor: ActorParts;
+  message: string;
+  unmapped?: OcsfUnmapped;
+  profiles: string[];
+}
+
+export function common(event: RecordedEvent, opts: OcsfOptions, p: CommonParts): OcsfBase {
+  const time = eventTime(event);
+  const record: OcsfBase = {
+    metadata: metadataOf(event, opts, p.profiles),
+    time,
+    time_dt: new Date(time).toISOString(),
+    category_uid: p.cls.category_uid,
+    category_name: p.cls.category_name,
+    class_uid: p.cls.class_uid,
+    class_name: p.cls.class_name,
+    activity_id: p.activity,
+    activity_name: p.activityName,
+    type_uid: p.cls.class_uid * 100 + p.activity,
+    type_name: `${p.cls.class_name}: ${p.activityName}`,
+    severity_id: p.severity,
+    severity: SEVERITY_NAMES[p.severity],
+    status_id: p.success ? 1 : 2,
+    status: p.success ? 'Success' : 'Failure',
+    message: p.message,
+    actor: p.actor.actor,
+    src_endpoint: srcEndpoint(p.actor.actor.user),
+  };
+  if (p.statusDetail !== undefined) record.status_detail = p.statusDetail;
+  if (p.unmapped && Object.keys(p.unmapped).length > 0) record.unmapped = p.unmapped;
+  return record;
+}
+
+export function apiActivity(
+  event: RecordedEvent,
+  opts: OcsfOptions,
+  p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: ApiActivityId; operation: string; resources: OcsfResourceDetails[] },
+): OcsfApiActivity {
+  const base = common(event, opts, { ...p, cls: API_ACTIVITY, activityName: API_ACTIVITY_NAMES[p.activity], profiles: ['datetime'] });
+  return {
+    ...base,
+    ...API_ACTIVITY,
+    activity_id: p.activity,
+    api: { operation: p.operation, service: { name: str(opts.productName) } },
+    resources: p.resources,
+  };
+}
+
+function metadataOf(event: RecordedEvent, opts: OcsfOptions, profiles: string[]): OcsfMetadata {
+  const m: OcsfMetadata = {
+    version: OCSF_VERSION,
+    product: { name: str(opts.productName), version: str(opts.productVersion), vendor_name: str(opts.vendorName) },
+    profiles,
+    uid: str(event.eventId),
+    correlation_uid: str(event.metadata.correlationId),
+    event_code: event.type,
+    log_name: AUDIT_LOG_NAME,
+    original_time: str(event.metadata.occurredAt),
+  };
+  const logged = Date.parse(event.recordedAt);
+  if (Number.isFinite(logged)) m.logged_time = logged;
+  return m;
+}
+
+function eventTime(event: RecordedEvent): number {
+  const t = Date.parse(event.metadata.occurredAt);
+  if (Number.isFinite(t)) return t;
+  const r = Date.parse(event.recordedAt);
+  return Number.isFinite(r) ? r : 0;
+}
+
+// ---- the actor ----
+
+/**
+ * src_endpoint is required in API Activity, but events carry no network address (the service
+ * records who and what, not where from). OCSF's network_endpoint needs one of ip, uid, name,
+ * hostname, svc_name…; `svc_name` names the calling channel: "ci" for CI jobs, "admin-api"
+ * for people using the REST API, "internal" for the service itself.
+ */
+function srcEndpoint(user: OcsfUser): OcsfNetworkEndpoint {
+  if (user.type === CI_JOB_USER_TYPE) return { svc_name: 'ci' };
+  if (user.type_id === 3) return { svc_name: 'internal' };
+  return { svc_name: 'admin-api' };
+}
+
+/** A CI job is a workload identity, not a person nor an OS system account: OCSF "Other", named. */
+const CI_JOB_USER_TYPE = 'CI Job';
+
+export function actorFromMetadata(event: RecordedEvent): ActorParts {
+  const a = event.metadata.actor;
+  const id = str(a.id);
+  switch (a.type) {
+    case 'user':
+      return { actor: { user: { uid: id, type_id: 1, type: 'User' } }, who: `user ${id}` };
+    case 'ci-job':
+      return { actor: { user: { uid: id, type_id: 99, type: CI_JOB_USER_TYPE } }, who: `CI job ${id}` };
+    case 'system':
+      return { actor: { user: { uid: id, type_id: 3, type: 'System' } }, who: `system ${id}` };
+    default:
+      return { actor: { user: { uid: id, type_id: 0, type: 'Unknown' } }, who: id };
+  }
+}
+
+export function principalActor(p: PrincipalRecord): ActorParts {
+  const id = str(p.id);
+  if (p.type !== 'ci-job') return { actor: { user: { uid: id, type_id: 1, type: 'User' } }, who: `user ${id}` };
+  // The job is the authenticated session of the pipeline's identity (its token lives as long as the job).
+  const actor: OcsfActor = { user: { uid: id, type_id: 99, type: CI_JOB_USER_TYPE } };
+  const ci: NonNullable<OcsfUnmapped['ci']> = {};
+  if (typeof p.jobId === 'string') {
+    actor.session = { uid: p.jobId };
+    ci.job_id = p.jobId;
+  }
+  if (typeof p.pipelineId === 'string') ci.pipeline_id = p.pipelineId;
+  if (typeof p.ref === 'string') ci.ref = p.ref;
+  if (typeof p.refProtected === 'boolean') ci.ref_protected = p.refProtected;
+  if (typeof p.environment === 'string') ci.environment = p.environment;
+  if (typeof p.triggeredBy === 'string') ci.triggered_by = p.triggeredBy;
+  const where = ci.pipeline_id !== undefined ? ` (pipeline ${ci.pipeline_id}${ci.job_id !== undefined ? `, job ${ci.job_id}` : ''})` : '';
+  return { actor, who: `CI job ${id}${where}`, ci };
+}
+
+// ---- the place of a record as resources ----
+//
+// A place is where an event happened: the `projectId` field of its data. Every record turns its
+// place into OCSF `resources` (or `resource`) through these two builders and nowhere else.
+
+/** A place as a resource; a grant's narrowing (globs; null = all) travels with it when given. */
+export function placeResource(place: string, narrowing?: { environment: string | null; branch: string | null }): OcsfResourceDetails {
+  const resource: OcsfResourceDetails = { type: 'project', uid: place, name: place };
+  if (narrowing) {
+    const { environment, branch } = narrowing;
+    resource.data = { environment, branch };
+    resource.labels = [`environment:${environment ?? '*'}`, `branch:${branch ?? '*'}`];
+  }
+  return resource;
+}
+
+/** A secret in its place: uid `<place>/<name>`, the place again in data.project_id, next to `data`. */
+export function secretResource(place: string, name: string, version?: number, data: Record<string, unknown> = {}): OcsfResourceDetails {
+  const resource: OcsfResourceDetails = { type: 'secret', uid: `${place}/${name}`, name, data: { project_id: place, ...data } };
+  if (version !== undefined) resource.version = String(version);
+  return resource;
+}
+
+// ---- coercions: an event's values copied by allow-list ----
+
+/** v when it is one of a closed set's names, else 'other'. */
+export function closedOr<K extends string>(set: Readonly<Record<K, true>>, v: unknown): K | 'other' {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(set, v) ? (v as K) : 'other';
+}
+
+export function roleOf(role: unknown): Role | 'unknown' {
+  return typeof role === 'string' && (ROLES as readonly string[]).includes(role) ? (role as Role) : 'unknown';
+}
+
+/**
+ * A purpose is a user-written justification, kept whole for reviewers: the one limit of limits.ts
+ * (in code points), which the access decision already enforces; the cut below only guards history.
+ */
+export function purposeOf(purpose: unknown): string | undefined {
+  if (typeof purpose !== 'string' || purpose.length === 0) return undefined;
+  return Array.from(purpose).slice(0, MAX_PURPOSE_LENGTH).join('');
+}
+
+export function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+export function nullableStr(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+export function int(v: unknown): number {
+  return typeof v === 'number' && Number.isInteger(v) ? v : 0;
+}
+
+export const nonNegative = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);

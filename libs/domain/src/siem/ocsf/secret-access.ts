@@ -1,0 +1,165 @@
+// API Activity (6003) records of access to a secret's value: a read allowed or denied, identical
+// denials folded into one record, and an allowed read whose value was not delivered after all.
+import { AbilityAction, DenialReason } from '../../authorization/ability';
+import { AccessEvent } from '../../access/access-decision';
+import { SecretAccessDenialsSuppressed } from '../../access/denials-suppressed';
+import { SecretValueNotDelivered, VALUE_NOT_DELIVERED_REASONS } from '../../openbao/value-delivery';
+import { RecordedEvent } from '../../ports/event-store';
+import { actorFromMetadata, ApiActivityId, apiActivity, closedOr, int, nonNegative, placeResource, principalActor, purposeOf, roleOf, secretResource, str } from './common';
+import { OcsfApiActivity, OcsfOptions, OcsfPolicy, OcsfUnmapped } from './types';
+
+/** The attempted action of a denial → API activity and the operation the caller tried. */
+const DENIED_ACTION: Readonly<Record<AbilityAction, { activity: ApiActivityId; operation: string }>> = {
+  read: { activity: 2, operation: 'AccessSecret' },
+  list: { activity: 2, operation: 'ListSecrets' },
+  create: { activity: 1, operation: 'CreateSecret' },
+  update: { activity: 3, operation: 'UpdateSecret' },
+  delete: { activity: 4, operation: 'DeleteSecret' },
+  'read-audit': { activity: 2, operation: 'ReadAudit' },
+  // Not a CRUD call on a secret: OCSF's "Other", named in activity_name.
+  'manage-grants': { activity: 99, operation: 'ManageGrants' },
+  'bootstrap-owner': { activity: 99, operation: 'BootstrapOwner' },
+  'request-access': { activity: 99, operation: 'RequestAccess' },
+  'break-glass': { activity: 99, operation: 'BreakGlass' },
+};
+
+/** Closed set of denial reasons; the compiler forces this list to follow DenialReason. */
+const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
+  'no-grant': true,
+  'openbao-denied': true,
+  'grant-expired': true,
+  'grant-revoked': true,
+  'role-lacks-action': true,
+  'scope-mismatch': true,
+  'other-project': true,
+  'unprotected-ref': true,
+  'environment-mismatch': true,
+  'branch-mismatch': true,
+  'ref-type-mismatch': true,
+  'ci-job-action': true,
+  'four-eyes-self': true,
+  'four-eyes-shared-group': true,
+  'no-manage-grants': true,
+  'not-requester': true,
+  'break-glass-not-eligible': true,
+  'secret-not-found': true,
+};
+
+export function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: OcsfOptions): OcsfApiActivity {
+  const projectId = str(domain.data.projectId);
+  const principal = principalActor(domain.data.principal);
+  const unmapped: OcsfUnmapped = {};
+  if (principal.ci) unmapped.ci = principal.ci;
+  const purpose = purposeOf(domain.data.purpose);
+  if (purpose !== undefined) unmapped.purpose = purpose;
+  const ob = openBaoVia(domain.data.via);
+  if (ob) unmapped.openbao = ob;
+
+  if (domain.type === 'SecretAccessed') {
+    const resource = secretResource(projectId, str(domain.data.name), int(domain.data.version));
+    principal.actor.authorizations = [{ decision: 'Allowed', policy: viaPolicy(domain.data.via) }];
+    return apiActivity(event, opts, {
+      activity: 2,
+      operation: 'AccessSecret',
+      severity: 1,
+      success: true,
+      actor: principal,
+      resources: [resource],
+      message: `${principal.who} read secret ${resource.uid}`,
+      unmapped,
+    });
+  }
+
+  const action = Object.prototype.hasOwnProperty.call(DENIED_ACTION, domain.data.action)
+    ? DENIED_ACTION[domain.data.action]
+    : { activity: 99 as const, operation: 'Unknown' };
+  const reason = closedOr(DENIAL_REASONS, domain.data.reason);
+  unmapped.denied_action = action.operation;
+  const burst = opts.burst === true;
+  if (burst) unmapped.denial_burst = true;
+  principal.actor.authorizations = [{ decision: 'Denied' }];
+  const name = typeof domain.data.name === 'string' ? domain.data.name : null;
+  const resource = name === null ? placeResource(projectId) : secretResource(projectId, name);
+  return apiActivity(event, opts, {
+    activity: action.activity,
+    operation: action.operation,
+    severity: burst ? 4 : 3,
+    success: false,
+    statusDetail: reason,
+    actor: principal,
+    resources: [resource],
+    message: `${principal.who} was denied ${action.operation} on ${resource.type} ${resource.uid}: ${reason}${burst ? ' (repeated denials)' : ''}`,
+    unmapped,
+  });
+}
+
+/** An allowed access whose value was not delivered after all: API Activity Read, failed, naming the SecretAccessed it corrects. */
+export function notDeliveredRecord(event: RecordedEvent, domain: SecretValueNotDelivered, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const resource = secretResource(str(d.projectId), str(d.name), int(d.version));
+  const reason = closedOr(VALUE_NOT_DELIVERED_REASONS, d.reason);
+  const actor = actorFromMetadata(event);
+  return apiActivity(event, opts, {
+    activity: 2,
+    operation: 'AccessSecret',
+    severity: 3,
+    success: false,
+    statusDetail: reason,
+    actor,
+    resources: [resource],
+    message: `the value of secret ${resource.uid} was not delivered to ${actor.who} (${reason}); corrects access ${str(d.accessEventId)}`,
+    unmapped: { not_delivered: { access_event_uid: str(d.accessEventId) } },
+  });
+}
+
+/** Identical denials folded into one record: OCSF's `count` with `start_time`/`end_time` (API Activity, activity Other). */
+export function suppressedRecord(event: RecordedEvent, domain: SecretAccessDenialsSuppressed, opts: OcsfOptions): OcsfApiActivity {
+  const d = domain.data;
+  const projectId = str(d.projectId);
+  const principal = principalActor(d.principal);
+  principal.actor.authorizations = [{ decision: 'Denied' }];
+  const rateLimited = d.reason === 'rate-limited';
+  const reason = rateLimited ? 'rate-limited' : closedOr(DENIAL_REASONS, d.reason);
+  const count = nonNegative(d.count);
+  const unmapped: OcsfUnmapped = { suppressed: { rate_limited: nonNegative(d.rateLimited), projects: nonNegative(d.projects), window_seconds: nonNegative(d.windowSeconds) } };
+  if (principal.ci) unmapped.ci = principal.ci;
+  const record = apiActivity(event, opts, {
+    activity: 99,
+    operation: 'SuppressedDenials',
+    severity: rateLimited || d.rateLimited > 0 ? 4 : 3,
+    success: false,
+    statusDetail: reason,
+    actor: principal,
+    resources: [placeResource(projectId)],
+    message: `${principal.who} was denied ${count} more time(s) on project ${projectId}: ${reason} (repeats folded into one record${d.rateLimited > 0 ? `, ${nonNegative(d.rateLimited)} answered 429` : ''})`,
+    unmapped,
+  });
+  record.count = count;
+  const first = Date.parse(str(d.firstAt));
+  const last = Date.parse(str(d.lastAt));
+  if (Number.isFinite(first)) {
+    record.start_time = first;
+    record.start_time_dt = new Date(first).toISOString();
+  }
+  if (Number.isFinite(last)) {
+    record.end_time = last;
+    record.end_time_dt = new Date(last).toISOString();
+  }
+  return record;
+}
+
+/** A direct read's OpenBao request id and policy (only these two strings: nothing else of the audit entry). */
+function openBaoVia(via: unknown): { request_id: string; policy: string | null } | undefined {
+  const v = (via ?? {}) as { channel?: unknown; requestId?: unknown; policy?: unknown };
+  if (v.channel !== 'openbao' || typeof v.requestId !== 'string') return undefined;
+  return { request_id: v.requestId, policy: typeof v.policy === 'string' ? v.policy : null };
+}
+
+function viaPolicy(via: unknown): OcsfPolicy {
+  const v = (via ?? {}) as { grantId?: unknown; role?: unknown; scope?: unknown };
+  const ob = openBaoVia(via);
+  if (ob) return { uid: ob.request_id, name: ob.policy ?? 'openbao' };
+  if (typeof v.grantId === 'string') return { uid: v.grantId, name: roleOf(v.role) };
+  if (v.scope === 'ci-job-scope' || v.scope === 'admin-bootstrap') return { name: v.scope };
+  return { name: 'unknown' };
+}
