@@ -57,9 +57,9 @@ describe.each(profiles)('batch access (%s profile)', (profile, envOf) => {
     expect(r.status).toBe(200);
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.body.items).toEqual([
-      { name: 'PROD_A', version: 1, value: `${CANARY}-PROD_A` },
-      { name: 'SHARED_A', version: 1, value: `${CANARY}-SHARED_A` },
-      { name: 'PROD_B', version: 1, value: `${CANARY}-PROD_B` },
+      { name: 'PROD_A', version: 1, value: `${CANARY}-PROD_A`, source: { type: 'project', id: P } },
+      { name: 'SHARED_A', version: 1, value: `${CANARY}-SHARED_A`, source: { type: 'project', id: P } },
+      { name: 'PROD_B', version: 1, value: `${CANARY}-PROD_B`, source: { type: 'project', id: P } },
     ]);
     expect(r.body.denied).toEqual([
       { name: 'STAGING_ONLY', reason: 'environment-mismatch' },

@@ -46,7 +46,7 @@ describe('command API, embedded profile, end to end', () => {
     const job = await t.ciToken({ project: P, ref: 'main', protected: true, pipeline: '7', job: '42' });
     const a = keep(await http.post(`/v1/projects/${P}/secrets/DEPLOY_TOKEN/access`).set(auth(job)).send({ purpose: 'deploy' }));
     expect(a.status).toBe(200);
-    expect(a.body).toEqual({ name: 'DEPLOY_TOKEN', version: 1, value: CANARY });
+    expect(a.body).toEqual({ name: 'DEPLOY_TOKEN', version: 1, value: CANARY, source: { type: 'project', id: P } });
     expect(a.headers['cache-control']).toBe('no-store');
 
     expect(keep(await http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: { type: 'group', id: 'readers' }, role: 'reporter' })).status).toBe(201);

@@ -33,7 +33,7 @@ if (!DATABASE_URL) {
       expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(alice)).send({ name: 'DB_PASSWORD', value: CANARY, environment: 'production' })).status).toBe(201);
       const job = await t.ciToken({ project: P, ref: 'main', environment: 'production' });
       const read = await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(job)).send({});
-      expect(read.body).toEqual({ name: 'DB_PASSWORD', version: 1, value: CANARY });
+      expect(read.body).toEqual({ name: 'DB_PASSWORD', version: 1, value: CANARY, source: { type: 'project', id: P } });
       const g = await http.post(`/v1/projects/${P}/grants`).set(auth(alice)).send({ principal: { type: 'user', id: 'bob' }, role: 'reporter' });
       expect((await http.post(`/v1/projects/${P}/secrets/DB_PASSWORD/access`).set(auth(bob)).send({})).status).toBe(403);
       expect((await http.delete(`/v1/projects/${P}/grants/${g.body.grantId}`).set(auth(alice))).status).toBe(204);

@@ -19,6 +19,9 @@ import { AuditAccess } from './audit/audit-access';
 import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
 import { GrantsController } from './grants/grants.controller';
+import { GroupGrantsController } from './groups/group-grants.controller';
+import { GroupSecretsController } from './groups/group-secrets.controller';
+import { ProjectGroupController } from './groups/project-group.controller';
 import { graphqlRoot } from './graphql/graphql-api.module';
 import { GRAPHQL_RESOLVERS } from './graphql/resolvers';
 import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
@@ -35,7 +38,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController, ProjectGroupController, GroupSecretsController, GroupGrantsController],
   providers: [
     AccessControl,
     AuditAccess,

@@ -16,6 +16,15 @@ import {
   SecretAccessDenied,
   SecretSubject,
   StreamName,
+  effectivePolicy,
+  grantPlaces,
+  jobPlaceKeys,
+  placeKey,
+  placeOf,
+  projectGroupDecider,
+  ProjectGroupEvent,
+  ProjectGroupState,
+  AuthorizationContext,
 } from '@app/domain';
 import { AppConfig } from '@app/infra/config/config';
 import { CONFIG, EVENT_STORE, METRICS } from '@app/infra/nest/tokens';
@@ -38,6 +47,8 @@ export class AccessControl implements OnModuleDestroy {
   private readonly flushTimer: NodeJS.Timeout;
   /** The project's policy stream: grants, and the access requests and break-glasses beside them. */
   readonly policies: StreamStateCache<ProjectPolicyState, ProjectPolicyEvent>;
+  /** Each project's place in the group tree. */
+  readonly memberships: StreamStateCache<ProjectGroupState, ProjectGroupEvent>;
 
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore, @Inject(METRICS) private readonly metrics: Metrics, @Inject(CONFIG) config: AppConfig) {
     this.limiter = new DenialLimiter(config.denials.ratePerMinute, config.denials.summaryWindowSeconds);
@@ -47,16 +58,40 @@ export class AccessControl implements OnModuleDestroy {
       initialState: projectPolicyDecider.initialState,
       evolve: (s, e) => projectPolicyDecider.evolve(s, e),
     });
+    this.memberships = new StreamStateCache(store, { initialState: projectGroupDecider.initialState, evolve: (s, e) => projectGroupDecider.evolve(s, e) });
   }
 
+  /** The place's own policy stream (a project id or a group key): what its grant commands decide on. */
   policy(projectId: string): Promise<Loaded<ProjectPolicyState>> {
     return this.policies.load(StreamName.project(projectId));
   }
 
-  /** Decides without side effects. */
-  async check(principal: Principal, action: AbilityAction, target: SecretSubject | ProjectSubject, ctx: CommandContext, policy?: AccessPolicyState): Promise<Decision> {
-    const state = policy ?? (await this.policy(target.projectId)).state;
-    return authorize(principal, state, action, target, ctx.now);
+  /** The group a project is in now (read fresh: a move applies to the very next request). */
+  async groupOf(projectId: string): Promise<string | null> {
+    return (await this.memberships.load(StreamName.projectGroup(projectId))).state.groupId;
+  }
+
+  /** The place keys a CI job of `projectId` reads from, nearest first (group/tree.ts). */
+  async jobPlaces(projectId: string): Promise<string[]> {
+    return jobPlaceKeys(projectId, await this.groupOf(projectId));
+  }
+
+  /**
+   * The grants acting on a place now: its own (`own`, when the caller has just loaded them for a
+   * command on that stream) and every group's above it, inherited (group/tree.ts effectivePolicy).
+   */
+  async effective(key: string, own?: AccessPolicyState): Promise<AccessPolicyState> {
+    const place = placeOf(key);
+    if (!place) throw new Error('not a place key'); // ids are validated by the pipes and deciders before they get here
+    const places = grantPlaces(place, place.type === 'project' ? await this.groupOf(place.id) : null);
+    const states = await Promise.all(places.map(async (p, i) => (i === 0 && own ? own : (await this.policy(placeKey(p))).state)));
+    return effectivePolicy(place, places.map((p, i) => ({ place: p, state: states[i] })));
+  }
+
+  /** Decides without side effects, on the effective policy (`policy`: the place's own, already loaded). */
+  async check(principal: Principal, action: AbilityAction, target: SecretSubject | ProjectSubject, ctx: CommandContext, policy?: AccessPolicyState, authz: AuthorizationContext = {}): Promise<Decision> {
+    const state = await this.effective(target.projectId, policy);
+    return authorize(principal, state, action, target, ctx.now, authz);
   }
 
   /** Allowed → the decision (through which grant); denied → audited, then 403. */

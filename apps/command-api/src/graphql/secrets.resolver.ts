@@ -88,7 +88,8 @@ export class SecretsResolver {
     const from = after === undefined || after === null ? 0 : (() => { const last = decodeCursor(after); const i = items.findIndex((s) => s.name > last); return i < 0 ? items.length : i; })();
     const page = items.slice(from, from + size);
     return {
-      edges: page.map((node) => ({ cursor: encodeCursor(node.name), node })),
+      // A project's secrets: each has its projectId (placeFields gives groupId only to a group's).
+      edges: page.map((node) => ({ cursor: encodeCursor(node.name), node: node as ProjectSecret })),
       pageInfo: { hasNextPage: from + size < items.length, endCursor: page.length ? encodeCursor(page[page.length - 1].name) : null },
     };
   }
@@ -96,7 +97,7 @@ export class SecretsResolver {
   @Query(() => ProjectSecret)
   projectSecret(@Args('projectId') projectId: string, @Args('name') name: string, @Context() ctx: GqlContext): Promise<ProjectSecret> {
     const p = principalOf(ctx);
-    return readSecretMetadata(this.access, this.secrets, p, projectIdPipe.transform(projectId), secretNamePipe.transform(name), commandContext(ctx.req, p));
+    return readSecretMetadata(this.access, this.secrets, p, projectIdPipe.transform(projectId), secretNamePipe.transform(name), commandContext(ctx.req, p)) as Promise<ProjectSecret>;
   }
 
   @Mutation(() => ProjectSecretCreatePayload)
@@ -142,7 +143,7 @@ export class SecretsResolver {
         const view = (await this.commands.execute(new ChangeSecretMetadataCommand(projectId, name, metaBody, expected, p, commandContext(ctx.req, p)))) as ProjectSecret;
         return { secret: view, errors: [] };
       }
-      return { secret: await readSecretMetadata(this.access, this.secrets, p, projectId, name, commandContext(ctx.req, p)), errors: [] };
+      return { secret: (await readSecretMetadata(this.access, this.secrets, p, projectId, name, commandContext(ctx.req, p))) as ProjectSecret, errors: [] };
     } catch (e) {
       return { secret: null, errors: userErrors(e) };
     }

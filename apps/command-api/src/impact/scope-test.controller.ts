@@ -54,7 +54,7 @@ export class ScopeTestController {
       pipelineId: 'scope-test',
       jobId: 'scope-test',
     };
-    const { state } = await this.access.policy(projectId);
+    const state = await this.access.effective(projectId);
     const d = authorize(job, state, 'read', { projectId, name, environment: meta.environment, branch: meta.branch, protectedOnly: meta.protectedOnly }, ctx.now);
     return { wouldRead: d.allowed, reason: d.allowed ? null : d.reason };
   }

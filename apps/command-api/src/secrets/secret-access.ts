@@ -13,6 +13,12 @@ import {
   SecretValueStore,
   StoreUnavailableError,
   StreamName,
+  isGroupKey,
+  jobMatchesScope,
+  placeOf,
+  resolveDownTheTree,
+  secretSubjectOf,
+  SecretState,
 } from '@app/domain';
 import { ciRoleName, directlyReadable } from '@app/domain/openbao/policy-renderer';
 import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
@@ -41,13 +47,18 @@ export interface AccessRequest {
   ciJobToken?: string;
 }
 
+/** Where a value came from: the project's own secret or a group's (API.md: `source` on every item). */
+export type SecretSource = { type: 'project'; id: string } | { type: 'group'; id: string };
+
 export interface AccessOutcome {
-  items: { name: string; version: number; value: string }[];
+  items: { name: string; version: number; value: string; source: SecretSource }[];
   denied: { name: string; reason: DenialReason | ValueNotDeliveredReason }[];
 }
 
 /** One allowed name, its event already built. */
 interface Grant {
+  /** The place key of the secret read (a group's when a job's name resolved up the tree). */
+  key: string;
   name: string;
   version: number;
   valueRef: string;
@@ -70,6 +81,11 @@ export const OPENBAO_PROJECTION_GRACE_MS = 60_000;
  * revoke. Measured with bench/inline-vs-login.ts (docs/openbao.md, "How CI jobs read").
  */
 export const INLINE_AUTH_MAX_READS = 4;
+
+function sourceOf(key: string): SecretSource {
+  const place = placeOf(key);
+  return place ?? { type: 'project', id: key };
+}
 
 /** A read that failed after its SecretAccessed was durable. */
 class NotDelivered {
@@ -94,8 +110,14 @@ export class SecretAccess {
    */
   async read(req: AccessRequest, single: boolean): Promise<AccessOutcome> {
     const { projectId, names, purpose, principal, ctx } = req;
-    // One read of the project's policy for the whole call; each secret's state read fresh (in parallel).
-    const [policy, ...states] = await Promise.all([this.access.policy(projectId), ...names.map((n) => this.secrets.forSecret(projectId, n))]);
+    // A CI job reads from its project, its group and the groups above (as they are now); through its own
+    // project's endpoint each name resolves down that chain, nearest first. Anyone else reads the place named.
+    const jobPlaces = principal.kind === 'ci-job' ? await this.access.jobPlaces(principal.projectId) : undefined;
+    const chain = jobPlaces && principal.kind === 'ci-job' && principal.projectId === projectId ? jobPlaces : [projectId];
+    // One read of the effective policy (own and inherited grants) for the whole call; each secret's state read fresh (in parallel).
+    const [policy, resolved] = await Promise.all([this.access.effective(projectId), Promise.all(names.map((n) => this.resolve(chain, n, principal, jobPlaces)))]);
+    const states = resolved;
+    const policies = new Map([[projectId, policy]]);
     // A bad purpose is a 400, but a probe is still audited: decide without it, record the denials, then refuse.
     const badPurpose = purposeError(purpose);
     const denied: AccessOutcome['denied'] = [];
@@ -103,15 +125,18 @@ export class SecretAccess {
     const grants: Grant[] = [];
     // Every name decided first; then the denials recorded.
     for (const [i, name] of names.entries()) {
-      const secret = states[i].state;
-      const decision = decideAccess({ type: 'AccessSecret', data: { projectId, name, principal, purpose: badPurpose ? null : purpose }, metadata: { now: ctx.now, actor: ctx.actor } }, { secret, policy: policy.state });
+      const { key, state: secret } = states[i];
+      // A group's secret is decided on that group's effective policy (a job needs none: its scope decides).
+      let placePolicy = policies.get(key);
+      if (!placePolicy) policies.set(key, (placePolicy = await this.access.effective(key)));
+      const decision = decideAccess({ type: 'AccessSecret', data: { projectId: key, name, principal, purpose: badPurpose ? null : purpose }, metadata: { now: ctx.now, actor: ctx.actor } }, { secret, policy: placePolicy, jobPlaces });
       if (decision.type === 'SecretAccessDenied') {
         denials.push(decision);
         denied.push({ name, reason: decision.data.reason });
         continue;
       }
       if (secret.status !== 'active') throw new Error('unreachable: decideAccess denies a secret that is not active');
-      grants.push({ name, version: secret.version, valueRef: secret.valueRef, scope: secret.scope, changedAt: secret.updatedAt, event: envelope(decision satisfies SecretAccessed, ctx) });
+      grants.push({ key, name, version: secret.version, valueRef: secret.valueRef, scope: secret.scope, changedAt: secret.updatedAt, event: envelope(decision satisfies SecretAccessed, ctx) });
     }
     // Each denied name is its own event and spends one unit of the denial rate (past it, the names fold into one
     // rate-limited summary). Only a call whose first denial is already over the rate is a 429, so a batch's own
@@ -129,7 +154,7 @@ export class SecretAccess {
     if (badPurpose) throw badPurpose; // allowed, but nothing is recorded or returned for a request refused as malformed
     if (grants.length === 0) return { items: [], denied };
     // The values leave only after every SecretAccessed is durable; if that append fails the caller gets 503 and no value.
-    await this.store.appendToStream(single ? StreamName.access(projectId, names[0]) : StreamName.access(projectId), 'any', grants.map((g) => g.event));
+    await this.store.appendToStream(single ? StreamName.access(grants[0].key, names[0]) : StreamName.access(projectId), 'any', grants.map((g) => g.event));
     for (const g of grants) {
       const via = (g.event.data as SecretAccessed['data']).via;
       this.metrics.accessDecisions.inc({ decision: 'allowed', reason: 'grantId' in via ? 'grant' : 'scope' in via ? via.scope : 'openbao' });
@@ -146,8 +171,22 @@ export class SecretAccess {
       if (single) throw failed[0].why.answer;
       for (const { g, why } of failed) denied.push({ name: g.name, reason: why.reason });
     }
-    const items = grants.flatMap((g, i) => (results[i] instanceof NotDelivered ? [] : [{ name: g.name, version: g.version, value: results[i] as string }]));
+    const items = grants.flatMap((g, i) => (results[i] instanceof NotDelivered ? [] : [{ name: g.name, version: g.version, value: results[i] as string, source: sourceOf(g.key) }]));
     return { items, denied };
+  }
+
+  /**
+   * The secret a name means on `chain` (nearest first, group/tree.ts resolveDownTheTree): the first
+   * that exists and whose scope the job matches; with none matching, the nearest that exists (its
+   * denial is recorded against it); with none at all, the first place's (not found).
+   */
+  private async resolve(chain: readonly string[], name: string, principal: Principal, jobPlaces: readonly string[] | undefined): Promise<{ key: string; state: SecretState }> {
+    const loaded = await Promise.all(chain.map((k) => this.secrets.forSecret(k, name)));
+    if (chain.length === 1 || principal.kind !== 'ci-job') return { key: chain[0], state: loaded[0].state };
+    const candidates = chain.map((key, i) => ({ key, secret: loaded[i].state.status === 'active' ? loaded[i].state : null }));
+    const { chosen, nearest } = resolveDownTheTree(candidates, (key, s) => jobMatchesScope(principal, secretSubjectOf(s, key, name), { jobPlaces }));
+    const pick = chosen ?? nearest;
+    return pick ? { key: pick.key, state: pick.secret as SecretState } : { key: chain[0], state: loaded[0].state };
   }
 
   /** Reads every allowed value in parallel; a CI job in the production profile reads as itself, one OpenBao login per scope role. */
@@ -163,8 +202,9 @@ export class SecretAccess {
     const apiOnly: number[] = [];
     grants.forEach((g, i) => {
       // A scope OpenBao cannot enforce exactly has no role: the service reads it after its own decision.
-      if (!directlyReadable(g.scope)) return void apiOnly.push(i);
-      const role = ciRoleName(req.projectId, g.scope);
+      // Group secrets have no OpenBao role yet (issue 20, item 5): the service reads them after its own decision.
+      if (!directlyReadable(g.scope) || isGroupKey(g.key)) return void apiOnly.push(i);
+      const role = ciRoleName(g.key, g.scope);
       byRole.set(role, [...(byRole.get(role) ?? []), i]);
     });
     const results: (string | NotDelivered)[] = new Array(grants.length);
@@ -230,7 +270,7 @@ export class SecretAccess {
   /** What a failed read means: 404 when the secret was deleted meanwhile, 503 when its value is gone with the secret still active or the store did not answer. */
   private async classify(req: AccessRequest, g: Grant, e: unknown): Promise<NotDelivered> {
     if (!(e instanceof SecretValueMissingError)) return new NotDelivered('value-store-unavailable', e);
-    const now = await this.secrets.forSecret(req.projectId, g.name).catch(() => undefined);
+    const now = await this.secrets.forSecret(g.key, g.name).catch(() => undefined);
     if (now && now.state.status !== 'active') return new NotDelivered('secret-deleted', problems.notFound(`secret ${g.name} was deleted while it was being read; no value was delivered`));
     this.logger.error('stored value missing for an active secret (value store restarted empty or restored from an old backup?)', { projectId: req.projectId, name: g.name, version: g.version });
     return new NotDelivered('value-missing', new StoreUnavailableError('the stored value of this secret version is missing from the value store'));
@@ -239,10 +279,11 @@ export class SecretAccess {
   /** SecretValueNotDelivered naming each SecretAccessed whose value did not leave, so the trail does not say a value left that did not. */
   private async recordNotDelivered(which: { g: Grant; reason: ValueNotDeliveredReason }[], req: AccessRequest, single: boolean): Promise<void> {
     const events = which.map(({ g, reason }) =>
-      envelope({ type: 'SecretValueNotDelivered', data: { accessEventId: g.event.eventId, projectId: req.projectId, name: g.name, version: g.version, reason } } satisfies SecretValueNotDelivered, req.ctx),
+      envelope({ type: 'SecretValueNotDelivered', data: { accessEventId: g.event.eventId, projectId: g.key, name: g.name, version: g.version, reason } } satisfies SecretValueNotDelivered, req.ctx),
     );
     try {
-      await this.store.appendToStream(single ? StreamName.access(req.projectId, req.names[0]) : StreamName.access(req.projectId), 'any', events);
+      // Beside the SecretAccessed each corrects (the same stream as read()'s append).
+      await this.store.appendToStream(single ? StreamName.access(which[0].g.key, req.names[0]) : StreamName.access(req.projectId), 'any', events);
     } catch (appendError) {
       // The event store is away too: the SecretAccessed stands uncorrected. Say so where an operator looks.
       this.logger.error('could not record SecretValueNotDelivered; the SecretAccessed it corrects stays uncorrected', {

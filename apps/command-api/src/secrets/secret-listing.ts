@@ -4,14 +4,14 @@ import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
 import { FieldError, problems } from '../http/problem';
 import { SecretMetadataView } from './secret.dto';
-import { metadataView, SecretStates } from './secret-states';
+import { metadataView, placeFields, SecretStates } from './secret-states';
 
 /** The rotation states a list may be filtered by (`?rotation=`). */
 export const ROTATION_FILTERS = ['approaching', 'overdue'] as const;
 export type RotationFilter = (typeof ROTATION_FILTERS)[number];
 
 /** A listed secret: its projected metadata and its rotation at the request's time. */
-export type ListedSecret = Omit<SecretMetadata, 'rotationIntervalDays' | 'lastRotatedAt'> & { rotation: SecretRotation | null };
+export type ListedSecret = Omit<SecretMetadata, 'rotationIntervalDays' | 'lastRotatedAt' | 'projectId'> & ReturnType<typeof placeFields> & { rotation: SecretRotation | null };
 
 /** `rotation` query value → filter; a field-named 400 for anything else (REST and GraphQL share it). */
 export function parseRotationFilter(v: unknown): RotationFilter | undefined {
@@ -22,8 +22,8 @@ export function parseRotationFilter(v: unknown): RotationFilter | undefined {
 }
 
 function listed(s: SecretMetadata, now: string): ListedSecret {
-  const { rotationIntervalDays, lastRotatedAt, ...rest } = s;
-  return { ...rest, rotation: rotationAt(rotationIntervalDays, lastRotatedAt, now) };
+  const { rotationIntervalDays, lastRotatedAt, projectId, ...rest } = s;
+  return { ...placeFields(projectId), ...rest, rotation: rotationAt(rotationIntervalDays, lastRotatedAt, now) };
 }
 
 /**
@@ -38,7 +38,8 @@ export async function listVisibleSecrets(
   ctx: CommandContext,
   filter: { rotation?: RotationFilter } = {},
 ): Promise<ListedSecret[]> {
-  const { state } = await access.policy(projectId);
+  // Grants of the groups above act here too (inherited).
+  const state = await access.effective(projectId);
   const ability = defineAbilityFor(p, projectId, state, ctx.now);
   if (!ability.can('list', 'Secret')) {
     // No rule could allow listing anything here: audited denial.

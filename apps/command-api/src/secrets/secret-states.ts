@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ActiveSecret, EventStore, rotationAt, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
+import { ActiveSecret, EventStore, isGroupKey, placeOf, rotationAt, SecretEvent, secretDecider, SecretState, StreamName } from '@app/domain';
 import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { Loaded, StreamStateCache } from '../application/stream-state-cache';
 import { ciRoleName, directlyReadable } from '@app/domain/openbao/policy-renderer';
@@ -24,7 +24,7 @@ export class SecretStates extends StreamStateCache<SecretState, SecretEvent> {
 /** `now`: the instant the rotation status is given for (the request's). */
 export function metadataView(s: ActiveSecret, revision: number, now: string): SecretMetadataView {
   return {
-    projectId: s.projectId,
+    ...placeFields(s.projectId),
     name: s.name,
     description: s.description,
     environment: s.scope.environment,
@@ -39,9 +39,16 @@ export function metadataView(s: ActiveSecret, revision: number, now: string): Se
   };
 }
 
+/** A place key as the API names it: `{projectId}` for a project, `{groupId}` for a group (never the internal key). */
+export function placeFields(key: string): { projectId: string } | { groupId: string } {
+  const place = placeOf(key);
+  return place?.type === 'group' ? { groupId: place.id } : { projectId: key };
+}
+
 /** Where a direct reader finds the current value: only for a value in OpenBao (the per-version path and the scope's role). */
 function openBaoLocation(s: ActiveSecret): { openbao?: OpenBaoLocationView } {
   const ref = parseBaoRef(s.valueRef);
   // A scope OpenBao cannot enforce exactly has no role: such a secret is read through the API only.
-  return ref && directlyReadable(s.scope) ? { openbao: { path: `${ref.mount}/data/${ref.path}`, version: ref.version, role: ciRoleName(s.projectId, s.scope) } } : {};
+  // Group secrets have no OpenBao role yet (issue 20, item 5): read through the API.
+  return ref && directlyReadable(s.scope) && !isGroupKey(s.projectId) ? { openbao: { path: `${ref.mount}/data/${ref.path}`, version: ref.version, role: ciRoleName(s.projectId, s.scope) } } : {};
 }

@@ -144,7 +144,8 @@ export class OpenBaoLocationView {
 }
 
 export class SecretMetadataView {
-  @ApiProperty() projectId!: string;
+  @ApiPropertyOptional({ description: "The secret's project (absent on a group secret, which has groupId instead)." }) projectId?: string;
+  @ApiPropertyOptional({ description: "The secret's group, full path (only on a group secret)." }) groupId?: string;
   @ApiProperty() name!: string;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
   @ApiProperty({ nullable: true, type: String }) environment!: string | null;
@@ -176,8 +177,15 @@ export class SecretVersionView {
   @ApiProperty() version!: number;
 }
 
+export class SecretSourceView {
+  @ApiProperty({ enum: ['project', 'group'] }) type!: 'project' | 'group';
+  @ApiProperty({ description: 'The project id, or the group full path.' }) id!: string;
+}
+
 export class SecretValueView {
   @ApiProperty() name!: string;
   @ApiProperty() version!: number;
   @ApiProperty() value!: string;
+  @ApiProperty({ type: SecretSourceView, description: "Where the value came from: the project's own secret or a group's (a CI job's read resolves down its tree, nearest first)." })
+  source!: SecretSourceView;
 }

@@ -35,12 +35,15 @@ export interface OpenBaoVia {
 export type SecretAccessed = DomainEvent<
   'SecretAccessed',
   {
+    /** The place key: a project id, or `group:<path>` for a group secret (group/place.ts). */
     projectId: string;
     name: string;
     version: number;
     principal: PrincipalRecord;
     via: AccessVia | OpenBaoVia;
     purpose: string | null;
+    /** A CI job reading a group secret: the job's own project (absent when the secret is the project's). */
+    jobProjectId?: string;
   }
 >;
 export type SecretAccessDenied = DomainEvent<
@@ -55,6 +58,8 @@ export type SecretAccessDenied = DomainEvent<
     purpose: string | null;
     /** set when OpenBao refused a direct read (403), from its audit device */
     via?: OpenBaoVia;
+    /** A CI job refused a group secret: the job's own project. */
+    jobProjectId?: string;
   }
 >;
 export type AccessEvent = SecretAccessed | SecretAccessDenied;
@@ -102,12 +107,18 @@ export function decideAccess(command: AccessSecret, state: { secret: SecretState
   if (state.secret.status !== 'active') {
     const probe = authorize(principal, state.policy, principal.kind === 'ci-job' ? 'read' : 'list', secretSubjectOf(state.secret, projectId, name), now, ctx);
     const knowsProject = probe.allowed || (principal.kind === 'ci-job' && principal.projectId === projectId);
-    return denied(principal, projectId, name, 'read', knowsProject ? 'secret-not-found' : (probe as { reason: DenialReason }).reason, purpose);
+    return withJobProject(denied(principal, projectId, name, 'read', knowsProject ? 'secret-not-found' : (probe as { reason: DenialReason }).reason, purpose), principal);
   }
   const decision = authorize(principal, state.policy, 'read', secretSubjectOf(state.secret, projectId, name), now, ctx);
-  if (!decision.allowed) return denied(principal, projectId, name, 'read', decision.reason, purpose);
-  return {
-    type: 'SecretAccessed',
-    data: { projectId, name, version: state.secret.version, principal: principalRecord(principal), via: decision.via, purpose },
-  };
+  if (!decision.allowed) return withJobProject(denied(principal, projectId, name, 'read', decision.reason, purpose), principal);
+  return withJobProject(
+    { type: 'SecretAccessed', data: { projectId, name, version: state.secret.version, principal: principalRecord(principal), via: decision.via, purpose } },
+    principal,
+  );
+}
+
+/** A CI job's decision about another place's secret (a group's) names the job's project too: the audit shows both. */
+function withJobProject<E extends AccessEvent>(e: E, principal: Principal): E {
+  if (principal.kind !== 'ci-job' || principal.projectId === e.data.projectId) return e;
+  return { ...e, data: { ...e.data, jobProjectId: principal.projectId } };
 }

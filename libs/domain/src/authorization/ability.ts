@@ -21,7 +21,7 @@ export interface ProjectSubject {
  * `request-access` and `break-glass` name what a refused caller of those endpoints tried (only
  * users take part; the decider decides the rest), so the denial says it.
  */
-export type AbilityAction = Action | 'bootstrap-owner' | 'request-access' | 'break-glass';
+export type AbilityAction = Action | 'bootstrap-owner' | 'request-access' | 'break-glass' | 'move-project';
 type Subjects = 'Secret' | 'Project';
 export type AppAbility = PureAbility<[AbilityAction, Subjects | ReturnType<typeof asSubject>], MatchConditions>;
 
@@ -132,6 +132,7 @@ export type DenialReason =
   | 'no-manage-grants' // no unscoped manage-grants grant of one's own for a four-eyes decision
   | 'not-requester' // cancelling someone else's access request
   | 'break-glass-not-eligible' // breaking the glass without the break-glass role
+  | 'not-platform-admin' // moving a project between groups without `admin: true`
   | 'secret-not-found';
 
 export type Decision =

@@ -1,3 +1,4 @@
+import { GROUP_KEY_PREFIX, isGroupKey } from '../group/place';
 import { createHash } from 'node:crypto';
 import { tokenize } from '../glob';
 import { SecretScope } from '../secret/secret';
@@ -59,8 +60,12 @@ export interface DesiredBaoState {
 export const OWNED_PREFIX = 'ps-ci-';
 
 export function kvPath(opts: Pick<RenderOptions, 'kvPrefix'>, projectId: string, name: string): string {
-  return `${opts.kvPrefix}/${projectId}/${name}`;
+  // A group's values live under `_groups/<path>`: a project id starts with [a-z0-9], so no project's path can be a group's.
+  return isGroupKey(projectId) ? `${opts.kvPrefix}/${GROUP_KV_SEGMENT}/${projectId.slice(GROUP_KEY_PREFIX.length)}/${name}` : `${opts.kvPrefix}/${projectId}/${name}`;
 }
+
+/** The KV segment under the service's prefix that holds group secrets' values. */
+export const GROUP_KV_SEGMENT = '_groups';
 
 /** Hex digits of the owner hash in every role and policy name, and of both parts of a value's path segment (64 bits each). */
 export const NAME_HASH_HEX = 16;
@@ -216,6 +221,8 @@ export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOpt
   const groups = new Map<string, { projectId: string; scope: SecretScope; secrets: { name: string; currentValuePath?: string }[] }>();
   for (const s of secrets) {
     if (!directlyReadable(s.scope)) continue; // API only: OpenBao cannot enforce this scope exactly
+    // Group secrets are not rendered yet (issue 20, item 5): no role reads them, the service reads them after its own decision.
+    if (isGroupKey(s.projectId)) continue;
     const role = nameOf(s.projectId, s.scope);
     const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, secrets: [] };
     // Never merge two owners' grants into one object: refuse the whole state instead.

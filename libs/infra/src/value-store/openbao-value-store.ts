@@ -31,8 +31,8 @@ export interface OpenBaoValueStoreOptions {
  */
 export const SENTINEL_NAME = '_pipeline-secrets-sentinel';
 
-/** bao:<kv mount>:<prefix>/<project>/<NAME>/<16 hex>-<16 hex>#1, or (earlier layout) bao:<kv mount>:<prefix>/<project>/<NAME>#<kv version> */
-const REF = /^bao:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64}\/[a-z0-9][a-z0-9._-]{0,63}\/[A-Z][A-Z0-9_]{0,127}(?:\/[0-9a-f]{16}-[0-9a-f]{16})?)#([1-9]\d{0,9})$/;
+/** bao:<kv mount>:<prefix>/<project>/<NAME>/<16 hex>-<16 hex>#1 (a group's: <prefix>/_groups/<path>/<NAME>/…), or (earlier layout) bao:<kv mount>:<prefix>/<project>/<NAME>#<kv version> */
+const REF = /^bao:([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{1,64}\/(?:[a-z0-9][a-z0-9._-]{0,63}|_groups(?:\/[a-z0-9][a-z0-9._-]{0,63}){1,8})\/[A-Z][A-Z0-9_]{0,127}(?:\/[0-9a-f]{16}-[0-9a-f]{16})?)#([1-9]\d{0,9})$/;
 /** A value path of the per-version layout (its last segment). */
 const VALUE_SEGMENT = /^[0-9a-f]{16}-[0-9a-f]{16}$/;
 

@@ -21,6 +21,7 @@ const DENIED_ACTION: Readonly<Record<AbilityAction, { activity: ApiActivityId; o
   'bootstrap-owner': { activity: 99, operation: 'BootstrapOwner' },
   'request-access': { activity: 99, operation: 'RequestAccess' },
   'break-glass': { activity: 99, operation: 'BreakGlass' },
+  'move-project': { activity: 99, operation: 'MoveProject' },
 };
 
 /** Closed set of denial reasons; the compiler forces this list to follow DenialReason. */
@@ -42,6 +43,7 @@ const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
   'no-manage-grants': true,
   'not-requester': true,
   'break-glass-not-eligible': true,
+  'not-platform-admin': true,
   'secret-not-found': true,
 };
 
