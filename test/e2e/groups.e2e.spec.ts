@@ -123,7 +123,7 @@ describe.each(profiles)('groups (%s profile)', (_profile, envOf) => {
     }
     // Both reads are in the group secret's access log, each naming the job's project.
     const reads = (await log(`access-group:${G}/REGISTRY_TOKEN`)).filter((e) => e.type === 'SecretAccessed');
-    expect(reads.map((e) => [e.data.projectId, e.data.jobProjectId, e.data.principal.pipelineId])).toEqual([
+    expect(reads.map((e) => [e.data.projectId, e.data.jobProjectId, (e.data.principal as { pipelineId?: string }).pipelineId])).toEqual([
       [`group:${G}`, A, 'p-10'],
       [`group:${G}`, B, 'p-11'],
     ]);
@@ -154,7 +154,7 @@ describe.each(profiles)('groups (%s profile)', (_profile, envOf) => {
     expect(a.body).toEqual({ name: 'REGISTRY_TOKEN', version: 1, value: `${CANARY}-project`, source: { type: 'project', id: A } });
     const b = await read(await job(B, 'production', '14'), B, 'REGISTRY_TOKEN');
     expect(b.body.source).toEqual({ type: 'group', id: G });
-    expect((await log(`access-${A}/REGISTRY_TOKEN`)).filter((e) => e.type === 'SecretAccessed').map((e) => e.data.principal.pipelineId)).toEqual(['p-13']);
+    expect((await log(`access-${A}/REGISTRY_TOKEN`)).filter((e) => e.type === 'SecretAccessed').map((e) => (e.data.principal as { pipelineId?: string }).pipelineId)).toEqual(['p-13']);
     // A project secret the job does not match shadows nothing: the group's is read.
     expect((await http.post(`/v1/projects/${B}/secrets`).set(auth(admin)).send({ name: 'X', value: 'x' })).status).toBe(403);
   });
