@@ -51,6 +51,11 @@ const cases: Array<[string, RecordedEvent]> = [
   ['AccessRequestDenied', recorded('AccessRequestDenied', { ...req, deniedBy: 'oscar', deniedAt: at, comment: 'no' })],
   ['AccessRequestCancelled', recorded('AccessRequestCancelled', { ...req, cancelledAt: at })],
   ['AccessRequestExpired', recorded('AccessRequestExpired', { ...req, expiresAt: at, recordedAt: at }, { type: 'system', id: 'access-request-expiry' })],
+  // Groups (issue 20): a group's secret, a job's read of it naming the job's project, a group grant, a move.
+  ['SecretCreated in a group', recorded('SecretCreated', { projectId: 'group:acme/payments', name: 'REG', description: null, scope: { environment: 'prod*', branch: null, protectedOnly: false }, version: 1, valueRef: 'kv/_groups/acme/payments/REG#1', createdBy: 'gina' })],
+  ['SecretAccessed of a group by a CI job', recorded('SecretAccessed', { projectId: 'group:acme/payments', name: 'REG', version: 1, principal: ciJob, via: { scope: 'ci-job-scope' }, purpose: null, jobProjectId: 'app' }, ciActor)],
+  ['RoleGranted on a group', recorded('RoleGranted', { projectId: 'group:acme', grantId: 'g-7', principal: { type: 'group', id: 'team-a' }, role: 'owner', environment: null, branch: null, expiresAt: null, grantedBy: 'root', grantedAt: at })],
+  ['ProjectGroupChanged', recorded('ProjectGroupChanged', { projectId: 'app', groupId: 'acme/payments', previousGroupId: 'acme', changedBy: 'root', changedAt: at }, { type: 'user', id: 'root' })],
 ];
 
 describe('OCSF records in canonical key order (issue 23, 4)', () => {
@@ -67,6 +72,6 @@ describe('OCSF records in canonical key order (issue 23, 4)', () => {
 
   it('covers every kind toOcsf maps', () => {
     const kinds = new Set(cases.map(([, e]) => e.type));
-    expect(kinds.size).toBe(21); // the case labels of toOcsf's switch
+    expect(kinds.size).toBe(22); // the case labels of toOcsf's switch
   });
 });

@@ -6,7 +6,7 @@
 // This file is the entry point; the records are built in ocsf/: types.ts (the OCSF objects),
 // common.ts (what every record shares: class frame, metadata, actor, place as resources, value
 // coercions), one file per group of records (secret-lifecycle, secret-access, openbao-drift,
-// access-request: API Activity 6003; grants: User Access 3005 and Group Management 3006), and
+// access-request, project-group: API Activity 6003; grants: User Access 3005 and Group Management 3006), and
 // canonical-order.ts (the key order every record leaves in).
 import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
 import { RecordedEvent } from '../ports/event-store';
@@ -14,6 +14,7 @@ import { accessRequestRecord } from './ocsf/access-request';
 import { inCanonicalOrder } from './ocsf/canonical-order';
 import { breakGlassRecord, grantRecord } from './ocsf/grants';
 import { driftRecord } from './ocsf/openbao-drift';
+import { projectGroupRecord } from './ocsf/project-group';
 import { accessRecord, notDeliveredRecord, suppressedRecord } from './ocsf/secret-access';
 import { rotationOverdueRecord, secretRecord } from './ocsf/secret-lifecycle';
 import { OcsfOptions, OcsfRecord } from './ocsf/types';
@@ -83,6 +84,8 @@ function buildRecord(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | null
     case 'AccessRequestExpired':
     case 'BreakGlassReviewed':
       return accessRequestRecord(event, domain, opts);
+    case 'ProjectGroupChanged':
+      return projectGroupRecord(event, domain, opts);
     default:
       return null;
   }

@@ -2,7 +2,7 @@
 // expired) and of the review of a break-glass.
 import { AccessRequestEvent, BreakGlassInvoked } from '../../access-request/access-request';
 import { RecordedEvent } from '../../ports/event-store';
-import { actorFromMetadata, ApiActivityId, apiActivity, int, placeResource, purposeOf, roleOf, str } from './common';
+import { actorFromMetadata, ApiActivityId, apiActivity, int, placeLabel, placeResource, purposeOf, roleOf, str } from './common';
 import { OcsfApiActivity, OcsfOptions, OcsfUnmapped } from './types';
 
 /** The life of an access request, and the review of a break-glass: API Activity on the request (or break-glass) resource. */
@@ -21,7 +21,7 @@ export function accessRequestRecord(event: RecordedEvent, domain: Exclude<Access
       success: true,
       statusDetail: outcome,
       actor,
-      message: `${actor.who} reviewed the break-glass of user ${str(d.principal?.id)} on project ${projectId}: ${outcome}`,
+      message: `${actor.who} reviewed the break-glass of user ${str(d.principal?.id)} on ${placeLabel(projectId)}: ${outcome}`,
       unmapped: { break_glass: { grant_id: str(d.grantId), user: str(d.principal?.id), outcome, comment: purposeOf(d.comment) ?? '' } },
       resources: [{ type: 'break-glass', uid: str(d.grantId), name: str(d.grantId) }, project],
     });
@@ -83,7 +83,7 @@ export function accessRequestRecord(event: RecordedEvent, domain: Exclude<Access
     success: true,
     statusDetail,
     actor,
-    message: `${actor.who} ${verb} on project ${projectId}`,
+    message: `${actor.who} ${verb} on ${placeLabel(projectId)}`,
     unmapped: { access_request: info },
     resources: [{ type: 'access-request', uid: requestId, name: requestId }, project],
   });

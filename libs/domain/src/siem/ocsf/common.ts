@@ -1,6 +1,7 @@
 // What every OCSF record is built from: the class constants, the fields all classes share
 // (common(), metadataOf), the API Activity frame (apiActivity()), the actor of a record, the place
 // of a record as a resource, and the small coercions that copy an event's values by allow-list.
+import { groupKey, isGroupKey, placeOf } from '../../group/place';
 import { MAX_PURPOSE_LENGTH } from '../../limits';
 import { RecordedEvent } from '../../ports/event-store';
 import { PrincipalRecord } from '../../principal';
@@ -171,12 +172,43 @@ export function principalActor(p: PrincipalRecord): ActorParts {
 
 // ---- the place of a record as resources ----
 //
-// A place is where an event happened: the `projectId` field of its data. Every record turns its
-// place into OCSF `resources` (or `resource`) through these two builders and nowhere else.
+// A place is where an event happened: the `projectId` field of its data, a place key (group/place.ts:
+// a project id, or `group:<path>` for a group). Every record turns its place into OCSF `resources`
+// (or `resource`) through the builders below and nowhere else, so a group is never written as a
+// project: a group is `{type: "group", uid: "group:<path>", name: "<path>"}` (the uid is the place
+// key, unique across projects and groups like the Kafka key; the name is the path people use),
+// and its secrets are `group:<path>/<NAME>` with `data.group_id`. A `group:` key that is not a
+// well-formed group path (a forged or damaged event) names nothing: an `unknown` place, never a
+// project, and the record is still written (a relay never stops on bad data).
+
+/** What a record says about a place key: a project, a group, or an unknown place (a malformed `group:` key). */
+export type RecordPlace = { type: 'project'; id: string } | { type: 'group'; id: string } | { type: 'unknown' };
+
+export function recordPlace(key: unknown): RecordPlace {
+  const k = str(key);
+  if (isGroupKey(k)) {
+    const p = placeOf(k);
+    return p?.type === 'group' ? { type: 'group', id: p.id } : { type: 'unknown' };
+  }
+  // Not a group key: a project id, copied as it was before groups existed (ids are checked by the deciders).
+  return { type: 'project', id: k };
+}
+
+/** A place in a record's message: "project acme", "group acme/payments", "an unknown place". */
+export function placeLabel(key: unknown): string {
+  const p = recordPlace(key);
+  return p.type === 'unknown' ? 'an unknown place' : `${p.type} ${p.id}`;
+}
+
+/** The uid prefix of a place's secrets (the place key itself; '?' for an unknown place). */
+function placeUid(p: RecordPlace): string {
+  return p.type === 'unknown' ? '?' : p.type === 'group' ? groupKey(p.id) : p.id;
+}
 
 /** A place as a resource; a grant's narrowing (globs; null = all) travels with it when given. */
 export function placeResource(place: string, narrowing?: { environment: string | null; branch: string | null }): OcsfResourceDetails {
-  const resource: OcsfResourceDetails = { type: 'project', uid: place, name: place };
+  const p = recordPlace(place);
+  const resource: OcsfResourceDetails = p.type === 'unknown' ? unknownPlaceResource() : { type: p.type, uid: placeUid(p), name: p.id };
   if (narrowing) {
     const { environment, branch } = narrowing;
     resource.data = { environment, branch };
@@ -185,11 +217,45 @@ export function placeResource(place: string, narrowing?: { environment: string |
   return resource;
 }
 
-/** A secret in its place: uid `<place>/<name>`, the place again in data.project_id, next to `data`. */
+/** What a record names for a malformed place: nothing of it. */
+export function unknownPlaceResource(): OcsfResourceDetails {
+  return { type: 'unknown', uid: '?', name: 'unknown place' };
+}
+
+/** A group (by path) as a resource, labelled with its part in the record. */
+export function groupResourceLabelled(groupId: string, label: string): OcsfResourceDetails {
+  return { ...placeResource(groupKey(groupId)), labels: [label] };
+}
+
+/**
+ * A secret in its place: uid `<place key>/<name>`, the place again in data (`project_id`, or
+ * `group_id` for a group's secret), next to `data`.
+ */
 export function secretResource(place: string, name: string, version?: number, data: Record<string, unknown> = {}): OcsfResourceDetails {
-  const resource: OcsfResourceDetails = { type: 'secret', uid: `${place}/${name}`, name, data: { project_id: place, ...data } };
+  const p = recordPlace(place);
+  const where = p.type === 'project' ? { project_id: p.id } : p.type === 'group' ? { group_id: p.id } : {};
+  const resource: OcsfResourceDetails = { type: 'secret', uid: `${placeUid(p)}/${name}`, name, data: { ...where, ...data } };
   if (version !== undefined) resource.version = String(version);
   return resource;
+}
+
+/**
+ * The resources of a record about a secret: the secret, then (for a group's secret) the group, then
+ * (a CI job deciding about another place's secret: event data.jobProjectId) the job's own project.
+ * A jobProjectId that is not a project id, or names the secret's own place, adds nothing.
+ */
+export function secretResources(place: string, name: string, opts: { version?: number; data?: Record<string, unknown>; jobProjectId?: unknown } = {}): OcsfResourceDetails[] {
+  const resources = [secretResource(place, name, opts.version, opts.data)];
+  if (recordPlace(place).type === 'group') resources.push(placeResource(place));
+  const job = jobProjectOf(opts.jobProjectId, place);
+  if (job !== null) resources.push(placeResource(job));
+  return resources;
+}
+
+/** The job's own project of an access event, when it is a well-formed project id other than the event's place. */
+export function jobProjectOf(v: unknown, place: string): string | null {
+  if (typeof v !== 'string' || v === place) return null;
+  return placeOf(v)?.type === 'project' ? v : null;
 }
 
 // ---- coercions: an event's values copied by allow-list ----

@@ -3,7 +3,7 @@
 import { AccessPolicyEvent } from '../../access-policy/access-policy';
 import { BreakGlassInvoked } from '../../access-request/access-request';
 import { RecordedEvent } from '../../ports/event-store';
-import { actorFromMetadata, common, CommonParts, GROUP_MANAGEMENT, int, nullableStr, placeResource, purposeOf, roleOf, str, USER_ACCESS, USER_ACCESS_NAMES } from './common';
+import { actorFromMetadata, common, CommonParts, GROUP_MANAGEMENT, int, nullableStr, placeLabel, placeResource, purposeOf, roleOf, str, USER_ACCESS, USER_ACCESS_NAMES } from './common';
 import { OcsfBase, OcsfGroupManagement, OcsfOptions, OcsfUnmapped, OcsfUser, OcsfUserAccessManagement } from './types';
 
 export function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement | OcsfGroupManagement {
@@ -43,7 +43,7 @@ export function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opt
     success: true,
     statusDetail: domain.type === 'RoleExpired' ? 'expired' : grant.break_glass ? 'break-glass' : undefined,
     actor,
-    message: `${actor.who} ${verb} role ${role} on project ${projectId} ${activity === 1 ? 'to' : 'from'} ${grantee.type.toLowerCase()} ${grantee.uid}`,
+    message: `${actor.who} ${verb} role ${role} on ${placeLabel(projectId)} ${activity === 1 ? 'to' : 'from'} ${grantee.type.toLowerCase()} ${grantee.uid}`,
     unmapped: { grant },
   });
   if (toGroup) return { ...base, ...GROUP_MANAGEMENT, activity_id: activity, group: { uid: grantee.uid, name: grantee.uid }, privileges: [role], resource };
@@ -71,7 +71,7 @@ export function breakGlassRecord(event: RecordedEvent, domain: BreakGlassInvoked
     success: true,
     statusDetail: 'break-glass',
     actor,
-    message: `${actor.who} broke the glass on project ${projectId}: role owner for ${int(d.durationSeconds)} s, until ${str(d.expiresAt)}`,
+    message: `${actor.who} broke the glass on ${placeLabel(projectId)}: role owner for ${int(d.durationSeconds)} s, until ${str(d.expiresAt)}`,
     unmapped: {
       grant: { grant_id: str(d.grantId), expires_at: str(d.expiresAt), break_glass: true },
       break_glass: {

@@ -5,7 +5,7 @@ import { AccessEvent } from '../../access/access-decision';
 import { SecretAccessDenialsSuppressed } from '../../access/denials-suppressed';
 import { SecretValueNotDelivered, VALUE_NOT_DELIVERED_REASONS } from '../../openbao/value-delivery';
 import { RecordedEvent } from '../../ports/event-store';
-import { actorFromMetadata, ApiActivityId, apiActivity, closedOr, int, nonNegative, placeResource, principalActor, purposeOf, roleOf, secretResource, str } from './common';
+import { actorFromMetadata, ApiActivityId, apiActivity, closedOr, int, jobProjectOf, nonNegative, placeLabel, placeResource, principalActor, purposeOf, roleOf, secretResources, str } from './common';
 import { OcsfApiActivity, OcsfOptions, OcsfPolicy, OcsfUnmapped } from './types';
 
 /** The attempted action of a denial → API activity and the operation the caller tried. */
@@ -57,8 +57,12 @@ export function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: Oc
   const ob = openBaoVia(domain.data.via);
   if (ob) unmapped.openbao = ob;
 
+  // A CI job deciding about a group's secret (or probing another project): its own project too.
+  const jobProject = jobProjectOf(domain.data.jobProjectId, projectId);
+  const ofJob = jobProject === null ? '' : ` (a job of project ${jobProject})`;
+
   if (domain.type === 'SecretAccessed') {
-    const resource = secretResource(projectId, str(domain.data.name), int(domain.data.version));
+    const resources = secretResources(projectId, str(domain.data.name), { version: int(domain.data.version), jobProjectId: jobProject });
     principal.actor.authorizations = [{ decision: 'Allowed', policy: viaPolicy(domain.data.via) }];
     return apiActivity(event, opts, {
       activity: 2,
@@ -66,8 +70,8 @@ export function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: Oc
       severity: 1,
       success: true,
       actor: principal,
-      resources: [resource],
-      message: `${principal.who} read secret ${resource.uid}`,
+      resources,
+      message: `${principal.who}${ofJob} read secret ${resources[0].uid}`,
       unmapped,
     });
   }
@@ -81,7 +85,8 @@ export function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: Oc
   if (burst) unmapped.denial_burst = true;
   principal.actor.authorizations = [{ decision: 'Denied' }];
   const name = typeof domain.data.name === 'string' ? domain.data.name : null;
-  const resource = name === null ? placeResource(projectId) : secretResource(projectId, name);
+  const resources = name === null ? [placeResource(projectId), ...(jobProject === null ? [] : [placeResource(jobProject)])] : secretResources(projectId, name, { jobProjectId: jobProject });
+  const target = name === null ? placeLabel(projectId) : `secret ${resources[0].uid}`;
   return apiActivity(event, opts, {
     activity: action.activity,
     operation: action.operation,
@@ -89,8 +94,8 @@ export function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: Oc
     success: false,
     statusDetail: reason,
     actor: principal,
-    resources: [resource],
-    message: `${principal.who} was denied ${action.operation} on ${resource.type} ${resource.uid}: ${reason}${burst ? ' (repeated denials)' : ''}`,
+    resources,
+    message: `${principal.who}${ofJob} was denied ${action.operation} on ${target}: ${reason}${burst ? ' (repeated denials)' : ''}`,
     unmapped,
   });
 }
@@ -98,7 +103,7 @@ export function accessRecord(event: RecordedEvent, domain: AccessEvent, opts: Oc
 /** An allowed access whose value was not delivered after all: API Activity Read, failed, naming the SecretAccessed it corrects. */
 export function notDeliveredRecord(event: RecordedEvent, domain: SecretValueNotDelivered, opts: OcsfOptions): OcsfApiActivity {
   const d = domain.data;
-  const resource = secretResource(str(d.projectId), str(d.name), int(d.version));
+  const resources = secretResources(str(d.projectId), str(d.name), { version: int(d.version) });
   const reason = closedOr(VALUE_NOT_DELIVERED_REASONS, d.reason);
   const actor = actorFromMetadata(event);
   return apiActivity(event, opts, {
@@ -108,8 +113,8 @@ export function notDeliveredRecord(event: RecordedEvent, domain: SecretValueNotD
     success: false,
     statusDetail: reason,
     actor,
-    resources: [resource],
-    message: `the value of secret ${resource.uid} was not delivered to ${actor.who} (${reason}); corrects access ${str(d.accessEventId)}`,
+    resources,
+    message: `the value of secret ${resources[0].uid} was not delivered to ${actor.who} (${reason}); corrects access ${str(d.accessEventId)}`,
     unmapped: { not_delivered: { access_event_uid: str(d.accessEventId) } },
   });
 }
@@ -133,7 +138,7 @@ export function suppressedRecord(event: RecordedEvent, domain: SecretAccessDenia
     statusDetail: reason,
     actor: principal,
     resources: [placeResource(projectId)],
-    message: `${principal.who} was denied ${count} more time(s) on project ${projectId}: ${reason} (repeats folded into one record${d.rateLimited > 0 ? `, ${nonNegative(d.rateLimited)} answered 429` : ''})`,
+    message: `${principal.who} was denied ${count} more time(s) on ${placeLabel(projectId)}: ${reason} (repeats folded into one record${d.rateLimited > 0 ? `, ${nonNegative(d.rateLimited)} answered 429` : ''})`,
     unmapped,
   });
   record.count = count;

@@ -2,7 +2,7 @@
 // deleted, and a value version overdue for rotation.
 import { RecordedEvent } from '../../ports/event-store';
 import { SecretEvent, SecretRotationOverdue, SecretScope } from '../../secret/secret';
-import { actorFromMetadata, ApiActivityId, apiActivity, int, nullableStr, secretResource, SeverityId, str } from './common';
+import { actorFromMetadata, ApiActivityId, apiActivity, int, nullableStr, secretResources, SeverityId, str } from './common';
 import { OcsfApiActivity, OcsfOptions } from './types';
 
 export function secretRecord(event: RecordedEvent, domain: Exclude<SecretEvent, SecretRotationOverdue>, opts: OcsfOptions): OcsfApiActivity {
@@ -41,7 +41,7 @@ export function secretRecord(event: RecordedEvent, domain: Exclude<SecretEvent, 
       severity = 2; // destructive, but routine
       break;
   }
-  const resource = secretResource(str(d.projectId), str(d.name), version, data);
+  const resources = secretResources(str(d.projectId), str(d.name), { version, data });
   const actor = actorFromMetadata(event);
   return apiActivity(event, opts, {
     activity,
@@ -49,8 +49,8 @@ export function secretRecord(event: RecordedEvent, domain: Exclude<SecretEvent, 
     severity,
     success: true,
     actor,
-    resources: [resource],
-    message: `${actor.who} ${verb} secret ${resource.uid}`,
+    resources,
+    message: `${actor.who} ${verb} secret ${resources[0].uid}`,
   });
 }
 
@@ -78,7 +78,8 @@ function intervalOf(v: unknown): number | null {
  */
 export function rotationOverdueRecord(event: RecordedEvent, domain: SecretRotationOverdue, opts: OcsfOptions): OcsfApiActivity {
   const d = domain.data;
-  const resource = secretResource(str(d.projectId), str(d.name), int(d.version));
+  const resources = secretResources(str(d.projectId), str(d.name), { version: int(d.version) });
+  const resource = resources[0];
   const actor = actorFromMetadata(event);
   const rotation = { interval_days: intervalOf(d.intervalDays) ?? 0, last_rotated_at: str(d.lastRotatedAt), due_at: str(d.dueAt) };
   return apiActivity(event, opts, {
@@ -88,7 +89,7 @@ export function rotationOverdueRecord(event: RecordedEvent, domain: SecretRotati
     success: true,
     statusDetail: 'rotation-overdue',
     actor,
-    resources: [resource],
+    resources,
     message: `version ${int(d.version)} of secret ${resource.uid} is overdue for rotation: due ${rotation.due_at} (every ${rotation.interval_days} days, last rotated ${rotation.last_rotated_at})`,
     unmapped: { rotation },
   });

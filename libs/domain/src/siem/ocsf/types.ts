@@ -62,7 +62,7 @@ export interface OcsfApi {
   service: OcsfService;
 }
 export interface OcsfResourceDetails {
-  type: 'secret' | 'project' | 'access-request' | 'break-glass' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object';
+  type: 'secret' | 'project' | 'group' | 'unknown' | 'access-request' | 'break-glass' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object';
   uid: string;
   name: string;
   version?: string;
