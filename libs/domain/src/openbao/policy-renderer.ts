@@ -1,4 +1,5 @@
-import { GROUP_KEY_PREFIX, isGroupKey } from '../group/place';
+import { GROUP_KEY_PREFIX, isGroupKey, placeOf } from '../group/place';
+import { jobPlaceKeys } from '../group/tree';
 import { createHash } from 'node:crypto';
 import { tokenize } from '../glob';
 import { SecretScope } from '../secret/secret';
@@ -12,6 +13,13 @@ import { SecretScope } from '../secret/secret';
 // and its policy grants `read` on exactly the KV paths of the secrets with that scope. A job
 // logs in to the role of the secret it wants; OpenBao refuses the login when its claims do not
 // match, and the policy refuses every other path.
+//
+// Group secrets (issue 20) have no roles of their own: a group secret of scope S reaches the role
+// (P, S) of every project P whose jobs read the group (group/tree.ts jobPlaceKeys: P's group and
+// each group above it, as the membership says now). So the role a job logs in to is always its own
+// project's role of the secret's scope, whether the secret is the project's or inherited
+// (jobRoleName), and a move or a group secret's change rewrites the affected projects' policies,
+// which takes the paths away from tokens already issued too.
 
 export interface ScopedSecret {
   projectId: string;
@@ -106,10 +114,28 @@ function ownerKey(projectId: string, s: SecretScope): string {
  * (`renderBaoState` throws {@link RoleNameCollisionError}).
  */
 export function ciRoleName(projectId: string, scope: SecretScope): string {
+  // A group has no role (its secrets are in the roles of the projects below it): a group key here is a bug.
+  if (isGroupKey(projectId)) throw new Error('a group has no OpenBao role: a job reads group secrets with its own project\'s role (jobRoleName)');
   return `${OWNED_PREFIX}${projectId}-${scopeHash(projectId, scope)}`;
 }
 
-function scopeHash(projectId: string, scope: SecretScope): string {
+/**
+ * The role a CI job of `jobProjectId` logs in to for a secret of `scope`, wherever the secret lives
+ * (`placeKey`: the job's project or a group above it): its own project's role of that scope, whose
+ * policy holds the project's secrets of the scope and those of every group the project reads
+ * (renderBaoState). The place does not enter the name, so one login covers both in a batch.
+ */
+export function jobRoleName(jobProjectId: string, placeKey: string, scope: SecretScope): string {
+  void placeKey;
+  return ciRoleName(jobProjectId, scope);
+}
+
+/**
+ * The 16 hex digits naming (place, scope): the hash in a project's role name, and the first part of
+ * the last segment of every value path written under that scope (a group's too: a group has no role,
+ * but its values are laid out the same way, the hash taken over its place key).
+ */
+export function scopeHash(projectId: string, scope: SecretScope): string {
   return createHash('sha256').update(ownerKey(projectId, scope)).digest('hex').slice(0, NAME_HASH_HEX);
 }
 
@@ -133,15 +159,28 @@ function describeScope(projectId: string, s: SecretScope): string {
   ].join(', ');
 }
 
-function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope, secrets: { name: string; currentValuePath?: string }[]): string {
+/** One secret a policy grants: where it lives (the project's own key or a group's), its name, its current value's path. */
+interface PolicyEntry {
+  placeKey: string;
+  name: string;
+  currentValuePath?: string;
+}
+
+/** `entries`: the project's own secrets first, then each group's, nearest first; by name within a place. */
+function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope, entries: readonly PolicyEntry[]): string {
   const lines = [
     '# Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.',
     `# CI jobs with ${describeScope(projectId, scope)}.`,
     '# Each value version is its own KV path; a secret grants the values written under this scope',
     '# and its current value, never a value written while the secret had another scope.',
   ];
-  for (const { name, currentValuePath } of secrets) {
-    const glob = scopeValueGlob(opts, projectId, name, scope);
+  let place = projectId;
+  for (const { placeKey, name, currentValuePath } of entries) {
+    if (placeKey !== place) {
+      place = placeKey;
+      lines.push('', `# Inherited from group ${placeOf(placeKey)?.id ?? placeKey}, which project ${projectId} is in or below.`);
+    }
+    const glob = scopeValueGlob(opts, placeKey, name, scope);
     lines.push('', `path "${glob}" {`, '  capabilities = ["read"]', '}');
     const current = currentValuePath === undefined ? undefined : `${opts.kvMount}/data/${currentValuePath}`;
     // The current value was written under an earlier scope (or under the one-path layout of
@@ -216,27 +255,58 @@ function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, 
   };
 }
 
-/** `nameOf` is only for tests (to show that a colliding naming is refused). */
-export function renderBaoState(secrets: readonly ScopedSecret[], opts: RenderOptions, nameOf: (projectId: string, scope: SecretScope) => string = ciRoleName): DesiredBaoState {
-  const groups = new Map<string, { projectId: string; scope: SecretScope; secrets: { name: string; currentValuePath?: string }[] }>();
+/**
+ * Which group each project is in now; a project in no group is absent. The renderer reads the tree
+ * only through jobPlaceKeys over it (the one resolver), never by a rule of its own.
+ */
+export type Membership = ReadonlyMap<string, string>;
+
+const byName = (a: PolicyEntry, b: PolicyEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * The whole desired state. Work: for each project (one with secrets of its own, or in a group),
+ * the secrets of each place its jobs read (jobPlaceKeys: itself, its group, the groups above), so
+ * O(sum over projects of the secrets on their chains): a group secret appears in the policy of its
+ * scope of every project at or below its group. `nameOf` is only for tests (to show that a
+ * colliding naming is refused).
+ */
+export function renderBaoState(
+  secrets: readonly ScopedSecret[],
+  opts: RenderOptions,
+  membership: Membership = new Map(),
+  nameOf: (projectId: string, scope: SecretScope) => string = ciRoleName,
+): DesiredBaoState {
+  const atPlace = new Map<string, ScopedSecret[]>();
+  const projects = new Set<string>();
   for (const s of secrets) {
     if (!directlyReadable(s.scope)) continue; // API only: OpenBao cannot enforce this scope exactly
-    // Group secrets are not rendered yet (issue 20, item 5): no role reads them, the service reads them after its own decision.
-    if (isGroupKey(s.projectId)) continue;
-    const role = nameOf(s.projectId, s.scope);
-    const g = groups.get(role) ?? { projectId: s.projectId, scope: s.scope, secrets: [] };
-    // Never merge two owners' grants into one object: refuse the whole state instead.
-    if (ownerKey(g.projectId, g.scope) !== ownerKey(s.projectId, s.scope)) {
-      throw new RoleNameCollisionError(role, [ownerKey(g.projectId, g.scope), ownerKey(s.projectId, s.scope)].sort());
+    const here = atPlace.get(s.projectId);
+    if (here) here.push(s);
+    else atPlace.set(s.projectId, [s]);
+    if (!isGroupKey(s.projectId)) projects.add(s.projectId);
+  }
+  for (const p of membership.keys()) projects.add(p);
+  const groups = new Map<string, { projectId: string; scope: SecretScope; entries: (PolicyEntry & { rank: number })[] }>();
+  for (const projectId of [...projects].sort()) {
+    for (const [rank, placeKey] of jobPlaceKeys(projectId, membership.get(projectId) ?? null).entries()) {
+      for (const s of atPlace.get(placeKey) ?? []) {
+        const role = nameOf(projectId, s.scope);
+        const g = groups.get(role) ?? { projectId, scope: s.scope, entries: [] };
+        // Never merge two owners' grants into one object: refuse the whole state instead.
+        if (ownerKey(g.projectId, g.scope) !== ownerKey(projectId, s.scope)) {
+          throw new RoleNameCollisionError(role, [ownerKey(g.projectId, g.scope), ownerKey(projectId, s.scope)].sort());
+        }
+        g.entries.push({ rank, placeKey, name: s.name, currentValuePath: s.currentValuePath });
+        groups.set(role, g);
+      }
     }
-    g.secrets.push({ name: s.name, currentValuePath: s.currentValuePath });
-    groups.set(role, g);
   }
   const policies = new Map<string, string>();
   const roles = new Map<string, JwtRole>();
   for (const role of [...groups.keys()].sort()) {
     const g = groups.get(role)!;
-    policies.set(role, renderPolicy(opts, g.projectId, g.scope, [...g.secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))));
+    const entries = [...g.entries].sort((a, b) => a.rank - b.rank || byName(a, b));
+    policies.set(role, renderPolicy(opts, g.projectId, g.scope, entries));
     roles.set(role, renderRole(opts, g.projectId, g.scope, role));
   }
   return { policies, roles };

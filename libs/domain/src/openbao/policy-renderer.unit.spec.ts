@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { SecretScope } from '../secret/secret';
-import { ciRoleName, directlyReadable, kvValuePath, openBaoGlob, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret } from './policy-renderer';
+import { groupKey } from '../group/place';
+import { ciRoleName, directlyReadable, jobRoleName, kvPath, kvValuePath, openBaoGlob, NAME_HASH_HEX, OWNED_PREFIX, renderBaoState, RoleNameCollisionError, ScopedSecret, scopeHash } from './policy-renderer';
 
 // Golden files: the exact bytes OpenBao receives. Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
 const GOLDEN = join(__dirname, 'golden');
 const opts = { kvMount: 'secret', kvPrefix: 'pipeline-secrets', audience: 'pipeline-secrets', tokenTtlSeconds: 300 };
 const unscoped = { environment: null, branch: null, protectedOnly: false };
 const prod = { environment: 'production', branch: 'main', protectedOnly: true };
-const hashOf = (projectId: string, sc: SecretScope) => ciRoleName(projectId, sc).slice(-NAME_HASH_HEX);
+const hashOf = (placeKey: string, sc: SecretScope) => scopeHash(placeKey, sc);
 const secrets: ScopedSecret[] = [
   // current value written under another scope (the secret moved to production since)
   { projectId: 'payments', name: 'STRIPE_KEY', scope: prod, currentValuePath: `pipeline-secrets/payments/STRIPE_KEY/${hashOf('payments', unscoped)}-00000000000000aa` },
@@ -136,9 +137,9 @@ describe('OpenBao policy renderer', () => {
     });
 
     it('a desired state in which two owners map to one name is refused, not merged', () => {
-      expect(() => renderBaoState(attack, opts, legacyName)).toThrow(RoleNameCollisionError);
+      expect(() => renderBaoState(attack, opts, new Map(), legacyName)).toThrow(RoleNameCollisionError);
       try {
-        renderBaoState(attack, opts, legacyName);
+        renderBaoState(attack, opts, new Map(), legacyName);
       } catch (e) {
         expect((e as RoleNameCollisionError).roleName).toBe(legacyName(P, prod));
         expect((e as RoleNameCollisionError).owners).toHaveLength(2);
@@ -169,5 +170,121 @@ describe('OpenBao policy renderer', () => {
     for (const sc of [unscoped, { environment: 'staging**', branch: null, protectedOnly: false }]) {
       expect(state.roles.get(ciRoleName('payments', sc))!.bound_claims).not.toHaveProperty('ref_type');
     }
+  });
+
+  it('the hash in a role name is the scope hash of its value paths', () => {
+    expect(ciRoleName('payments', prod).slice(-NAME_HASH_HEX)).toBe(scopeHash('payments', prod));
+  });
+
+  describe('group secrets (issue 20, item 5): in the roles of every project whose jobs read the group', () => {
+    // acme/payments holds pay-a and pay-b; acme/web holds web; project `acme` (named like the top group) is in no group.
+    const G = 'acme/payments';
+    const membership = new Map([
+      ['pay-a', G],
+      ['pay-b', G],
+      ['web', 'acme/web'],
+    ]);
+    const prodOnly = { environment: 'production', branch: null, protectedOnly: true };
+    const groupSecrets: ScopedSecret[] = [
+      { projectId: groupKey(G), name: 'REGISTRY_TOKEN', scope: unscoped },
+      { projectId: groupKey(G), name: 'DEPLOY_KEY', scope: prodOnly },
+      // moved to production after its current value was written unscoped
+      { projectId: groupKey(G), name: 'CLOUD_KEY', scope: prodOnly, currentValuePath: `pipeline-secrets/_groups/${G}/CLOUD_KEY/${hashOf(groupKey(G), unscoped)}-00000000000000cc` },
+      { projectId: groupKey('acme'), name: 'ORG_TOKEN', scope: unscoped },
+      // the same name one level down shadows it in the API; OpenBao grants both (the job may read each through its place's endpoint)
+      { projectId: groupKey(G), name: 'ORG_TOKEN', scope: unscoped },
+      // a scope OpenBao cannot express: API only, nowhere in a policy
+      { projectId: groupKey(G), name: 'STAGING_ONLY', scope: { environment: 'staging-?', branch: null, protectedOnly: false } },
+      { projectId: 'pay-a', name: 'OWN_SECRET', scope: unscoped },
+      { projectId: 'acme', name: 'ACME_OWN', scope: unscoped },
+      { projectId: groupKey('acme/other'), name: 'NOBODY_READS', scope: unscoped },
+    ];
+    const st = renderBaoState(groupSecrets, opts, membership);
+    const paths = (hcl: string | undefined) => (hcl ?? '').match(/^path "[^"]+"/gm) ?? [];
+
+    it('renders no role of a group; the golden files show a project role holding its own and inherited secrets', () => {
+      expect([...st.roles.keys()].every((n) => !n.includes('group') && /^ps-ci-[a-z0-9._-]+-[0-9a-f]{16}$/.test(n))).toBe(true);
+      expect([...st.roles.keys()].sort()).toEqual(
+        [ciRoleName('pay-a', unscoped), ciRoleName('pay-a', prodOnly), ciRoleName('pay-b', unscoped), ciRoleName('pay-b', prodOnly), ciRoleName('web', unscoped), ciRoleName('acme', unscoped)].sort(),
+      );
+      for (const name of [ciRoleName('pay-a', unscoped), ciRoleName('pay-a', prodOnly)]) {
+        golden(`group-${name}.hcl`, st.policies.get(name)!);
+        golden(`group-${name}.role.json`, JSON.stringify(st.roles.get(name), null, 2) + '\n');
+      }
+    });
+
+    it("a project's role of a scope grants its own secrets, then each group's nearest first, and the role is bound to that project", () => {
+      const role = ciRoleName('pay-a', unscoped);
+      expect(jobRoleName('pay-a', groupKey(G), unscoped)).toBe(role);
+      expect(jobRoleName('pay-a', 'pay-a', unscoped)).toBe(role);
+      expect(st.roles.get(role)!.bound_claims).toEqual({ project_id: 'pay-a' });
+      expect(paths(st.policies.get(role))).toEqual([
+        `path "secret/data/pipeline-secrets/pay-a/OWN_SECRET/${hashOf('pay-a', unscoped)}-*"`,
+        `path "secret/data/pipeline-secrets/_groups/${G}/ORG_TOKEN/${hashOf(groupKey(G), unscoped)}-*"`,
+        `path "secret/data/pipeline-secrets/_groups/${G}/REGISTRY_TOKEN/${hashOf(groupKey(G), unscoped)}-*"`,
+        `path "secret/data/pipeline-secrets/_groups/acme/ORG_TOKEN/${hashOf(groupKey('acme'), unscoped)}-*"`,
+        'path "auth/token/revoke-self"',
+      ]);
+      // the value paths the writer uses for a group secret are inside these globs
+      expect(kvValuePath(opts, groupKey(G), 'REGISTRY_TOKEN', unscoped, '0123456789abcdef')).toBe(`pipeline-secrets/_groups/${G}/REGISTRY_TOKEN/${hashOf(groupKey(G), unscoped)}-0123456789abcdef`);
+    });
+
+    it('environment and protection: a production-protected group secret is only in the production-protected role, bound to both claims', () => {
+      const role = ciRoleName('pay-b', prodOnly);
+      expect(st.roles.get(role)!.bound_claims).toEqual({ project_id: 'pay-b', environment: 'production', ref_protected: 'true' });
+      expect(paths(st.policies.get(role))).toEqual([
+        `path "secret/data/pipeline-secrets/_groups/${G}/CLOUD_KEY/${hashOf(groupKey(G), prodOnly)}-*"`,
+        `path "secret/data/pipeline-secrets/_groups/${G}/CLOUD_KEY/${hashOf(groupKey(G), unscoped)}-00000000000000cc"`,
+        `path "secret/data/pipeline-secrets/_groups/${G}/DEPLOY_KEY/${hashOf(groupKey(G), prodOnly)}-*"`,
+        'path "auth/token/revoke-self"',
+      ]);
+      expect(st.policies.get(ciRoleName('pay-b', unscoped))).not.toMatch(/DEPLOY_KEY|CLOUD_KEY/);
+      expect([...st.policies.values()].join()).not.toContain('STAGING_ONLY');
+    });
+
+    it('a project outside the group, a sibling group, and a group nobody is in get none of its secrets', () => {
+      const web = st.policies.get(ciRoleName('web', unscoped))!;
+      expect(paths(web)).toEqual([`path "secret/data/pipeline-secrets/_groups/acme/ORG_TOKEN/${hashOf(groupKey('acme'), unscoped)}-*"`, 'path "auth/token/revoke-self"']);
+      expect([...st.policies.values()].join()).not.toContain('NOBODY_READS');
+      expect([...st.policies.values()].join()).not.toContain('acme/other');
+    });
+
+    it('a project and a group sharing a name never share a KV path or a role', () => {
+      expect(kvPath(opts, 'acme', 'ORG_TOKEN')).toBe('pipeline-secrets/acme/ORG_TOKEN');
+      expect(kvPath(opts, groupKey('acme'), 'ORG_TOKEN')).toBe('pipeline-secrets/_groups/acme/ORG_TOKEN');
+      expect(hashOf('acme', unscoped)).not.toBe(hashOf(groupKey('acme'), unscoped));
+      expect(() => ciRoleName(groupKey('acme'), unscoped)).toThrow(/group has no OpenBao role/);
+      // project `acme` is in no group: its role holds its own secret only, never group acme's
+      expect(paths(st.policies.get(ciRoleName('acme', unscoped)))).toEqual([`path "secret/data/pipeline-secrets/acme/ACME_OWN/${hashOf('acme', unscoped)}-*"`, 'path "auth/token/revoke-self"']);
+      // and a project named acme placed in group acme reads both, on two paths, through one role of its own
+      const both = renderBaoState(groupSecrets, opts, new Map([['acme', 'acme']]));
+      expect(paths(both.policies.get(ciRoleName('acme', unscoped)))).toEqual([
+        `path "secret/data/pipeline-secrets/acme/ACME_OWN/${hashOf('acme', unscoped)}-*"`,
+        `path "secret/data/pipeline-secrets/_groups/acme/ORG_TOKEN/${hashOf(groupKey('acme'), unscoped)}-*"`,
+        'path "auth/token/revoke-self"',
+      ]);
+    });
+
+    it('moving a project out changes only its own policies: the group paths leave them, the other projects\' bytes stay', () => {
+      const moved = renderBaoState(groupSecrets, opts, new Map([...membership, ['pay-b', 'elsewhere']]));
+      expect(moved.roles.has(ciRoleName('pay-b', prodOnly))).toBe(false);
+      expect(moved.policies.has(ciRoleName('pay-b', unscoped))).toBe(false);
+      for (const [name, hcl] of moved.policies) expect({ name, same: hcl === st.policies.get(name) }).toEqual({ name, same: true });
+      const out = renderBaoState(groupSecrets, opts, new Map([...membership].filter(([p]) => p !== 'pay-b')));
+      expect([...out.policies.values()].filter((h) => h.includes('pay-b'))).toEqual([]);
+    });
+
+    it('is deterministic over input and membership order', () => {
+      const again = renderBaoState([...groupSecrets].reverse(), opts, new Map([...membership].reverse()));
+      expect([...again.policies]).toEqual([...st.policies]);
+      expect(JSON.stringify([...again.roles])).toBe(JSON.stringify([...st.roles]));
+    });
+
+    it('a group secret appears in exactly one policy per project below its group (the scaling: N projects, N policies)', () => {
+      const many = new Map(Array.from({ length: 50 }, (_, i) => [`p-${i}`, i % 2 ? `${G}/sub-${i % 5}` : G] as [string, string]));
+      const out = renderBaoState(groupSecrets, opts, many);
+      expect([...out.policies.values()].filter((h) => h.includes(`/_groups/${G}/REGISTRY_TOKEN/`))).toHaveLength(50);
+      expect([...out.policies.values()].filter((h) => h.includes('/_groups/acme/ORG_TOKEN/'))).toHaveLength(50);
+    });
   });
 });
