@@ -58,7 +58,8 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
   let appended: StoredAuditRecord[] = [];
   return {
     name: 'audit-log',
-    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.accessRequest}-`, `${StreamCategory.project}-`, `${StreamCategory.secret}-`, OPENBAO_DRIFT_STREAM],
+    // projectgroup-: a project moving between groups (ProjectGroupChanged) is audited too (issue 20).
+    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.accessRequest}-`, `${StreamCategory.project}-`, `${StreamCategory.projectGroup}-`, `${StreamCategory.secret}-`, OPENBAO_DRIFT_STREAM],
     async apply(tx: SqlExecutor, event: RecordedEvent) {
       await this.applyBatch!(tx, [event]);
     },

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
-import { Principal, PROJECT_ID_PATTERN } from '@app/domain';
+import { placeOf, Principal, PROJECT_ID_PATTERN } from '@app/domain';
 import {
   buildSecretAccessStatement,
   canonicalJson,
@@ -36,6 +36,9 @@ export function accessEntryOf(r: StoredAuditRecord): SecretAccessEntry {
     unmapped?: { ci?: { job_id?: string } };
   };
   const version = rec.resources?.[0]?.version;
+  // The secret's place is the record's place key (the log's project_id column): the pipeline's
+  // project, or a group whose secret its job read down the tree.
+  const place = placeOf(r.projectId);
   return {
     secret: r.secretName ?? rec.resources?.[0]?.name ?? '',
     version: version !== undefined && /^\d+$/.test(version) ? Number(version) : null,
@@ -46,6 +49,7 @@ export function accessEntryOf(r: StoredAuditRecord): SecretAccessEntry {
     reason: rec.status_id === 1 ? null : (rec.status_detail ?? null),
     logIndex: r.index,
     eventId: r.eventId,
+    ...(place ? { source: { type: place.type, id: place.id } } : {}),
   };
 }
 
@@ -71,7 +75,7 @@ export class EvidenceController {
   @Post('evidence')
   @HttpCode(200)
   @ApiBody({ schema: { type: 'object', required: ['subjects'], properties: { subjects: { type: 'array', maxItems: 256, items: { type: 'object', required: ['name', 'digest'], properties: { name: { type: 'string' }, digest: { type: 'object', properties: { sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } } } } } } } } })
-  @ApiOkResponse({ description: 'DSSE envelope `{payloadType, payload, signatures:[{keyid, sig}]}` around an in-toto Statement v1 (predicate type in docs/evidence.md).' })
+  @ApiOkResponse({ description: "DSSE envelope `{payloadType, payload, signatures:[{keyid, sig}]}` around an in-toto Statement v1 (predicate type in docs/audit.md). Every access names its secret's `source` ({type: 'project'|'group', id}): the pipeline's jobs read their groups' secrets down the tree, and those decisions are listed too." })
   async evidence(
     @Param('projectId', ProjectIdPipe) projectId: string,
     @Param('pipelineId', PipelineIdPipe) pipelineId: string,

@@ -24,6 +24,16 @@ export interface SecretAccessEntry {
   reason: string | null;
   logIndex: number;
   eventId: string;
+  /**
+   * Where the secret lives (issue 20): the pipeline's own project, or a group above it whose secret
+   * its job read down the tree. Absent only for a record whose place the service cannot name.
+   */
+  source?: SecretSource;
+}
+
+export interface SecretSource {
+  type: 'project' | 'group';
+  id: string;
 }
 
 /** Who asked for the statement: a verifier should accept only what the pipeline's own (protected) jobs attested. */
@@ -118,6 +128,7 @@ function copyAccess(a: SecretAccessEntry): SecretAccessEntry {
     reason: a.reason,
     logIndex: a.logIndex,
     eventId: a.eventId,
+    ...(a.source && (a.source.type === 'project' || a.source.type === 'group') && typeof a.source.id === 'string' ? { source: { type: a.source.type, id: a.source.id } } : {}),
   };
 }
 

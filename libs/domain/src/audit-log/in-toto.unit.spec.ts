@@ -78,6 +78,21 @@ describe('buildSecretAccessStatement', () => {
     expect(JSON.stringify(st)).not.toContain('hunter2');
   });
 
+  it("names each access's source (project or group), copied field by field; anything else is dropped", () => {
+    const st = buildSecretAccessStatement(
+      input({
+        accesses: [
+          access(1, { source: { type: 'project', id: 'proj-1' } }),
+          access(2, { secret: 'REGISTRY_TOKEN', source: { type: 'group', id: 'acme/payments', value: 'hunter2' } as never }),
+          access(3, { source: { type: 'secret-store', id: 'x' } as never }),
+        ],
+      }),
+    );
+    expect(st.predicate.accesses.map((a) => a.source)).toEqual([{ type: 'project', id: 'proj-1' }, { type: 'group', id: 'acme/payments' }, undefined]);
+    expect(st.predicate.accesses[2]).not.toHaveProperty('source');
+    expect(JSON.stringify(st)).not.toContain('hunter2');
+  });
+
   it('allows an audit log with no checkpoint yet', () => {
     const st = buildSecretAccessStatement(input({ log: { origin: 'o', checkpoint: null, treeSize: null } }));
     expect(st.predicate.auditLog).toEqual({ origin: 'o', checkpoint: null, treeSize: null });

@@ -36,3 +36,51 @@ describe('AuditLogStore.append skips events already in the log', () => {
     }
   }, 60_000);
 });
+
+// Issue 20: a CI job's decisions about its groups' secrets are logged under the group's place key;
+// its pipeline's evidence finds them through the job's project named in the record's resources.
+describe('AuditLogStore.pipelineRecords with group places', () => {
+  const rec = (i: number, projectId: string, pipelineId: string | null, resources: { type: string; uid: string }[]): AuditLogEntry => ({
+    eventId: `g-${i}`,
+    eventType: 'SecretAccessed',
+    projectId,
+    secretName: 'REG',
+    pipelineId,
+    kafkaKey: `${projectId}/REG`,
+    schemaVersion: 1,
+    record: JSON.stringify({ i, resources }),
+  });
+  const groupRead = (i: number, group: string, jobProject: string, pipelineId: string) =>
+    rec(i, `group:${group}`, pipelineId, [{ type: 'secret', uid: `group:${group}/REG` }, { type: 'group', uid: `group:${group}` }, { type: 'project', uid: jobProject }]);
+
+  it("lists the project's own records and its jobs' group reads, in log order; never another project's job with the same pipeline id", async () => {
+    const sql = await PgliteClient.open();
+    try {
+      await migrateAuditLog(sql);
+      const log = new AuditLogStore(sql);
+      await sql.transaction((tx) =>
+        log.append(tx, [
+          rec(0, 'app', '77', [{ type: 'secret', uid: 'app/DB' }]),
+          groupRead(1, 'acme/payments', 'app', '77'),
+          groupRead(2, 'acme/payments', 'other', '77'), // same pipeline number, another project's job
+          groupRead(3, 'acme', 'app', '78'), // another pipeline
+          rec(4, 'group:acme', '77', [{ type: 'secret', uid: 'group:acme/REG' }, { type: 'group', uid: 'group:acme' }]), // names no project
+          rec(5, 'other', '77', [{ type: 'secret', uid: 'other/DB' }, { type: 'project', uid: 'app' }]), // a project's record naming app: not app's
+          groupRead(6, 'acme', 'app', '77'),
+          rec(7, 'app', null, [{ type: 'project', uid: 'app' }]),
+        ]),
+      );
+      expect((await log.pipelineRecords('app', '77')).map((r) => [r.index, r.projectId])).toEqual([
+        [0, 'app'],
+        [1, 'group:acme/payments'],
+        [6, 'group:acme'],
+      ]);
+      expect((await log.pipelineRecords('other', '77')).map((r) => r.index)).toEqual([2, 5]);
+      expect((await log.pipelineRecords('app', '77', 2)).map((r) => r.index)).toEqual([0, 1]);
+      // A project id that is a JSON-ish string matches nothing it should not.
+      expect(await log.pipelineRecords('app"}]', '77')).toEqual([]);
+    } finally {
+      await sql.close();
+    }
+  }, 60_000);
+});

@@ -45,6 +45,14 @@ export const AUDIT_LOG_MIGRATIONS: Migration[] = [
       created_at timestamptz NOT NULL DEFAULT now()
     )`,
   },
+  {
+    version: 2,
+    // A CI job's decisions about its groups' secrets are logged under the group's place key
+    // (project_id = 'group:<path>'); a pipeline's evidence finds them by pipeline id here, then by
+    // the job's project named in the record (pipelineRecords).
+    name: 'pipeline index over group places',
+    sql: `CREATE INDEX IF NOT EXISTS audit_log_group_pipeline ON audit_log (pipeline_id, idx) WHERE pipeline_id IS NOT NULL AND project_id LIKE 'group:%'`,
+  },
 ];
 
 export function migrateAuditLog(sql: SqlClient): Promise<void> {
@@ -245,8 +253,22 @@ export class AuditLogStore {
   }
 
   /** A pipeline's access decisions, oldest first (SLSA evidence). */
+  /**
+   * The records of one pipeline of a project, in log order: those logged under the project, and
+   * its jobs' decisions about its groups' secrets (logged under the group's place key, the job's
+   * project among the record's `resources`: libs/domain/src/siem/ocsf/common.ts secretResources).
+   * A job of another project with the same pipeline id never matches: its record names its own
+   * project, and a group is never a `project` resource.
+   */
   async pipelineRecords(projectId: string, pipelineId: string, limit = 10_000): Promise<StoredAuditRecord[]> {
-    const { rows } = await this.sql.query('SELECT * FROM audit_log WHERE project_id = $1 AND pipeline_id = $2 ORDER BY idx LIMIT $3', [projectId, pipelineId, limit]);
+    const jobProject = JSON.stringify([{ type: 'project', uid: projectId }]);
+    const { rows } = await this.sql.query(
+      `SELECT * FROM audit_log WHERE project_id = $1 AND pipeline_id = $2
+       UNION ALL
+       SELECT * FROM audit_log WHERE pipeline_id = $2 AND pipeline_id IS NOT NULL AND project_id LIKE 'group:%' AND (record::jsonb -> 'resources') @> $4::jsonb
+       ORDER BY idx LIMIT $3`,
+      [projectId, pipelineId, limit, jobProject],
+    );
     return rows.map(toRecord);
   }
 

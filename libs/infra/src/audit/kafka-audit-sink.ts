@@ -41,7 +41,8 @@ const HEADER_NAME_BYTES = Object.values(AUDIT_HEADERS).reduce((n, h) => n + h.le
 /**
  * Publishes audit records and signed checkpoints. Idempotent producer (acks=all, one request in
  * flight, so retries neither duplicate nor reorder within a partition); records are keyed
- * `{projectId}/{secretName}`, so each secret's records stay in order. Topics are created here
+ * `{place key}/{secretName}` (auditKey: `acme/DB`, or `group:acme/payments/DB` for a group's
+ * secret), so each secret's records stay in order. Topics are created here
  * (auto-creation is off on a well-run cluster); the checkpoint topic has one partition and
  * keeps its records forever, so a verifier can read every checkpoint ever signed.
  */
