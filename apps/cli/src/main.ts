@@ -20,6 +20,7 @@ const USAGE = `usage:
   cli verify log --checkpoint <note.txt> --public-key <key.pem> [--file <audit.jsonl>]
             recomputes the Merkle root from every record (the NDJSON file, else the service's database)
   cli verify evidence --envelope <dsse.json> --public-key <key.pem> --project <id> --pipeline <id> [--subject <sha256>]
+  cli verify report --envelope <dsse.json> --public-key <key.pem>   (a signed exposure report)
             [--allow-requested-by-others]
             --project/--pipeline: the run your SLSA provenance names; by default the statement must have been
             requested by a CI job of that pipeline (an auditor may request one too: accepted only with the flag);
@@ -195,8 +196,12 @@ async function verifyCommand(args: string[]): Promise<string> {
         const predicate = statement.predicate as { requestedBy?: unknown };
         return JSON.stringify({ ...verdict, subject: statement.subject, predicateType: statement.predicateType, requestedBy: predicate?.requestedBy });
       }
+      case 'report': {
+        const { report, ...verdict } = v.verifyReport(JSON.parse(need('envelope')), key());
+        return JSON.stringify({ ...verdict, subject: report.subject, from: report.from, to: report.to, rotate: report.rotate, didTotal: report.didTotal, notCovered: report.notCovered });
+      }
       default:
-        throw new UsageError(`verify what? inclusion, consistency, log or evidence (got ${what ?? 'nothing'})`);
+        throw new UsageError(`verify what? inclusion, consistency, log, evidence or report (got ${what ?? 'nothing'})`);
     }
   } catch (e) {
     if (e instanceof v.VerificationError) throw new VerifyFailed(e.message);

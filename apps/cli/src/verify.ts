@@ -12,6 +12,7 @@ import {
   verifyDsse,
   verifyInclusion,
 } from '@app/domain/audit-log';
+import { EXPOSURE_REPORT_PAYLOAD_TYPE } from '@app/domain/exposure/exposure-request';
 
 // Offline verification of what the audit endpoints and the Kafka checkpoint topic hand out.
 // Every function returns a verdict and never trusts a hash the server computed: leaf hashes are
@@ -170,4 +171,29 @@ export function verifyEvidence(
     throw new VerificationError('the evidence lists accesses but embeds no checkpoint covering them');
   }
   return { ok: true, checks, statement: statement as Record<string, unknown> };
+}
+
+/**
+ * A signed exposure report (POST /v1/exposure-reports with Accept: application/vnd.dsse+json):
+ * the signature, the payload type, and that the payload is the report's canonical JSON with every
+ * part a report has. Returns the report so the caller can read what it says.
+ */
+export function verifyReport(envelope: unknown, publicKey: KeyObject): Verdict & { report: Record<string, unknown> } {
+  let payload: Buffer;
+  try {
+    payload = verifyDsse(envelope, publicKey, { payloadType: EXPOSURE_REPORT_PAYLOAD_TYPE }).payload;
+  } catch (e) {
+    throw new VerificationError(`report signature does not verify: ${(e as Error).message}`);
+  }
+  let report: Record<string, unknown>;
+  try {
+    report = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new VerificationError('the signed payload is not JSON');
+  }
+  if (canonicalJson(report) !== payload.toString('utf8')) throw new VerificationError('the signed payload is not canonical JSON');
+  for (const k of ['subject', 'from', 'to', 'could', 'did', 'rotate', 'notCovered']) {
+    if (!(k in report)) throw new VerificationError(`the signed report has no ${k}`);
+  }
+  return { ok: true, checks: ['DSSE signature verifies', 'exposure report payload type', 'canonical JSON with subject, window, could, did, rotate and notCovered'], report };
 }

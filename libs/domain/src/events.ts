@@ -7,9 +7,10 @@ import { AccessRequestCoordinationEvent, AccessRequestEvent } from './access-req
 import { SecretEvent } from './secret/secret';
 import { SecretValueNotDelivered } from './openbao/value-delivery';
 import { ProjectGroupEvent } from './group/project-group';
+import { ExposureReportGenerated } from './exposure/exposure-request';
 import { isWellFormedText, toWellFormedText } from './invariants';
 
-export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessRequestCoordinationEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered | ProjectGroupEvent;
+export type DomainEventUnion = SecretEvent | AccessPolicyEvent | AccessRequestEvent | AccessRequestCoordinationEvent | AccessEvent | AbuseEvent | OpenBaoDriftEvent | SecretValueNotDelivered | ProjectGroupEvent | ExposureReportGenerated;
 export type EventType = DomainEventUnion['type'];
 
 /** The schema version written for each event type today. Bump it, and add an upcaster, when a shape changes. */
@@ -39,6 +40,7 @@ export const CURRENT_SCHEMA_VERSION: Readonly<Record<EventType, number>> = {
   AccessRequestApprovalReleased: 1,
   AccessRequestApprovalVoided: 1,
   ProjectGroupChanged: 1,
+  ExposureReportGenerated: 1,
 };
 
 export function isKnownEventType(type: string): type is EventType {

@@ -19,3 +19,5 @@ export * from './compliance/secret-history';
 export * from './group/place';
 export * from './group/project-group';
 export * from './group/tree';
+export * from './exposure/exposure';
+export * from './exposure/exposure-request';

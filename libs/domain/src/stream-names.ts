@@ -7,11 +7,14 @@ export const StreamCategory = {
   access: 'access',
   accessRequest: 'accessrequest',
   projectGroup: 'projectgroup',
+  exposureReport: 'exposurereport',
 } as const;
 
 // A group's streams are its place key's (`project-group:a/b`, `secret-group:a/b/NAME`): `:` never
 // occurs in a project id, so no group stream can be a project's (group/place.ts).
 export const StreamName = {
+  /** One exposure report asked for (ExposureReportGenerated): who asked about whom, for which window. */
+  exposureReport: (reportId: string) => `${StreamCategory.exposureReport}-${reportId}`,
   /** The group a project is in, over time (ProjectGroupChanged). */
   projectGroup: (projectId: string) => `${StreamCategory.projectGroup}-${projectId}`,
   /** Grants of one place (project or group key): the access policy aggregate. */

@@ -12,6 +12,8 @@ import { grantPlaces, jobPlaceKeys } from '../group/tree';
 import { intersect, isEmpty, span, spanOf, SpanSet, toIso, union } from './intervals';
 
 export const MAX_EXPOSURE_WINDOW_DAYS = 366;
+/** At most this many reads are listed in `did`; the total and every read version are still exact. */
+export const MAX_DID_ITEMS = 10_000;
 
 export type ExposureSubject =
   | { type: 'user'; id: string }
@@ -80,6 +82,11 @@ export interface ExposureInputs {
   scopes: readonly ExposureScope[];
   memberships: readonly MembershipInterval[];
   reads: readonly ExposureRead[];
+  /**
+   * Every (place, secret, version) the subject read in the window, when `reads` is only the first
+   * of them (a bounded answer): rotate and notCovered use it, so a cut list never drops a version.
+   */
+  readVersions?: readonly { placeKey: string; name: string; version: number; count: number }[];
   /** Whether the caller has read-audit on a place (its key): what the report may name. */
   covered: (placeKey: string) => boolean;
 }
@@ -129,6 +136,9 @@ export interface ExposureReport {
   to: string;
   could: CouldRead[];
   did: DidRead[];
+  /** Reads in the window at covered places; `did` holds the first MAX_DID_ITEMS of them (access-history pages through all). */
+  didTotal: number;
+  didTruncated: boolean;
   rotate: RotateItem[];
   /** Places where the subject was exposed but the caller lacks read-audit: counted, never named. */
   notCovered: number;
@@ -304,13 +314,28 @@ export function exposureReport(input: ExposureInputs): ExposureReport {
     }
   }
   reads = reads.filter(inWindow);
-  const exposedPlaces = new Set([...could.map((c) => placeKeyOf(c.place)), ...reads.map((r) => r.placeKey)]);
+  // Every version read: the complete list when the caller gave one (reads may be cut), else the reads themselves.
+  let readVersions = input.readVersions ?? versionsOf(reads);
+  const exposedPlaces = new Set([...could.map((c) => placeKeyOf(c.place)), ...readVersions.map((r) => r.placeKey)]);
   const notCovered = [...exposedPlaces].filter((k) => !input.covered(k)).length;
   could = could.filter((c) => input.covered(placeKeyOf(c.place)));
   reads = reads.filter((r) => input.covered(r.placeKey));
+  readVersions = readVersions.filter((r) => input.covered(r.placeKey));
   could.sort((a, b) => cmp(placeKeyOf(a.place), placeKeyOf(b.place)) || cmp(a.name, b.name) || a.version - b.version);
-  const did = reads.map(didRead).sort((a, b) => cmp(a.at, b.at) || cmp(a.eventId, b.eventId));
-  const report: ExposureReport = { subject: publicSubject(subject), from: new Date(Date.parse(input.from)).toISOString(), to: new Date(Date.parse(input.to)).toISOString(), could, did, rotate: rotateList(input, could, reads), notCovered };
+  const all = reads.map(didRead).sort((a, b) => cmp(a.at, b.at) || cmp(a.eventId, b.eventId));
+  const didTotal = readVersions.reduce((n, r) => n + r.count, 0);
+  const did = all.slice(0, MAX_DID_ITEMS);
+  const report: ExposureReport = {
+    subject: publicSubject(subject),
+    from: new Date(Date.parse(input.from)).toISOString(),
+    to: new Date(Date.parse(input.to)).toISOString(),
+    could,
+    did,
+    didTotal,
+    didTruncated: didTotal > did.length,
+    rotate: rotateList(input, could, readVersions),
+    notCovered,
+  };
   if (subject.type === 'secret') {
     const seen = new Map<string, { projectId: string; pipelineId: string }>();
     for (const r of reads) {
@@ -337,7 +362,18 @@ function ciReadersOf(placeKey: string, during: SpanSet, memberships: readonly Me
 }
 
 /** Current versions readable or read in the window: read ones first, then by place and name. */
-function rotateList(input: ExposureInputs, could: CouldRead[], reads: ExposureRead[]): RotateItem[] {
+function versionsOf(reads: readonly ExposureRead[]): { placeKey: string; name: string; version: number; count: number }[] {
+  const m = new Map<string, { placeKey: string; name: string; version: number; count: number }>();
+  for (const r of reads) {
+    const k = `${keyOf(r)}\u0000${r.version}`;
+    const had = m.get(k);
+    if (had) had.count++;
+    else m.set(k, { placeKey: r.placeKey, name: r.name, version: r.version, count: 1 });
+  }
+  return [...m.values()];
+}
+
+function rotateList(input: ExposureInputs, could: CouldRead[], reads: readonly { placeKey: string; name: string; version: number }[]): RotateItem[] {
   const current = new Map(input.versions.filter((v) => v.to === null).map((v) => [keyOf(v), v]));
   const out = new Map<string, RotateItem>();
   for (const c of could) {
