@@ -1,16 +1,20 @@
 import { RenderOptions } from '@app/domain/openbao/policy-renderer';
 import { AppConfig } from '@app/infra/config/config';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
+import { membershipProjection } from '@app/infra/openbao/membership';
 import { accessHistoryProjection, grantsProjection, secretHistoryProjection } from './compliance.projections';
 import { Projection } from '@app/infra/projection/projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 /** Every SQL read model the projector owns, each with its own checkpoint. */
-export const PROJECTIONS: readonly Projection[] = [secretsProjection, grantsProjection, secretHistoryProjection, accessHistoryProjection];
+export const PROJECTIONS: readonly Projection[] = [secretsProjection, grantsProjection, secretHistoryProjection, accessHistoryProjection, membershipProjection];
 
-/** The same, with the policy reconciler run after each committed batch of the secrets read model (its input). */
+/** The reconciler's inputs: the secrets, and which group each project is in now (a move re-renders the moved project's policies). */
+const RENDER_INPUTS: readonly Projection[] = [secretsProjection, membershipProjection];
+
+/** The same, with the policy reconciler run after each committed batch of a read model it renders from. */
 export function projectionsWithReconciler(reconciler: PolicyReconciler): Projection[] {
-  return PROJECTIONS.map((p) => (p === secretsProjection ? { ...p, afterCommit: () => reconciler.schedule() } : p));
+  return PROJECTIONS.map((p) => (RENDER_INPUTS.includes(p) ? { ...p, afterCommit: () => reconciler.schedule() } : p));
 }
 
 export function renderOptions(config: AppConfig): RenderOptions {

@@ -6,6 +6,7 @@ import { CONFIG, EVENT_STORE, LOGGER, METRICS, POLICY_TARGET, READINESS_CHECKS, 
 import type { ReadinessCheck } from '@app/infra/nest/infrastructure';
 import { Metrics } from '@app/infra/observability/metrics';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
+import { migrateMemberships } from '@app/infra/openbao/membership';
 import { PolicyTarget } from '@app/infra/openbao/policy-target';
 import { SqlClient } from '@app/infra/sql/sql-client';
 import { OpenBaoValueStore } from '@app/infra/value-store/openbao-value-store';
@@ -29,7 +30,7 @@ export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(CONFIG) config: AppConfig,
     @Inject(EVENT_STORE) store: EventStore,
-    @Inject(SQL) sql: SqlClient,
+    @Inject(SQL) private readonly sql: SqlClient,
     @Inject(LOGGER) logger: JsonLogger,
     @Inject(METRICS) metrics: Metrics,
     @Inject(POLICY_TARGET) target: PolicyTarget,
@@ -56,6 +57,7 @@ export class ProjectorModule implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    await migrateMemberships(this.sql);
     for (const r of this.runners) await r.start();
     this.reconciler.schedule();
     this.reconciler.watchPrepared(PREPARED_CHECK_EVERY_MS);

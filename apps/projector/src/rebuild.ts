@@ -3,6 +3,7 @@ import { RenderOptions } from '@app/domain/openbao/policy-renderer';
 import { JsonLogger } from '@app/infra/logging/logger';
 import { Metrics } from '@app/infra/observability/metrics';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
+import { MEMBERSHIP_TABLE, migrateMemberships } from '@app/infra/openbao/membership';
 import { PolicyTarget } from '@app/infra/openbao/policy-target';
 import { PROJECTED_TABLES } from '@app/infra/read-models/schema';
 import { SqlClient } from '@app/infra/sql/sql-client';
@@ -34,8 +35,9 @@ export async function rebuild(deps: { store: EventStore; sql: SqlClient; target:
     await deps.target.deletePolicy(name);
     removed++;
   }
+  await migrateMemberships(deps.sql);
   await deps.sql.transaction(async (tx) => {
-    await tx.query(`TRUNCATE ${PROJECTED_TABLES.join(', ')}`);
+    await tx.query(`TRUNCATE ${[...PROJECTED_TABLES, MEMBERSHIP_TABLE].join(', ')}`);
     await tx.query('DELETE FROM projection_checkpoints WHERE projection = ANY($1::text[])', [PROJECTIONS.map((p) => p.name)]);
     // The replay dead-letters again whatever it still cannot apply.
     await tx.query('DELETE FROM projection_dead_letters WHERE projection = ANY($1::text[])', [PROJECTIONS.map((p) => p.name)]);

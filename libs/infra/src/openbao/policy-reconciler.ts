@@ -1,10 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { DesiredBaoState, JwtRole, renderBaoState, RenderOptions, RoleNameCollisionError, ScopedSecret } from '@app/domain/openbao/policy-renderer';
 import { describeError, JsonLogger } from '../logging/logger';
-import { SqlExecutor } from '../sql/sql-client';
+import { SqlClient, SqlExecutor } from '../sql/sql-client';
 import { Metrics } from '../observability/metrics';
 import { PolicyTarget } from './policy-target';
 import { parseBaoRef } from '../value-store/openbao-value-store';
+import { loadMembership, migrateMemberships } from './membership';
 
 export interface ReconcileResult {
   written: string[];
@@ -55,14 +56,23 @@ export class PolicyReconciler {
 
   constructor(
     private readonly target: PolicyTarget,
-    private readonly sql: SqlExecutor,
+    private readonly sql: SqlClient,
     private readonly render: RenderOptions,
     private readonly logger: JsonLogger,
     private readonly metrics?: Metrics,
   ) {}
 
+  private schema?: Promise<void>;
+
+  /** The state the read models imply: the active secrets and which group each project is in now (a group secret is in the policies of every project below its group). */
   async desired(): Promise<DesiredBaoState> {
-    return renderBaoState(await loadScopedSecrets(this.sql, this.render.kvMount), this.render);
+    // The membership table is the projector's; an auditor (drift repair) may start first.
+    await (this.schema ??= migrateMemberships(this.sql).catch((e: unknown) => {
+      this.schema = undefined;
+      throw e;
+    }));
+    const [secrets, membership] = await Promise.all([loadScopedSecrets(this.sql, this.render.kvMount), loadMembership(this.sql)]);
+    return renderBaoState(secrets, this.render, membership);
   }
 
   async reconcileOnce(): Promise<ReconcileResult> {
