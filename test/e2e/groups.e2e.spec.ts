@@ -221,4 +221,40 @@ describe.each(profiles)('groups (%s profile)', (_profile, envOf) => {
       [null, G, 'root'],
     ]);
   });
+
+  it('access requests and break-glass work on a group as on a project: the group owner approves, the grant acts on the group', async () => {
+    const rita = await t.userToken('rita');
+    const asked = await http.post(`/v1/groups/${enc(G)}/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'incident 42' });
+    expect(asked.status).toBe(201);
+    expect(JSON.stringify(asked.body)).not.toContain('group:');
+    expect((await http.post(`/v1/groups/${enc(G)}/secrets/REGISTRY_TOKEN/access`).set(auth(rita)).send({})).status).toBe(403);
+    const approved = await http.post(`/v1/groups/${enc(G)}/access-requests/${asked.body.requestId}/approve`).set(auth(groupOwner)).send({});
+    expect(approved.status).toBe(200);
+    const r = await http.post(`/v1/groups/${enc(G)}/secrets/REGISTRY_TOKEN/access`).set(auth(rita)).send({});
+    expect(r.status).toBe(200);
+    expect(r.body.source).toEqual({ type: 'group', id: G });
+    // Listing: the group owner sees the request; a stranger is refused (the same for a group that does not exist).
+    const list = await http.get(`/v1/groups/${enc(G)}/access-requests`).set(auth(groupOwner));
+    expect(list.body.items.map((i: { requestId: string }) => i.requestId)).toContain(asked.body.requestId);
+    // Break-glass needs the break-glass role on the group.
+    expect((await http.post(`/v1/groups/${enc(G)}/break-glass`).set(auth(rita)).send({ reason: 'pager', durationSeconds: 300 })).status).toBe(403);
+    expect((await http.post(`/v1/groups/${enc(G)}/grants`).set(auth(groupOwner)).send({ principal: { type: 'user', id: 'oncall' }, role: 'break-glass' })).status).toBe(201);
+    const oncall = await t.userToken('oncall');
+    const broke = await http.post(`/v1/groups/${enc(G)}/break-glass`).set(auth(oncall)).send({ reason: 'pager', durationSeconds: 300 });
+    expect(broke.status).toBe(201);
+    expect((await http.post(`/v1/groups/${enc(G)}/secrets/REGISTRY_TOKEN/access`).set(auth(oncall)).send({})).status).toBe(200);
+    const pending = await http.get(`/v1/groups/${enc(G)}/break-glass?reviewed=false`).set(auth(groupOwner));
+    expect(pending.body.items.map((b: { grantId: string }) => b.grantId)).toContain(broke.body.grantId);
+    // Group paths in these routes are checked like everywhere else.
+    expect((await http.post(`/v1/groups/${TOP}%252Fpayments/access-requests`).set(auth(rita)).send({ role: 'developer', durationSeconds: 600, reason: 'x' })).status).toBe(400);
+  });
+
+  it('the OpenAPI document lists the group routes with their own operation ids', async () => {
+    const doc = await http.get('/docs-json');
+    for (const path of ['/v1/groups/{groupId}/secrets', '/v1/groups/{groupId}/grants', '/v1/groups/{groupId}/access-requests', '/v1/groups/{groupId}/break-glass', '/v1/projects/{projectId}/group', '/v1/exposure-reports']) {
+      expect(doc.body.paths).toHaveProperty([path]);
+    }
+    const ids = Object.values(doc.body.paths as Record<string, Record<string, { operationId: string }>>).flatMap((m) => Object.values(m).map((o) => o.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
 });

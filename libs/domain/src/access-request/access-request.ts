@@ -28,10 +28,10 @@ import {
   requireNullableInstant,
   requireOnlyKeys,
   requirePrincipalId,
-  requireProjectId,
   requireString,
 } from '../invariants';
 import { isRole, Role } from '../roles';
+import { requirePlaceKey } from '../group/place';
 import { CommandMetadata } from '../secret/secret';
 
 export const ACCESS_REQUEST_LIMITS = {
@@ -280,7 +280,7 @@ export function checkAccessRequestCommand(command: AccessRequestCommand): void {
         const b = requireOnlyKeys(d.bounds, ['pendingOfRequester', 'pendingInProject', 'maxPerRequester', 'maxPerProject']);
         for (const k of ['pendingOfRequester', 'pendingInProject', 'maxPerRequester', 'maxPerProject'] as const) requireSeconds(`bounds.${k}`, b[k], 0, 1_000_000_000);
       }
-      requireProjectId(d.projectId);
+      requirePlaceKey('projectId', d.projectId);
       requireId('requestId', d.requestId);
       requireGroups('requesterGroups', d.requesterGroups);
       if (!isRole(d.role)) throw invalid('invalid-field', 'role is not a role', 'role');
@@ -302,7 +302,7 @@ export function checkAccessRequestCommand(command: AccessRequestCommand): void {
     case 'ApproveClaimedAccessRequest': {
       const d = requireOnlyKeys(command.data, ['request', 'claimId', 'grantId', 'approverGroups', 'comment']);
       const r = requireOnlyKeys(d.request, ['projectId', 'requestId', 'requester', 'requesterGroups', 'role', 'environment', 'branch', 'durationSeconds', 'expiresAt']);
-      requireProjectId(r.projectId);
+      requirePlaceKey('projectId', r.projectId);
       requireId('request.requestId', r.requestId);
       const who = requireOnlyKeys(r.requester, ['type', 'id']);
       if (who.type !== 'user') throw invalid('invalid-field', 'request.requester.type must be user', 'request.requester.type');
@@ -348,7 +348,7 @@ export function checkAccessRequestCommand(command: AccessRequestCommand): void {
     }
     case 'BreakGlass': {
       const d = requireOnlyKeys(command.data, ['projectId', 'grantId', 'principalGroups', 'reason', 'durationSeconds']);
-      requireProjectId(d.projectId);
+      requirePlaceKey('projectId', d.projectId);
       requireId('grantId', d.grantId);
       requireGroups('principalGroups', d.principalGroups);
       requireText('reason', d.reason, L.maxReasonLength);
