@@ -186,6 +186,36 @@ if (!url) {
       expect(await direct()).toEqual([plain, forged, replay, elsewhere]);
     }, 60_000);
 
+    it("issue 20: a job's batch through its project reads a group secret (the SecretAccessed is in access-<project>): the v2 marker naming that place makes it brokered; a v1 marker, or a place the event is not in, leaves it a direct read", async () => {
+      const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
+      const run = randomUUID().slice(0, 8);
+      const group = `acme-${run}/payments`;
+      const jobProject = `pay-${run}`;
+      const path = `${mount}/data/${prefix}/_groups/${group}/REGISTRY_TOKEN/0123456789abcdef-fedcba9876543210`;
+      const line = (id: string, marker: string) =>
+        JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id, path, headers: { 'x-pipeline-secrets-broker': [marker] } } }) + '\n';
+      // the batch's SecretAccessed, in the job's project's access log (secret-access.ts: a batch appends to access-<endpoint place>)
+      const accessedId = randomUUID();
+      const data = { projectId: `group:${group}`, name: 'REGISTRY_TOKEN', version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'ci-job-scope' }, purpose: null, jobProjectId: jobProject };
+      await store.appendToStream(`access-${jobProject}`, 'any', [
+        { eventId: accessedId, type: 'SecretAccessed', schemaVersion: 1, data, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job', id: 'x' }, occurredAt: new Date().toISOString() } },
+      ]);
+      const [v2, v1, wrongPlace] = Array.from({ length: 3 }, () => randomUUID());
+      const f = join(dir, 'group-markers.log');
+      writeFileSync(f, line(v2, brokerMarker(key, path, accessedId, jobProject)) + line(v1, brokerMarker(key, path, randomUUID())) + line(wrongPlace, brokerMarker(key, path, randomUUID(), `other-${run}`)));
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f, scope: { ...scope, markerKey: key } }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      expect(await ing.pollOnce()).toBe(3);
+      const direct = (await store.readStream(`access-group:${group}/REGISTRY_TOKEN`)).filter((e) => (e.data.via as { channel?: string }).channel === 'openbao');
+      expect(direct.map((e) => (e.data.via as { requestId: string }).requestId)).toEqual([v1, wrongPlace]);
+      // each recorded against the group's secret, with the job's project (the fixture's token is a job of its project)
+      expect(direct.map((e) => [e.data.projectId, e.data.name, e.data.jobProjectId])).toEqual([
+        [`group:${group}`, 'REGISTRY_TOKEN', project],
+        [`group:${group}`, 'REGISTRY_TOKEN', project],
+      ]);
+    }, 60_000);
+
     it('issue 18 item 4: unauthenticated denials (no token, an unknown one) are one summary per remote address and window, never one event each; invalid ids are dropped; counted; a restart and a re-read change nothing', async () => {
       // real OpenBao 2.7.2 entries of a read with no token and with a bogus one, on fresh request ids, paths and addresses
       const uscope = { kvMount: 'secret', kvPrefix: `ps-unauth-${randomUUID().slice(0, 8)}`, jwtMount: 'jwt-ci' };

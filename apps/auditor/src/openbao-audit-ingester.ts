@@ -459,9 +459,12 @@ export class OpenBaoAuditIngester {
    */
   private async brokeredRead(f: OpenBaoKvAccess): Promise<boolean> {
     if (!f.brokered || f.markerId === null) return false;
-    // A single access is in the secret's access log, a batch access in the project's.
-    const inSecretLog = await this.accessedIn(StreamName.access(f.projectId, f.name), f.markerId, f.name);
-    if (!inSecretLog && !(await this.accessedIn(StreamName.access(f.projectId), f.markerId, f.name))) {
+    // A single access is in the secret's access log, a batch access in the place's: the secret's own,
+    // or (a CI job's batch through its project reading a group's secret) the one the marker names.
+    const logs = [StreamName.access(f.projectId, f.name), ...(f.markerPlace !== null && f.markerPlace !== f.projectId ? [StreamName.access(f.markerPlace)] : []), StreamName.access(f.projectId)];
+    let found = false;
+    for (const log of logs) if ((found = await this.accessedIn(log, f.markerId, f.name))) break;
+    if (!found) {
       this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
       return false;
     }
@@ -565,9 +568,12 @@ export function principalOf(a: OpenBaoKvAccess['accessor']) {
 export function accessEvent(f: OpenBaoKvAccess): { stream: string; event: EventToAppend } {
   const principal = principalOf(f.accessor);
   const via = { channel: 'openbao' as const, requestId: f.requestId, policy: f.policy };
+  // A job's read of another place's secret (a group's) names the job's project too, as the API's
+  // decisions do (access-decision.ts withJobProject); only a token from the service's own JWT roles is a job.
+  const job = f.accessor.type === 'ci-job' && f.accessor.projectId !== undefined && f.accessor.projectId !== f.projectId ? { jobProjectId: f.accessor.projectId } : {};
   const data = f.allowed
-    ? { projectId: f.projectId, name: f.name, version: f.version ?? 0, principal, via, purpose: null }
-    : { projectId: f.projectId, name: f.name, action: 'read', principal, reason: f.notFound ? 'secret-not-found' : 'openbao-denied', purpose: null, via };
+    ? { projectId: f.projectId, name: f.name, version: f.version ?? 0, principal, via, purpose: null, ...job }
+    : { projectId: f.projectId, name: f.name, action: 'read', principal, reason: f.notFound ? 'secret-not-found' : 'openbao-denied', purpose: null, via, ...job };
   return {
     stream: StreamName.access(f.projectId, f.name),
     event: {

@@ -13,14 +13,13 @@ import {
   SecretValueStore,
   StoreUnavailableError,
   StreamName,
-  isGroupKey,
   jobMatchesScope,
   placeOf,
   resolveDownTheTree,
   secretSubjectOf,
   SecretState,
 } from '@app/domain';
-import { ciRoleName, directlyReadable } from '@app/domain/openbao/policy-renderer';
+import { directlyReadable, jobRoleName } from '@app/domain/openbao/policy-renderer';
 import { SecretValueNotDelivered, ValueNotDeliveredReason } from '@app/domain/openbao/value-delivery';
 import { describeError, JsonLogger } from '@app/infra/logging/logger';
 import { EVENT_STORE, LOGGER, METRICS, VALUE_STORE } from '@app/infra/nest/tokens';
@@ -194,17 +193,21 @@ export class SecretAccess {
     const settle = (g: Grant, p: Promise<string>) => p.catch((e) => this.classify(req, g, e));
     const store = this.values;
     if (!(store instanceof OpenBaoValueStore)) return Promise.all(grants.map((g) => settle(g, store.get(g.valueRef))));
-    // Its accessEventId: OpenBao's audit entry of each read carries it in a MAC'd marker, so the auditor does not count it twice.
-    const asService = (g: Grant) => settle(g, store.get(g.valueRef, g.event.eventId));
+    // Its accessEventId: OpenBao's audit entry of each read carries it in a MAC'd marker, so the auditor does not count it twice;
+    // and the place whose access stream holds it when that is not the secret's own (a batch through the job's project reading a group's secret).
+    const streamPlace = (g: Grant) => (g.key === req.projectId ? undefined : req.projectId);
+    const asService = (g: Grant) => settle(g, store.get(g.valueRef, g.event.eventId, streamPlace(g)));
     if (!req.ciJobToken) return Promise.all(grants.map(asService));
     const jwt = req.ciJobToken;
+    const jobProject = req.principal.kind === 'ci-job' ? req.principal.projectId : undefined;
     const byRole = new Map<string, number[]>();
     const apiOnly: number[] = [];
     grants.forEach((g, i) => {
       // A scope OpenBao cannot enforce exactly has no role: the service reads it after its own decision.
-      // Group secrets have no OpenBao role yet (issue 20, item 5): the service reads them after its own decision.
-      if (!directlyReadable(g.scope) || isGroupKey(g.key)) return void apiOnly.push(i);
-      const role = ciRoleName(g.key, g.scope);
+      if (!directlyReadable(g.scope) || jobProject === undefined) return void apiOnly.push(i);
+      // The job's own project's role of the scope, for its project's secrets and its groups' alike
+      // (the projector renders a group secret into the role of every project below the group).
+      const role = jobRoleName(jobProject, g.key, g.scope);
       byRole.set(role, [...(byRole.get(role) ?? []), i]);
     });
     const results: (string | NotDelivered)[] = new Array(grants.length);
@@ -216,9 +219,9 @@ export class SecretAccess {
       [...byRole].map(async ([role, idx]) => {
         // Names OpenBao refused for the job (its login, or a read: the role or policy not projected yet).
         let refused: number[] = [];
-        const readOne = async (i: number, read: (valueRef: string, accessEventId?: string) => Promise<string>) => {
+        const readOne = async (i: number, read: (valueRef: string, accessEventId?: string, accessPlace?: string) => Promise<string>) => {
           try {
-            results[i] = await read(grants[i].valueRef, grants[i].event.eventId);
+            results[i] = await read(grants[i].valueRef, grants[i].event.eventId, streamPlace(grants[i]));
           } catch (e) {
             if (isAnswer(e, 400, 403)) refused.push(i);
             else results[i] = await this.classify(req, grants[i], e);
@@ -226,7 +229,7 @@ export class SecretAccess {
         };
         if (idx.length <= INLINE_AUTH_MAX_READS) {
           // Inline auth: each read carries the job's login; OpenBao checks the JWT against the role on every read.
-          await Promise.all(idx.map((i) => readOne(i, (ref, id) => store.readInline(ref, jwt, role, id))));
+          await Promise.all(idx.map((i) => readOne(i, (ref, id, place) => store.readInline(ref, jwt, role, id, place))));
         } else {
           try {
             await store.asJob(jwt, role, (read) => Promise.all(idx.map((i) => readOne(i, read))));
@@ -243,7 +246,10 @@ export class SecretAccess {
         // The event store has already allowed these reads; until the projector has rendered the role
         // (a secret created or moved a moment ago), OpenBao refuses the job: the service token reads, counted and logged.
         const now = Date.parse(req.ctx.now);
-        const fresh = refused.filter((i) => now - Date.parse(grants[i].changedAt) < OPENBAO_PROJECTION_GRACE_MS);
+        // A group secret's paths enter the job's role when the secret changes, and when the job's project moves into the group.
+        const moved = jobProject !== undefined && refused.some((i) => grants[i].key !== jobProject) ? await this.movedAt(jobProject) : undefined;
+        const changedAt = (g: Grant) => Math.max(Date.parse(g.changedAt), g.key !== jobProject && moved !== undefined ? moved : -Infinity);
+        const fresh = refused.filter((i) => now - changedAt(grants[i]) < OPENBAO_PROJECTION_GRACE_MS);
         const stands = refused.filter((i) => !fresh.includes(i));
         if (stands.length > 0) {
           // Long past its projection: OpenBao's refusal is the second check, and it holds.
@@ -265,6 +271,13 @@ export class SecretAccess {
       }),
     );
     return results;
+  }
+
+  /** When the job's project last changed group (undefined: never moved, or the stream cannot be read). */
+  private async movedAt(projectId: string): Promise<number | undefined> {
+    const loaded = await this.access.memberships.load(StreamName.projectGroup(projectId)).catch(() => undefined);
+    const last = loaded?.state.history.at(-1);
+    return last ? Date.parse(last.from) : undefined;
   }
 
   /** What a failed read means: 404 when the secret was deleted meanwhile, 503 when its value is gone with the secret still active or the store did not answer. */

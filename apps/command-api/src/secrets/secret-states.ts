@@ -45,10 +45,15 @@ export function placeFields(key: string): { projectId: string } | { groupId: str
   return place?.type === 'group' ? { groupId: place.id } : { projectId: key };
 }
 
-/** Where a direct reader finds the current value: only for a value in OpenBao (the per-version path and the scope's role). */
+/**
+ * Where a direct reader finds the current value: only for a value in OpenBao (the per-version path,
+ * and for a project's secret the role of its scope). A group secret has no role of its own: a job
+ * reads it with its own project's role of the secret's scope (jobRoleName), so no one role is named.
+ */
 function openBaoLocation(s: ActiveSecret): { openbao?: OpenBaoLocationView } {
   const ref = parseBaoRef(s.valueRef);
   // A scope OpenBao cannot enforce exactly has no role: such a secret is read through the API only.
-  // Group secrets have no OpenBao role yet (issue 20, item 5): read through the API.
-  return ref && directlyReadable(s.scope) && !isGroupKey(s.projectId) ? { openbao: { path: `${ref.mount}/data/${ref.path}`, version: ref.version, role: ciRoleName(s.projectId, s.scope) } } : {};
+  if (!ref || !directlyReadable(s.scope)) return {};
+  const at = { path: `${ref.mount}/data/${ref.path}`, version: ref.version };
+  return { openbao: isGroupKey(s.projectId) ? at : { ...at, role: ciRoleName(s.projectId, s.scope) } };
 }

@@ -140,7 +140,11 @@ export class SecretRotationView {
 export class OpenBaoLocationView {
   @ApiProperty({ example: 'secret/data/pipeline-secrets/payments/DB_PASSWORD/5a8100927ec02b6d-9f1c0e7d2b3a4c5e', description: 'KV v2 data path of the current value (one path per value version).' }) path!: string;
   @ApiProperty({ example: 1, description: 'KV version to ask for (?version=).' }) version!: number;
-  @ApiProperty({ example: 'ps-ci-payments-5a8100927ec02b6d', description: "JWT role of the secret's scope a CI job logs in to." }) role!: string;
+  @ApiPropertyOptional({
+    example: 'ps-ci-payments-5a8100927ec02b6d',
+    description: "JWT role of the secret's scope a CI job logs in to. Absent on a group secret: a job of a project below the group logs in to its own project's role of the secret's scope (docs/openbao.md).",
+  })
+  role?: string;
 }
 
 export class SecretMetadataView {

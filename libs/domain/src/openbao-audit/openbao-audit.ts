@@ -4,8 +4,9 @@
 // data (values, tokens, accessors): nothing below ever copies a data field; it keeps only the
 // path, the operation, the request id, the policy names and the token metadata the CI roles map.
 import { createHash } from 'node:crypto';
-import { verifyBrokerMarker } from './broker-marker';
+import { readBrokerMarker } from './broker-marker';
 import { PROJECT_ID_PATTERN, SECRET_NAME_PATTERN } from '../limits';
+import { groupKey, isGroupId, placeOf } from '../group/place';
 
 /** The header the service sends on its own OpenBao requests (audited with hmac=false); its value is a MAC (broker-marker.ts). */
 export const BROKER_MARKER_HEADER = 'x-pipeline-secrets-broker';
@@ -30,6 +31,7 @@ export interface OpenBaoAccessor {
   type: 'ci-job' | 'token';
   /** the job's subject (OpenBao's display name for the JWT role's user_claim) or the token's display name */
   id: string;
+  /** a job's project: its `project_id` claim (a rendered role is bound to its own project's, so a job's login carries it) */
   projectId?: string;
   pipelineId?: string;
   jobId?: string;
@@ -45,6 +47,7 @@ export interface OpenBaoKvAccess {
   notFound: boolean;
   requestId: string;
   at: string;
+  /** the place key of the secret read: a project id, or `group:<path>` for a path under `_groups/` */
   projectId: string;
   name: string;
   /** the KV version OpenBao answered with (metadata.version), when it says */
@@ -62,6 +65,8 @@ export interface OpenBaoKvAccess {
   brokered: boolean;
   /** the id in a valid marker (the SecretAccessed event id of the brokered read), else null */
   markerId: string | null;
+  /** a valid v2 marker's place: the access stream holding that SecretAccessed when not the secret's own (a job's batch reading a group secret), else null */
+  markerPlace: string | null;
   /**
    * Who denials are folded under: a SHA-256 digest of the token's entity id when it has one (every
    * login of one job identity), else of OpenBao's HMAC of its accessor (or of the token when the entry
@@ -130,18 +135,30 @@ function instant(t: unknown): string | null {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
 
+/** The KV segment under the prefix that holds group secrets (policy-renderer.ts GROUP_KV_SEGMENT). */
+const GROUPS = '_groups';
+
 /**
- * What a KV data path under the prefix names: the secret (project, NAME), `invalid` when its first
- * two segments are no valid project id and secret name (PROJECT_ID_PATTERN, SECRET_NAME_PATTERN:
- * no secret can live there, so nothing there is the service's to record), or null when the path
- * is not under the prefix or is the service's own (a first segment starting with `_`, e.g. the
- * readiness sentinel). `<mount>/data/<prefix>/<project>/<NAME>[/<more>]`: the first two segments
- * after the prefix are the secret, whatever layout follows (one path per value version included).
+ * What a KV data path under the prefix names: the secret (place key, NAME), `invalid` when no
+ * secret can live there (no valid project id or group path and secret name: PROJECT_ID_PATTERN,
+ * isGroupId, SECRET_NAME_PATTERN; nothing there is the service's to record), or null when the path
+ * is not under the prefix or is the service's own (a first segment starting with `_` other than
+ * `_groups`, e.g. the readiness sentinel).
+ * `<mount>/data/<prefix>/<project>/<NAME>[/<more>]`: the first two segments after the prefix are
+ * the secret, whatever layout follows (one path per value version included).
+ * `<mount>/data/<prefix>/_groups/<g1>/…/<gk>/<NAME>[/<more>]`: a group's secret, the group path
+ * the lower-case segments (1 to 8) before the first upper-case one, which is the NAME (a secret
+ * name starts with [A-Z], a group segment never does), its key `group:<g1>/…/<gk>`.
  */
 export function kvPathOf(path: string, scope: Pick<OpenBaoAuditScope, 'kvMount' | 'kvPrefix'>): { projectId: string; name: string } | 'invalid' | null {
   const head = `${scope.kvMount}/data/${scope.kvPrefix}/`;
   if (!path.startsWith(head)) return null;
   const rest = path.slice(head.length).split('/');
+  if (rest[0] === GROUPS) {
+    const at = rest.findIndex((seg, i) => i > 0 && SECRET_NAME_PATTERN.test(seg));
+    const group = at > 1 ? rest.slice(1, at).join('/') : '';
+    return at > 1 && isGroupId(group) ? { projectId: groupKey(group), name: rest[at] } : 'invalid';
+  }
   if (rest[0].startsWith('_')) return null;
   if (rest.length < 2 || !PROJECT_ID_PATTERN.test(rest[0]) || !SECRET_NAME_PATTERN.test(rest[1])) return 'invalid';
   return { projectId: rest[0], name: rest[1] };
@@ -187,11 +204,13 @@ export function isOwnedObjectPath(path: string, jwtMount: string): boolean {
 /** Operations that change an object. OpenBao 2.7.2 also accepts PATCH on `sys/policies/acl/<name>` (operation `patch`, the text replaced). */
 const WRITES = new Set(['create', 'update', 'delete', 'patch']);
 
-/** The id of the request's marker when it is exactly one value whose MAC is valid for the path, else null. */
-function markerIdOf(request: Obj, path: string, key: Uint8Array | undefined): string | null {
+/** What the request's marker carries when it is exactly one value whose MAC is valid for the path, else null. */
+function markerOf(request: Obj, path: string, key: Uint8Array | undefined): { id: string; place: string | null } | null {
   const values = strs(obj(request.headers)?.[BROKER_MARKER_HEADER]);
   if (!key || values.length !== 1) return null;
-  return verifyBrokerMarker(key, values[0], path);
+  const m = readBrokerMarker(key, values[0], path);
+  // Only a place key can name an access stream (the MAC says the service sent it; this says it is well-formed).
+  return m && (m.place === null || placeOf(m.place) !== null) ? m : null;
 }
 
 /**
@@ -290,7 +309,8 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
   if (!request || !requestId || !path || !operation || !at) return null;
   const auth = obj(entry.auth);
   const error = str(entry.error);
-  const markerId = markerIdOf(request, path, scope.markerKey);
+  const marker = markerOf(request, path, scope.markerKey);
+  const markerId = marker?.id ?? null;
   const brokered = markerId !== null;
 
   const secret = operation === 'read' ? kvPathOf(path, scope) : null;
@@ -325,6 +345,7 @@ export function interpretAuditLine(line: string, scope: OpenBaoAuditScope): Open
       accessor: accessorOf(auth, scope.jwtMount),
       brokered,
       markerId,
+      markerPlace: marker?.place ?? null,
       token: tokenKeyOf(auth),
       identityEscalation:
         jwtRoleToken(auth, scope.jwtMount) && foreignIdentityPolicies(auth).length > 0

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordedEvent } from '../ports/event-store';
 import { toOcsf } from '../siem';
-import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvSecretOf, MAX_OPEN_FOLDS, UnauthenticatedFolds, verifyBrokerMarker } from '.';
+import { auditEventId, brokerMarker, deriveBrokerMarkerKey, interpretAuditLine, kvPathOf, kvSecretOf, MAX_OPEN_FOLDS, readBrokerMarker, UnauthenticatedFolds, verifyBrokerMarker } from '.';
 
 // Response entries written by OpenBao 2.7.2's file audit device (scripts/stack) during the e2e run:
 // a CI job's direct read, its refused read (403), a read the command API brokered (marker header)
@@ -266,5 +266,67 @@ describe('owned writes by PATCH (OpenBao 2.7.2 accepts PATCH on sys/policies/acl
   it('a PATCH of a ps-ci- policy (operation "patch", 200: the policy text replaced) is an owned write', () => {
     expect(FIX.policy_patch.request.operation).toBe('patch');
     expect(interpretAuditLine(line(FIX.policy_patch), { kvMount: 'secret', kvPrefix: 'ps', jwtMount: 'jwt-ci' })).toMatchObject({ kind: 'owned-write', path: 'sys/policies/acl/ps-ci-q', operation: 'patch', succeeded: true });
+  });
+});
+
+describe('group secrets on OpenBao (issue 20, item 5): their KV paths, the job that read them, the access stream a marker names', () => {
+  const scope = { kvMount: 'secret', kvPrefix: 'ps', jwtMount: 'jwt-ci' };
+  const at = (e: Record<string, any>, path: string) => ({ ...e, request: { ...e.request, path } });
+  const v = '0123456789abcdef-fedcba9876543210';
+
+  it('a path under _groups/ names the group (1-8 lower-case segments) and the secret (the first upper-case segment); a project path never does', () => {
+    const of = (p: string) => kvPathOf(`secret/data/ps/${p}`, scope);
+    expect(of(`_groups/acme/payments/REGISTRY_TOKEN/${v}`)).toEqual({ projectId: 'group:acme/payments', name: 'REGISTRY_TOKEN' });
+    expect(of(`_groups/acme/REGISTRY_TOKEN/${v}`)).toEqual({ projectId: 'group:acme', name: 'REGISTRY_TOKEN' });
+    expect(of('_groups/a/b/c/d/e/f/g/h/N')).toEqual({ projectId: 'group:a/b/c/d/e/f/g/h', name: 'N' });
+    // a project named like the group: its own place, never the group's
+    expect(of(`acme/REGISTRY_TOKEN/${v}`)).toEqual({ projectId: 'acme', name: 'REGISTRY_TOKEN' });
+    // no secret can live there: dropped, never recorded against a place
+    for (const p of ['_groups', '_groups/N', `_groups/REGISTRY_TOKEN/${v}`, '_groups/acme', '_groups/acme/payments', '_groups/Acme/N', '_groups/a/b/c/d/e/f/g/h/i/N', '_groups/acme/../N', '_groups//N', '_groups/-x/N', `_groups/acme%2Fpayments/N`]) {
+      expect({ p, got: of(p) }).toEqual({ p, got: 'invalid' });
+    }
+    // the service's own entries under the prefix are still not the service's to record
+    expect(of('_pipeline-secrets-sentinel')).toBeNull();
+    expect(of('_other/acme/N')).toBeNull();
+    expect(kvSecretOf(`secret/data/ps/_groups/acme/N/${v}`, scope)).toEqual({ projectId: 'group:acme', name: 'N' });
+  });
+
+  it("a job's direct read of a group path is the group's secret, read by the job of its project (from a login on the service's mount only)", () => {
+    const path = `secret/data/ps/_groups/acme/payments/REGISTRY_TOKEN/${v}`;
+    expect(interpretAuditLine(line(at(FIX.jwt_login_read, path)), scope)).toMatchObject({
+      kind: 'kv-read',
+      allowed: true,
+      projectId: 'group:acme/payments',
+      name: 'REGISTRY_TOKEN',
+      kvPath: `ps/_groups/acme/payments/REGISTRY_TOKEN/${v}`,
+      accessor: { type: 'ci-job', projectId: 'p', jobId: '5', pipelineId: '77' },
+    });
+    // a token made by hand with a job's metadata: unattributed, its project claim means nothing
+    expect(interpretAuditLine(line(at(FIX.forged_metadata_read, path)), scope)).toMatchObject({ projectId: 'group:acme/payments', accessor: { type: 'token' } });
+    expect(interpretAuditLine(line(at(FIX.jwt_login_read, 'secret/data/ps/_groups/Acme/N')), scope)).toEqual({ kind: 'dropped', reason: 'invalid-path' });
+  });
+
+  it('a v2 marker names the place whose access stream holds the SecretAccessed; the place is under the MAC', () => {
+    const path = `secret/data/ps/_groups/acme/payments/REGISTRY_TOKEN/${v}`;
+    const id = '0b8a9c2e-5d1f-4e4b-9a57-2f1c3d4e5f60';
+    const m = brokerMarker(KEY, `${path}?version=1`, id, 'pay-a');
+    expect(m.startsWith('v2.')).toBe(true);
+    expect(readBrokerMarker(KEY, m, path)).toEqual({ id, place: 'pay-a' });
+    expect(verifyBrokerMarker(KEY, m, path)).toBe(id);
+    expect(readBrokerMarker(KEY, brokerMarker(KEY, path, id), path)).toEqual({ id, place: null });
+    const read = (marker: string) => interpretAuditLine(line(withMarker(at(FIX.jwt_login_read, path), marker)), { ...scope, markerKey: KEY });
+    expect(read(m)).toMatchObject({ brokered: true, markerId: id, markerPlace: 'pay-a' });
+    expect(read(brokerMarker(KEY, path, id, 'group:acme/payments'))).toMatchObject({ brokered: true, markerPlace: 'group:acme/payments' });
+    // another place swapped in under the same MAC, a v1 MAC under v2, a place that is no place key: a direct read
+    const [, , , mac] = m.split('.');
+    for (const forged of [
+      `v2.${id}.${Buffer.from('pay-b').toString('base64url')}.${mac}`,
+      `v2.${id}.${Buffer.from('pay-a').toString('base64url')}.${brokerMarker(KEY, path, id).split('.')[2]}`,
+      brokerMarker(KEY, path, id, 'Not A Place'),
+      brokerMarker(KEY, path, id, 'group:ACME'),
+      `v1.${id}.${Buffer.from('pay-a').toString('base64url')}.${mac}`,
+    ]) {
+      expect(read(forged)).toMatchObject({ brokered: false, markerId: null, markerPlace: null });
+    }
   });
 });

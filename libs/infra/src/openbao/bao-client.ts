@@ -73,9 +73,10 @@ export type BaoClient = vault.client & {
   /**
    * The hot path's read (a GET on node:http with a keep-alive agent, not node-vault's request
    * stack): with the client's token, or as a CI job with inline auth. Same breaker, same marker,
-   * same errors as the node-vault calls.
+   * same errors as the node-vault calls. `accessPlace`: the place whose access stream holds the
+   * SecretAccessed when it is not the secret's own (the marker says so: broker-marker.ts v2).
    */
-  readFast(path: string, opts?: { inline?: InlineAuth; accessEventId?: string }): Promise<any>;
+  readFast(path: string, opts?: { inline?: InlineAuth; accessEventId?: string; accessPlace?: string }): Promise<any>;
 };
 
 /** node-vault's error of a call that got no answer (refused, reset, timed out) or a 5xx: OpenBao may be down. */
@@ -187,7 +188,7 @@ export function baoClient(addr: string, token: string, markerKey?: Uint8Array): 
   client.readBrokered = (path: string, accessEventId: string) => client.read(path, { brokerMarkerId: accessEventId } as never);
   client.readFast = (path, opts = {}) => {
     const headers: Record<string, string> = opts.inline ? inlineAuthHeaders(opts.inline) : { 'X-Vault-Token': String(client.token ?? token) };
-    if (markerKey) headers[BROKER_MARKER_HEADER] = brokerMarker(markerKey, path, opts.accessEventId);
+    if (markerKey) headers[BROKER_MARKER_HEADER] = brokerMarker(markerKey, path, opts.accessEventId, opts.accessEventId === undefined ? undefined : opts.accessPlace);
     return breaker.run(() => getJson(base, path, headers));
   };
   return client;

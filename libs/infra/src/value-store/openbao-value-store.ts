@@ -1,6 +1,6 @@
-import { SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { randomBytes } from 'node:crypto';
-import { kvValuePath } from '@app/domain/openbao/policy-renderer';
+import { GROUP_KV_SEGMENT, kvValuePath } from '@app/domain/openbao/policy-renderer';
+import { MAX_GROUP_DEPTH, SecretValueKey, SecretValueMissingError, SecretValueStore, StoreUnavailableError } from '@app/domain';
 import { bao, BaoClient, baoClient, BaoError, InlineAuth, isAnswer, isStatus } from '../openbao/bao-client';
 
 // Secret values in OpenBao KV v2, one KV secret per value version:
@@ -77,9 +77,13 @@ export class OpenBaoValueStore implements SecretValueStore {
     return { valueRef: formatBaoRef({ mount: this.opts.kvMount, path, version: Number(res.data.version) }) };
   }
 
-  /** `accessEventId`: the SecretAccessed event appended for this read; the request's broker marker names it. */
-  async get(valueRef: string, accessEventId?: string): Promise<string> {
-    return this.readWith(this.client, valueRef, accessEventId);
+  /**
+   * `accessEventId`: the SecretAccessed event appended for this read; the request's broker marker
+   * names it, and `accessPlace` the place whose access stream holds it when that is not the
+   * secret's own (a CI job's batch through its project reading a group's secret).
+   */
+  async get(valueRef: string, accessEventId?: string, accessPlace?: string): Promise<string> {
+    return this.readWith(this.client, valueRef, accessEventId, undefined, accessPlace);
   }
 
   /**
@@ -93,8 +97,8 @@ export class OpenBaoValueStore implements SecretValueStore {
   }
 
   /** One inline-auth read as the job (see getAsJob). */
-  async readInline(valueRef: string, jobJwt: string, role: string, accessEventId?: string): Promise<string> {
-    return this.readWith(this.client, valueRef, accessEventId, { mount: this.opts.jwtMount, role, jwt: jobJwt });
+  async readInline(valueRef: string, jobJwt: string, role: string, accessEventId?: string, accessPlace?: string): Promise<string> {
+    return this.readWith(this.client, valueRef, accessEventId, { mount: this.opts.jwtMount, role, jwt: jobJwt }, accessPlace);
   }
 
   /**
@@ -102,7 +106,7 @@ export class OpenBaoValueStore implements SecretValueStore {
    * parallel), and the token is revoked when `fn` ends, however it ends. For a batch with more
    * reads per role than inline auth pays off for (SecretAccess, INLINE_AUTH_MAX_READS).
    */
-  async asJob<T>(jobJwt: string, role: string, fn: (read: (valueRef: string, accessEventId?: string) => Promise<string>) => Promise<T>): Promise<T> {
+  async asJob<T>(jobJwt: string, role: string, fn: (read: (valueRef: string, accessEventId?: string, accessPlace?: string) => Promise<string>) => Promise<T>): Promise<T> {
     const login = await bao(() => this.client.write(`auth/${this.opts.jwtMount}/login`, { role, jwt: jobJwt })).catch((e: unknown) => {
       // A login path needs no token while its mount exists, so OpenBao never denies it by policy:
       // "permission denied" here means the mount is not there (yet) for our token (the documented
@@ -112,18 +116,18 @@ export class OpenBaoValueStore implements SecretValueStore {
     });
     const jobClient = baoClient(this.opts.addr, String(login.auth.client_token), this.opts.markerKey);
     try {
-      return await fn((valueRef, accessEventId) => this.readWith(jobClient, valueRef, accessEventId));
+      return await fn((valueRef, accessEventId, accessPlace) => this.readWith(jobClient, valueRef, accessEventId, undefined, accessPlace));
     } finally {
       await bao(() => jobClient.write('auth/token/revoke-self', {})).catch(() => undefined);
     }
   }
 
-  private async readWith(client: BaoClient, valueRef: string, accessEventId?: string, inline?: InlineAuth): Promise<string> {
+  private async readWith(client: BaoClient, valueRef: string, accessEventId?: string, inline?: InlineAuth, accessPlace?: string): Promise<string> {
     const ref = parseBaoRef(valueRef);
     if (!ref) throw new SecretValueMissingError(valueRef);
     const path = `${ref.mount}/data/${ref.path}?version=${ref.version}`;
     try {
-      const res = await bao(() => client.readFast(path, { inline, accessEventId }));
+      const res = await bao(() => client.readFast(path, { inline, accessEventId, accessPlace }));
       const v = res?.data?.data?.value;
       if (typeof v !== 'string') throw new SecretValueMissingError(valueRef);
       return v;
@@ -155,18 +159,24 @@ export class OpenBaoValueStore implements SecretValueStore {
     }
   }
 
-  /** Every KV version under our prefix that is not destroyed, with its creation time (both layouts). */
+  private async list(p: string): Promise<string[]> {
+    try {
+      return ((await bao(() => this.client.list(`${this.opts.kvMount}/metadata/${p}`))).data.keys as string[]) ?? [];
+    } catch (e) {
+      if (isStatus(e, 404)) return [];
+      throw e;
+    }
+  }
+
+  /** Every KV version under our prefix that is not destroyed, with its creation time (both layouts, projects' and groups'). */
   async *versions(): AsyncGenerator<OrphanVersion> {
-    const list = async (p: string): Promise<string[]> => {
-      try {
-        return ((await bao(() => this.client.list(`${this.opts.kvMount}/metadata/${p}`))).data.keys as string[]) ?? [];
-      } catch (e) {
-        if (isStatus(e, 404)) return [];
-        throw e;
-      }
-    };
+    const list = (p: string) => this.list(p);
     for (const project of await list(this.opts.kvPrefix)) {
       if (!project.endsWith('/')) continue;
+      if (project === `${GROUP_KV_SEGMENT}/`) {
+        yield* this.groupVersions(`${this.opts.kvPrefix}/${project}`, 0);
+        continue;
+      }
       for (const name of await list(`${this.opts.kvPrefix}/${project}`)) {
         const secretPath = `${this.opts.kvPrefix}/${project}${name}`;
         if (!name.endsWith('/')) {
@@ -174,6 +184,22 @@ export class OpenBaoValueStore implements SecretValueStore {
           continue;
         }
         for (const v of await list(secretPath)) if (VALUE_SEGMENT.test(v)) yield* this.liveVersions(`${secretPath}${v}`);
+      }
+    }
+  }
+
+  /**
+   * The values of group secrets below `dir` (`<prefix>/_groups/<g1>/…/`, `depth` group segments in):
+   * a folder named like a secret (upper case first) holds per-version values once at least one
+   * group segment is above it; any other folder is a subgroup, at most 8 deep (group paths' limit).
+   */
+  private async *groupVersions(dir: string, depth: number): AsyncGenerator<OrphanVersion> {
+    for (const entry of await this.list(dir)) {
+      if (!entry.endsWith('/')) continue;
+      if (/^[A-Z]/.test(entry)) {
+        if (depth >= 1) for (const v of await this.list(`${dir}${entry}`)) if (VALUE_SEGMENT.test(v)) yield* this.liveVersions(`${dir}${entry}${v}`);
+      } else if (depth < MAX_GROUP_DEPTH) {
+        yield* this.groupVersions(`${dir}${entry}`, depth + 1);
       }
     }
   }
