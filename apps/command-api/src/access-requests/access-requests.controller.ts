@@ -1,12 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, PipeTransform, Post, Query, Req, Type } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ACCESS_REQUEST_STATUSES, AccessRequestStatus, Principal, PROJECT_ID_PATTERN } from '@app/domain';
+import { ACCESS_REQUEST_STATUSES, AccessRequestStatus, Principal } from '@app/domain';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { FieldError, problems } from '../http/problem';
-import { GROUP_ID_PATTERN, GroupKeyPipe, ProjectIdPipe, rejectUnknownParams } from '../http/params';
+import { rejectUnknownParams } from '../http/params';
+import { GROUP_ROUTE, PlaceRoute, PROJECT_ROUTE } from '../http/place-route';
 import { BreakGlassGrantIdPipe, checkRequestPage, checkRequestStatus, listAccessRequests, listBreakGlasses, REQUEST_PAGE, RequestIdPipe } from './access-request-listing';
 import { AccessRequestIndex } from './access-request-index';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
@@ -32,27 +33,12 @@ import {
   ReviewBreakGlassCommand,
 } from './access-request-commands';
 
-/**
- * Where the endpoints live: a project (`projectId`), or a group (`groupId`, URL-encoded full path,
- * turned into the group's place key by GroupKeyPipe). The same commands and rules serve both: the
- * controllers are made once per place kind, each with its own route, parameter and class name.
- */
-interface PlaceRoute {
-  prefix: 'v1/projects/:projectId' | 'v1/groups/:groupId';
-  param: 'projectId' | 'groupId';
-  pipe: Type<PipeTransform<string, string>>;
-  pattern: string;
-  name: string;
-}
-const PROJECT_ROUTE: PlaceRoute = { prefix: 'v1/projects/:projectId', param: 'projectId', pipe: ProjectIdPipe, pattern: PROJECT_ID_PATTERN.source, name: '' };
-const GROUP_ROUTE: PlaceRoute = { prefix: 'v1/groups/:groupId', param: 'groupId', pipe: GroupKeyPipe, pattern: GROUP_ID_PATTERN.source, name: 'Group' };
-
 function accessRequestsControllerFor(place: PlaceRoute) {
   @ApiTags('access-requests')
   @ApiBearerAuth()
   @ApiProduces('application/json', 'application/problem+json')
   @ApiProblems()
-  @ApiParam({ name: place.param, schema: { type: 'string', pattern: place.pattern } })
+  @ApiParam({ name: place.param, description: place.description, schema: { type: 'string', pattern: place.pattern } })
   @Controller(`${place.prefix}/access-requests`)
   class AccessRequestsController {
     constructor(private readonly commands: CommandBus, private readonly access: AccessControl, private readonly index: AccessRequestIndex) {}
@@ -129,7 +115,7 @@ function breakGlassControllerFor(place: PlaceRoute) {
   @ApiBearerAuth()
   @ApiProduces('application/json', 'application/problem+json')
   @ApiProblems()
-  @ApiParam({ name: place.param, schema: { type: 'string', pattern: place.pattern } })
+  @ApiParam({ name: place.param, description: place.description, schema: { type: 'string', pattern: place.pattern } })
   @Controller(`${place.prefix}/break-glass`)
   class BreakGlassController {
     constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
