@@ -1,6 +1,9 @@
+import { Inject } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { Args, Context, Field, InputType, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { Allow } from 'class-validator';
+import { COMPLIANCE_QUERIES } from '@app/infra/nest/tokens';
+import { ComplianceQueries } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { commandContext } from '../http/request-context';
 import { GrantIdPipe, ProjectIdPipe } from '../http/params';
@@ -8,6 +11,7 @@ import { CreateGrantDto } from '../grants/grant.dto';
 import { GrantRoleCommand, RevokeRoleCommand } from '../grants/grant-commands';
 import { listProjectGrants } from '../grants/grant-listing';
 import { userErrors } from './errors';
+import { loadersOf } from './loaders';
 import { GqlContext, principalOf, validated } from './secrets.resolver';
 import { UserError } from './types';
 
@@ -66,12 +70,13 @@ const grantIdPipe = new GrantIdPipe();
 /** Grants: the same AccessControl rule and commands as GrantsController (grant-listing.ts, grant-commands.ts). */
 @Resolver()
 export class GrantsResolver {
-  constructor(private readonly commands: CommandBus, private readonly access: AccessControl) {}
+  constructor(private readonly commands: CommandBus, private readonly access: AccessControl, @Inject(COMPLIANCE_QUERIES) private readonly queries: ComplianceQueries) {}
 
   @Query(() => [ProjectGrant])
   projectGrants(@Args('projectId') projectId: string, @Context() ctx: GqlContext): Promise<ProjectGrant[]> {
     const p = principalOf(ctx);
-    return listProjectGrants(this.access, p, projectIdPipe.transform(projectId), commandContext(ctx.req, p));
+    const l = loadersOf(ctx, this.access, this.queries, p);
+    return listProjectGrants(l.access, p, projectIdPipe.transform(projectId), l.ctx);
   }
 
   @Mutation(() => ProjectGrantCreatePayload)

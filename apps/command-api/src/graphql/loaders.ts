@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { AbilityAction, GrantInterval, Principal, ProjectPolicyState, SecretSubject } from '@app/domain';
+import { AbilityAction, AccessPolicyState, GrantInterval, Principal, ProjectPolicyState, SecretSubject } from '@app/domain';
 import { AccessHistoryFilter, ComplianceQueries, HistoryCursor, HistoryPage } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
@@ -25,28 +25,58 @@ const groupBy = <K, T>(items: readonly T[], key: (t: T) => K): Map<K, T[]> => {
 const historyKey = (k: HistoryKey) => JSON.stringify([k.filter, k.limit, k.cursor ? `${k.cursor.commit}.${k.cursor.prepare}` : null]);
 
 /**
+ * AccessControl for one request: the same decisions (check, require, effective: the one tree
+ * resolver), but each policy stream (`project-<place key>`) and each project's place in the tree
+ * read at most once per request, through the request's loaders keyed by place key. So a query
+ * over the secrets and grants of many places of one tree (aliases, nested fields) reads the
+ * policy of each group above them once, not once per field. Denials are recorded (and rate
+ * limited) by the shared instance. For queries only: a command decides on fresh reads.
+ */
+export function requestScopedAccess(
+  shared: AccessControl,
+  loaders: { policy: DataLoader<string, Loaded<ProjectPolicyState>>; groupOf: DataLoader<string, string | null>; effective: DataLoader<string, AccessPolicyState> },
+): AccessControl {
+  const scoped = Object.create(shared) as AccessControl;
+  return Object.assign(scoped, {
+    policy: (key: string) => loaders.policy.load(key),
+    groupOf: (projectId: string) => loaders.groupOf.load(projectId),
+    // With the place's own state handed in (a caller that has just read it), computed on it; else once per place.
+    effective: (key: string, own?: AccessPolicyState) => (own ? AccessControl.prototype.effective.call(scoped, key, own) : loaders.effective.load(key)),
+    recordDenial: shared.recordDenial.bind(shared),
+    flush: shared.flush.bind(shared),
+  });
+}
+
+/**
  * Per-request batching and de-duplication (DataLoader), so a nested query costs a fixed number of
- * database round trips whatever the number of secrets: one policy read per project, one
- * authorization per (project, action) -- so one audited denial, as one REST call would record --
- * one scope query for all secrets, one grants-in-force query per (project, at), one history query
- * per page shape.
+ * database round trips whatever the number of secrets: one policy read per place (a project or
+ * a group, keyed by place key) and one membership read per project, one authorization per
+ * (place, action) -- so one audited denial, as one REST call would record -- one scope query for
+ * all secrets, one grants-in-force query per (project, at), one history query per page shape.
  */
 export class RequestLoaders implements ReaderSources {
   readonly ctx: CommandContext;
   private readonly authorized = new Map<string, Promise<unknown>>();
+  /** AccessControl on this request's loaders: what the resolvers of queries hand to the REST code paths. */
+  readonly access: AccessControl;
 
-  constructor(private readonly access: AccessControl, private readonly queries: ComplianceQueries, private readonly principal: Principal, gql: GqlContext) {
+  constructor(private readonly shared: AccessControl, private readonly queries: ComplianceQueries, private readonly principal: Principal, gql: GqlContext) {
     this.ctx = commandContext(gql.req, principal);
+    this.access = requestScopedAccess(shared, { policy: this.policy, groupOf: this.groupOf, effective: this.effective });
   }
 
-  readonly policy = new DataLoader<string, Loaded<ProjectPolicyState>>((ids) => Promise.all(ids.map((id) => this.access.policy(id))));
+  /** A place's own policy stream, by place key (a project id or `group:<path>`). */
+  readonly policy = new DataLoader<string, Loaded<ProjectPolicyState>>((keys) => Promise.all(keys.map((k) => this.shared.policy(k))));
+  private readonly groupOf = new DataLoader<string, string | null>((ids) => Promise.all(ids.map((id) => this.shared.groupOf(id))));
+  /** The grants acting on a place (own and inherited), by place key, from the loaders above. */
+  private readonly effective = new DataLoader<string, AccessPolicyState>((keys) => Promise.all(keys.map((k) => AccessControl.prototype.effective.call(this.access, k))));
 
-  /** access.require once per (project, action) in this request, against the policy read once. */
+  /** access.require once per (place, action) in this request, against the policies read once. */
   require(action: AbilityAction, projectId: string): Promise<unknown> {
     const key = `${action}\0${projectId}`;
     let p = this.authorized.get(key);
     if (!p) {
-      p = this.policy.load(projectId).then(({ state }) => this.access.require(this.principal, action, { projectId }, this.ctx, state));
+      p = this.access.require(this.principal, action, { projectId }, this.ctx);
       this.authorized.set(key, p);
     }
     return p;

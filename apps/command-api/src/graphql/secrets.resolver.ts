@@ -4,13 +4,15 @@ import { Args, Context, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { Principal } from '@app/domain';
-import { SECRET_CATALOG } from '@app/infra/nest/tokens';
+import { COMPLIANCE_QUERIES, SECRET_CATALOG } from '@app/infra/nest/tokens';
+import { ComplianceQueries } from '@app/infra/read-models/compliance';
 import { SecretCatalog } from '@app/infra/read-models/secret-catalog';
 import { AccessControl } from '../application/access-control';
+import { CommandContext } from '../application/event-envelope';
 import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
 import { ChangeSecretMetadataCommand, CreateSecretCommand, DeleteSecretCommand, UpdateSecretValueCommand } from '../secrets/secret-commands';
-import { CreateSecretDto, PatchSecretDto, UpdateSecretValueDto } from '../secrets/secret.dto';
+import { CreateSecretDto, PatchSecretDto, SecretMetadataView, UpdateSecretValueDto } from '../secrets/secret.dto';
 import { listVisibleSecrets, parseRotationFilter, readSecretMetadata } from '../secrets/secret-listing';
 import { SecretStates } from '../secrets/secret-states';
 import { SecretAccess } from '../secrets/secret-access';
@@ -18,6 +20,7 @@ import { AccessSecretsDto } from '../secrets/secret-batch-access.controller';
 import { ProjectIdPipe, SecretNamePipe } from '../http/params';
 import { userErrors } from './errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './limits';
+import { loadersOf } from './loaders';
 import {
   ProjectSecret,
   ProjectSecretConnection,
@@ -49,7 +52,7 @@ export async function validated<T extends object>(cls: new () => T, input: objec
 }
 
 const projectIdPipe = new ProjectIdPipe();
-const secretNamePipe = new SecretNamePipe();
+export const secretNamePipe = new SecretNamePipe();
 const encodeCursor = (name: string) => Buffer.from(`n:${name}`).toString('base64url');
 function decodeCursor(after: string): string {
   const raw = Buffer.from(after, 'base64url').toString('utf8');
@@ -57,21 +60,77 @@ function decodeCursor(after: string): string {
   return raw.slice(2);
 }
 
+/** `first` (1-MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE): a field-named 400 otherwise. */
+export function secretPageSize(first: number | null | undefined): number {
+  const size = first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw problems.badRequest('invalid first', [{ field: 'first', message: `first must be 1-${MAX_PAGE_SIZE}` }]);
+  return size;
+}
+
+/**
+ * The read model has no keyset cursors (REST returns the whole list): a connection pages over
+ * the authorized list sorted by name, the cursor being the last name seen.
+ */
+export function secretPage<T extends { name: string }>(list: T[], size: number, after: string | null | undefined): { edges: { cursor: string; node: T }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } {
+  const items = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const from = after === undefined || after === null ? 0 : (() => { const last = decodeCursor(after); const i = items.findIndex((s) => s.name > last); return i < 0 ? items.length : i; })();
+  const page = items.slice(from, from + size);
+  return {
+    edges: page.map((node) => ({ cursor: encodeCursor(node.name), node })),
+    pageInfo: { hasNextPage: from + size < items.length, endCursor: page.length ? encodeCursor(page[page.length - 1].name) : null },
+  };
+}
+
+/** The metadata fields an update may carry: a project secret's, a group secret's (no branch). */
+export const PROJECT_METADATA_KEYS = ['description', 'environment', 'branch', 'protectedOnly', 'rotationIntervalDays'] as const;
+export const GROUP_METADATA_KEYS = ['description', 'environment', 'protectedOnly', 'rotationIntervalDays'] as const;
+
+/**
+ * REST PUT …/value and PATCH …/{name} in one mutation (project and group secrets): the value first
+ * (UpdateSecretValueCommand), then the metadata (ChangeSecretMetadataCommand), each its own event;
+ * with ifRevision the metadata change expects the revision the value change made. Both inputs are
+ * validated before either command runs; if the metadata change is refused after the value changed,
+ * the value change stays and the caller's errors say why. `key`: the place key, already validated.
+ */
+export async function updateSecret(
+  deps: { commands: CommandBus; access: AccessControl; secrets: SecretStates },
+  key: string,
+  input: { name: unknown; value?: string | null; ifRevision?: number | null },
+  metadataKeys: readonly string[],
+  p: Principal,
+  ctx: CommandContext,
+): Promise<SecretMetadataView> {
+  const plain = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+  const name = secretNamePipe.transform(String(input.name));
+  const ifRevision = input.ifRevision ?? undefined;
+  const metaKeys = metadataKeys.filter((k) => k in plain);
+  const hasValue = input.value !== undefined && input.value !== null;
+  if (!hasValue && metaKeys.length === 0) throw problems.badRequest('nothing to update', [{ field: 'input', message: `give value and/or at least one of ${metadataKeys.join(', ')}` }]);
+  if (plain.protectedOnly === null) throw problems.badRequest('invalid input', [{ field: 'protectedOnly', message: 'protectedOnly must be true or false, not null' }]);
+  const valueBody = hasValue ? await validated(UpdateSecretValueDto, { value: input.value }) : undefined;
+  const metaBody = metaKeys.length ? await validated(PatchSecretDto, Object.fromEntries(metaKeys.map((k) => [k, plain[k]]))) : undefined;
+  let expected = ifRevision;
+  if (valueBody) {
+    await deps.commands.execute(new UpdateSecretValueCommand(key, name, valueBody.value, expected, p, ctx));
+    if (expected !== undefined) expected += 1;
+  }
+  if (metaBody) return (await deps.commands.execute(new ChangeSecretMetadataCommand(key, name, metaBody, expected, p, ctx))) as SecretMetadataView;
+  return readSecretMetadata(deps.access, deps.secrets, p, key, name, ctx);
+}
+
 /** Secrets: every field calls the code the REST controller calls (secret-listing.ts, secret-commands.ts). */
 @Resolver()
 export class SecretsResolver {
   constructor(
-    private readonly commands: CommandBus,
-    private readonly access: AccessControl,
-    private readonly secrets: SecretStates,
+    readonly commands: CommandBus,
+    readonly access: AccessControl,
+    readonly secrets: SecretStates,
     private readonly reader: SecretAccess,
     @Inject(SECRET_CATALOG) private readonly catalog: SecretCatalog,
+    @Inject(COMPLIANCE_QUERIES) private readonly queries: ComplianceQueries,
   ) {}
 
-  /**
-   * The read model has no keyset cursors (REST returns the whole list): the connection pages over
-   * the authorized list sorted by name, the cursor being the last name seen.
-   */
+  /** A page of the project's secrets (REST GET …/secrets, paged: secretPage). */
   @Query(() => ProjectSecretConnection)
   async projectSecrets(
     @Args('projectId') projectId: string,
@@ -82,22 +141,17 @@ export class SecretsResolver {
   ): Promise<ProjectSecretConnection> {
     const p = principalOf(ctx);
     const rotationFilter = parseRotationFilter(rotation ?? undefined);
-    const size = first ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw problems.badRequest('invalid first', [{ field: 'first', message: `first must be 1-${MAX_PAGE_SIZE}` }]);
-    const items = (await listVisibleSecrets(this.access, this.catalog, p, projectIdPipe.transform(projectId), commandContext(ctx.req, p), { rotation: rotationFilter })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const from = after === undefined || after === null ? 0 : (() => { const last = decodeCursor(after); const i = items.findIndex((s) => s.name > last); return i < 0 ? items.length : i; })();
-    const page = items.slice(from, from + size);
-    return {
-      // A project's secrets: each has its projectId (placeFields gives groupId only to a group's).
-      edges: page.map((node) => ({ cursor: encodeCursor(node.name), node: node as ProjectSecret })),
-      pageInfo: { hasNextPage: from + size < items.length, endCursor: page.length ? encodeCursor(page[page.length - 1].name) : null },
-    };
+    const size = secretPageSize(first);
+    const l = loadersOf(ctx, this.access, this.queries, p);
+    // A project's secrets: each has its projectId (placeFields gives groupId only to a group's).
+    return secretPage((await listVisibleSecrets(l.access, this.catalog, p, projectIdPipe.transform(projectId), l.ctx, { rotation: rotationFilter })) as ProjectSecret[], size, after);
   }
 
   @Query(() => ProjectSecret)
   projectSecret(@Args('projectId') projectId: string, @Args('name') name: string, @Context() ctx: GqlContext): Promise<ProjectSecret> {
     const p = principalOf(ctx);
-    return readSecretMetadata(this.access, this.secrets, p, projectIdPipe.transform(projectId), secretNamePipe.transform(name), commandContext(ctx.req, p)) as Promise<ProjectSecret>;
+    const l = loadersOf(ctx, this.access, this.queries, p);
+    return readSecretMetadata(l.access, this.secrets, p, projectIdPipe.transform(projectId), secretNamePipe.transform(name), l.ctx) as Promise<ProjectSecret>;
   }
 
   @Mutation(() => ProjectSecretCreatePayload)
@@ -113,37 +167,14 @@ export class SecretsResolver {
     }
   }
 
-  /**
-   * REST PUT …/value and PATCH …/{name} in one mutation: the value first (UpdateSecretValueCommand),
-   * then the metadata (ChangeSecretMetadataCommand), each its own event; with ifRevision the
-   * metadata change expects the revision the value change made. Both inputs are validated
-   * before either command runs; if the metadata change is refused after the value changed, the
-   * value change stays and errors say why.
-   */
+  /** REST PUT …/value and PATCH …/{name} in one mutation (updateSecret). */
   @Mutation(() => ProjectSecretUpdatePayload)
   async projectSecretUpdate(@Args('input') input: ProjectSecretUpdateInput, @Context() ctx: GqlContext): Promise<ProjectSecretUpdatePayload> {
     const p = principalOf(ctx);
     try {
-      const plain = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
       const projectId = projectIdPipe.transform(String(input.projectId));
-      const name = secretNamePipe.transform(String(input.name));
-      const ifRevision = input.ifRevision ?? undefined;
-      const metaKeys = ['description', 'environment', 'branch', 'protectedOnly', 'rotationIntervalDays'].filter((k) => k in plain);
-      const hasValue = input.value !== undefined && input.value !== null;
-      if (!hasValue && metaKeys.length === 0) throw problems.badRequest('nothing to update', [{ field: 'input', message: 'give value and/or at least one of description, environment, branch, protectedOnly, rotationIntervalDays' }]);
-      if (plain.protectedOnly === null) throw problems.badRequest('invalid input', [{ field: 'protectedOnly', message: 'protectedOnly must be true or false, not null' }]);
-      const valueBody = hasValue ? await validated(UpdateSecretValueDto, { value: input.value }) : undefined;
-      const metaBody = metaKeys.length ? await validated(PatchSecretDto, Object.fromEntries(metaKeys.map((k) => [k, plain[k]]))) : undefined;
-      let expected = ifRevision;
-      if (valueBody) {
-        await this.commands.execute(new UpdateSecretValueCommand(projectId, name, valueBody.value, expected, p, commandContext(ctx.req, p)));
-        if (expected !== undefined) expected += 1;
-      }
-      if (metaBody) {
-        const view = (await this.commands.execute(new ChangeSecretMetadataCommand(projectId, name, metaBody, expected, p, commandContext(ctx.req, p)))) as ProjectSecret;
-        return { secret: view, errors: [] };
-      }
-      return { secret: (await readSecretMetadata(this.access, this.secrets, p, projectId, name, commandContext(ctx.req, p))) as ProjectSecret, errors: [] };
+      const view = await updateSecret(this, projectId, input, PROJECT_METADATA_KEYS, p, commandContext(ctx.req, p));
+      return { secret: view as ProjectSecret, errors: [] };
     } catch (e) {
       return { secret: null, errors: userErrors(e) };
     }
