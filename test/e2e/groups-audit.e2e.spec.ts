@@ -102,7 +102,7 @@ describe.each(profiles)('groups in the audit trail and /v1/me (%s profile)', (_p
   const me = async (token: string) => {
     const r = await http.get('/v1/me').set(auth(token));
     expect(r.status).toBe(200);
-    return r.body as { projects: { projectId: string; actions: string[] }[]; groups: { groupId: string; actions: string[] }[]; truncated: boolean };
+    return r.body as { projects: { projectId: string; actions: string[] }[]; groups: { groupId: string; actions: string[] }[]; truncated?: true };
   };
   const mine = (body: Awaited<ReturnType<typeof me>>) => ({
     projects: body.projects.filter((p) => p.projectId.endsWith(run)),
@@ -290,7 +290,7 @@ describe.each(profiles)('groups in the audit trail and /v1/me (%s profile)', (_p
   describe('GET /v1/me', () => {
     it('a group owner: the group, and the projects below it with their inherited actions', async () => {
       const body = await eventually(() => me(gina), (b) => mine(b).groups.length > 0);
-      expect(body.truncated).toBe(false);
+      expect(body).not.toHaveProperty('truncated');
       expect(mine(body).groups).toEqual([{ groupId: G, actions: ['read', 'create', 'update', 'delete', 'list', 'manage-grants', 'read-audit'] }]);
       expect(mine(body).projects).toEqual([
         { projectId: A, actions: ['read', 'create', 'update', 'delete', 'list', 'manage-grants', 'read-audit'] },
@@ -317,7 +317,7 @@ describe.each(profiles)('groups in the audit trail and /v1/me (%s profile)', (_p
       await eventually(() => me(tess), (b) => mine(b).groups.length > 0); // the grants of the run are projected by now
       expect(mine(await me(bram))).toEqual({ projects: [], groups: [] });
       const j = await me(await job(A, 'production', 'me'));
-      expect(j).toEqual({ principal: expect.objectContaining({ type: 'ci-job', projectId: A }), projects: [{ projectId: A, actions: ['read'] }], groups: [], truncated: false });
+      expect(j).toEqual({ principal: expect.objectContaining({ type: 'ci-job', projectId: A }), projects: [{ projectId: A, actions: ['read'] }], groups: [] });
     });
 
     it('a project moved out of the group drops out on the very next request; a revoked group grant drops the group and its projects', async () => {

@@ -42,8 +42,11 @@ export interface MeView {
   principal: { type: 'user' | 'ci-job'; id: string; groups?: string[]; admin?: boolean; projectId?: string };
   projects: PlaceActions[];
   groups: GroupActions[];
-  /** More than ME_MAX_PLACES projects or groups: the lists hold the first ME_MAX_PLACES of each, by id. */
-  truncated: boolean;
+  /**
+   * Present (true) only when there were more than ME_MAX_PLACES projects or groups: the lists then
+   * hold the first ME_MAX_PLACES of each, by id. Absent otherwise, so the answer is API.md's shape.
+   */
+  truncated?: true;
 }
 
 /** The actions the ability gives on a place now: place powers on the place, secret actions on some secret of it. */
@@ -82,14 +85,14 @@ export class MeController {
   @Get()
   @ApiOkResponse({
     description:
-      '{principal, projects: [{projectId, actions}], groups: [{groupId, actions}], truncated} — the places where the caller holds a grant in force (its own, or through a group claim) and its actions there now. ' +
+      '{principal, projects: [{projectId, actions}], groups: [{groupId, actions}]} — the places where the caller holds a grant in force (its own, or through a group claim) and its actions there now. ' +
       '`groups`: the groups where it holds a grant (actions include those inherited from groups above). `projects`: the projects where it holds a grant, and the projects in or below one of those groups (as the tree is now) where inherited grants give it actions. ' +
-      'Never a place where it has no action. Bounded: at most 1000 projects and 1000 groups, sorted by id; `truncated: true` when more were left out (use the per-place endpoints for the rest). A CI job sees its own project with `read`.',
+      'Never a place where it has no action. Bounded: at most 1000 projects and 1000 groups, sorted by id; when more were left out the answer also carries `truncated: true` (use the per-place endpoints for the rest). A CI job sees its own project with `read`.',
   })
   async me(@CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest): Promise<MeView> {
     const ctx = commandContext(req, p);
     if (p.kind === 'ci-job') {
-      return { principal: { type: 'ci-job', id: p.id, projectId: p.projectId }, projects: [{ projectId: p.projectId, actions: ['read'] }], groups: [], truncated: false };
+      return { principal: { type: 'ci-job', id: p.id, projectId: p.projectId }, projects: [{ projectId: p.projectId, actions: ['read'] }], groups: [] };
     }
     // One more than the bound tells a cut list from a full one.
     const keys = await this.queries.projectsWithRole({ id: p.id, groups: p.groups }, ROLES, ctx.now, 2 * ME_MAX_PLACES + 1);
@@ -131,7 +134,7 @@ export class MeController {
       principal: { type: 'user', id: p.id, groups: p.groups, admin: p.admin },
       projects: projects.map(({ id, actions }) => ({ projectId: id, actions })),
       groups: groups.map(({ id, actions }) => ({ groupId: id, actions })),
-      truncated,
+      ...(truncated ? { truncated: true as const } : {}),
     };
   }
 
