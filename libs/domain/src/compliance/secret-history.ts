@@ -20,7 +20,7 @@ export interface SecretHistoryItem {
     | 'RoleGranted'
     | 'RoleRevoked'
     | 'RoleExpired';
-  /** `metadata`: the secret's own stream; `grant`: a grant of the project that could read it. */
+  /** `metadata`: the secret's own stream; `grant`: a grant of the place (or of a group above it) that could read it. */
   kind: 'metadata' | 'grant';
   actor: ActorRef;
   /** Fields that changed, each `{from, to}`; on creation every field, from null. */
@@ -37,6 +37,8 @@ export interface SecretHistoryItem {
     expiresAt: string | null;
     accessRequestId?: string;
     breakGlass?: true;
+    /** A grant of a group above the secret's place (acting on it by inheritance). */
+    inheritedFrom?: { type: 'group'; id: string };
   };
   /** The event's global position (the keyset the API pages on). */
   position: Position;
@@ -71,9 +73,17 @@ function diff(before: Record<string, unknown>, after: Record<string, unknown>): 
  * the timeline when its role includes `read` and its narrowing covers a scope the secret had
  * (the authorizer's own rules: ROLE_ACTIONS and grantCoversSecret), so every change of readers
  * between two instants is explained by an entry: a grant made, revoked or expired, or the
- * secret's creation, scope change or deletion.
+ * secret's creation, scope change or deletion. `inherited`: the policy streams of the groups whose
+ * grants act on the place by inheritance (for a group secret: the groups above it, group/tree.ts
+ * grantPlaces; they never change, a group never moves), their grants tagged `inheritedFrom`.
  */
-export function secretHistory(projectId: string, name: string, secretEvents: readonly RecordedEvent[], projectEvents: readonly RecordedEvent[]): SecretHistoryItem[] {
+export function secretHistory(
+  projectId: string,
+  name: string,
+  secretEvents: readonly RecordedEvent[],
+  projectEvents: readonly RecordedEvent[],
+  inherited: readonly { groupId: string; events: readonly RecordedEvent[] }[] = [],
+): SecretHistoryItem[] {
   const items: SecretHistoryItem[] = [];
   const scopes: SecretSubject[] = [];
   let state: SecretState = secretDecider.initialState();
@@ -106,31 +116,34 @@ export function secretHistory(projectId: string, name: string, secretEvents: rea
   }
   const covers = (g: Pick<RoleGranted['data'], 'role' | 'environment' | 'branch'>) =>
     (ROLE_ACTIONS[g.role] as readonly string[]).includes('read') && scopes.some((s) => grantCoversSecret(g, s));
-  const grants = new Map<string, RoleGranted['data']>();
-  for (const recorded of projectEvents) {
-    if (!GRANT_TYPES.has(recorded.type)) continue;
-    const e = toDomainEvent<AccessPolicyEvent>(recorded);
-    if (e.type === 'RoleGranted') grants.set(e.data.grantId, e.data);
-    const g = grants.get(e.data.grantId);
-    if (!g || !covers(g)) continue;
-    items.push({
-      at: String(recorded.metadata.occurredAt),
-      type: e.type,
-      kind: 'grant',
-      actor: recorded.metadata.actor,
-      changes: {},
-      grant: {
-        grantId: g.grantId,
-        principal: { type: g.principal.type, id: g.principal.id },
-        role: g.role,
-        environment: g.environment,
-        branch: g.branch,
-        expiresAt: g.expiresAt,
-        ...(g.accessRequestId !== undefined ? { accessRequestId: g.accessRequestId } : {}),
-        ...(g.breakGlass === true ? { breakGlass: true as const } : {}),
-      },
-      position: recorded.position,
-    });
+  for (const { events, from } of [{ events: projectEvents, from: undefined }, ...inherited.map((i) => ({ events: i.events, from: i.groupId }))]) {
+    const grants = new Map<string, RoleGranted['data']>();
+    for (const recorded of events) {
+      if (!GRANT_TYPES.has(recorded.type)) continue;
+      const e = toDomainEvent<AccessPolicyEvent>(recorded);
+      if (e.type === 'RoleGranted') grants.set(e.data.grantId, e.data);
+      const g = grants.get(e.data.grantId);
+      if (!g || !covers(g)) continue;
+      items.push({
+        at: String(recorded.metadata.occurredAt),
+        type: e.type,
+        kind: 'grant',
+        actor: recorded.metadata.actor,
+        changes: {},
+        grant: {
+          grantId: g.grantId,
+          principal: { type: g.principal.type, id: g.principal.id },
+          role: g.role,
+          environment: g.environment,
+          branch: g.branch,
+          expiresAt: g.expiresAt,
+          ...(g.accessRequestId !== undefined ? { accessRequestId: g.accessRequestId } : {}),
+          ...(g.breakGlass === true ? { breakGlass: true as const } : {}),
+          ...(from !== undefined ? { inheritedFrom: { type: 'group' as const, id: from } } : {}),
+        },
+        position: recorded.position,
+      });
+    }
   }
   return items.sort((a, b) => comparePositions(a.position, b.position));
 }

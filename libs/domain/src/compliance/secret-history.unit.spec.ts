@@ -84,3 +84,24 @@ describe('secretHistory', () => {
     expect(secretHistory('p', 'DB', [], projectStream())).toEqual([]);
   });
 });
+
+describe('secretHistory of a group secret (issue 20)', () => {
+  it("lists the grants of the groups above it too, tagged inheritedFrom, in log order; the group's own untagged", () => {
+    const K = 'group:acme/payments';
+    const secret = [rec(`secret-${K}/TOKEN`, 'SecretCreated', { projectId: K, name: 'TOKEN', description: null, scope: { environment: 'production', branch: null, protectedOnly: false }, version: 1, valueRef: CANARY_REF, createdBy: 'gina' }, '2026-02-01T00:00:00.000Z', 'gina')];
+    const own = [rec(`project-${K}`, 'RoleGranted', { ...grant('own', 'developer', null), projectId: K }, '2026-02-02T00:00:00.000Z')];
+    const above = [
+      rec('project-group:acme', 'RoleGranted', { ...grant('top', 'developer', 'prod*'), projectId: 'group:acme' }, '2026-02-03T00:00:00.000Z'),
+      rec('project-group:acme', 'RoleGranted', { ...grant('top-staging', 'developer', 'staging'), projectId: 'group:acme' }, '2026-02-04T00:00:00.000Z'),
+      rec('project-group:acme', 'RoleRevoked', { projectId: 'group:acme', grantId: 'top', revokedBy: 'alice', revokedAt: '2026-02-05T00:00:00.000Z' }, '2026-02-05T00:00:00.000Z'),
+    ];
+    const items = secretHistory(K, 'TOKEN', secret, own, [{ groupId: 'acme', events: above }]).filter((i) => i.kind === 'grant');
+    // The staging grant never covered the production secret: not on the timeline.
+    expect(items.map((i) => [i.type, i.grant?.grantId, i.grant?.inheritedFrom ?? null])).toEqual([
+      ['RoleGranted', 'own', null],
+      ['RoleGranted', 'top', { type: 'group', id: 'acme' }],
+      ['RoleRevoked', 'top', { type: 'group', id: 'acme' }],
+    ]);
+    expect(JSON.stringify(items.map(({ position: _p, ...i }) => i))).not.toContain('canary-ref');
+  });
+});
