@@ -1,4 +1,4 @@
-import { AccessEvent, AccessPolicyEvent, RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '@app/domain';
+import { AccessEvent, AccessPolicyEvent, ProjectGroupEvent, RecordedEvent, SecretEvent, StreamCategory, toDomainEvent } from '@app/domain';
 import { SqlExecutor } from '@app/infra/sql/sql-client';
 import { Projection } from '@app/infra/projection/projection-runner';
 
@@ -38,6 +38,30 @@ export const grantsProjection: Projection = {
         return;
       }
     }
+  },
+};
+
+/**
+ * Each project's membership over time (ProjectGroupChanged): one row per event, [valid_from,
+ * valid_to) in group_id (null: in no group), so "which group was P in at T" and "which projects were
+ * in or below G at T" are queries, and the tree as it was at T is what readers?at= uses. Keyed by
+ * the event's stream revision and closing only rows of earlier revisions, so applying an event
+ * twice changes nothing and a rebuild gives the same rows.
+ */
+export const projectGroupsProjection: Projection = {
+  name: 'project-groups',
+  streamPrefixes: [`${StreamCategory.projectGroup}-`],
+  async apply(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
+    const e = toDomainEvent<ProjectGroupEvent>(recorded);
+    if (e.type !== 'ProjectGroupChanged') return;
+    const d = e.data;
+    // Rows of earlier revisions only: applying this event again never closes the row it opened.
+    await tx.query('UPDATE rm_project_groups SET valid_to = $3::timestamptz WHERE project_id = $1 AND revision < $2 AND valid_to IS NULL', [d.projectId, recorded.revision, d.changedAt]);
+    await tx.query(
+      `INSERT INTO rm_project_groups (project_id, revision, group_id, valid_from) VALUES ($1, $2, $3, $4::timestamptz)
+       ON CONFLICT (project_id, revision) DO NOTHING`,
+      [d.projectId, recorded.revision, d.groupId, d.changedAt],
+    );
   },
 };
 
@@ -111,6 +135,8 @@ const HISTORY_COLUMNS = [
   ['purpose', 'text'],
   ['correlation_id', 'text'],
   ['occurred_at', 'timestamptz'],
+  ['job_project_id', 'text'],
+  ['via_inherited_from', 'text'],
 ] as const;
 
 const HISTORY_INSERT = `INSERT INTO rm_access_history (${HISTORY_COLUMNS.map(([c]) => c).join(', ')})
@@ -150,6 +176,10 @@ function historyRow(recorded: RecordedEvent): unknown[] | null {
     e.data.purpose,
     recorded.metadata.correlationId === undefined ? null : String(recorded.metadata.correlationId),
     String(recorded.metadata.occurredAt),
+    // A CI job's decision about a group secret: the job's own project.
+    e.data.jobProjectId ?? null,
+    // An inherited grant allowed it: the group it was granted on.
+    via && 'inheritedFrom' in via && via.inheritedFrom ? via.inheritedFrom.id : null,
   ];
 }
 

@@ -1,4 +1,4 @@
-import { GrantInterval, Role, SecretSubject } from '@app/domain';
+import { GrantInterval, GROUP_KEY_PREFIX, GroupMemberAt, Role, SecretSubject } from '@app/domain';
 import { SqlExecutor } from '../sql/sql-client';
 
 // Queries over the projected compliance read models (access history, grant intervals, secret
@@ -24,7 +24,10 @@ export interface HistoryCursor {
 export interface AccessHistoryItem {
   eventId: string;
   occurredAt: string;
+  /** The place key of the secret (a project id, or `group:<path>`: public surfaces turn that into groupId). */
   projectId: string;
+  /** A CI job's decision about a group secret: the job's own project (absent otherwise). */
+  jobProjectId?: string;
   secret: string | null;
   action: string;
   decision: 'allowed' | 'denied';
@@ -40,7 +43,7 @@ export interface AccessHistoryItem {
     environment: string | null;
     triggeredBy: string | null;
   };
-  via: { grantId: string; role: string; accessRequestId?: string; breakGlass?: true } | { scope: string } | { channel: 'openbao'; requestId: string; policy: string | null } | null;
+  via: { grantId: string; role: string; accessRequestId?: string; breakGlass?: true; inheritedFrom?: { type: 'group'; id: string } } | { scope: string } | { channel: 'openbao'; requestId: string; policy: string | null } | null;
   /** `api` (the service decided) or `openbao` (a direct read OpenBao decided, from its audit device) */
   channel: 'api' | 'openbao';
   purpose: string | null;
@@ -77,6 +80,8 @@ interface HistoryRow {
   purpose: string | null;
   correlation_id: string | null;
   occurred_at: Date | string;
+  job_project_id?: string | null;
+  via_inherited_from?: string | null;
 }
 
 const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
@@ -101,6 +106,7 @@ function toItem(r: HistoryRow): AccessHistoryItem {
     eventId: r.event_id,
     occurredAt: iso(r.occurred_at),
     projectId: r.project_id,
+    ...(typeof r.job_project_id === 'string' ? { jobProjectId: r.job_project_id } : {}),
     secret: r.secret_name,
     action: r.action,
     decision: r.decision,
@@ -123,6 +129,7 @@ function toItem(r: HistoryRow): AccessHistoryItem {
             role: r.via_role ?? '',
             ...(typeof r.via_access_request_id === 'string' ? { accessRequestId: r.via_access_request_id } : {}),
             ...(r.via_break_glass === true ? { breakGlass: true as const } : {}),
+            ...(typeof r.via_inherited_from === 'string' ? { inheritedFrom: { type: 'group' as const, id: r.via_inherited_from } } : {}),
           }
         : r.via_scope !== null
           ? { scope: r.via_scope }
@@ -142,8 +149,10 @@ export interface HistoryPage {
   nextCursor: string | null;
 }
 
-const GRANT_PROVENANCE = `(SELECT g.access_request_id FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_access_request_id,
-         (SELECT g.break_glass FROM rm_grants g WHERE g.project_id = h.project_id AND g.grant_id = h.via_grant_id) AS via_break_glass`;
+// The grant lives on the place it was made on: the group's, for an inherited one.
+const GRANT_PLACE = `COALESCE('${GROUP_KEY_PREFIX}' || h.via_inherited_from, h.project_id)`;
+const GRANT_PROVENANCE = `(SELECT g.access_request_id FROM rm_grants g WHERE g.project_id = ${GRANT_PLACE} AND g.grant_id = h.via_grant_id) AS via_access_request_id,
+         (SELECT g.break_glass FROM rm_grants g WHERE g.project_id = ${GRANT_PLACE} AND g.grant_id = h.via_grant_id) AS via_break_glass`;
 
 function historyWhere(filter: AccessHistoryFilter, cursor?: HistoryCursor): { where: string[]; params: unknown[] } {
   const where = ['project_id = $1'];
@@ -252,7 +261,34 @@ export class ComplianceQueries {
     );
   }
 
-  /** Grants of the project in force at `at`. */
+  /**
+   * A project's membership history, oldest first, as group/project-group.ts groupAt takes it
+   * (`{groupId, from}`: in groupId from `from` on; null = in no group). Empty: never placed.
+   */
+  async projectGroupHistory(projectId: string): Promise<{ groupId: string | null; from: string }[]> {
+    const { rows } = await this.sql.query<{ group_id: string | null; valid_from: Date | string }>(
+      'SELECT group_id, valid_from FROM rm_project_groups WHERE project_id = $1 ORDER BY revision LIMIT 100000',
+      [projectId],
+    );
+    return rows.map((r) => ({ groupId: r.group_id, from: iso(r.valid_from) }));
+  }
+
+  /**
+   * The projects in `groupId` or in a group below it at `at`, each with the group it was in then,
+   * by project id (at most `limit`). `_` is the only LIKE wildcard a group path can hold: escaped.
+   */
+  async projectsInOrBelowGroupAt(groupId: string, at: string, limit = 10000): Promise<GroupMemberAt[]> {
+    const below = `${groupId.split('_').join('\\_')}/%`;
+    const { rows } = await this.sql.query<{ project_id: string; group_id: string }>(
+      `SELECT project_id, group_id FROM rm_project_groups
+        WHERE (group_id = $1 OR group_id LIKE $2 ESCAPE '\\')
+          AND valid_from <= $3::timestamptz AND (valid_to IS NULL OR $3::timestamptz < valid_to)
+        ORDER BY project_id, revision DESC LIMIT $4`,
+      [groupId, below, at, limit],
+    );
+    return rows.map((r) => ({ projectId: r.project_id, groupId: r.group_id }));
+  }
+
   /** Grants whose expiry has passed at `now` but is not yet recorded as RoleExpired (oldest first). */
   async grantsDueForExpiry(now: string, limit = 500): Promise<{ projectId: string; grantId: string }[]> {
     const { rows } = await this.sql.query<{ project_id: string; grant_id: string }>(
@@ -279,6 +315,7 @@ export class ComplianceQueries {
     return rows.map((r) => r.project_id);
   }
 
+  /** Grants made on the place (a project id or a group key) in force at `at`. */
   async grantsInForceAt(projectId: string, at: string): Promise<GrantInterval[]> {
     const { rows } = await this.sql.query<Record<string, unknown>>(
       `SELECT * FROM rm_grants WHERE project_id = $1 AND valid_from <= $2::timestamptz AND (valid_to IS NULL OR $2::timestamptz < valid_to)

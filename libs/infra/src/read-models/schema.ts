@@ -158,10 +158,28 @@ export const READ_MODEL_MIGRATIONS: Migration[] = [
       s.updated_at)
     WHERE s.last_rotated_at IS NULL`,
   },
+  {
+    version: 9,
+    name: 'project memberships over time (ProjectGroupChanged); access history: the job\'s project of a group secret decision and the group an inherited grant came from',
+    // Keyed by the event (its stream revision): a replay is a no-op. group_id null = in no group from valid_from on.
+    // The two access-history columns are filled for decisions projected from now on; decisions about
+    // group secrets projected before (only since groups were built, issue 20) get them from `cli rebuild`.
+    sql: `CREATE TABLE IF NOT EXISTS rm_project_groups (
+      project_id text NOT NULL,
+      revision   integer NOT NULL,
+      group_id   text,
+      valid_from timestamptz NOT NULL,
+      valid_to   timestamptz,
+      PRIMARY KEY (project_id, revision)
+    );
+    CREATE INDEX IF NOT EXISTS rm_project_groups_group ON rm_project_groups (group_id text_pattern_ops) WHERE group_id IS NOT NULL;
+    ALTER TABLE rm_access_history ADD COLUMN IF NOT EXISTS job_project_id text;
+    ALTER TABLE rm_access_history ADD COLUMN IF NOT EXISTS via_inherited_from text`,
+  },
 ];
 
 /** Tables the projector owns: emptied by `cli rebuild`, then replayed. */
-export const PROJECTED_TABLES = ['rm_secrets', 'rm_grants', 'rm_secret_scopes', 'rm_secret_versions', 'rm_access_history'] as const;
+export const PROJECTED_TABLES = ['rm_secrets', 'rm_grants', 'rm_secret_scopes', 'rm_secret_versions', 'rm_access_history', 'rm_project_groups'] as const;
 
 export function migrateReadModels(sql: SqlClient): Promise<void> {
   return runMigrations(sql, 'read-models', READ_MODEL_MIGRATIONS);
