@@ -19,6 +19,7 @@ import { AuditAccess } from './audit/audit-access';
 import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
 import { GrantsController } from './grants/grants.controller';
+import { GroupComplianceController } from './groups/group-compliance.controller';
 import { GroupGrantsController } from './groups/group-grants.controller';
 import { GroupSecretsController } from './groups/group-secrets.controller';
 import { ProjectGroupController } from './groups/project-group.controller';
@@ -38,7 +39,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController, ProjectGroupController, GroupSecretsController, GroupGrantsController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController, ProjectGroupController, GroupSecretsController, GroupGrantsController, GroupComplianceController],
   providers: [
     AccessControl,
     AuditAccess,
