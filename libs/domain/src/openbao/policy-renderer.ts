@@ -159,15 +159,30 @@ function describeScope(projectId: string, s: SecretScope): string {
   ].join(', ');
 }
 
-/** One secret a policy grants: where it lives (the project's own key or a group's), its name, its current value's path. */
+/** One secret a policy grants: where it lives (the project's own key or a group's) and its stanzas (the same text in every policy that grants it). */
 interface PolicyEntry {
   placeKey: string;
-  name: string;
-  currentValuePath?: string;
+  stanzas: string;
+}
+
+/**
+ * The `path` stanzas granting one secret to the jobs of its scope: every value written under that
+ * scope (a prefix glob), and its current value when that was written under another scope. They
+ * depend only on the secret (place, name, scope, current value), so a group secret's are rendered
+ * once and appear in the policy of every project below the group.
+ */
+function secretStanzas(opts: RenderOptions, s: ScopedSecret): string {
+  const glob = scopeValueGlob(opts, s.projectId, s.name, s.scope);
+  const lines = ['', `path "${glob}" {`, '  capabilities = ["read"]', '}'];
+  const current = s.currentValuePath === undefined ? undefined : `${opts.kvMount}/data/${s.currentValuePath}`;
+  // The current value was written under an earlier scope (or under the one-path layout of
+  // earlier releases, whose every version it then grants until the next value update).
+  if (current !== undefined && !current.startsWith(glob.slice(0, -1))) lines.push(`path "${current}" {`, '  capabilities = ["read"]', '}');
+  return lines.join('\n');
 }
 
 /** `entries`: the project's own secrets first, then each group's, nearest first; by name within a place. */
-function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope, entries: readonly PolicyEntry[]): string {
+function renderPolicy(projectId: string, scope: SecretScope, entries: readonly PolicyEntry[]): string {
   const lines = [
     '# Rendered by pipeline-secrets from the event store. Do not edit: the projector rewrites or removes it.',
     `# CI jobs with ${describeScope(projectId, scope)}.`,
@@ -175,17 +190,12 @@ function renderPolicy(opts: RenderOptions, projectId: string, scope: SecretScope
     '# and its current value, never a value written while the secret had another scope.',
   ];
   let place = projectId;
-  for (const { placeKey, name, currentValuePath } of entries) {
+  for (const { placeKey, stanzas } of entries) {
     if (placeKey !== place) {
       place = placeKey;
       lines.push('', `# Inherited from group ${placeOf(placeKey)?.id ?? placeKey}, which project ${projectId} is in or below.`);
     }
-    const glob = scopeValueGlob(opts, placeKey, name, scope);
-    lines.push('', `path "${glob}" {`, '  capabilities = ["read"]', '}');
-    const current = currentValuePath === undefined ? undefined : `${opts.kvMount}/data/${currentValuePath}`;
-    // The current value was written under an earlier scope (or under the one-path layout of
-    // earlier releases, whose every version it then grants until the next value update).
-    if (current !== undefined && !current.startsWith(glob.slice(0, -1))) lines.push(`path "${current}" {`, '  capabilities = ["read"]', '}');
+    lines.push(stanzas);
   }
   // Roles set token_no_default_policy, so a job's token may otherwise not even revoke itself;
   // the service revokes the token it brokered a read with as soon as the read is done.
@@ -261,13 +271,15 @@ function renderRole(opts: RenderOptions, projectId: string, scope: SecretScope, 
  */
 export type Membership = ReadonlyMap<string, string>;
 
-const byName = (a: PolicyEntry, b: PolicyEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byName = (a: ScopedSecret, b: ScopedSecret) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const scopeKey = (s: SecretScope) => JSON.stringify([s.environment, s.branch, s.protectedOnly]);
 
 /**
  * The whole desired state. Work: for each project (one with secrets of its own, or in a group),
  * the secrets of each place its jobs read (jobPlaceKeys: itself, its group, the groups above), so
  * O(sum over projects of the secrets on their chains): a group secret appears in the policy of its
- * scope of every project at or below its group. `nameOf` is only for tests (to show that a
+ * scope of every project at or below its group (its stanzas rendered once, see secretStanzas), and
+ * one role name is hashed per project and scope. `nameOf` is only for tests (to show that a
  * colliding naming is refused).
  */
 export function renderBaoState(
@@ -276,28 +288,35 @@ export function renderBaoState(
   membership: Membership = new Map(),
   nameOf: (projectId: string, scope: SecretScope) => string = ciRoleName,
 ): DesiredBaoState {
-  const atPlace = new Map<string, ScopedSecret[]>();
+  const atPlace = new Map<string, { secret: ScopedSecret; scope: string; stanzas: string }[]>();
   const projects = new Set<string>();
-  for (const s of secrets) {
+  for (const s of [...secrets].sort(byName)) {
     if (!directlyReadable(s.scope)) continue; // API only: OpenBao cannot enforce this scope exactly
+    const entry = { secret: s, scope: scopeKey(s.scope), stanzas: secretStanzas(opts, s) };
     const here = atPlace.get(s.projectId);
-    if (here) here.push(s);
-    else atPlace.set(s.projectId, [s]);
+    if (here) here.push(entry);
+    else atPlace.set(s.projectId, [entry]);
     if (!isGroupKey(s.projectId)) projects.add(s.projectId);
   }
   for (const p of membership.keys()) projects.add(p);
-  const groups = new Map<string, { projectId: string; scope: SecretScope; entries: (PolicyEntry & { rank: number })[] }>();
-  for (const projectId of [...projects].sort()) {
-    for (const [rank, placeKey] of jobPlaceKeys(projectId, membership.get(projectId) ?? null).entries()) {
-      for (const s of atPlace.get(placeKey) ?? []) {
-        const role = nameOf(projectId, s.scope);
-        const g = groups.get(role) ?? { projectId, scope: s.scope, entries: [] };
-        // Never merge two owners' grants into one object: refuse the whole state instead.
-        if (ownerKey(g.projectId, g.scope) !== ownerKey(projectId, s.scope)) {
-          throw new RoleNameCollisionError(role, [ownerKey(g.projectId, g.scope), ownerKey(projectId, s.scope)].sort());
+  const groups = new Map<string, { projectId: string; scope: SecretScope; owner: string; entries: PolicyEntry[] }>();
+  for (const projectId of projects) {
+    // one role per distinct scope of the project; the places in shadowing order, each place's secrets by name
+    const ofScope = new Map<string, { projectId: string; scope: SecretScope; owner: string; entries: PolicyEntry[] }>();
+    for (const placeKey of jobPlaceKeys(projectId, membership.get(projectId) ?? null)) {
+      for (const { secret: s, scope, stanzas } of atPlace.get(placeKey) ?? []) {
+        let g = ofScope.get(scope);
+        if (!g) {
+          const role = nameOf(projectId, s.scope);
+          const owner = ownerKey(projectId, s.scope);
+          const other = groups.get(role);
+          // Never merge two owners' grants into one object: refuse the whole state instead.
+          if (other) throw new RoleNameCollisionError(role, [other.owner, owner].sort());
+          g = { projectId, scope: s.scope, owner, entries: [] };
+          ofScope.set(scope, g);
+          groups.set(role, g);
         }
-        g.entries.push({ rank, placeKey, name: s.name, currentValuePath: s.currentValuePath });
-        groups.set(role, g);
+        g.entries.push({ placeKey, stanzas });
       }
     }
   }
@@ -305,8 +324,7 @@ export function renderBaoState(
   const roles = new Map<string, JwtRole>();
   for (const role of [...groups.keys()].sort()) {
     const g = groups.get(role)!;
-    const entries = [...g.entries].sort((a, b) => a.rank - b.rank || byName(a, b));
-    policies.set(role, renderPolicy(opts, g.projectId, g.scope, entries));
+    policies.set(role, renderPolicy(g.projectId, g.scope, g.entries));
     roles.set(role, renderRole(opts, g.projectId, g.scope, role));
   }
   return { policies, roles };

@@ -41,9 +41,43 @@ function roleMatches(actual: Partial<JwtRole> | undefined, desired: JwtRole): bo
 }
 
 /**
+ * How a run compares: `full` reads every desired object back from the target, lists the owned ones
+ * and repairs any difference (the start, every 60 s, drift repair, rebuild); `changes` compares the
+ * new rendering with the one this process last applied in full or in part and only writes and
+ * removes what the events changed, reading nothing (the runs after each projection batch). With a
+ * group of N projects a full run reads ~2 objects per project and scope whatever changed, so a move
+ * or a new secret would wait for N reads: a `changes` run writes only the moved project's objects
+ * (or the N policies a new group secret is in). Without an earlier applied state it is a full run.
+ */
+export type ReconcileMode = 'full' | 'changes';
+
+/** Requests in flight to the target at once during a run (reads and writes; writes of policies before roles, as the order needs). */
+const CONCURRENCY = 8;
+
+/** `fn` over `items`, CONCURRENCY at a time; after a failure no new item starts, and it rejects once every started one has ended (no write outlives its run). */
+async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
+
+/**
  * Makes the target hold exactly the desired policies and roles: writes what differs, removes
  * what no secret justifies, leaves the rest untouched (so a reconcile with nothing to do makes no
- * writes). Runs are serialised and coalesced: a request during a run triggers one more run.
+ * writes). Runs are serialised and coalesced: a request during a run triggers one more run (a
+ * full one if any of the requests asked for full).
  */
 export class PolicyReconciler {
   private running?: Promise<void>;
@@ -52,6 +86,10 @@ export class PolicyReconciler {
   private failures = 0;
   private prepared = false;
   private watchTimer?: NodeJS.Timeout;
+  /** The mode of the next run: `changes` only while every request since the last run asked for it. */
+  private nextMode: ReconcileMode | undefined;
+  /** What the target holds as far as this process knows: the last rendering it applied (undefined: unknown, the next run is full). */
+  private applied?: DesiredBaoState;
   lastResult?: ReconcileResult;
 
   constructor(
@@ -75,7 +113,7 @@ export class PolicyReconciler {
     return renderBaoState(secrets, this.render, membership);
   }
 
-  async reconcileOnce(): Promise<ReconcileResult> {
+  async reconcileOnce(mode: ReconcileMode = 'full'): Promise<ReconcileResult> {
     // Checked every run, not once: an OpenBao restarted empty (dev mode, an old backup) has lost
     // the JWT mount, its config and every role, and must be prepared again.
     if (this.prepared && !(await this.target.isPrepared())) {
@@ -84,6 +122,7 @@ export class PolicyReconciler {
       this.logger.error('OpenBao lost the JWT auth mount or its config (restarted empty or restored from an old backup?); preparing it again and rewriting every role and policy', { target: this.target.kind });
     }
     if (!this.prepared) {
+      this.applied = undefined; // whatever was applied may be gone with it
       await this.target.prepare();
       this.prepared = true;
     }
@@ -99,42 +138,77 @@ export class PolicyReconciler {
       }
       throw e;
     }
+    const before = mode === 'changes' ? this.applied : undefined;
+    // Until this run ends well, what the target holds is not known: a failed run makes the next one full.
+    this.applied = undefined;
+    const result = before ? await this.applyChanges(before, want) : await this.applyFull(want);
+    this.applied = want;
+    const { written, removed } = result;
+    if (written.length) this.metrics?.policyReconciles.inc({ change: 'written' }, written.length);
+    if (removed.length) this.metrics?.policyReconciles.inc({ change: 'removed' }, removed.length);
+    if (written.length || removed.length) this.logger.info('policies reconciled', { target: this.target.kind, mode: before ? 'changes' : 'full', written: written.length, removed: removed.length });
+    this.lastResult = result;
+    return result;
+  }
+
+  /** Reads every desired object back, writes what differs, deletes every owned object not desired. */
+  private async applyFull(want: DesiredBaoState): Promise<ReconcileResult> {
     const written: string[] = [];
     const removed: string[] = [];
     // Policies before the roles that name them; roles removed before their policies.
-    for (const [name, hcl] of want.policies) {
+    await eachLimited([...want.policies], async ([name, hcl]) => {
       if ((await this.target.readPolicy(name)) !== hcl) {
         await this.target.writePolicy(name, hcl);
         written.push(`policy/${name}`);
       }
-    }
-    for (const [name, role] of want.roles) {
+    });
+    await eachLimited([...want.roles], async ([name, role]) => {
       if (!roleMatches(await this.target.readRole(name), role)) {
         await this.target.writeRole(name, role);
         written.push(`role/${name}`);
       }
-    }
-    for (const name of await this.target.listRoles()) {
-      if (!want.roles.has(name)) {
-        await this.target.deleteRole(name);
-        removed.push(`role/${name}`);
-      }
-    }
-    for (const name of await this.target.listPolicies()) {
-      if (!want.policies.has(name)) {
-        await this.target.deletePolicy(name);
-        removed.push(`policy/${name}`);
-      }
-    }
-    if (written.length) this.metrics?.policyReconciles.inc({ change: 'written' }, written.length);
-    if (removed.length) this.metrics?.policyReconciles.inc({ change: 'removed' }, removed.length);
-    if (written.length || removed.length) this.logger.info('policies reconciled', { target: this.target.kind, written: written.length, removed: removed.length });
-    this.lastResult = { written, removed };
-    return this.lastResult;
+    });
+    await eachLimited((await this.target.listRoles()).filter((name) => !want.roles.has(name)), async (name) => {
+      await this.target.deleteRole(name);
+      removed.push(`role/${name}`);
+    });
+    await eachLimited((await this.target.listPolicies()).filter((name) => !want.policies.has(name)), async (name) => {
+      await this.target.deletePolicy(name);
+      removed.push(`policy/${name}`);
+    });
+    return { written: written.sort(), removed: removed.sort() };
   }
 
-  /** Requests a reconcile soon; never throws (failures are logged and retried with backoff). */
-  schedule(delayMs = 100): void {
+  /** Writes and removes only what differs between the last applied rendering and this one; reads nothing. */
+  private async applyChanges(before: DesiredBaoState, want: DesiredBaoState): Promise<ReconcileResult> {
+    const written: string[] = [];
+    const removed: string[] = [];
+    await eachLimited([...want.policies].filter(([name, hcl]) => before.policies.get(name) !== hcl), async ([name, hcl]) => {
+      await this.target.writePolicy(name, hcl);
+      written.push(`policy/${name}`);
+    });
+    await eachLimited([...want.roles].filter(([name, role]) => !isDeepStrictEqual(before.roles.get(name), role)), async ([name, role]) => {
+      await this.target.writeRole(name, role);
+      written.push(`role/${name}`);
+    });
+    await eachLimited([...before.roles.keys()].filter((name) => !want.roles.has(name)), async (name) => {
+      await this.target.deleteRole(name);
+      removed.push(`role/${name}`);
+    });
+    await eachLimited([...before.policies.keys()].filter((name) => !want.policies.has(name)), async (name) => {
+      await this.target.deletePolicy(name);
+      removed.push(`policy/${name}`);
+    });
+    return { written: written.sort(), removed: removed.sort() };
+  }
+
+  /**
+   * Requests a reconcile soon; never throws (failures are logged and retried with backoff, and a
+   * retry is a full run). `changes`: the caller knows only the read models changed (a projection
+   * batch); anything else asks for a full run.
+   */
+  schedule(delayMs = 100, mode: ReconcileMode = 'full'): void {
+    this.nextMode = this.nextMode === 'full' || mode === 'full' ? 'full' : 'changes';
     if (this.running) {
       this.again = true;
       return;
@@ -142,20 +216,23 @@ export class PolicyReconciler {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.reconcileOnce()
+      const runMode = this.nextMode ?? 'full';
+      this.nextMode = undefined;
+      this.running = this.reconcileOnce(runMode)
         .then(() => {
           this.failures = 0;
         })
         .catch((e) => {
           this.failures++;
           this.again = true;
+          this.nextMode = 'full';
           this.logger.warn('policy reconcile failed; will retry', { target: this.target.kind, attempt: this.failures, ...describeError(e) });
         })
         .finally(() => {
           this.running = undefined;
           if (this.again) {
             this.again = false;
-            this.schedule(this.failures ? Math.min(2000, 250 * 2 ** Math.min(this.failures - 1, 3)) : 50);
+            this.schedule(this.failures ? Math.min(2000, 250 * 2 ** Math.min(this.failures - 1, 3)) : 50, this.nextMode ?? 'full');
           }
         });
     }, delayMs);
