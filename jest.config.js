@@ -16,7 +16,10 @@ const moduleNameMapper = {
 };
 const base = { moduleNameMapper, transform: { '^.+\\.ts$': swc }, testEnvironment: 'node', roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'] };
 module.exports = {
-  testTimeout: 30000,
+  // Hooks start whole apps (and, in e2e, their stack clients): on a loaded 2-core machine a start
+  // took more than 30 s (fresh-clone run under load average 20: 54 beforeAll timeouts, no assertion
+  // failed). A test that passes is no slower; one that hangs fails after a minute instead.
+  testTimeout: 60000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['**/*.unit.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['**/*.int.spec.ts'] },

@@ -388,6 +388,7 @@ describe('command API, embedded profile, end to end', () => {
       'projection:access-history': 'up',
       'projection:audit-log': 'up',
       'projection:grants': 'up',
+      'projection:openbao-memberships': 'up',
       'projection:project-groups': 'up',
       'projection:secret-history': 'up',
       'projection:secrets': 'up',

@@ -11,17 +11,16 @@ import { ConsoleModule } from './console/console.module';
 import { AccessRequestImpactController } from './impact/access-request-impact.controller';
 import { ScopeTestController } from './impact/scope-test.controller';
 import { MeController } from './me/me.controller';
-import { AccessRequestsController, BreakGlassController } from './access-requests/access-requests.controller';
+import { AccessRequestsController, BreakGlassController, GroupAccessRequestsController, GroupBreakGlassController } from './access-requests/access-requests.controller';
 import { ACCESS_REQUEST_COMMAND_HANDLERS } from './access-requests/access-request-commands';
 import { AccessRequestExpiryRecorder } from './access-requests/access-request-expiry-recorder';
 import { AccessRequestIndex } from './access-requests/access-request-index';
 import { AuditAccess } from './audit/audit-access';
 import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
-import { GrantsController } from './grants/grants.controller';
+import { GrantsController, GroupGrantsController } from './grants/grants.controller';
+import { ExposureReportsController } from './exposure/exposure.controller';
 import { GroupComplianceController } from './groups/group-compliance.controller';
-import { GroupGrantsController } from './groups/group-grants.controller';
-import { GroupSecretsController } from './groups/group-secrets.controller';
 import { ProjectGroupController } from './groups/project-group.controller';
 import { graphqlRoot } from './graphql/graphql-api.module';
 import { GRAPHQL_RESOLVERS } from './graphql/resolvers';
@@ -29,7 +28,7 @@ import { GRANT_COMMAND_HANDLERS } from './grants/grant-commands';
 import { GrantExpiryRecorder } from './grants/grant-expiry-recorder';
 import { BearerAuthGuard } from './http/auth.guard';
 import { ProblemFilter } from './http/problem.filter';
-import { SecretsController } from './secrets/secrets.controller';
+import { GroupSecretsController, SecretsController } from './secrets/secrets.controller';
 import { SecretBatchAccessController } from './secrets/secret-batch-access.controller';
 import { SecretAccess } from './secrets/secret-access';
 import { SECRET_COMMAND_HANDLERS } from './secrets/secret-commands';
@@ -39,7 +38,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
 /** The REST commands of API.md: controllers → CommandBus → handlers → handleCommand. */
 @Module({
   imports: [CqrsModule.forRoot({ rethrowUnhandled: true }), graphqlRoot(), ConsoleModule],
-  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController, ProjectGroupController, GroupSecretsController, GroupGrantsController, GroupComplianceController],
+  controllers: [SecretsController, SecretBatchAccessController, GrantsController, ComplianceController, AuditController, EvidenceController, AccessRequestsController, BreakGlassController, MeController, AccessRequestImpactController, AuditRecordIndexController, ScopeTestController, SecretHistoryController, ProjectGroupController, GroupSecretsController, GroupGrantsController, GroupComplianceController, ExposureReportsController, GroupAccessRequestsController, GroupBreakGlassController],
   providers: [
     AccessControl,
     AuditAccess,
