@@ -1,6 +1,7 @@
 import { buildSchema, OperationDefinitionNode, parse, validate } from 'graphql';
 import { formatGraphqlError, withoutInputValues } from './errors';
 import { costLimitPlugin, limitRules, MAX_QUERY_DEPTH, operationShapeError, variableErrors } from './limits';
+import { buildCodeFirstSchema } from './schema-sdl';
 
 // A recursive schema: the first slice's own types are all shallower than the bound.
 const schema = buildSchema('type Node { name: String, child: Node } type Query { root: Node }');
@@ -49,6 +50,59 @@ describe('GraphQL cost (graphql-query-complexity, through the plugin)', () => {
   it('a variable of the wrong type or a subscription is a client error (400), not a server error', async () => {
     expect(await run('query Q($n: Int) { rows(first: $n) { edges { node { a } } } }', { n: 'many' })).toBe('Variable "$n" has an invalid value: not a value of type "Int" (the value is not repeated here).');
     expect(await run('subscription { rows { edges { node { a } } } }')).toBe('subscriptions are not supported');
+  });
+});
+
+describe('GraphQL cost of the group fields (the real schema): priced as the project ones', () => {
+  let schema: import('graphql').GraphQLSchema;
+  beforeAll(async () => {
+    schema = await buildCodeFirstSchema();
+  });
+  async function cost(query: string, variables: Record<string, unknown> = { g: 'acme/payments', p: 'pay-a' }): Promise<string | null> {
+    const hooks = await costLimitPlugin().requestDidStart!({} as never);
+    const document = parse(query);
+    expect(validate(schema, document)).toEqual([]);
+    const operation = document.definitions[0] as never;
+    try {
+      await (hooks as { didResolveOperation: (x: unknown) => Promise<void> }).didResolveOperation({ request: { variables }, document, schema, operationName: null, operation });
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  // first x (edges 1 + node 1 + rotation 1 + pageInfo 1): a page of 100 costs 400.
+  const page = (alias: string, field: 'groupSecrets(groupId: $g' | 'projectSecrets(projectId: $p', first?: number) =>
+    `${alias}: ${field}${first === undefined ? '' : `, first: ${first}`}) { edges { cursor node { name rotation { status } } } pageInfo { hasNextPage } }`;
+  const Q = (...fields: string[]) => {
+    const body = fields.join(' ');
+    const defs = [body.includes('$g') ? '$g: String!' : '', body.includes('$p') ? '$p: String!' : ''].filter(Boolean).join(', ');
+    return `query(${defs}) { ${body} }`;
+  };
+
+  it('groupSecrets: first multiplies its rows (a page of 100 costs 400; three cost 1200, refused before any resolver)', async () => {
+    expect(await cost(Q(page('a', 'groupSecrets(groupId: $g', 100), page('b', 'groupSecrets(groupId: $g', 100)))).toBeNull();
+    expect(await cost(Q(page('a', 'groupSecrets(groupId: $g', 100), page('b', 'groupSecrets(groupId: $g', 100), page('c', 'groupSecrets(groupId: $g', 100)))).toBe('query cost 1200 exceeds the maximum 1000');
+    // The same as projectSecrets, row for row.
+    expect(await cost(Q(page('a', 'projectSecrets(projectId: $p', 100), page('b', 'projectSecrets(projectId: $p', 100), page('c', 'groupSecrets(groupId: $g', 100)))).toBe('query cost 1200 exceeds the maximum 1000');
+  });
+
+  it('groupSecrets without first is priced as the default page (50 rows); with first as a variable, as its value', async () => {
+    expect(await cost(Q(...['a', 'b', 'c', 'd', 'e', 'f'].map((x) => page(x, 'groupSecrets(groupId: $g'))))).toBe('query cost 1200 exceeds the maximum 1000');
+    const byVar = 'query($g: String!, $n: Int) { a: groupSecrets(groupId: $g, first: $n) { edges { node { name } } } b: groupSecrets(groupId: $g, first: $n) { edges { node { name } } } c: groupSecrets(groupId: $g, first: $n) { edges { node { name } } } d: groupSecrets(groupId: $g, first: $n) { edges { node { name } } } e: groupSecrets(groupId: $g, first: $n) { edges { node { name } } } f: groupSecrets(groupId: $g, first: $n) { edges { node { name } } } }';
+    expect(await cost(byVar, { g: 'acme', n: 100 })).toBe('query cost 1200 exceeds the maximum 1000');
+    expect(await cost(byVar, { g: 'acme', n: 5 })).toBeNull();
+  });
+
+  it('groupSecret and groupGrants cost 1 plus their object fields, as projectSecret and projectGrants', async () => {
+    const three = [page('a', 'groupSecrets(groupId: $g', 100), page('b', 'groupSecrets(groupId: $g', 100), page('c', 'groupSecrets(groupId: $g', 100)];
+    expect(await cost(Q(...three, 'd: groupSecret(groupId: $g, name: "X") { name rotation { status } }', 'e: groupGrants(groupId: $g) { grantId principal { id } }'))).toBe('query cost 1204 exceeds the maximum 1000');
+    expect(await cost(Q(...three, 'd: projectSecret(projectId: $p, name: "X") { name rotation { status } }', 'e: projectGrants(projectId: $p) { grantId principal { id } }'))).toBe('query cost 1204 exceeds the maximum 1000');
+  });
+
+  it('the group mutations are single commands (cost 1 plus their payload objects) and count toward the root-field bound', async () => {
+    const m = (n: number) => `mutation($g: String!) { ${Array.from({ length: n }, (_, i) => `m${i}: groupSecretDelete(groupId: $g, name: "X${i}") { deleted errors { field } }`).join(' ')} }`;
+    expect(await cost(m(20), { g: 'acme' })).toBeNull();
+    expect(await cost(m(21), { g: 'acme' })).toMatch(/the operation has 21 root fields; at most 20/);
   });
 });
 

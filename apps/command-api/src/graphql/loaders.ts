@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { AbilityAction, AccessPolicyState, GrantInterval, Principal, ProjectPolicyState, SecretSubject } from '@app/domain';
+import { AbilityAction, AccessPolicyState, GrantInterval, Principal, ProjectGroupState, ProjectPolicyState, SecretSubject, StreamName } from '@app/domain';
 import { AccessHistoryFilter, ComplianceQueries, HistoryCursor, HistoryPage } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
@@ -67,7 +67,9 @@ export class RequestLoaders implements ReaderSources {
 
   /** A place's own policy stream, by place key (a project id or `group:<path>`). */
   readonly policy = new DataLoader<string, Loaded<ProjectPolicyState>>((keys) => Promise.all(keys.map((k) => this.shared.policy(k))));
-  private readonly groupOf = new DataLoader<string, string | null>((ids) => Promise.all(ids.map((id) => this.shared.groupOf(id))));
+  /** A project's place in the tree (its ProjectGroupChanged stream), once per project per request. */
+  private readonly membership = new DataLoader<string, ProjectGroupState>((ids) => Promise.all(ids.map(async (id) => (await this.shared.memberships.load(StreamName.projectGroup(id))).state)));
+  private readonly groupOf = new DataLoader<string, string | null>(async (ids) => (await this.membership.loadMany(ids)).map((s) => (s instanceof Error ? s : s.groupId)));
   /** The grants acting on a place (own and inherited), by place key, from the loaders above. */
   private readonly effective = new DataLoader<string, AccessPolicyState>((keys) => Promise.all(keys.map((k) => AccessControl.prototype.effective.call(this.access, k))));
 
@@ -98,6 +100,11 @@ export class RequestLoaders implements ReaderSources {
     (keys) => Promise.all(keys.map((k) => this.queries.grantsInForceAt(k.projectId, k.at))),
     { cacheKeyFn: (k) => `${k.projectId}\0${k.at}` },
   );
+
+  /** The project's membership history, oldest first (ReaderSources: readers at T of a grouped project's secret). */
+  async projectGroupHistory(projectId: string): Promise<{ groupId: string | null; from: string }[]> {
+    return [...(await this.membership.load(projectId)).history];
+  }
 
   secretScopeAt(projectId: string, name: string, at: string): Promise<Scope> {
     return this.scopes.load({ projectId, name, at });
