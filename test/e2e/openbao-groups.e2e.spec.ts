@@ -112,6 +112,9 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !BAO_AUDIT_FILE) {
       expect((await root.read(`auth/${JWT_MOUNT}/role/${ciRoleName(A, unscoped)}`)).data.bound_claims).toEqual({ project_id: A });
       // Another project's job cannot log in to A's role.
       await expect(login(await job(C), ciRoleName(A, unscoped))).rejects.toMatchObject({ response: { statusCode: 400 } });
+      // The group secret's metadata names its path for direct readers, and no role (each reader logs in to its own project's).
+      const md = await http.get(`/v1/groups/${enc(G)}/secrets/REGISTRY_TOKEN`).set(auth(gina));
+      expect(md.body.openbao).toEqual({ path: registry, version: 1 });
     });
 
     it('a job of a project outside the group is refused by OpenBao: its own role does not grant the path, and no role names it', async () => {
