@@ -14,9 +14,11 @@ import { Metrics } from '@app/infra/observability/metrics';
 import { OpenBaoValueStore, parseBaoRef } from '@app/infra/value-store/openbao-value-store';
 import { OrphanValueSweeper } from '../../apps/projector/src/orphan-value-sweeper';
 import { rebuild } from '../../apps/projector/src/rebuild';
+import { ProjectorModule } from '../../apps/projector/src/projector.module';
 import { renderOptions } from '../../apps/projector/src/projections';
 import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { eventually } from '../support/eventually';
+import { withClockAt } from '../support/profiles';
 import { scratchDatabase } from '../support/scratch-database';
 
 // Issue 20, item 5: OpenBao enforces group secrets too, on the stack's real OpenBao. A group secret
@@ -240,6 +242,34 @@ if (!DATABASE_URL || !BAO_ADDR || !BAO_TOKEN || !BAO_AUDIT_FILE) {
       for (const p of [A, B]) expect(await readAs(await job(p), ciRoleName(p, prodOnly), registry)).toBe(`${CANARY}-registry`);
       expect((await http.delete(`/v1/groups/${enc(G)}/secrets/REGISTRY_TOKEN`).set(auth(gina))).status).toBe(204);
       for (const p of [A, B]) await eventually(() => policy(ciRoleName(p, prodOnly)), (h) => h !== '' && !h.includes('REGISTRY_TOKEN'), 20_000);
+    }, 60_000);
+
+    it('a project moved into the group a moment ago: until its policy is rendered the service reads for its job (the move is the change that counts), past the grace OpenBao\'s refusal stands', async () => {
+      const D = `gpd-${run}`;
+      const reconciler = t.app.get(ProjectorModule).reconciler;
+      const schedule = reconciler.schedule.bind(reconciler);
+      reconciler.stop();
+      reconciler.schedule = () => undefined; // the projector is "slow": D's policy is not rendered until released below
+      await reconciler.idle();
+      const metric = async (as: string) => (await t.infra.metrics.brokeredReads.get()).values.find((v) => v.labels.as === as)?.value ?? 0;
+      // the group secret was written long ago (its own change is past the grace); the move is now
+      const later = Date.now() + 120_000;
+      try {
+        expect((await withClockAt(later, () => http.put(`/v1/projects/${D}/group`).set(auth(admin)).send({ groupId: G }))).status).toBe(200);
+        const token = await job(D, { n: '9' });
+        const [fallback, refused] = [await metric('service-fallback'), await metric('refused-by-openbao')];
+        const fresh = await withClockAt(later + 1_000, () => http.post(`/v1/projects/${D}/secrets/ORG_TOKEN/access`).set(auth(token)).send({}));
+        expect([fresh.status, fresh.body.value, fresh.body.source]).toEqual([200, `${CANARY}-org-group`, { type: 'group', id: TOP }]);
+        expect([(await metric('service-fallback')) - fallback, (await metric('refused-by-openbao')) - refused]).toEqual([1, 0]);
+        const stale = await withClockAt(later + 120_000, () => http.post(`/v1/projects/${D}/secrets/ORG_TOKEN/access`).set(auth(token)).send({}));
+        expect([stale.status, stale.body.reason]).toEqual([403, 'openbao-denied']);
+        expect(JSON.stringify(stale.body)).not.toContain(CANARY);
+      } finally {
+        reconciler.schedule = schedule;
+        schedule(0);
+      }
+      // rendered: the job reads as itself
+      expect(await readAs(await job(D), ciRoleName(D, unscoped), await kv(`group:${TOP}`, 'ORG_TOKEN'))).toBe(`${CANARY}-org-group`);
     }, 60_000);
 
     it('drift repair covers the group paths: a policy stripped of them by hand is put back within seconds, recorded as drift', async () => {
