@@ -6,9 +6,9 @@ import {
   ACTIONS,
   defineAbilityFor,
   effectivePolicy,
-  EventStore,
   grantPlaces,
   groupKey,
+  isAtOrBelow,
   isGroupKey,
   placeKey,
   placeOf,
@@ -17,17 +17,16 @@ import {
   projectSubject,
   ROLES,
 } from '@app/domain';
-import { COMPLIANCE_QUERIES, EVENT_STORE } from '@app/infra/nest/tokens';
+import { COMPLIANCE_QUERIES } from '@app/infra/nest/tokens';
 import { ComplianceQueries } from '@app/infra/read-models/compliance';
 import { AccessControl } from '../application/access-control';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
-import { GroupMembershipIndex } from './group-membership-index';
 
 /** At most this many projects and this many groups in one answer (sorted by id; `truncated` says when more were left out). */
 export const ME_MAX_PLACES = 1000;
-/** Places whose policies are read at once while answering (the reads are fresh, one or two a place). */
+/** Places (or groups' member lists) read at once while answering (the policy reads are fresh, one or two a place). */
 const CONCURRENCY = 16;
 
 export interface PlaceActions {
@@ -58,9 +57,9 @@ export function actionsOn(p: Principal, key: string, ability: ReturnType<typeof 
 
 /**
  * `GET /v1/me`: where the caller holds a grant in force, and the actions it has there now (API.md,
- * "Who am I here"). Candidate places come from the projected grants (rm_grants, keyed by place
- * key: a group's grants under `group:<path>`); projects below a group where the caller holds a
- * grant come from the current tree (GroupMembershipIndex). Each candidate is confirmed on its
+ * "Who am I here"). Candidate places come from the read models: the projected grants (rm_grants,
+ * keyed by place key: a group's grants under `group:<path>`) and, for the projects in or below a
+ * group where the caller acts, membership over time (rm_project_groups) as of now. Each candidate is confirmed on its
  * effective policy (its own grants and every group's above it, read fresh from the event store:
  * group/tree.ts, as AccessControl.effective) with the same CASL ability every endpoint uses, so a
  * revoked grant or a project moved out of the group drops out at once, and a place where the
@@ -72,15 +71,10 @@ export function actionsOn(p: Principal, key: string, ability: ReturnType<typeof 
 @ApiProblems()
 @Controller('v1/me')
 export class MeController {
-  private readonly memberships: GroupMembershipIndex;
-
   constructor(
     private readonly access: AccessControl,
     @Inject(COMPLIANCE_QUERIES) private readonly queries: ComplianceQueries,
-    @Inject(EVENT_STORE) store: EventStore,
-  ) {
-    this.memberships = new GroupMembershipIndex(store);
-  }
+  ) {}
 
   @Get()
   @ApiOkResponse({
@@ -114,16 +108,14 @@ export class MeController {
       return actionsOn(p, key, defineAbilityFor(p, key, await effective(key), ctx.now));
     });
 
-    // Projects: its own, and those below the groups where it acts (inherited grants).
-    let below: string[] = [];
-    if (groups.length > 0) {
-      await this.memberships.catchUp();
-      const found = this.memberships.projectsAtOrBelow(
-        groups.map((g) => g.id),
-        ME_MAX_PLACES + 1,
-      );
-      below = found.projects;
-      truncated ||= found.truncated;
+    // Projects: its own, and those in or below the groups where it acts (inherited grants), from the
+    // membership read model as of now (a group inside another listed group adds nothing: skipped).
+    const tops = groups.map((g) => g.id).filter((g, _i, all) => !all.some((other) => other !== g && isAtOrBelow(g, other)));
+    const below = new Set<string>();
+    for (const members of await mapLimited(tops, (g) => this.queries.projectsInOrBelowGroupAt(g, ctx.now, ME_MAX_PLACES + 1))) {
+      if (members.length > ME_MAX_PLACES) truncated = true;
+      // Only project ids (a damaged row naming a group key is not a project); each is confirmed below anyway.
+      for (const m of members) if (placeOf(m.projectId)?.type === 'project') below.add(m.projectId);
     }
     const candidates = [...new Set([...ownProjects, ...below])].sort();
     if (candidates.length > ME_MAX_PLACES) truncated = true;
@@ -164,17 +156,22 @@ export class MeController {
   }
 }
 
-/** Each id with its actions, in the ids' order, dropping those with none; at most CONCURRENCY at a time. */
+/** Each id with its actions, in the ids' order, dropping those with none. */
 async function actionsOfPlaces(ids: readonly string[], actionsOf: (id: string) => Promise<Action[]>): Promise<{ id: string; actions: Action[] }[]> {
-  const out: ({ id: string; actions: Action[] } | null)[] = new Array(ids.length).fill(null);
+  const actions = await mapLimited(ids, actionsOf);
+  return ids.map((id, i) => ({ id, actions: actions[i] })).filter((x) => x.actions.length > 0);
+}
+
+/** f of each item, in order, at most CONCURRENCY at a time. */
+async function mapLimited<T, R>(items: readonly T[], f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
-    while (next < ids.length) {
+    while (next < items.length) {
       const i = next++;
-      const actions = await actionsOf(ids[i]);
-      if (actions.length > 0) out[i] = { id: ids[i], actions };
+      out[i] = await f(items[i]);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
-  return out.filter((x): x is { id: string; actions: Action[] } => x !== null);
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  return out;
 }
