@@ -2,12 +2,12 @@ import { RenderOptions } from '@app/domain/openbao/policy-renderer';
 import { AppConfig } from '@app/infra/config/config';
 import { PolicyReconciler } from '@app/infra/openbao/policy-reconciler';
 import { membershipProjection } from '@app/infra/openbao/membership';
-import { accessHistoryProjection, grantsProjection, secretHistoryProjection } from './compliance.projections';
+import { accessHistoryProjection, grantsProjection, projectGroupsProjection, secretHistoryProjection } from './compliance.projections';
 import { Projection } from '@app/infra/projection/projection-runner';
 import { secretsProjection } from './secrets.projection';
 
 /** Every SQL read model the projector owns, each with its own checkpoint. */
-export const PROJECTIONS: readonly Projection[] = [secretsProjection, grantsProjection, secretHistoryProjection, accessHistoryProjection, membershipProjection];
+export const PROJECTIONS: readonly Projection[] = [secretsProjection, grantsProjection, projectGroupsProjection, secretHistoryProjection, accessHistoryProjection, membershipProjection];
 
 /** The reconciler's inputs: the secrets, and which group each project is in now (a move re-renders the moved project's policies). */
 const RENDER_INPUTS: readonly Projection[] = [secretsProjection, membershipProjection];
