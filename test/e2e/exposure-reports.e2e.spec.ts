@@ -99,6 +99,15 @@ describe.each(appProfiles('exposure').map((p) => [p.name, p] as const))('exposur
     expect(e.data).toMatchObject({ reportId: id, requestedBy: { type: 'user', id: 'audrey' }, subject: { type: 'user', id: 'alice' }, notCovered: 1 });
     expect(e.data.reportSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(e.data)).not.toContain(CANARY);
+    // …and audited: an OCSF record in the Merkle log (and so on Kafka), belonging to no one project.
+    const logged = await eventually(
+      () => t.infra.sql.query<{ project_id: string; kafka_key: string; record: string }>('SELECT project_id, kafka_key, record FROM audit_log WHERE event_id = $1', [e.eventId]),
+      (q) => q.rows.length === 1,
+    );
+    expect(logged.rows[0]).toMatchObject({ project_id: '*', kafka_key: '*/*' });
+    const record = JSON.parse(logged.rows[0].record);
+    expect(record).toMatchObject({ class_uid: 6003, activity_id: 2, api: { operation: 'ExposureReport' }, actor: { user: { uid: 'audrey' } }, resources: [{ type: 'user', uid: 'alice' }] });
+    expect(logged.rows[0].record).not.toContain(CANARY);
   });
 
   it('signs on request: a DSSE envelope with the audit key that cli verify report checks offline, and a forged one fails', async () => {

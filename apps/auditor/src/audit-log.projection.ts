@@ -59,7 +59,8 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
   return {
     name: 'audit-log',
     // projectgroup-: a project moving between groups (ProjectGroupChanged) is audited too (issue 20).
-    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.accessRequest}-`, `${StreamCategory.project}-`, `${StreamCategory.projectGroup}-`, `${StreamCategory.secret}-`, OPENBAO_DRIFT_STREAM],
+    // exposurereport-: who asked an exposure report about whom (issue 22) is audited too.
+    streamPrefixes: [`${StreamCategory.access}-`, `${StreamCategory.accessRequest}-`, `${StreamCategory.project}-`, `${StreamCategory.projectGroup}-`, `${StreamCategory.secret}-`, `${StreamCategory.exposureReport}-`, OPENBAO_DRIFT_STREAM],
     async apply(tx: SqlExecutor, event: RecordedEvent) {
       await this.applyBatch!(tx, [event]);
     },

@@ -11,6 +11,9 @@ import { ExposureSubject, MAX_EXPOSURE_WINDOW_DAYS } from './exposure';
 /** The DSSE payload type of a signed exposure report (the audit key and the envelope form of pipeline evidence). */
 export const EXPOSURE_REPORT_PAYLOAD_TYPE = 'application/vnd.pipeline-secrets.exposure-report.v1+json';
 
+/** The audit log's place of a report: not a project id or group key, so no project's auditors see it (as for OpenBao drift). */
+export const EXPOSURE_REPORT_PLACE = '*';
+
 const DAY_MS = 86_400_000;
 /** A CI pipeline id, as in tokens' `pipeline_id` claim. */
 const PIPELINE_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -91,6 +94,11 @@ function instant(field: string, v: unknown): string {
 export type ExposureReportGenerated = DomainEvent<
   'ExposureReportGenerated',
   {
+    /**
+     * `*`, as drift events have: a report spans places, so its audit record belongs to no one
+     * project (only auditors of the whole log see it; its Kafka key is the drift events' one).
+     */
+    projectId: typeof EXPOSURE_REPORT_PLACE;
     reportId: string;
     requestedBy: { type: 'user'; id: string };
     /** The subject as the report names it (groupId, never an internal key). */
@@ -106,11 +114,11 @@ export type ExposureReportGenerated = DomainEvent<
 >;
 
 /** The record of a report, checked: only users ask, for a well-formed request. */
-export function decideExposureReport(command: { type: 'RecordExposureReport'; data: Omit<ExposureReportGenerated['data'], 'requestedBy'>; metadata: CommandMetadata }): ExposureReportGenerated {
+export function decideExposureReport(command: { type: 'RecordExposureReport'; data: Omit<ExposureReportGenerated['data'], 'requestedBy' | 'projectId'>; metadata: CommandMetadata }): ExposureReportGenerated {
   requireCommandMetadata(command.metadata);
   if (command.metadata.actor.type !== 'user') throw invalid('invalid-field', 'only users ask for exposure reports', 'actor');
   const d = command.data;
   if (!/^[0-9a-f-]{36}$/.test(d.reportId)) throw invalid('invalid-field', 'reportId must be a UUID', 'reportId');
   if (!/^[0-9a-f]{64}$/.test(d.reportSha256)) throw invalid('invalid-field', 'reportSha256 must be 64 hex digits', 'reportSha256');
-  return { type: 'ExposureReportGenerated', data: { ...d, requestedBy: { type: 'user', id: command.metadata.actor.id } } };
+  return { type: 'ExposureReportGenerated', data: { projectId: EXPOSURE_REPORT_PLACE, ...d, requestedBy: { type: 'user', id: command.metadata.actor.id } } };
 }

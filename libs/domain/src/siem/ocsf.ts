@@ -15,6 +15,7 @@ import { inCanonicalOrder } from './ocsf/canonical-order';
 import { breakGlassRecord, grantRecord } from './ocsf/grants';
 import { driftRecord } from './ocsf/openbao-drift';
 import { projectGroupRecord } from './ocsf/project-group';
+import { exposureReportRecord } from './ocsf/exposure-report';
 import { accessRecord, notDeliveredRecord, suppressedRecord } from './ocsf/secret-access';
 import { rotationOverdueRecord, secretRecord } from './ocsf/secret-lifecycle';
 import { OcsfOptions, OcsfRecord } from './ocsf/types';
@@ -86,6 +87,8 @@ function buildRecord(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | null
       return accessRequestRecord(event, domain, opts);
     case 'ProjectGroupChanged':
       return projectGroupRecord(event, domain, opts);
+    case 'ExposureReportGenerated':
+      return exposureReportRecord(event, domain, opts);
     default:
       return null;
   }

@@ -62,7 +62,7 @@ export interface OcsfApi {
   service: OcsfService;
 }
 export interface OcsfResourceDetails {
-  type: 'secret' | 'project' | 'group' | 'unknown' | 'access-request' | 'break-glass' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object';
+  type: 'secret' | 'project' | 'group' | 'unknown' | 'access-request' | 'break-glass' | 'openbao-acl-policy' | 'openbao-jwt-role' | 'openbao-jwt-config' | 'openbao-object' | 'user' | 'group-claim';
   uid: string;
   name: string;
   version?: string;
@@ -80,6 +80,8 @@ export interface OcsfUnmapped {
     triggered_by?: string;
   };
   purpose?: string;
+  /** ExposureReportGenerated: which report was asked for (never its content) */
+  exposure_report?: { report_id: string; from: string; to: string; report_sha256: string; covered_places: number; not_covered: number };
   denied_action?: string;
   denial_burst?: boolean;
   /** OpenBaoDriftDetected / OpenBaoDriftRepaired: what was changed behind the service's back, and what the reconciler put back */
