@@ -61,6 +61,8 @@ describe('console in a real browser', () => {
     bob = await t.userToken('bob');
     expect((await http.post(`/v1/projects/${P}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
     expect((await http.post(`/v1/projects/${P}/grants`).set(auth(olive)).send({ principal: { type: 'user', id: 'rita' }, role: 'auditor' })).status).toBe(201);
+    // A group olive owns (issue 20): Home lists it with her actions there.
+    expect((await http.post(`/v1/groups/${encodeURIComponent(`${P}-grp/team`)}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'olive' }, role: 'owner' })).status).toBe(201);
     expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DB_PASSWORD', value: CANARY, rotationIntervalDays: 90 })).status).toBe(201);
     expect((await http.post(`/v1/projects/${P}/secrets`).set(auth(olive)).send({ name: 'DEPLOY_KEY', value: `${CANARY}-2`, environment: 'production' })).status).toBe(201);
     // A metadata change for the Secrets screen's history (issue 21: metadata history).
@@ -298,6 +300,9 @@ describe('console in a real browser', () => {
     const pending = w.page.getByRole('link', { name: '1 pending' });
     await pending.waitFor();
     await expectClean(w, 'home (owner)');
+    const groups = w.page.getByRole('table', { name: 'Your groups' });
+    await groups.getByRole('rowheader', { name: `${P}-grp/team` }).waitFor();
+    expect(await groups.getByRole('row').filter({ hasText: `${P}-grp/team` }).textContent()).toContain('manage-grants');
     await pending.click();
     const card = w.page.getByRole('article', { name: /bob asks for developer/ });
     await card.waitFor();

@@ -62,7 +62,25 @@ export function Home({ ctx }: { ctx: Ctx }) {
           </tbody>
         </table>
       )}
-      {ctx.me.groups.length === 0 && <p class="note">Group grants appear here once groups exist.</p>}
+      {ctx.me.groups.length > 0 && (
+        <table>
+          <caption>Your groups</caption>
+          <thead>
+            <tr>
+              <th scope="col">Group</th>
+              <th scope="col">Your actions (on the group and everything below it)</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ctx.me.groups.map((g) => (
+              <tr key={g.groupId}>
+                <th scope="row">{g.groupId}</th>
+                <td>{g.actions.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </>
   );
 }
