@@ -176,4 +176,31 @@ describe.each(appProfiles('exposure').map((p) => [p.name, p] as const))('exposur
     const job = await t.ciToken({ project: P, ref: 'main', pipeline: '8', job: '80' });
     expect((await aliceReport(job)).status).toBe(403);
   });
+
+  it('GraphQL exposureReport answers the same report, recorded the same way; one per operation; same refusals', async () => {
+    const query = `query($s: ExposureSubjectInput!, $from: String!, $to: String!) { exposureReport(subject: $s, from: $from, to: $to) {
+      reportId from to didTotal didTruncated notCovered
+      could { place { type id } name version intervals { from to } via { via { grantId role principal { type id } grantedBy inheritedFrom { type id } rule projectId } intervals { from to } } }
+      did { place { type id } name version at channel principal { type id } projectId pipelineId jobId ref eventId }
+      rotate { place { type id } name version read } } }`;
+    const gql = (token: string, variables: object, q = query) => http.post('/graphql').set(auth(token)).send({ query: q, variables });
+    const variables = { s: { type: 'user', id: 'alice' }, from: windowFrom, to: windowTo };
+    const g = await gql(audrey, variables);
+    expect(g.body.errors).toBeUndefined();
+    const rest = (await aliceReport()).body;
+    const { reportId, ...report } = g.body.data.exposureReport;
+    expect(reportId).toMatch(/^[0-9a-f-]{36}$/);
+    const strip = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v) => (v === null ? undefined : v)));
+    expect(strip({ ...report, subject: rest.subject })).toEqual(strip(rest));
+    expect((await t.infra.eventStore.readStream(`exposurereport-${reportId}`))[0].type).toBe('ExposureReportGenerated');
+    // Two reports in one operation (aliases): refused before any is computed.
+    const two = await gql(audrey, variables, `query($s: ExposureSubjectInput!, $from: String!, $to: String!) { a: exposureReport(subject: $s, from: $from, to: $to) { notCovered } b: exposureReport(subject: $s, from: $from, to: $to) { notCovered } }`);
+    expect(two.status).toBe(400);
+    expect(JSON.stringify(two.body)).toContain('at most 1');
+    // The domain's checks, as REST's.
+    const bad = await gql(audrey, { ...variables, to: '2028-01-01T00:00:00Z' });
+    expect(JSON.stringify(bad.body.errors)).toContain('366 days');
+    const job = await t.ciToken({ project: P, ref: 'main', pipeline: '9', job: '90' });
+    expect(JSON.stringify((await gql(job, variables)).body.errors)).toContain('ci-job-action');
+  });
 });

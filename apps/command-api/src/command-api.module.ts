@@ -20,6 +20,7 @@ import { AuditController } from './audit/audit.controller';
 import { EvidenceController } from './audit/evidence.controller';
 import { GrantsController, GroupGrantsController } from './grants/grants.controller';
 import { ExposureReportsController } from './exposure/exposure.controller';
+import { ExposureReports } from './exposure/exposure-reports';
 import { GroupComplianceController } from './groups/group-compliance.controller';
 import { ProjectGroupController } from './groups/project-group.controller';
 import { graphqlRoot } from './graphql/graphql-api.module';
@@ -48,6 +49,7 @@ import { RotationOverdueRecorder } from './secrets/rotation-overdue-recorder';
     RotationOverdueRecorder,
     SecretStates,
     SecretAccess,
+    ExposureReports,
     ...GRAPHQL_RESOLVERS,
     ...SECRET_COMMAND_HANDLERS,
     ...GRANT_COMMAND_HANDLERS,

@@ -1,19 +1,14 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { decideExposureReport, denied, EXPOSURE_REPORT_PAYLOAD_TYPE, EventStore, exposureReport, parseExposureRequest, Principal, StreamName } from '@app/domain';
-import { canonicalJson, signDsse } from '@app/domain/audit-log';
+import { EXPOSURE_REPORT_PAYLOAD_TYPE, Principal } from '@app/domain';
+import { signDsse } from '@app/domain/audit-log';
 import { AuditSigningKey } from '@app/infra/audit/signing-key';
-import { AUDIT_SIGNING_KEY, EVENT_STORE, SQL } from '@app/infra/nest/tokens';
-import { ExposureQueries } from '@app/infra/read-models/exposure';
-import { SqlClient } from '@app/infra/sql/sql-client';
-import { AccessControl } from '../application/access-control';
-import { envelope } from '../application/event-envelope';
+import { AUDIT_SIGNING_KEY } from '@app/infra/nest/tokens';
 import { ApiProblems } from '../http/api-problems';
 import { CurrentPrincipal } from '../http/auth.guard';
-import { problems } from '../http/problem';
 import { AuthenticatedRequest, commandContext } from '../http/request-context';
+import { ExposureReports } from './exposure-reports';
 
 const DSSE_MEDIA_TYPE = 'application/vnd.dsse+json';
 
@@ -28,16 +23,10 @@ const DSSE_MEDIA_TYPE = 'application/vnd.dsse+json';
 @ApiProblems()
 @Controller('v1/exposure-reports')
 export class ExposureReportsController {
-  private readonly queries: ExposureQueries;
-
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(SQL) sql: SqlClient,
     @Inject(AUDIT_SIGNING_KEY) private readonly key: AuditSigningKey,
-    private readonly access: AccessControl,
-  ) {
-    this.queries = new ExposureQueries(sql);
-  }
+    private readonly reports: ExposureReports,
+  ) {}
 
   @Post()
   @HttpCode(200)
@@ -60,37 +49,7 @@ export class ExposureReportsController {
       'The report: `could` (secret versions readable at some instant of the window, with the grants or CI rule behind each and the sub-intervals), `did` (allowed reads in the window, both channels; at most 10,000 listed, `didTotal` exact), `rotate` (current versions readable or read, read first), `notCovered` (places where the subject was exposed but the caller lacks read-audit: a count). Deterministic for a closed window. With `Accept: application/vnd.dsse+json`: a DSSE envelope (the audit key, `GET /v1/audit/public-key`) around its canonical JSON; `cli verify report` checks it offline. Header `Exposure-Report-Id` names the recorded ExposureReportGenerated.',
   })
   async create(@Body() body: unknown, @CurrentPrincipal() p: Principal, @Req() req: AuthenticatedRequest, @Headers('accept') accept: string | undefined, @Res({ passthrough: true }) res: Response): Promise<unknown> {
-    const ctx = commandContext(req, p);
-    if (p.kind !== 'user') {
-      // Incident response is a reviewer's question: a CI job's is refused, recorded and rate-limited like every refusal.
-      await this.access.recordDenial(denied(p, p.projectId, null, 'read-audit', 'ci-job-action'), ctx);
-      throw problems.forbidden('ci-job-action');
-    }
-    const request = parseExposureRequest(body);
-    // A secret's report is about one place: read-audit there, or an audited 403 (the same for a secret that does not exist).
-    if (request.subject.type === 'secret') await this.access.require(p, 'read-audit', { projectId: request.subject.placeKey }, ctx);
-    const data = await this.queries.load(request.subject, request.from, request.to);
-    const places = new Set([...data.grants, ...data.versions, ...data.readVersions].map((x) => x.placeKey));
-    const covered = new Set<string>();
-    for (const key of [...places].sort()) if ((await this.access.check(p, 'read-audit', { projectId: key }, ctx)).allowed) covered.add(key);
-    const report = exposureReport({ ...request, ...data, covered: (k) => covered.has(k) });
-    const bytes = Buffer.from(canonicalJson(report), 'utf8');
-    const reportId = randomUUID();
-    // Recorded before it is answered: if the record cannot be written, no report leaves (503).
-    const event = decideExposureReport({
-      type: 'RecordExposureReport',
-      data: {
-        reportId,
-        subject: report.subject,
-        from: report.from,
-        to: report.to,
-        coveredPlaces: new Set([...report.could.map((c) => `${c.place.type}:${c.place.id}`), ...report.did.map((d) => `${d.place.type}:${d.place.id}`)]).size,
-        notCovered: report.notCovered,
-        reportSha256: createHash('sha256').update(bytes).digest('hex'),
-      },
-      metadata: { now: ctx.now, actor: ctx.actor },
-    });
-    await this.store.appendToStream(StreamName.exposureReport(reportId), 'no-stream', [envelope(event, ctx)]);
+    const { report, bytes, reportId } = await this.reports.generate(p, body, commandContext(req, p));
     res.setHeader('Exposure-Report-Id', reportId);
     res.setHeader('Cache-Control', 'no-store');
     if (accept !== undefined && accept.split(',').some((a) => a.trim().split(';')[0].toLowerCase() === DSSE_MEDIA_TYPE)) {

@@ -145,7 +145,7 @@ export function variableErrors(schema: GraphQLSchema, operation: OperationDefini
  * Refuses an operation with more than MAX_ROOT_FIELDS root fields (fragments at the root
  * expanded), or whose several secretAccess fields name more than MAX_BATCH_NAMES secrets in all
  * (literals, variables and the document's variable defaults applied): one request decides at most
- * what one REST batch call does, however it is aliased.
+ * what one REST batch call does, however it is aliased; and has at most one exposureReport.
  */
 export function operationShapeError(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): string | undefined {
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -153,6 +153,7 @@ export function operationShapeError(document: DocumentNode, operation: Operation
   let roots = 0;
   let names = 0;
   let accesses = 0;
+  let reports = 0;
   const seen = new Set<string>();
   // Counted as graphql-js coerces the argument: a variable not sent takes its default from the document
   // (10 aliases of `$n: [String!]! = [100 names]` were counted as 10 names), a single name is a list of one.
@@ -173,6 +174,7 @@ export function operationShapeError(document: DocumentNode, operation: Operation
       if (s.kind === Kind.FIELD) {
         if (s.name.value.startsWith('__')) continue;
         roots++;
+        if (s.name.value === 'exposureReport') reports++;
         if (s.name.value === 'secretAccess') {
           accesses++;
           names += listLength(s.arguments?.find((a) => a.name.value === 'names')?.value);
@@ -189,5 +191,7 @@ export function operationShapeError(document: DocumentNode, operation: Operation
   if (roots > MAX_ROOT_FIELDS) return `the operation has ${roots} root fields; at most ${MAX_ROOT_FIELDS} (each is its own read or command: send several requests)`;
   // One secretAccess field over the bound is refused by its own validation, as REST does (a payload error naming `names`).
   if (accesses > 1 && names > MAX_BATCH_NAMES) return `the operation's secretAccess fields name ${names} secrets; at most ${MAX_BATCH_NAMES} per request, as POST …/secrets/access`;
+  // An exposure report reads a whole window of history (seconds over a million events): one per request, as REST.
+  if (reports > 1) return `the operation has ${reports} exposureReport fields; at most 1 per request, as POST /v1/exposure-reports`;
   return undefined;
 }
