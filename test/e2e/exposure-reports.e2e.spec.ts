@@ -4,7 +4,7 @@ import { RecordedEvent } from '@app/domain';
 import { verifyDsse } from '@app/domain/audit-log';
 import { EXPOSURE_REPORT_PAYLOAD_TYPE } from '@app/domain/exposure/exposure-request';
 import { publicKeyFrom, verifyReport, VerificationError } from '../../apps/cli/src/verify';
-import { EmbeddedApp } from '../support/embedded-app';
+import { EmbeddedApp, startEmbedded } from '../support/embedded-app';
 import { appProfiles, StartedProfile } from '../support/profiles';
 import { eventually, sleep } from '../support/eventually';
 
@@ -12,7 +12,9 @@ import { eventually, sleep } from '../support/eventually';
 // the events it made (each interval's ends are the occurredAt of the grant and revoke events),
 // on the embedded profile and, with the stack, on PostgreSQL.
 
-describe.each(appProfiles('exposure').map((p) => [p.name, p] as const))('exposure reports (%s)', (_name, profile) => {
+// The reviewers here ask many reports a minute (the polls that wait for projections): the per-user
+// bound is tested on its own below, at its default.
+describe.each(appProfiles('exposure', { EXPOSURE_REPORTS_PER_MINUTE: '10000' }).map((p) => [p.name, p] as const))('exposure reports (%s)', (_name, profile) => {
   let t: EmbeddedApp;
   let started: StartedProfile;
   let http: ReturnType<typeof request>;
@@ -167,11 +169,14 @@ describe.each(appProfiles('exposure').map((p) => [p.name, p] as const))('exposur
     const none = await report(mallory, { subject: { type: 'secret', projectId: `nope-${run}`, name: 'DB' }, from: windowFrom, to: windowTo });
     expect([real.status, none.status]).toEqual([403, 403]);
     expect({ ...real.body, instance: undefined }).toEqual({ ...none.body, instance: undefined });
+    // Without read-audit anywhere, no report at all: even notCovered would be an oracle (found by the
+    // review of issue 22: narrowing the window told a stranger when bob's grant started).
     const r = await aliceReport(mallory);
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ could: [], did: [], rotate: [], didTotal: 0 });
-    expect(r.body.notCovered).toBe(2);
+    expect(r.status).toBe(403);
+    expect(r.body.reason).toBe('no-grant');
     expect(JSON.stringify(r.body)).not.toContain(P);
+    const refusals = (await t.infra.eventStore.readStream('access-*')).filter((e) => e.type === 'SecretAccessDenied' && (e.data.principal as { id: string }).id === 'mallory');
+    expect(refusals.map((e) => [e.data.action, e.data.reason])).toEqual([['read-audit', 'no-grant']]);
     // A CI job is refused, audited.
     const job = await t.ciToken({ project: P, ref: 'main', pipeline: '8', job: '80' });
     expect((await aliceReport(job)).status).toBe(403);
@@ -202,5 +207,34 @@ describe.each(appProfiles('exposure').map((p) => [p.name, p] as const))('exposur
     expect(JSON.stringify(bad.body.errors)).toContain('366 days');
     const job = await t.ciToken({ project: P, ref: 'main', pipeline: '9', job: '90' });
     expect(JSON.stringify((await gql(job, variables)).body.errors)).toContain('ci-job-action');
+  });
+});
+
+describe('exposure reports: at most EXPOSURE_REPORTS_PER_MINUTE per user (default 10)', () => {
+  let t: EmbeddedApp;
+  beforeAll(async () => {
+    t = await startEmbedded();
+  });
+  afterAll(() => t?.close());
+
+  it('the 11th report of a minute is a 429 with Retry-After, nothing read or recorded; another user is not affected', async () => {
+    const http = request(t.app.getHttpServer());
+    const admin = await t.userToken('root', { admin: true });
+    const audrey = await t.userToken('audrey');
+    expect((await http.post('/v1/projects/rate-p/grants').set({ Authorization: `Bearer ${admin}` }).send({ principal: { type: 'user', id: 'audrey' }, role: 'owner' })).status).toBe(201);
+    const body = { subject: { type: 'user', id: 'alice' }, from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const statuses: number[] = [];
+    // Within one minute of the clock (a boundary between two calls would reset the window: retried once).
+    for (let attempt = 0; attempt < 2; attempt++) {
+      statuses.length = 0;
+      const minute = Math.floor(Date.now() / 60_000);
+      for (let i = 0; i < 11; i++) statuses.push((await http.post('/v1/exposure-reports').set({ Authorization: `Bearer ${audrey}` }).send(body)).status);
+      if (Math.floor(Date.now() / 60_000) === minute) break;
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    const last = await http.post('/v1/exposure-reports').set({ Authorization: `Bearer ${audrey}` }).send(body);
+    expect(last.status).toBe(429);
+    expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
+    expect(last.body.reason).toBe('exposure-report-rate');
   });
 });

@@ -257,4 +257,21 @@ describe.each(profiles)('groups (%s profile)', (_profile, envOf) => {
     const ids = Object.values(doc.body.paths as Record<string, Record<string, { operationId: string }>>).flatMap((m) => Object.values(m).map((o) => o.operationId));
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it('a platform admin never bootstraps itself: no owning a new group and moving any project below it (the review of issue 20)', async () => {
+    const evil = `evil-${run}`;
+    const self = await http.post(`/v1/groups/${enc(evil)}/grants`).set(auth(admin)).send({ principal: { type: 'user', id: 'root' }, role: 'owner' });
+    expect(self.status).toBe(403);
+    expect(self.body.reason).toBe('bootstrap-self');
+    // Nor through a group claim it carries.
+    const adminInOps = await t.userToken('root', { admin: true, groups: ['ops'] });
+    expect((await http.post(`/v1/groups/${enc(evil)}/grants`).set(auth(adminInOps)).send({ principal: { type: 'group', id: 'ops' }, role: 'owner' })).body.reason).toBe('bootstrap-self');
+    const refused = (await log(`access-group:${evil}`)).filter((e) => e.type === 'SecretAccessDenied');
+    // Recorded (the second, identical one is folded into the window's summary, as every repeated denial).
+    expect(refused.map((e) => [e.data.action, e.data.reason])).toEqual([['bootstrap-owner', 'bootstrap-self']]);
+    // Moving a project into the ownerless group gives the admin nothing to read.
+    expect((await http.put(`/v1/projects/${A}/group`).set(auth(admin)).send({ groupId: evil })).status).toBe(200);
+    expect((await read(admin, A, 'REGISTRY_TOKEN')).status).toBe(403);
+    expect((await http.put(`/v1/projects/${A}/group`).set(auth(admin)).send({ groupId: G })).status).toBe(200);
+  });
 });

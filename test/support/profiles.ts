@@ -20,12 +20,12 @@ export interface AppProfile {
   start(): Promise<StartedProfile>;
 }
 
-export function appProfiles(label: string): AppProfile[] {
+export function appProfiles(label: string, extraEnv: Record<string, string> = {}): AppProfile[] {
   const profiles: AppProfile[] = [
     {
       name: 'embedded profile',
       start: async () => {
-        const t = await startEmbedded();
+        const t = await startEmbedded({ env: extraEnv });
         return { t, cleanup: () => t.close() };
       },
     },
@@ -41,7 +41,7 @@ export function appProfiles(label: string): AppProfile[] {
       const db = await scratchDatabase(DATABASE_URL, label);
       const topic = `audit-${label}-${randomUUID().slice(0, 8)}`;
       const t = await startEmbedded({
-        env: { PROFILE: 'production', DATABASE_URL: db.url, DEV_ISSUER: '1', KAFKA_BROKERS, AUDIT_TOPIC: topic, AUDIT_CHECKPOINT_TOPIC: `${topic}-checkpoints`, AUDIT_CHECKPOINT_SECONDS: '1' },
+        env: { PROFILE: 'production', DATABASE_URL: db.url, DEV_ISSUER: '1', KAFKA_BROKERS, AUDIT_TOPIC: topic, AUDIT_CHECKPOINT_TOPIC: `${topic}-checkpoints`, AUDIT_CHECKPOINT_SECONDS: '1', ...extraEnv },
       });
       const kafka = new Kafka({ clientId: `${label}-test`, brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 300 } });
       return {

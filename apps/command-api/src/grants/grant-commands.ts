@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import { AccessPolicyCommand, accessPolicyDecider, EventStore, Principal, StreamName } from '@app/domain';
+import { AccessPolicyCommand, accessPolicyDecider, denied, EventStore, Principal, StreamName } from '@app/domain';
+import { problems } from '../http/problem';
 import { EVENT_STORE } from '@app/infra/nest/tokens';
 import { AccessControl } from '../application/access-control';
 import { CommandContext } from '../application/event-envelope';
@@ -28,6 +29,12 @@ export class GrantRoleHandler implements ICommandHandler<GrantRoleCommand> {
         const bootstrapping = body.role === 'owner' && !body.environment && !body.branch;
         const asAdmin = bootstrapping ? await this.access.check(principal, 'bootstrap-owner', { projectId }, ctx, loaded.state) : asOwner;
         if (!asAdmin.allowed) await this.access.require(principal, 'manage-grants', { projectId }, ctx, loaded.state);
+        // A platform admin bootstraps someone else, never itself (nor a group it is in): with groups, an
+        // admin could otherwise own a new group and move any project below it (the review of issue 20).
+        if (principal.kind === 'user' && (body.principal.type === 'user' ? body.principal.id === principal.id : principal.groups.includes(body.principal.id))) {
+          await this.access.recordDenial(denied(principal, projectId, null, 'bootstrap-owner', 'bootstrap-self'), ctx);
+          throw problems.forbidden('bootstrap-self');
+        }
       }
       return {
         type: 'GrantRole',

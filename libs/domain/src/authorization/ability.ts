@@ -133,6 +133,7 @@ export type DenialReason =
   | 'not-requester' // cancelling someone else's access request
   | 'break-glass-not-eligible' // breaking the glass without the break-glass role
   | 'not-platform-admin' // moving a project between groups without `admin: true`
+  | 'bootstrap-self' // a platform admin bootstrapping itself (or a group it is in) as a place's first owner
   | 'secret-not-found';
 
 export type Decision =

@@ -15,6 +15,8 @@ export const EXPOSURE_REPORT_PAYLOAD_TYPE = 'application/vnd.pipeline-secrets.ex
 export const EXPOSURE_REPORT_PLACE = '*';
 
 const DAY_MS = 86_400_000;
+/** Group claims of a user subject: as many as a token may carry. */
+const MAX_SUBJECT_GROUPS = 100;
 /** A CI pipeline id, as in tokens' `pipeline_id` claim. */
 const PIPELINE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** A git ref as a job token carries it: printable, no spaces, bounded. */
@@ -32,15 +34,23 @@ export function parseExposureRequest(body: unknown): ExposureRequest {
   if (!b.subject || typeof b.subject !== 'object' || Array.isArray(b.subject)) throw invalid('invalid-field', 'subject must be an object', 'subject');
   const s = b.subject as Record<string, unknown>;
   const only = (allowed: string[]) => {
-    for (const k of Object.keys(s)) if (!allowed.includes(k)) throw invalid('invalid-field', `subject.${k} is not a field of a ${String(s.type)} subject`, `subject.${k}`);
+    // An unknown key is named, cut short (it is the caller's text).
+    for (const k of Object.keys(s)) if (!allowed.includes(k)) throw invalid('invalid-field', `subject.${k.slice(0, 64)} is not a field of this subject type`, `subject.${k.slice(0, 64)}`);
   };
   let subject: ExposureSubject;
   switch (s.type) {
     case 'user':
+      only(['type', 'id', 'groups']);
+      // Exact ids: compared with =, never as a pattern (a `*` here names nobody).
+      subject = { type: 'user', id: requirePrincipalId('subject.id', s.id) };
+      if (s.groups !== undefined) {
+        if (!Array.isArray(s.groups) || s.groups.length > MAX_SUBJECT_GROUPS) throw invalid('invalid-field', `subject.groups must be a list of at most ${MAX_SUBJECT_GROUPS} group ids`, 'subject.groups');
+        subject.groups = [...new Set(s.groups.map((g, i) => requirePrincipalId(`subject.groups[${i}]`, g)))];
+      }
+      break;
     case 'group':
       only(['type', 'id']);
-      // Exact ids: compared with =, never as a pattern (a `*` here names nobody).
-      subject = { type: s.type, id: requirePrincipalId('subject.id', s.id) };
+      subject = { type: 'group', id: requirePrincipalId('subject.id', s.id) };
       break;
     case 'ci-job':
       only(['type', 'projectId', 'ref', 'pipelineId']);

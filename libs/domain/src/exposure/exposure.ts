@@ -16,7 +16,8 @@ export const MAX_EXPOSURE_WINDOW_DAYS = 366;
 export const MAX_DID_ITEMS = 10_000;
 
 export type ExposureSubject =
-  | { type: 'user'; id: string }
+  /** `groups`: the group claims the user's tokens carried (the identity provider knows them); grants to those groups count too. */
+  | { type: 'user'; id: string; groups?: string[] }
   | { type: 'group'; id: string }
   | { type: 'ci-job'; projectId: string; ref?: string; pipelineId?: string }
   | { type: 'secret'; placeKey: string; name: string; version?: number };
@@ -217,7 +218,9 @@ function jobCouldMatch(scope: ExposureScope, ref: string | undefined): boolean {
 function couldRead(input: ExposureInputs, window: SpanSet, who: (g: ExposureGrant) => boolean, ci: (version: ExposureVersion, scope: ExposureScope, during: SpanSet) => { via: ExposureVia; when: SpanSet }[]): CouldRead[] {
   const scopesBySecret = new Map<string, ExposureScope[]>();
   for (const s of input.scopes) scopesBySecret.set(keyOf(s), [...(scopesBySecret.get(keyOf(s)) ?? []), s]);
-  const grants = input.grants.filter((g) => who(g) && grantActions({ role: g.role, breakGlass: g.breakGlass }).includes('read'));
+  // A grant counts if it reads, or if it makes its holder eligible to break the glass (an immediate
+  // owner-level grant): whoever held the subject's credentials could have done that too.
+  const grants = input.grants.filter((g) => who(g) && (g.role === 'break-glass' || grantActions({ role: g.role, breakGlass: g.breakGlass }).includes('read')));
   const out: CouldRead[] = [];
   for (const v of input.versions) {
     const current = intersect(window, spanOf(v.from, v.to));
@@ -286,7 +289,9 @@ export function exposureReport(input: ExposureInputs): ExposureReport {
   switch (subject.type) {
     case 'user':
     case 'group': {
-      could = couldRead(input, window, (g) => g.principal.type === subject.type && g.principal.id === subject.id, noCi);
+      const claims = new Set(subject.type === 'user' ? (subject.groups ?? []) : [subject.id]);
+      const mine = (g: ExposureGrant) => (g.principal.type === 'user' ? subject.type === 'user' && g.principal.id === subject.id : claims.has(g.principal.id));
+      could = couldRead(input, window, mine, noCi);
       const grantIds = new Set(input.grants.filter((g) => g.principal.type === 'group' && g.principal.id === subject.id).map((g) => g.grantId));
       reads = input.reads.filter((r) => (subject.type === 'user' ? r.principal.type === 'user' && r.principal.id === subject.id : r.viaGrantId != null && grantIds.has(r.viaGrantId)));
       break;

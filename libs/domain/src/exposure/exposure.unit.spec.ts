@@ -109,4 +109,21 @@ describe('exposure report (hand-computed ground truth)', () => {
     const b = exposureReport({ ...base, grants: [...grants].reverse(), versions: [...versions].reverse(), scopes: [...scopes].reverse(), reads: [...reads].reverse(), subject: { type: 'user', id: 'alice' }, covered: all });
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
   });
+
+  it("counts the grants of the user's group claims when the report is told them, and break-glass eligibility (the review of issue 22)", () => {
+    const viaClaim = grant('shop', 'g-devs', 'developer', d('03-02'), d('03-04'), { principal: { type: 'group', id: 'devs' } });
+    const eligible = grant('shop', 'g-bg', 'break-glass', d('03-20'), d('03-22'));
+    const input = { ...base, grants: [viaClaim, eligible], covered: all };
+    const without = exposureReport({ ...input, subject: { type: 'user', id: 'alice' } });
+    // Without the claims, only what alice holds herself: the break-glass role (she could have broken the glass).
+    expect(without.could.find((c) => c.name === 'API_KEY')?.via.map((v) => (v.via as { grantId: string }).grantId)).toEqual(['g-bg']);
+    const withClaims = exposureReport({ ...input, subject: { type: 'user', id: 'alice', groups: ['devs'] } });
+    const api = withClaims.could.find((c) => c.name === 'API_KEY')!;
+    expect(api.via.map((v) => [(v.via as { grantId: string }).grantId, v.intervals])).toEqual([
+      ['g-bg', [{ from: d('03-20'), to: d('03-22') }]],
+      ['g-devs', [{ from: d('03-02'), to: d('03-04') }]],
+    ]);
+    // A claim the user did not carry counts for nothing.
+    expect(exposureReport({ ...input, grants: [viaClaim], subject: { type: 'user', id: 'alice', groups: ['ops'] } }).could).toEqual([]);
+  });
 });

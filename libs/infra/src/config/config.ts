@@ -59,6 +59,7 @@ class RawSettings {
   @IsInt() @Min(1) @Max(10000) ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER = 20;
   @IsInt() @Min(1) @Max(100000) ACCESS_REQUEST_MAX_PENDING_PER_PROJECT = 200;
   @IsInt() @Min(1) @Max(100000) DENIAL_RATE_PER_MINUTE = 60;
+  @IsInt() @Min(1) @Max(10000) EXPOSURE_REPORTS_PER_MINUTE = 10;
   @IsInt() @Min(1) @Max(3600) DENIAL_SUMMARY_WINDOW_SECONDS = 60;
   @IsIn(['on', 'off'], { message: 'GRAPHQL_JIT must be on or off' }) GRAPHQL_JIT = 'on';
   @IsOptional() @IsIn(['0', '1']) DEV_ISSUER?: string;
@@ -108,6 +109,8 @@ export interface AppConfig {
   accessRequestMaxPendingPerProject: number;
   /** Denials a principal may cause per minute before it gets 429; repeats folded per window (seconds). */
   denials: { ratePerMinute: number; summaryWindowSeconds: number };
+  /** Exposure reports one user may ask for per minute (each scans a window of history). */
+  exposureReportsPerMinute: number;
   /** Whether GraphQL queries a tool repeats run compiled by graphql-jit (apps/command-api/src/graphql/jit.ts). */
   graphqlJit: boolean;
   /** The web console (/console): session lifetimes, and its OpenID Connect sign-in when configured. */
@@ -135,7 +138,7 @@ export class ConfigError extends Error {
   }
 }
 
-const NUMERIC = new Set(['PORT', 'PG_CONNECT_TIMEOUT_MS', 'PG_STATEMENT_TIMEOUT_MS', 'PG_QUERY_TIMEOUT_MS', 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER', 'ACCESS_REQUEST_MAX_PENDING_PER_PROJECT', 'DENIAL_RATE_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS', 'CONSOLE_SESSION_IDLE_SECONDS', 'CONSOLE_SESSION_MAX_SECONDS']);
+const NUMERIC = new Set(['PORT', 'PG_CONNECT_TIMEOUT_MS', 'PG_STATEMENT_TIMEOUT_MS', 'PG_QUERY_TIMEOUT_MS', 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'AUDIT_TOPIC_PARTITIONS', 'AUDIT_CHECKPOINT_EVERY_RECORDS', 'AUDIT_CHECKPOINT_SECONDS', 'AUDIT_TOPIC_REPLICATION', 'AUTH_CLOCK_SKEW_SECONDS', 'GRANT_EXPIRY_SCAN_SECONDS', 'ACCESS_REQUEST_TTL_SECONDS', 'ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER', 'ACCESS_REQUEST_MAX_PENDING_PER_PROJECT', 'DENIAL_RATE_PER_MINUTE', 'EXPOSURE_REPORTS_PER_MINUTE', 'DENIAL_SUMMARY_WINDOW_SECONDS', 'BAO_CI_TOKEN_TTL_SECONDS', 'VALUE_SWEEP_GRACE_SECONDS', 'CONSOLE_SESSION_IDLE_SECONDS', 'CONSOLE_SESSION_MAX_SECONDS']);
 
 /** Reads and validates the environment; throws ConfigError naming every bad setting. Values of settings are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -208,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     accessRequestMaxPendingPerRequester: raw.ACCESS_REQUEST_MAX_PENDING_PER_REQUESTER,
     accessRequestMaxPendingPerProject: raw.ACCESS_REQUEST_MAX_PENDING_PER_PROJECT,
     denials: { ratePerMinute: raw.DENIAL_RATE_PER_MINUTE, summaryWindowSeconds: raw.DENIAL_SUMMARY_WINDOW_SECONDS },
+    exposureReportsPerMinute: raw.EXPOSURE_REPORTS_PER_MINUTE,
     graphqlJit: raw.GRAPHQL_JIT === 'on',
     console: {
       idleSeconds: raw.CONSOLE_SESSION_IDLE_SECONDS,

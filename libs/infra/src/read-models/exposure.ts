@@ -42,20 +42,37 @@ export class ExposureQueries {
   constructor(private readonly sql: SqlExecutor) {}
 
   async load(subject: ExposureSubject, from: string, to: string): Promise<ExposureData> {
-    const memberships = await this.memberships(from, to);
-    const grants = await this.grants(subject, memberships, from, to);
+    // Only the memberships the subject's places need (never every project's): a job's project's;
+    // a secret's project's, or the projects in or below its group; for a principal, the projects in
+    // or below the groups it holds grants on.
+    let memberships: MembershipInterval[];
+    let grants: ExposureGrant[];
+    if (subject.type === 'user' || subject.type === 'group') {
+      grants = await this.grants(subject, [], from, to);
+      const groups = [...new Set(grants.map((g) => placeOf(g.placeKey)).flatMap((p) => (p?.type === 'group' ? [p.id] : [])))];
+      memberships = groups.length > 0 ? await this.memberships(from, to, { belowGroups: groups }) : [];
+    } else {
+      const place = subject.type === 'ci-job' ? { type: 'project' as const, id: subject.projectId } : placeOf(subject.placeKey);
+      memberships = !place ? [] : await this.memberships(from, to, place.type === 'project' ? { project: place.id } : { belowGroups: [place.id] });
+      grants = await this.grants(subject, memberships, from, to);
+    }
     const places = this.places(subject, grants, memberships);
     const [versions, scopes] = await Promise.all([this.versions(places), this.scopes(places)]);
     const { reads, readVersions } = await this.reads(subject, grants, from, to);
     return { grants, versions, scopes, memberships, reads, readVersions };
   }
 
-  private async memberships(from: string, to: string): Promise<MembershipInterval[]> {
+  private async memberships(from: string, to: string, which: { project: string } | { belowGroups: string[] }): Promise<MembershipInterval[]> {
+    // A group's subtree by prefix: `left(group_id, length(g) + 1) = g || '/'`, never a pattern.
+    const where =
+      'project' in which
+        ? 'project_id = $3'
+        : `(group_id = ANY($3::text[]) OR EXISTS (SELECT 1 FROM unnest($3::text[]) AS g(id) WHERE left(group_id, length(g.id) + 1) = g.id || '/'))`;
     const { rows } = await this.sql.query<{ project_id: string; group_id: string; valid_from: string; valid_to: string | null }>(
       `SELECT project_id, group_id, valid_from, valid_to FROM rm_project_groups
-        WHERE group_id IS NOT NULL AND valid_from < $2 AND (valid_to IS NULL OR valid_to > $1)
+        WHERE group_id IS NOT NULL AND valid_from < $2 AND (valid_to IS NULL OR valid_to > $1) AND ${where}
         ORDER BY project_id, valid_from`,
-      [from, to],
+      [from, to, 'project' in which ? which.project : which.belowGroups],
     );
     return rows.map((r) => ({ projectId: r.project_id, groupId: r.group_id, validFrom: iso(r.valid_from), validTo: isoOrNull(r.valid_to) }));
   }
@@ -66,9 +83,13 @@ export class ExposureQueries {
     let params: unknown[];
     switch (subject.type) {
       case 'user':
+        // The user's own grants and those of the group claims its tokens carried.
+        where = `((principal_type = 'user' AND principal_id = $3) OR (principal_type = 'group' AND principal_id = ANY($4::text[]))) AND ${window}`;
+        params = [from, to, subject.id, subject.groups ?? []];
+        break;
       case 'group':
-        where = `principal_type = $3 AND principal_id = $4 AND ${window}`;
-        params = [from, to, subject.type, subject.id];
+        where = `principal_type = 'group' AND principal_id = $3 AND ${window}`;
+        params = [from, to, subject.id];
         break;
       case 'ci-job':
         return []; // a job reads by its scope, never through a grant

@@ -44,6 +44,7 @@ const DENIAL_REASONS: Readonly<Record<DenialReason, true>> = {
   'not-requester': true,
   'break-glass-not-eligible': true,
   'not-platform-admin': true,
+  'bootstrap-self': true,
   'secret-not-found': true,
 };
 
