@@ -7,7 +7,7 @@ import { grantActions } from '../access-policy/access-policy';
 import { grantCoversSecret, SecretSubject } from '../authorization/ability';
 import { GrantInterval } from '../compliance/readers';
 import { globMatches } from '../glob';
-import { isAtOrBelow, placeOf, PlaceRef } from '../group/place';
+import { isAtOrBelow, placeKey, placeOf, PlaceRef } from '../group/place';
 import { grantPlaces, jobPlaceKeys } from '../group/tree';
 import { intersect, isEmpty, span, spanOf, SpanSet, toIso, union } from './intervals';
 
@@ -154,10 +154,10 @@ const keyOf = (v: { placeKey: string; name: string }) => `${v.placeKey}\u0000${v
  * The places whose grants act on `placeKey`, over time: a group's are fixed; a project's follow
  * its membership (grantPlaces of the group it was in), with gaps where it was in none.
  */
-function grantingPlacesOverTime(placeKey: string, memberships: readonly MembershipInterval[]): { keys: Set<string>; when: SpanSet }[] {
-  const place = placeOf(placeKey);
+function grantingPlacesOverTime(key: string, memberships: readonly MembershipInterval[]): { keys: Set<string>; when: SpanSet }[] {
+  const place = placeOf(key);
   if (!place) return [];
-  const keysOf = (g: string | null) => new Set(grantPlaces(place, g).map((p) => (p.type === 'group' ? `group:${p.id}` : p.id)));
+  const keysOf = (g: string | null) => new Set(grantPlaces(place, g).map((p) => placeKey(p)));
   if (place.type === 'group') return [{ keys: keysOf(null), when: span(-Infinity, Infinity) }];
   const mine = memberships.filter((m) => m.projectId === place.id);
   const inGroup = union(...mine.map((m) => spanOf(m.validFrom, m.validTo)));
@@ -321,12 +321,12 @@ export function exposureReport(input: ExposureInputs): ExposureReport {
   reads = reads.filter(inWindow);
   // Every version read: the complete list when the caller gave one (reads may be cut), else the reads themselves.
   let readVersions = input.readVersions ?? versionsOf(reads);
-  const exposedPlaces = new Set([...could.map((c) => placeKeyOf(c.place)), ...readVersions.map((r) => r.placeKey)]);
+  const exposedPlaces = new Set([...could.map((c) => placeKey(c.place)), ...readVersions.map((r) => r.placeKey)]);
   const notCovered = [...exposedPlaces].filter((k) => !input.covered(k)).length;
-  could = could.filter((c) => input.covered(placeKeyOf(c.place)));
+  could = could.filter((c) => input.covered(placeKey(c.place)));
   reads = reads.filter((r) => input.covered(r.placeKey));
   readVersions = readVersions.filter((r) => input.covered(r.placeKey));
-  could.sort((a, b) => cmp(placeKeyOf(a.place), placeKeyOf(b.place)) || cmp(a.name, b.name) || a.version - b.version);
+  could.sort((a, b) => cmp(placeKey(a.place), placeKey(b.place)) || cmp(a.name, b.name) || a.version - b.version);
   const all = reads.map(didRead).sort((a, b) => cmp(a.at, b.at) || cmp(a.eventId, b.eventId));
   const didTotal = readVersions.reduce((n, r) => n + r.count, 0);
   const did = all.slice(0, MAX_DID_ITEMS);
@@ -382,18 +382,14 @@ function rotateList(input: ExposureInputs, could: CouldRead[], reads: readonly {
   const current = new Map(input.versions.filter((v) => v.to === null).map((v) => [keyOf(v), v]));
   const out = new Map<string, RotateItem>();
   for (const c of could) {
-    const v = current.get(keyOf({ placeKey: placeKeyOf(c.place), name: c.name }));
+    const v = current.get(keyOf({ placeKey: placeKey(c.place), name: c.name }));
     if (v && v.version === c.version) out.set(keyOf(v), { place: c.place, name: c.name, version: c.version, read: false });
   }
   for (const r of reads) {
     const v = current.get(keyOf(r));
     if (v && v.version === r.version) out.set(keyOf(v), { place: placeOf(v.placeKey)!, name: v.name, version: v.version, read: true });
   }
-  return [...out.values()].sort((a, b) => Number(b.read) - Number(a.read) || cmp(placeKeyOf(a.place), placeKeyOf(b.place)) || cmp(a.name, b.name));
-}
-
-function placeKeyOf(p: PlaceRef): string {
-  return p.type === 'group' ? `group:${p.id}` : p.id;
+  return [...out.values()].sort((a, b) => Number(b.read) - Number(a.read) || cmp(placeKey(a.place), placeKey(b.place)) || cmp(a.name, b.name));
 }
 
 function publicSubject(s: ExposureSubject): Record<string, unknown> {
