@@ -67,6 +67,27 @@ function toRecorded(r: EventRow): RecordedEvent {
 /** Events a subscription examines per read (those of its streams are delivered, the rest skipped). */
 const SCAN_ROWS = 2000;
 
+function positionKey(p: Position | undefined): string {
+  return p ? `${p.commit}/${p.prepare}` : '';
+}
+
+/** True when a scan of `have` streams (undefined: all) returns every event a reader of `want` needs. */
+function covers(have: string[] | undefined, want: string[] | undefined): boolean {
+  if (!have) return true;
+  if (!want) return false;
+  return want.every((p) => have.includes(p));
+}
+
+/** The streams a shared scan reads: every listed prefix once, or all streams if any reader wants all. */
+function unionOf(lists: (string[] | undefined)[]): string[] | undefined {
+  const out = new Set<string>();
+  for (const l of lists) {
+    if (!l) return undefined;
+    for (const p of l) out.add(p);
+  }
+  return [...out].sort();
+}
+
 function likePrefix(prefix: string): string {
   return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
 }
@@ -246,28 +267,69 @@ export class PostgresEventStore implements EventStore {
     // page is as good as a later read of it: a scan only returns events below its snapshot's
     // oldest running transaction, a set no later commit can change.
     let ahead: { from: string; page: Promise<ScanResult> } | undefined;
-    const key = (p: Position | undefined) => (p ? `${p.commit}/${p.prepare}` : '');
-    const scan = (after: Position | undefined) => this.scan(after, SCAN_ROWS, options.streamPrefixes);
+    const prefixes = options.streamPrefixes?.length ? [...options.streamPrefixes] : undefined;
+    const member = { prefixes };
+    this.subscribers.add(member);
+    const scan = (after: Position | undefined) => this.sharedScan(after, prefixes);
     const readAhead = async (after: Position | undefined): Promise<ScanResult> => {
-      const page = ahead && ahead.from === key(after) ? ahead.page : scan(after);
+      const page = ahead && ahead.from === positionKey(after) ? ahead.page : scan(after);
       ahead = undefined;
       const result = await page;
       if (result.full && result.scannedTo) {
         const next = scan(result.scannedTo);
         next.catch(() => undefined); // a failed read ahead fails the read that takes it, as that read would have
-        ahead = { from: key(result.scannedTo), page: next };
+        ahead = { from: positionKey(result.scannedTo), page: next };
       }
       return result;
     };
-    return runSubscription({
+    const handle = runSubscription({
       after: options.after,
       onCaughtUp: options.onCaughtUp,
       onBatchEnd: options.onBatchEnd,
       onProgress: options.onProgress,
       readBatch: (after: Position | undefined) => readAhead(after),
-      wakeups: (wake) => this.sql.listen(NOTIFY_CHANNEL, wake),
+      wakeups: (wake) =>
+        this.sql.listen(NOTIFY_CHANNEL, () => {
+          this.wakeups++;
+          wake();
+        }),
       handler,
     });
+    void handle.done.finally(() => this.subscribers.delete(member)).catch(() => undefined);
+    return handle;
+  }
+
+  /** Subscriptions of this store (their stream prefixes), for the union a shared scan reads. */
+  private readonly subscribers = new Set<{ prefixes?: string[] }>();
+  /** Notifications of appends received so far (by any subscription of this store). */
+  private wakeups = 0;
+  /** Scans in flight, by start position: subscriptions asking from the same position share one. */
+  private readonly scansInFlight = new Map<string, { wakeups: number; prefixes?: string[]; page: Promise<ScanResult> }>();
+
+  /**
+   * One statement for every subscription of this store reading from the same position at the
+   * same time — live subscriptions all wait at the end of the store, so one append's wake-up
+   * used to cost one scan per subscription. A read joins a scan in flight only if that scan
+   * started after every append notification seen so far (so it cannot miss the event that
+   * woke the reader) and reads every stream the reader wants; the scan reads the union of all
+   * subscriptions' streams and each reader keeps its own (same prefix rule as the SQL).
+   */
+  private sharedScan(after: Position | undefined, prefixes: string[] | undefined): Promise<ScanResult> {
+    const key = positionKey(after);
+    let entry = this.scansInFlight.get(key);
+    if (!entry || entry.wakeups < this.wakeups || !covers(entry.prefixes, prefixes)) {
+      const union = unionOf([...this.subscribers].map((m) => m.prefixes).concat([prefixes]));
+      const page = this.scan(after, SCAN_ROWS, union);
+      const started = { wakeups: this.wakeups, prefixes: union, page };
+      entry = started;
+      this.scansInFlight.set(key, started);
+      const forget = () => {
+        if (this.scansInFlight.get(key) === started) this.scansInFlight.delete(key);
+      };
+      page.then(forget, forget);
+    }
+    if (!prefixes || (entry.prefixes && entry.prefixes.length === prefixes.length)) return entry.page;
+    return entry.page.then((r) => ({ ...r, events: r.events.filter((e) => prefixes.some((p) => e.streamName.startsWith(p))) }));
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { Position, RecordedEvent, SubscriptionHandle } from '@app/domain';
+import { PgClient } from '../../sql/pg-client';
+import { PgliteClient } from '../../sql/pglite-client';
+import { SqlClient } from '../../sql/sql-client';
+import { PostgresEventStore } from './postgres-event-store';
+
+/**
+ * Live subscriptions of one store wait at the same position, so one append used to cost one scan
+ * per subscription (issue 23: 2.5 scans per CI access with every app in one process). They now
+ * share one statement; each still gets exactly its own streams' events, in order.
+ */
+function countingScans(sql: SqlClient): { sql: SqlClient; scans: () => number; reset: () => void } {
+  let scans = 0;
+  const proxy = new Proxy(sql, {
+    get(target, key) {
+      if (key === 'query')
+        return (text: string, params?: unknown[]) => {
+          if (text.includes('WITH scanned AS')) scans++;
+          return target.query(text, params);
+        };
+      const v = (target as unknown as Record<string | symbol, unknown>)[key];
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { sql: proxy, scans: () => scans, reset: () => (scans = 0) };
+}
+
+async function until(check: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const ev = (i: number) => ({
+  eventId: randomUUID(),
+  type: 'Tested',
+  schemaVersion: 1,
+  data: { i },
+  metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'system' as const, id: 't' }, occurredAt: new Date().toISOString() },
+});
+
+function sharedScanSuite(label: string, open: () => Promise<SqlClient>) {
+  describe(`PostgresEventStore shared subscription scans (${label})`, () => {
+    let raw: SqlClient;
+    beforeAll(async () => {
+      raw = await open();
+    });
+    afterAll(async () => {
+      await raw.close();
+    });
+
+    it('six live subscriptions cost about one scan per append, and each gets exactly its streams in order', async () => {
+      const counting = countingScans(raw);
+      const store = await PostgresEventStore.create(counting.sql);
+      const run = randomUUID().slice(0, 8);
+      const a = `sa${run}-`;
+      const b = `sb${run}-`;
+      const c = `sc${run}-`;
+      const d = `sd${run}-`;
+      // Start after a marker event: on a shared server other tests' events came before.
+      const start: Position = (await store.appendToStream(`${a}start`, 'no-stream', [ev(-1)])).position;
+      const specs: { prefixes?: string[] }[] = [{ prefixes: [a] }, { prefixes: [b] }, { prefixes: [c] }, { prefixes: [a, b] }, { prefixes: [d] }, {}];
+      const got: string[][] = specs.map(() => []);
+      const caught: boolean[] = specs.map(() => false);
+      const handles: SubscriptionHandle[] = specs.map((spec, k) =>
+        store.subscribeToAll({ after: start, streamPrefixes: spec.prefixes, onCaughtUp: () => (caught[k] = true) }, async (e: RecordedEvent) => {
+          if (e.streamName.includes(run)) got[k].push(`${e.streamName}#${e.revision}`);
+        }),
+      );
+      try {
+        await until(() => caught.every(Boolean));
+        await new Promise((r) => setTimeout(r, 100));
+        counting.reset();
+        const streams = [a, b, c, d].map((p) => `${p}x`);
+        const appended: string[] = [];
+        const APPENDS = 30;
+        for (let i = 0; i < APPENDS; i++) {
+          const s = streams[i % 4];
+          const r = await store.appendToStream(s, 'any', [ev(i)]);
+          appended.push(`${s}#${r.nextExpectedRevision}`);
+          await new Promise((r) => setTimeout(r, 15)); // each append its own wake-up
+        }
+        const want = specs.map((spec) => appended.filter((x) => !spec.prefixes || spec.prefixes.some((p) => x.startsWith(p))));
+        await until(() => got.every((g, k) => g.length >= want[k].length));
+        await new Promise((r) => setTimeout(r, 100));
+        expect(got).toEqual(want);
+        // One scan per subscription per wake-up would be ~6 x 30 = 180.
+        expect(counting.scans()).toBeLessThan(APPENDS * 2.5);
+      } finally {
+        await Promise.all(handles.map((h) => h.stop()));
+      }
+    });
+
+    it('a subscription started later (catching up) and one live share nothing they should not: both complete and in order', async () => {
+      const store = await PostgresEventStore.create(raw);
+      const run = randomUUID().slice(0, 8);
+      const p = `sl${run}-`;
+      const start: Position = (await store.appendToStream(`${p}start`, 'no-stream', [ev(-1)])).position;
+      const live: number[] = [];
+      const late: number[] = [];
+      let liveCaught = false;
+      const h1 = store.subscribeToAll({ after: start, streamPrefixes: [p], onCaughtUp: () => (liveCaught = true) }, async (e) => void (e.streamName === `${p}old` && live.push(e.revision)));
+      await until(() => liveCaught);
+      for (let i = 0; i < 50; i++) await store.appendToStream(`${p}old`, 'any', [ev(i)]);
+      const h2 = store.subscribeToAll({ after: start, streamPrefixes: [p] }, async (e) => void (e.streamName === `${p}old` && late.push(e.revision)));
+      try {
+        for (let i = 50; i < 60; i++) await store.appendToStream(`${p}old`, 'any', [ev(i)]);
+        const all = Array.from({ length: 60 }, (_, i) => i);
+        await until(() => live.length >= 60 && late.length >= 60);
+        expect(live).toEqual(all);
+        expect(late).toEqual(all);
+      } finally {
+        await Promise.all([h1.stop(), h2.stop()]);
+      }
+    });
+  });
+}
+
+sharedScanSuite('PGlite', () => PgliteClient.open());
+const DATABASE_URL = process.env.DATABASE_URL;
+if (DATABASE_URL) sharedScanSuite('PostgreSQL', () => PgClient.connect(DATABASE_URL, 10));
