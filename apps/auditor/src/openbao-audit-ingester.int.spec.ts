@@ -186,6 +186,61 @@ if (!url) {
       expect(await direct()).toEqual([plain, forged, replay, elsewhere]);
     }, 60_000);
 
+    it('issue 23: the brokered reads of a chunk cost a few statements, not two each; a marker seen twice in the chunk counts once; a stream already seen finds its new SecretAccessed on the next chunk', async () => {
+      const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
+      let statements = 0;
+      const counted = new Proxy(sql, {
+        get(target, k) {
+          if (k === 'query')
+            return (text: string, params?: unknown[]) => {
+              if (/openbao_broker_markers|FROM es_events/.test(text)) statements++;
+              return target.query(text, params);
+            };
+          const v = (target as unknown as Record<string | symbol, unknown>)[k];
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const countedStore = await PostgresEventStore.create(counted);
+      const names = ['B23_A', 'B23_B', 'B23_C', 'B23_D'];
+      const pathOf = (name: string) => `${mount}/data/${prefix}/${project}/${name}/0123456789abcdef-fedcba9876543210`;
+      const accessed = async (name: string) => {
+        const id = randomUUID();
+        await store.appendToStream(`access-${project}/${name}`, 'any', [
+          { eventId: id, type: 'SecretAccessed', schemaVersion: 1, data: { projectId: project, name, version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'branch' }, purpose: null }, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job', id: 'x' }, occurredAt: new Date().toISOString() } },
+        ]);
+        return id;
+      };
+      const line = (name: string, id: string, marker: string) =>
+        JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id, path: pathOf(name), headers: { 'x-pipeline-secrets-broker': [marker] } } }) + '\n';
+      const reads: { name: string; req: string; marker: string }[] = [];
+      for (let i = 0; i < 20; i++) {
+        const name = names[i % 4];
+        reads.push({ name, req: randomUUID(), marker: brokerMarker(key, pathOf(name), await accessed(name)) });
+      }
+      const replayed = { ...reads[3], req: randomUUID() }; // the same marker, a second request in the same chunk
+      const f = join(dir, 'chunk-markers.log');
+      writeFileSync(f, reads.map((r) => line(r.name, r.req, r.marker)).join('') + line(replayed.name, replayed.req, replayed.marker));
+      const ing = new OpenBaoAuditIngester(countedStore, counted, { file: f, scope: { ...scope, markerKey: key } }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      statements = 0;
+      expect(await ing.pollOnce()).toBe(21);
+      const direct = async (name: string) => (await store.readStream(`access-${project}/${name}`)).filter((e) => (e.data.via as { channel?: string }).channel === 'openbao').map((e) => (e.data.via as { requestId: string }).requestId);
+      expect(await direct(replayed.name)).toEqual([replayed.req]);
+      for (const n of names.filter((n) => n !== replayed.name)) expect(await direct(n)).toEqual([]);
+      // First sight of 5 streams (4 secrets' logs + the project's batch log, paged), one marker statement, the offset is not counted;
+      // one at a time it was 2 per read (stream read + marker): 42.
+      expect(statements).toBeLessThanOrEqual(8);
+
+      // the next chunk: new reads of streams already seen: their catch-ups share one statement
+      const next = await Promise.all(names.map(async (name) => ({ name, req: randomUUID(), marker: brokerMarker(key, pathOf(name), await accessed(name)) })));
+      appendFileSync(f, next.map((r) => line(r.name, r.req, r.marker)).join(''));
+      statements = 0;
+      expect(await ing.pollOnce()).toBe(4);
+      for (const n of names) expect(await direct(n)).toEqual(n === replayed.name ? [replayed.req] : []);
+      expect(statements).toBeLessThanOrEqual(3);
+    }, 60_000);
+
     it("issue 20: a job's batch through its project reads a group secret (the SecretAccessed is in access-<project>): the v2 marker naming that place makes it brokered; a v1 marker, or a place the event is not in, leaves it a direct read", async () => {
       const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
       const run = randomUUID().slice(0, 8);

@@ -6,6 +6,7 @@ import {
   OPENBAO_DRIFT_PROJECT,
   OPENBAO_DRIFT_STREAM,
   OPENBAO_UNAUTHENTICATED_PROJECT,
+  OpenBaoAuditFinding,
   OpenBaoAuditScope,
   OpenBaoKvAccess,
   OpenBaoOwnedWrite,
@@ -370,12 +371,16 @@ export class OpenBaoAuditIngester {
     let at = offset;
     let invalid = 0;
     let folded = 0;
+    const findings: { f: OpenBaoAuditFinding; lineAt: number }[] = [];
     for (const line of lines) {
       const lineAt = at;
       at += Buffer.byteLength(line) + 1;
       if (line.length === 0 || !this.mayMatter(line)) continue;
       const f = interpretAuditLine(line, this.opts.scope);
-      if (!f) continue;
+      if (f) findings.push({ f, lineAt });
+    }
+    const brokered = await this.brokeredReads(findings.map((x) => x.f));
+    for (const { f, lineAt } of findings) {
       if (f.kind === 'dropped') {
         invalid++;
       } else if (f.kind === 'unauthenticated-denial') {
@@ -384,7 +389,7 @@ export class OpenBaoAuditIngester {
         closed.push(...this.folds.add(f, { inode, offset: lineAt }));
       } else if (f.kind === 'kv-read') {
         if (f.identityEscalation) escalations.push(f);
-        if (await this.brokeredRead(f)) continue; // the command API recorded this decision itself
+        if (brokered.has(f)) continue; // the command API recorded this decision itself
         if (!f.allowed && f.token !== null) {
           // A denial by a known token: within the rate it is recorded, above it folded (token-denial-fold.ts).
           latest = Math.max(latest, Date.parse(f.at));
@@ -456,43 +461,53 @@ export class OpenBaoAuditIngester {
    * A KV read is the service's own only when its marker's MAC is valid for the path (the parser
    * checked), its id names a SecretAccessed event of that secret's access stream, and no other
    * OpenBao request used that id for the same outcome. Anything else is a direct read, recorded.
+   *
+   * Decided for a chunk of lines at once (issue 23): the access streams the chunk's markers name
+   * are caught up in one statement, and the markers' first uses are recorded in file order in one
+   * statement, with the same answers as one read at a time.
    */
-  private async brokeredRead(f: OpenBaoKvAccess): Promise<boolean> {
-    if (!f.brokered || f.markerId === null) return false;
+  private async brokeredReads(findings: OpenBaoAuditFinding[]): Promise<Set<OpenBaoAuditFinding>> {
+    const candidates = findings.filter((f): f is OpenBaoKvAccess => f.kind === 'kv-read' && f.brokered && f.markerId !== null);
+    const out = new Set<OpenBaoAuditFinding>();
+    if (candidates.length === 0) return out;
     // A single access is in the secret's access log, a batch access in the place's: the secret's own,
     // or (a CI job's batch through its project reading a group's secret) the one the marker names.
-    const logs = [StreamName.access(f.projectId, f.name), ...(f.markerPlace !== null && f.markerPlace !== f.projectId ? [StreamName.access(f.markerPlace)] : []), StreamName.access(f.projectId)];
-    let found = false;
-    for (const log of logs) if ((found = await this.accessedIn(log, f.markerId, f.name))) break;
-    if (!found) {
-      this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
-      return false;
+    const logsOf = (f: OpenBaoKvAccess) => [StreamName.access(f.projectId, f.name), ...(f.markerPlace !== null && f.markerPlace !== f.projectId ? [StreamName.access(f.markerPlace)] : []), StreamName.access(f.projectId)];
+    await Promise.all([...new Set(candidates.flatMap(logsOf))].map((log) => this.catchUpAccessed(log)));
+    const found: OpenBaoKvAccess[] = [];
+    for (const f of candidates) {
+      if (logsOf(f).some((log) => this.accessed.get(log)?.ids.get(f.markerId!) === f.name)) found.push(f);
+      else this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
     }
-    if (!(await this.firstUse(f.markerId, f.allowed ? 'read' : f.notFound ? 'read-not-found' : 'read-refused', f.requestId))) {
-      this.logger.warn('OpenBao read replaying a broker marker another request used; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
-      return false;
-    }
-    return true;
+    const first = await this.firstUses(found.map((f) => ({ markerId: f.markerId!, use: f.allowed ? 'read' : f.notFound ? 'read-not-found' : 'read-refused', requestId: f.requestId })));
+    found.forEach((f, i) => {
+      if (first[i]) out.add(f);
+      else this.logger.warn('OpenBao read replaying a broker marker another request used; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
+    });
+    return out;
   }
 
   /** SecretAccessed event ids (→ the secret they name) per access stream, read forward from where this process left off. */
   private readonly accessed = new Map<string, { next: number; ids: Map<string, string> }>();
 
-  /** Whether `stream` holds a SecretAccessed with this id for the secret `name`. */
-  private async accessedIn(stream: string, eventId: string, name: string): Promise<boolean> {
+  /**
+   * Reads `stream`'s new SecretAccessed ids. A stream seen before is read from where it was left
+   * without a page limit, so the catch-ups of a chunk's streams, asked together, share one
+   * statement (the event store combines them); a stream seen for the first time is read in pages.
+   */
+  private async catchUpAccessed(stream: string): Promise<void> {
     let seen = this.accessed.get(stream);
-    if (seen?.ids.get(eventId) === name) return true;
+    const known = seen !== undefined;
     if (!seen) {
       if (this.accessed.size >= 10_000) this.accessed.clear();
       this.accessed.set(stream, (seen = { next: 0, ids: new Map() }));
     }
     for (;;) {
-      const events = await this.store.readStream(stream, { fromRevision: seen.next, maxCount: 1000 });
+      const events = await this.store.readStream(stream, known ? { fromRevision: seen.next } : { fromRevision: seen.next, maxCount: 1000 });
       for (const e of events) if (e.type === 'SecretAccessed') seen.ids.set(e.eventId, String(e.data.name));
-      if (events.length > 0) seen.next = events[events.length - 1].revision + 1;
-      if (events.length < 1000) break;
+      if (events.length > 0) seen.next = Math.max(seen.next, events[events.length - 1].revision + 1);
+      if (known || events.length < 1000) break;
     }
-    return seen.ids.get(eventId) === name;
   }
 
   /** Value version behind a KV path of the per-version layout (immutable: a path holds one value forever). */
@@ -516,6 +531,37 @@ export class OpenBaoAuditIngester {
       this.versionsByPath.set(f.kvPath, version);
     }
     return version;
+  }
+
+  /**
+   * firstUse for several requests in one statement, in the given (file) order: a marker used twice
+   * in the list counts for the first request only, as one call at a time would decide.
+   */
+  private async firstUses(uses: { markerId: string; use: string; requestId: string }[]): Promise<boolean[]> {
+    if (uses.length === 0) return [];
+    if (uses.length === 1) return [await this.firstUse(uses[0].markerId, uses[0].use, uses[0].requestId)];
+    const { rows } = await this.sql.query<{ ord: string | number; winner: string | null }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(marker_id, use, request_id, ord)
+       ), ins AS (
+         INSERT INTO openbao_broker_markers (marker_id, use, request_id)
+         SELECT marker_id, use, request_id FROM input ORDER BY ord
+         ON CONFLICT (marker_id, use) DO NOTHING RETURNING marker_id, use, request_id
+       )
+       SELECT i.ord, COALESCE(ins.request_id, m.request_id) AS winner
+         FROM input i
+         LEFT JOIN ins ON ins.marker_id = i.marker_id AND ins.use = i.use
+         LEFT JOIN openbao_broker_markers m ON m.marker_id = i.marker_id AND m.use = i.use`,
+      [uses.map((u) => u.markerId), uses.map((u) => u.use), uses.map((u) => u.requestId)],
+    );
+    const winners = new Map<number, string | null>(rows.map((r) => [Number(r.ord), r.winner]));
+    const out: boolean[] = [];
+    for (let i = 0; i < uses.length; i++) {
+      const w = winners.get(i + 1);
+      // No row either way: committed by another session after this statement's snapshot; ask again.
+      out.push(w ? w === uses[i].requestId : await this.firstUse(uses[i].markerId, uses[i].use, uses[i].requestId));
+    }
+    return out;
   }
 
   /** True when `requestId` is the first (or only) OpenBao request seen using this marker id for this use; idempotent across re-reads. */
