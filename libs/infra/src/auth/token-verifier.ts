@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, importSPKI, JWTPayload, jwtVerify, KeyLike } from 'jose';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CiJobPrincipal, Principal, PRINCIPAL_ID_PATTERN, PROJECT_ID_PATTERN, UserPrincipal } from '@app/domain';
 
@@ -36,6 +37,17 @@ export function keyFromJwks(url: string): KeySource {
 }
 
 const MAX_TOKEN_LENGTH = 8192;
+
+/**
+ * A token verified once is not verified again for this long (issue 23: the signature check was
+ * ~4 % of the service's CPU per CI access, and OpenBao checks the same JWT again on its inline
+ * read). Sound because a signature over the same bytes cannot become invalid: only time and the
+ * trusted keys change. Time: exp is checked on every use. Keys: a key removed from a JWKS stops
+ * a cached token within this bound, below jose's own JWKS cache (cooldown 30 s, max age 10 min).
+ * Only successes are kept, keyed by the token's SHA-256 (the token itself is not retained).
+ */
+export const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKEN_CACHE_MAX = 10_000;
 const MAX_GROUPS = 500;
 const SHORT_TEXT = /^[\x21-\x7e]{1,255}$/; // printable ASCII, no spaces
 
@@ -46,8 +58,26 @@ export class TokenVerifier {
     for (const i of issuers) this.byIssuer.set(i.issuer, i);
   }
 
+  private readonly verified = new Map<string, { principal: Principal; exp: number; until: number }>();
+
   async verify(token: string): Promise<Principal> {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthenticationError('token too large');
+    const digest = createHash('sha256').update(token).digest('base64');
+    const hit = this.verified.get(digest);
+    if (hit) {
+      const now = this.now();
+      // jose's rule: expired once exp <= now - tolerance.
+      if (hit.exp <= now / 1000 - this.options.clockSkewSeconds) {
+        this.verified.delete(digest);
+        throw new AuthenticationError('token expired');
+      }
+      if (now < hit.until) return clonePrincipal(hit.principal);
+      this.verified.delete(digest);
+    }
+    return this.verifyNow(token, digest);
+  }
+
+  private async verifyNow(token: string, digest: string): Promise<Principal> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -73,8 +103,15 @@ export class TokenVerifier {
     if (payload.iat !== undefined && (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat) || payload.iat > this.now() / 1000 + this.options.clockSkewSeconds)) {
       throw claimError('iat');
     }
-    return trusted.kind === 'user' ? userFrom(payload) : ciJobFrom(payload);
+    const principal = trusted.kind === 'user' ? userFrom(payload) : ciJobFrom(payload);
+    if (this.verified.size >= VERIFIED_TOKEN_CACHE_MAX) this.verified.clear();
+    this.verified.set(digest, { principal: clonePrincipal(principal), exp: payload.exp as number, until: this.now() + VERIFIED_TOKEN_TTL_MS });
+    return principal;
   }
+}
+
+function clonePrincipal(p: Principal): Principal {
+  return p.kind === 'user' ? { ...p, groups: [...p.groups] } : { ...p };
 }
 
 function reasonOf(e: unknown): string {

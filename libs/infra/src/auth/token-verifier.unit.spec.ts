@@ -59,4 +59,71 @@ describe('TokenVerifier', () => {
     await expect(verifier.verify(await sign({ iat: Math.floor(Date.now() / 1000) - 60 }))).resolves.toMatchObject({ id: 'alice' });
     await expect(verifier.verify(await sign({ iat: Math.floor(Date.now() / 1000) + 2 }))).resolves.toMatchObject({ id: 'alice' });
   });
+
+  describe('issue 23: a verified token is not verified again for 60 s, and nothing else changes', () => {
+    // A key source that counts its calls (jose calls it once per signature verification) and can be revoked.
+    const counting = () => {
+      const state = { calls: 0, revoked: false, now: Date.now() };
+      const source = async () => {
+        state.calls++;
+        if (state.revoked) throw new (await import('jose')).errors.JWKSNoMatchingKey();
+        return key.publicKey;
+      };
+      const v = new TokenVerifier([{ issuer: 'https://ci', kind: 'ci-job', key: source as never }], { audience: 'aud', algorithms: ['ES256'], clockSkewSeconds: 5 }, () => state.now);
+      return { state, v };
+    };
+    const ci = { project_id: 'p', ref: 'main', ref_type: 'branch', ref_protected: 'true', pipeline_id: 7, job_id: '42' };
+
+    it('the same token twice: one signature verification, the same principal', async () => {
+      const { state, v } = counting();
+      const t = await sign(ci, 'https://ci');
+      const a = await v.verify(t);
+      const b = await v.verify(t);
+      expect(b).toEqual(a);
+      expect(state.calls).toBe(1);
+    });
+
+    it('a cached principal cannot be changed by a caller mutating what it got', async () => {
+      const { v } = counting();
+      const t = await sign(ci, 'https://ci');
+      const a = (await v.verify(t)) as { projectId: string };
+      a.projectId = 'victim';
+      expect(((await v.verify(t)) as { projectId: string }).projectId).toBe('p');
+    });
+
+    it('a token that expires while cached is refused at once (exp checked on every use)', async () => {
+      const { state, v } = counting();
+      const t = await new SignJWT(ci).setProtectedHeader({ alg: 'ES256' }).setIssuer('https://ci').setAudience('aud').setSubject('j').setExpirationTime(Math.floor(state.now / 1000) + 20).sign(key.privateKey);
+      await v.verify(t);
+      state.now += 26_000; // past exp + the 5 s skew, inside the cache's 60 s
+      await expect(v.verify(t)).rejects.toThrow('token expired');
+    });
+
+    it('a token with one changed signature byte, or another token, is never a hit', async () => {
+      const { state, v } = counting();
+      const t = await sign(ci, 'https://ci');
+      await v.verify(t);
+      const parts = t.split('.');
+      const sig = parts[2];
+      const forged = `${parts[0]}.${parts[1]}.${sig.slice(0, 10)}${sig[10] === 'A' ? 'B' : 'A'}${sig.slice(11)}`;
+      await expect(v.verify(forged)).rejects.toThrow(/signature invalid/);
+      const forgedClaims = `${parts[0]}.${Buffer.from(JSON.stringify({ ...ci, project_id: 'victim', iss: 'https://ci', aud: 'aud', sub: 'j', exp: 9999999999 })).toString('base64url')}.${sig}`;
+      await expect(v.verify(forgedClaims)).rejects.toThrow(/signature invalid/);
+      expect(state.calls).toBe(3);
+    });
+
+    it('after 60 s the token is verified again: a key removed by then refuses it; failures are never cached', async () => {
+      const { state, v } = counting();
+      const t = await sign(ci, 'https://ci');
+      await v.verify(t);
+      state.now += 30_000;
+      await v.verify(t);
+      expect(state.calls).toBe(1);
+      state.revoked = true;
+      state.now += 31_000;
+      await expect(v.verify(t)).rejects.toThrow(/key unknown/);
+      await expect(v.verify(t)).rejects.toThrow(/key unknown/);
+      expect(state.calls).toBe(3);
+    });
+  });
 });
