@@ -16,6 +16,8 @@
  *     the last record: records/s, and the ratio to raw.
  */
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { AUDIT_PRODUCT, auditEntry, auditLogProjection } from '../apps/auditor/src/audit-log.projection';
 import { LogRelay } from '../apps/auditor/src/relay';
@@ -38,6 +40,24 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PARTITIONS = 6;
 const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 const brokers = process.env.KAFKA_BROKERS?.split(',');
+/** BENCH_PROFILE=dir: a CPU profile of each timed phase of the pipeline alone (log, live, relay, auditor), for `node /tmp/profsum.js`. */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+
+let session: Session | undefined;
+async function profileStart(): Promise<void> {
+  if (!PROFILE_DIR) return;
+  session ??= new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+}
+async function profileStop(phase: string): Promise<void> {
+  if (!PROFILE_DIR || !session) return;
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(`${PROFILE_DIR}/${phase}.cpuprofile`, JSON.stringify(profile));
+  session.disconnect();
+}
 
 async function main() {
   if (!url || !brokers) throw new Error('set DATABASE_URL (or TEST_DATABASE_URL) and KAFKA_BROKERS: eval "$(scripts/stack env)"');
@@ -124,11 +144,13 @@ async function main() {
     const untilRelayed = async (name: string) => {
       while ((await log.relayOffset(name)) < records.length - 1) await new Promise((r) => setTimeout(r, 5));
     };
+    await profileStart();
     t = performance.now();
     cpuMs();
     await new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, () => undefined), logger, metrics).catchUp();
     const logOnlySeconds = (performance.now() - t) / 1000;
     const logOnlyCpu = cpuMs();
+    await profileStop('log');
     // The same stage as the live auditor runs it (runner.start(): 500 events per transaction,
     // as delivered) rather than as a replay (2,000 per transaction): tells the batch size's share
     // of the pipeline's time from the overlap's.
@@ -155,6 +177,7 @@ async function main() {
       timed('transaction (BEGIN … COMMIT, with the JS mapping inside)', () =>
         plainTransaction((tx) => fn({ query: (text: string, params?: unknown[]) => timed(`in tx: ${short(text)}`, () => tx.query(text, params)) } as SqlExecutor)),
       )) as typeof sql.transaction;
+    await profileStart();
     const liveLog = new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, () => undefined), logger, metrics);
     t = performance.now();
     cpuMs();
@@ -163,17 +186,20 @@ async function main() {
     const liveLogSeconds = (performance.now() - t) / 1000;
     const liveLogCpu = cpuMs();
     await liveLog.stop();
+    await profileStop('live');
     sql.query = plainQuery;
     sql.transaction = plainTransaction;
     const stageSink = sinkFor('stage');
     await stageSink.ensureTopics();
     const stageRelay = relayFor('stage', stageSink);
+    await profileStart();
     t = performance.now();
     cpuMs();
     stageRelay.start(50);
     await untilRelayed('stage');
     const relayOnlySeconds = (performance.now() - t) / 1000;
     const relayOnlyCpu = cpuMs();
+    await profileStop('relay');
     stageRelay.stop();
     await stageSink.close();
     await sql.query(`TRUNCATE audit_log, audit_tree_nodes, audit_relay_offsets; DELETE FROM projection_checkpoints WHERE projection = 'audit-log'`);
@@ -184,6 +210,7 @@ async function main() {
     await sink.ensureTopics(); // topic creation is a one-off, not part of the rate
     const relay = relayFor('kafka-records', sink);
     const runner = new ProjectionRunner(store, sql, auditLogProjection(log, AUDIT_PRODUCT, (appended) => relay.offer(appended)), logger, metrics);
+    await profileStart();
     t = performance.now();
     cpuMs();
     relay.start(50);
@@ -191,6 +218,7 @@ async function main() {
     await untilRelayed('kafka-records');
     const auditorSeconds = (performance.now() - t) / 1000;
     const auditorCpu = cpuMs();
+    await profileStop('auditor');
     relay.stop();
     await runner.stop();
     await sink.close();

@@ -34,6 +34,7 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
   readonly checkpointer: Checkpointer;
   readonly relays: LogRelay<unknown>[] = [];
   private readonly recordRelays: LogRelay<StoredAuditRecord>[] = [];
+  private readonly checkpointRelays: LogRelay<StoredCheckpoint>[] = [];
   private kafka?: KafkaAuditSink;
   private file?: FileAuditSink;
   private backlogTimer?: NodeJS.Timeout;
@@ -57,12 +58,14 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     this.logger = logger.child('auditor');
     this.checkpointer = new Checkpointer(log, key, config.auditLog.origin, { everyRecords: config.auditLog.checkpointEveryRecords, everySeconds: config.auditLog.checkpointSeconds }, this.logger, () => {
       metrics.auditCheckpoints.inc();
-      this.pokeRelays();
+      // Only the checkpoint relays have something new to read (their timers poll as well).
+      for (const r of this.checkpointRelays) r.poke();
     });
     const projection = auditLogProjection(log, AUDIT_PRODUCT, (appended) => {
       metrics.auditLogRecords.inc(appended.length);
+      // The records just committed, in memory: the record relays deliver them without reading
+      // the store (their timers still poll it as a safety net).
       for (const r of this.recordRelays) r.offer(appended);
-      this.pokeRelays();
       void this.checkpointer.maybeCheckpoint().catch(() => undefined);
     });
     this.runner = new ProjectionRunner(store, sql, projection, this.logger, metrics);
@@ -88,10 +91,6 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
-  private pokeRelays(): void {
-    for (const r of this.relays) r.poke();
-  }
-
   private recordsSource() {
     return {
       fetch: (after: number, limit: number) => this.log.recordsAfter(after, limit),
@@ -108,22 +107,21 @@ export class AuditorModule implements OnApplicationBootstrap, OnApplicationShutd
       // failing send takes the producer's whole retry budget before the relay reports it.
       this.readiness.push({ name: 'kafka', check: () => kafka.ping() });
       const records = new LogRelay('kafka-records', this.log, this.recordsSource(), (rs) => kafka.publishRecords(rs), this.logger, this.metrics);
-      this.recordRelays.push(records);
-      this.relays.push(
-        records as LogRelay<unknown>,
-        new LogRelay(
-          'kafka-checkpoints',
-          this.log,
-          {
-            fetch: (after: number, limit: number) => this.log.checkpointsAfter(after, limit),
-            positionOf: (c: StoredCheckpoint) => c.treeSize,
-            end: async () => (await this.log.latestCheckpoint())?.treeSize ?? -1,
-          },
-          (cs) => kafka.publishCheckpoints(cs),
-          this.logger,
-          this.metrics,
-        ) as LogRelay<unknown>,
+      const checkpoints = new LogRelay(
+        'kafka-checkpoints',
+        this.log,
+        {
+          fetch: (after: number, limit: number) => this.log.checkpointsAfter(after, limit),
+          positionOf: (c: StoredCheckpoint) => c.treeSize,
+          end: async () => (await this.log.latestCheckpoint())?.treeSize ?? -1,
+        },
+        (cs) => kafka.publishCheckpoints(cs),
+        this.logger,
+        this.metrics,
       );
+      this.recordRelays.push(records);
+      this.checkpointRelays.push(checkpoints);
+      this.relays.push(records as LogRelay<unknown>, checkpoints as LogRelay<unknown>);
     } else {
       const file = await FileAuditSink.open(join(this.config.dataDir, 'audit', 'audit.jsonl'));
       this.file = file;

@@ -28,6 +28,15 @@ export class LogRelay<T> {
   private retryTimer?: NodeJS.Timeout;
   /** Items just committed, handed over in memory so the relay need not read them back. */
   private queued: T[] = [];
+  /**
+   * The last position the sink acknowledged, kept in memory; between drains it is also the stored
+   * offset. Unset — read from the store again — on start and after a failure.
+   */
+  private offset?: number;
+  /** The highest position ever offered (-1 = none): a drain that reached it has nothing else to read. */
+  private offered = -1;
+  /** The next drain reads the store when it runs out of offered items (start, timer, poke(), overflow, failure). */
+  private readStore = true;
 
   constructor(
     readonly name: string,
@@ -41,6 +50,9 @@ export class LogRelay<T> {
 
   start(pollMs = 1000): void {
     this.stopped = false;
+    this.offset = undefined;
+    // The safety net: whatever was committed and not offered (another process, a dropped queue)
+    // is found by the timer's poke, which always reads the store.
     this.timer = setInterval(() => this.poke(), pollMs);
     this.timer.unref();
     this.poke();
@@ -48,12 +60,17 @@ export class LogRelay<T> {
 
   /**
    * Hands over items the log just committed (in order). Only a shortcut: the relay takes them
-   * when they continue its stored offset exactly, and reads the log otherwise.
+   * when they continue its offset exactly, and reads the log otherwise. A drain started by an
+   * offer does not read the store once it delivered everything ever offered.
    */
   offer(items: T[]): void {
-    if (this.queued.length + items.length > MAX_QUEUED) this.queued = [];
-    else this.queued.push(...items);
-    this.poke();
+    if (items.length === 0) return;
+    this.offered = Math.max(this.offered, this.source.positionOf(items[items.length - 1]));
+    if (this.queued.length + items.length > MAX_QUEUED) {
+      this.queued = [];
+      this.readStore = true;
+    } else this.queued.push(...items);
+    this.schedule();
   }
 
   private takeQueued(after: number): T[] | undefined {
@@ -68,7 +85,13 @@ export class LogRelay<T> {
     return items;
   }
 
+  /** Delivers what the store holds past the offset (the timer, a checkpoint made, idle()). */
   poke(): void {
+    this.readStore = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.stopped || this.retryTimer) return;
     if (this.running) {
       this.again = true;
@@ -79,27 +102,42 @@ export class LogRelay<T> {
       this.running = false;
       if (this.again) {
         this.again = false;
-        this.poke();
+        this.schedule();
       }
     });
   }
 
   /** Delivers until the sink has everything; on failure, backs off and retries from the offset. */
   private async drain(): Promise<void> {
+    // Taken now: a poke() during this drain asks for a read of its own (the next drain's).
+    const readStore = this.readStore;
+    this.readStore = false;
     try {
-      let after = await this.store.relayOffset(this.name);
+      let after = this.offset ?? (await this.store.relayOffset(this.name));
+      this.offset = after;
       let saved = after;
       try {
         for (;;) {
           if (this.stopped) return;
-          const items = this.takeQueued(after) ?? (await this.source.fetch(after, this.batchSize));
+          let items = this.takeQueued(after);
+          let lastPage = false;
+          if (!items) {
+            // Everything offered is delivered and nobody asked for a read: nothing to look for.
+            if (!readStore && after >= this.offered) break;
+            items = await this.source.fetch(after, this.batchSize);
+            // A short page is all the store held when read; what commits later comes with its own
+            // offer or poke, which runs another drain (no empty read to find that out).
+            lastPage = items.length < this.batchSize;
+          }
           if (items.length === 0) break;
           await this.deliver(items);
           after = this.source.positionOf(items[items.length - 1]);
+          this.offset = after;
           this.metrics.auditRelayed.inc({ relay: this.name }, items.length);
           // The offset is saved every few sends and whenever the relay runs dry: a crash in
           // between re-delivers at most those sends (same event ids), never skips one.
           if (after - saved >= OFFSET_EVERY) saved = await this.save(after);
+          if (lastPage) break;
         }
       } finally {
         if (after !== saved) await this.save(after);
@@ -108,6 +146,9 @@ export class LogRelay<T> {
       if (this.failures > 0) this.logger.info('audit relay recovered', { relay: this.name, afterFailures: this.failures });
       this.failures = 0;
     } catch (e) {
+      // The retry starts from the stored offset and reads the store.
+      this.offset = undefined;
+      this.readStore = true;
       this.failures++;
       this.metrics.auditRelayFailures.inc({ relay: this.name });
       // 250 ms doubling to 2 s: a returning dependency is used again within ~2 s.
@@ -136,7 +177,7 @@ export class LogRelay<T> {
 
   /** Items committed to the log but not yet acknowledged by the sink. */
   async backlog(): Promise<number> {
-    const n = Math.max(0, (await this.source.end()) - (await this.store.relayOffset(this.name)));
+    const n = Math.max(0, (await this.source.end()) - (this.offset ?? (await this.store.relayOffset(this.name))));
     this.metrics.auditRelayBacklog.set({ relay: this.name }, n);
     return n;
   }
