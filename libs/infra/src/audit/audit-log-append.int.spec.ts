@@ -1,0 +1,146 @@
+import { inclusionProofFromLeaves, leafHash, rootFromLeafHashes } from '@app/domain/audit-log';
+import { scratchDatabase } from '../../../../test/support/scratch-database';
+import { PgClient } from '../sql/pg-client';
+import { PgliteClient } from '../sql/pglite-client';
+import { SqlClient, SqlExecutor } from '../sql/sql-client';
+import { AuditLogEntry, AuditLogStore, migrateAuditLog } from './audit-log-store';
+
+// How append writes a batch (issue 23, 4): the records travel as they are — the exact bytes of
+// each Merkle leaf are what the row holds, whatever characters they contain — and a batch is two
+// statements whatever its size: the already-logged probe and ONE insert of the leaves and of the
+// tree nodes they complete (before: a third statement for the nodes).
+
+const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+
+const awkward = [
+  JSON.stringify({ a: 'quote " backslash \\ slash / tab \t cr \r nl \n', b: '\u2028\u2029', c: 'é日本😀', d: '\u0000\u001f', e: null }),
+  '{"already":"escaped \\n and \\" and \\\\"}',
+  '{}',
+  ' {"leading":"space"} ',
+  '{"tail":"backslash at the end\\\\"}',
+];
+
+const entry = (i: number, record: string, extra: Partial<AuditLogEntry> = {}): AuditLogEntry => ({
+  eventId: `ev-${i}`,
+  eventType: 'SecretAccessed',
+  projectId: i % 2 ? 'p' : 'group:acme/payments',
+  secretName: i % 3 ? 'S' : null,
+  pipelineId: i % 5 ? null : `pl-${i}`,
+  kafkaKey: 'p/S',
+  schemaVersion: 1 + (i % 2),
+  record,
+  ...extra,
+});
+
+function backends(): [string, () => Promise<{ sql: SqlClient; close(): Promise<void> }>][] {
+  const list: [string, () => Promise<{ sql: SqlClient; close(): Promise<void> }>][] = [
+    [
+      'PGlite (embedded)',
+      async () => {
+        const sql = await PgliteClient.open();
+        return { sql, close: () => sql.close() };
+      },
+    ],
+  ];
+  if (url) {
+    list.push([
+      'PostgreSQL',
+      async () => {
+        const db = await scratchDatabase(url, 'audit_append');
+        const sql = await PgClient.connect(db.url);
+        return {
+          sql,
+          close: async () => {
+            await sql.close();
+            await db.drop();
+          },
+        };
+      },
+    ]);
+  } else console.warn('audit-log-append: PostgreSQL case SKIPPED (TEST_DATABASE_URL or DATABASE_URL not set)');
+  return list;
+}
+
+describe.each(backends())('AuditLogStore.append on %s', (_name, open) => {
+  let db: { sql: SqlClient; close(): Promise<void> };
+  beforeAll(async () => {
+    db = await open();
+    await migrateAuditLog(db.sql);
+  }, 60_000);
+  afterAll(() => db?.close());
+
+  it('stores every record byte for byte, with its columns, in one insert per batch; roots and proofs match the leaves', async () => {
+    const log = new AuditLogStore(db.sql);
+    const all: AuditLogEntry[] = [];
+    const statements: string[] = [];
+    const counting = (tx: SqlExecutor): SqlExecutor => ({
+      query: (text: string, params?: unknown[]) => {
+        statements.push(text.trim().split(/\s+/)[0]);
+        return tx.query(text, params);
+      },
+    }) as SqlExecutor;
+    // Batches of assorted sizes: awkward records (one with a raw newline: not canonical JSON, stored as given), then many plain ones.
+    const batches: AuditLogEntry[][] = [
+      awkward.map((r, k) => entry(k, r)),
+      [entry(10, '{"x":1}'), entry(11, 'line one\nline two'), entry(12, '{"x":2}')],
+      Array.from({ length: 700 }, (_, k) => entry(100 + k, JSON.stringify({ k, s: 'ü"\\' + 'x'.repeat(k % 50) }))),
+      [entry(900, '{"only":1}')],
+    ];
+    await log.treeSize(); // loads the (empty) frontier outside the count
+    for (const b of batches) {
+      statements.length = 0;
+      const added = await db.sql.transaction((tx) => log.append(counting(tx), b));
+      expect(added.map((r) => r.eventId)).toEqual(b.map((e) => e.eventId));
+      // The probe, then one INSERT (leaves and nodes together).
+      expect(statements).toEqual(['SELECT', 'WITH']);
+      all.push(...b);
+    }
+    expect(await log.committedSize()).toBe(all.length);
+    const stored = await log.recordsAfter(-1, 10_000);
+    expect(stored).toHaveLength(all.length);
+    stored.forEach((r, i) => {
+      const e = all[i];
+      expect(r.index).toBe(i);
+      expect({ eventId: r.eventId, eventType: r.eventType, projectId: r.projectId, secretName: r.secretName, pipelineId: r.pipelineId, kafkaKey: r.kafkaKey, schemaVersion: r.schemaVersion }).toEqual({
+        eventId: e.eventId,
+        eventType: e.eventType,
+        projectId: e.projectId,
+        secretName: e.secretName,
+        pipelineId: e.pipelineId,
+        kafkaKey: e.kafkaKey,
+        schemaVersion: e.schemaVersion,
+      });
+      expect(Buffer.from(r.record, 'utf8').equals(Buffer.from(e.record, 'utf8'))).toBe(true);
+      expect(r.leafHash.equals(leafHash(Buffer.from(e.record, 'utf8')))).toBe(true);
+    });
+    const leaves = all.map((e) => leafHash(Buffer.from(e.record, 'utf8')));
+    for (const size of [1, 5, 8, 9, 300, all.length]) expect((await log.rootAt(size)).equals(rootFromLeafHashes(leaves.slice(0, size)))).toBe(true);
+    for (const [index, size] of [
+      [0, all.length],
+      [6, 9],
+      [511, 700],
+      [all.length - 1, all.length],
+    ]) {
+      const proof = await log.inclusionProof(index, size);
+      expect(proof.map((b) => b.toString('hex'))).toEqual(inclusionProofFromLeaves(index, leaves.slice(0, size)).map((b) => b.toString('hex')));
+    }
+  }, 60_000);
+
+  it('a batch that fails rolls back leaves and nodes together; the log goes on from what was committed', async () => {
+    const log = new AuditLogStore(db.sql);
+    const before = await log.committedSize();
+    await expect(
+      db.sql.transaction(async (tx) => {
+        await log.append(tx, Array.from({ length: 9 }, (_, k) => entry(5000 + k, `{"k":${k}}`)));
+        throw new Error('the checkpoint write failed');
+      }),
+    ).rejects.toThrow('the checkpoint write failed');
+    log.forget();
+    expect(await log.committedSize()).toBe(before);
+    const added = await db.sql.transaction((tx) => log.append(tx, Array.from({ length: 9 }, (_, k) => entry(5000 + k, `{"k":${k}}`))));
+    expect(added.map((r) => r.index)).toEqual(Array.from({ length: 9 }, (_, k) => before + k));
+    const stored = await log.recordsAfter(-1, 10_000);
+    const leaves = stored.map((r) => leafHash(Buffer.from(r.record, 'utf8')));
+    expect((await log.rootAt(stored.length)).equals(rootFromLeafHashes(leaves))).toBe(true);
+  }, 60_000);
+});
