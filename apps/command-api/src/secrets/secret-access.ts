@@ -111,10 +111,18 @@ export class SecretAccess {
     const { projectId, names, purpose, principal, ctx } = req;
     // A CI job reads from its project, its group and the groups above (as they are now); through its own
     // project's endpoint each name resolves down that chain, nearest first. Anyone else reads the place named.
-    const jobPlaces = principal.kind === 'ci-job' ? await this.access.jobPlaces(principal.projectId) : undefined;
+    // Asked in the same turn, so the event store sends them as one statement (issue 23: one round trip
+    // fewer): the job's group, the effective policy (own and inherited grants; its group read joins
+    // that statement) and each name's secret at the endpoint's own place, which is the nearest place
+    // of every chain. The rest of a grouped job's chain is read once its group is known.
+    const jobPlacesP = principal.kind === 'ci-job' ? this.access.jobPlaces(principal.projectId) : Promise.resolve(undefined);
+    const policyP = this.access.effective(projectId);
+    const nearest = names.map((n) => this.secrets.forSecret(projectId, n));
+    for (const p of [policyP, ...nearest]) p.catch(() => undefined); // awaited below; a failure is the read's failure, never an unhandled one
+    const jobPlaces = await jobPlacesP;
     const chain = jobPlaces && principal.kind === 'ci-job' && principal.projectId === projectId ? jobPlaces : [projectId];
-    // One read of the effective policy (own and inherited grants) for the whole call; each secret's state read fresh (in parallel).
-    const [policy, resolved] = await Promise.all([this.access.effective(projectId), Promise.all(names.map((n) => this.resolve(chain, n, principal, jobPlaces)))]);
+    if (chain[0] !== projectId) throw new Error('unreachable: a chain starts at the endpoint\'s place (group/tree.ts jobPlaceKeys)');
+    const [policy, resolved] = await Promise.all([policyP, Promise.all(names.map((n, i) => this.resolve(chain, n, principal, jobPlaces, nearest[i])))]);
     const states = resolved;
     const policies = new Map([[projectId, policy]]);
     // A bad purpose is a 400, but a probe is still audited: decide without it, record the denials, then refuse.
@@ -179,8 +187,8 @@ export class SecretAccess {
    * that exists and whose scope the job matches; with none matching, the nearest that exists (its
    * denial is recorded against it); with none at all, the first place's (not found).
    */
-  private async resolve(chain: readonly string[], name: string, principal: Principal, jobPlaces: readonly string[] | undefined): Promise<{ key: string; state: SecretState }> {
-    const loaded = await Promise.all(chain.map((k) => this.secrets.forSecret(k, name)));
+  private async resolve(chain: readonly string[], name: string, principal: Principal, jobPlaces: readonly string[] | undefined, first: Promise<{ state: SecretState }>): Promise<{ key: string; state: SecretState }> {
+    const loaded = await Promise.all(chain.map((k, i) => (i === 0 ? first : this.secrets.forSecret(k, name))));
     if (chain.length === 1 || principal.kind !== 'ci-job') return { key: chain[0], state: loaded[0].state };
     const candidates = chain.map((key, i) => ({ key, secret: loaded[i].state.status === 'active' ? loaded[i].state : null }));
     const { chosen, nearest } = resolveDownTheTree(candidates, (key, s) => jobMatchesScope(principal, secretSubjectOf(s, key, name), { jobPlaces }));
