@@ -83,8 +83,11 @@ export class AccessControl implements OnModuleDestroy {
   async effective(key: string, own?: AccessPolicyState): Promise<AccessPolicyState> {
     const place = placeOf(key);
     if (!place) throw new Error('not a place key'); // ids are validated by the pipes and deciders before they get here
+    // The place's own policy is always needed: read in the same turn as its group (one statement, issue 23).
+    const ownP = own ? undefined : this.policy(key);
+    ownP?.catch(() => undefined); // awaited below; its failure is the call's, never an unhandled one
     const places = grantPlaces(place, place.type === 'project' ? await this.groupOf(place.id) : null);
-    const states = await Promise.all(places.map(async (p, i) => (i === 0 && own ? own : (await this.policy(placeKey(p))).state)));
+    const states = await Promise.all(places.map(async (p, i) => (i === 0 && own ? own : i === 0 && placeKey(p) === key ? (await ownP!).state : (await this.policy(placeKey(p))).state)));
     return effectivePolicy(place, places.map((p, i) => ({ place: p, state: states[i] })));
   }
 
