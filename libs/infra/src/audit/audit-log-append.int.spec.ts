@@ -6,9 +6,10 @@ import { SqlClient, SqlExecutor } from '../sql/sql-client';
 import { AuditLogEntry, AuditLogStore, migrateAuditLog } from './audit-log-store';
 
 // How append writes a batch (issue 23, 4): the records travel as they are — the exact bytes of
-// each Merkle leaf are what the row holds, whatever characters they contain — and a batch is two
-// statements whatever its size: the already-logged probe and ONE insert of the leaves and of the
-// tree nodes they complete (before: a third statement for the nodes).
+// each Merkle leaf are what the row holds, whatever characters they contain — and a batch is ONE
+// statement whatever its size: the already-logged check, the leaves and the tree nodes they
+// complete (before: a probe, then an insert of the leaves, then one of the nodes). A batch with
+// events already logged takes a second statement, and only the others are appended.
 
 const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 
@@ -91,8 +92,8 @@ describe.each(backends())('AuditLogStore.append on %s', (_name, open) => {
       statements.length = 0;
       const added = await db.sql.transaction((tx) => log.append(counting(tx), b));
       expect(added.map((r) => r.eventId)).toEqual(b.map((e) => e.eventId));
-      // The probe, then one INSERT (leaves and nodes together).
-      expect(statements).toEqual(['SELECT', 'WITH']);
+      // One statement: the check for events already logged, the leaves and the nodes.
+      expect(statements).toEqual(['WITH']);
       all.push(...b);
     }
     expect(await log.committedSize()).toBe(all.length);
@@ -124,6 +125,32 @@ describe.each(backends())('AuditLogStore.append on %s', (_name, open) => {
       const proof = await log.inclusionProof(index, size);
       expect(proof.map((b) => b.toString('hex'))).toEqual(inclusionProofFromLeaves(index, leaves.slice(0, size)).map((b) => b.toString('hex')));
     }
+  }, 60_000);
+
+  it('a batch with events already logged: nothing written by the first statement, then only the new ones at the next indexes, with the right root', async () => {
+    const log = new AuditLogStore(db.sql);
+    const before = await log.committedSize();
+    const statements: string[] = [];
+    const counting = (tx: SqlExecutor): SqlExecutor => ({
+      query: (text: string, params?: unknown[]) => {
+        statements.push(text.trim().split(/\s+/)[0]);
+        return tx.query(text, params);
+      },
+    }) as SqlExecutor;
+    await log.treeSize(); // loads the frontier outside the count
+    const fresh = Array.from({ length: 7 }, (_, k) => entry(7000 + k, `{"n":${k}}`));
+    // Two already logged (from the first test), five new, one new twice.
+    const added = await db.sql.transaction((tx) => log.append(counting(tx), [entry(1, awkward[1]), fresh[0], fresh[1], entry(150, '{"ignored":true}'), fresh[2], fresh[3], fresh[4], fresh[2]]));
+    expect(statements).toEqual(['WITH', 'WITH']);
+    expect(added.map((r) => [r.eventId, r.index])).toEqual(fresh.slice(0, 5).map((e, k) => [e.eventId, before + k]));
+    statements.length = 0;
+    expect(await db.sql.transaction((tx) => log.append(counting(tx), [fresh[0], fresh[4]]))).toEqual([]);
+    expect(statements).toEqual(['WITH']); // all logged: nothing to write again
+    const stored = await log.recordsAfter(-1, 10_000);
+    expect(stored).toHaveLength(before + 5);
+    expect(stored.find((r) => r.eventId === 'ev-150')!.record).not.toContain('ignored');
+    const leaves = stored.map((r) => leafHash(Buffer.from(r.record, 'utf8')));
+    expect((await log.rootAt(stored.length)).equals(rootFromLeafHashes(leaves))).toBe(true);
   }, 60_000);
 
   it('a batch that fails rolls back leaves and nodes together; the log goes on from what was committed', async () => {

@@ -102,6 +102,34 @@ function toRecord(r: Record<string, unknown>): StoredAuditRecord {
   };
 }
 
+// A batch's leaves and the tree nodes they complete, in one statement: $1 the columns (jsonb
+// rows: idx, event id, type, project, secret, pipeline, Kafka key, schema version, leaf hash in
+// hex, and the record itself only when $2 is null), $2 the records joined by newlines, $3 the
+// nodes. ROWS FROM pairs the i-th row with the i-th record (a count mismatch leaves a record
+// NULL, and NOT NULL fails the batch).
+const LEAVES = `nodes AS (
+    INSERT INTO audit_tree_nodes (level, pos, hash)
+    SELECT (n->>0)::int, (n->>1)::bigint, decode(n->>2, 'hex') FROM jsonb_array_elements($3::jsonb) AS n %WHERE%
+  ), leaves AS (
+    INSERT INTO audit_log (idx, event_id, event_type, project_id, secret_name, pipeline_id, kafka_key, schema_version, record, leaf_hash)
+    SELECT (r->>0)::bigint, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::int, COALESCE(rec, r->>9), decode(r->>8, 'hex')
+      FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest(string_to_array($2::text, E'\\n'))) AS x(r, rec) %WHERE%
+  )`;
+
+/**
+ * The same, unless an event of the batch is already in the log: then nothing is written and those
+ * events' ids come back. One unique-index probe per id (LATERAL ... LIMIT 1): with
+ * `event_id = ANY(...)` the planner chose a sequential scan of the whole log for a batch of 500
+ * ids once the log had a few thousand rows (measured: 43 ms per batch at 20,000 rows).
+ */
+const APPEND_UNLESS_LOGGED = `WITH logged AS MATERIALIZED (
+    SELECT a.event_id FROM jsonb_array_elements($1::jsonb) AS u(r)
+      CROSS JOIN LATERAL (SELECT event_id FROM audit_log WHERE event_id = u.r->>1 LIMIT 1) AS a
+  ), ${LEAVES.replaceAll('%WHERE%', 'WHERE NOT EXISTS (SELECT 1 FROM logged)')}
+  SELECT event_id FROM logged`;
+
+const APPEND = `WITH ${LEAVES.replaceAll('%WHERE%', '')} SELECT 1 WHERE false`;
+
 export class AuditLogStore {
   /** frontier[level] = hash of the last complete node at that level still waiting for its right sibling. */
   private frontier = new Map<number, Buffer>();
@@ -144,16 +172,25 @@ export class AuditLogStore {
    */
   async append(tx: SqlExecutor, entries: AuditLogEntry[]): Promise<StoredAuditRecord[]> {
     if (this.size < 0) await this.load(tx);
+    if (entries.length === 0) return [];
+    // Optimistic: one statement writes the batch unless one of its events is already in the log,
+    // and returns those (none, but for a batch delivered again after its checkpoint was lost).
+    const frontier = new Map(this.frontier);
+    const size = this.size;
+    let batch = this.leaves(entries, new Set());
+    const { rows } = await tx.query<{ event_id: string }>(APPEND_UNLESS_LOGGED, batch.params);
+    if (rows.length === 0) return batch.out;
+    // Nothing was written: again without the events already logged, at the next indexes.
+    this.frontier = frontier;
+    this.size = size;
+    batch = this.leaves(entries, new Set(rows.map((r) => r.event_id)));
+    if (batch.out.length > 0) await tx.query(APPEND, batch.params);
+    return batch.out;
+  }
+
+  /** The batch's leaves (skipping `seen` ids and repeats), the nodes they complete, and the statement's parameters; moves the in-memory frontier. */
+  private leaves(entries: AuditLogEntry[], seen: Set<string>): { out: StoredAuditRecord[]; params: unknown[] } {
     const out: StoredAuditRecord[] = [];
-    if (entries.length === 0) return out;
-    // One unique-index probe per id (LATERAL ... LIMIT 1): with `event_id = ANY($1)` the planner
-    // chose a sequential scan of the whole log for a batch of 500 ids once the log had a few
-    // thousand rows (measured: 43 ms per batch at 20,000 rows, growing with the log).
-    const { rows } = await tx.query<{ event_id: string }>(
-      'SELECT a.event_id FROM unnest($1::text[]) AS u(id) CROSS JOIN LATERAL (SELECT event_id FROM audit_log WHERE event_id = u.id LIMIT 1) AS a',
-      [entries.map((e) => e.eventId)],
-    );
-    const seen = new Set(rows.map((r) => r.event_id));
     // The columns but the record go as ONE jsonb parameter (short strings: serialising them is
     // cheap on both sides; jsonb is parsed once where json would be re-parsed by every ->>). The
     // records, ~1.2 KB each, go as ONE text parameter joined by newlines: a record is canonical
@@ -201,23 +238,11 @@ export class AuditLogStore {
         loggedAt,
       });
     }
-    if (out.length === 0) return out;
-    // Leaves and the tree nodes they complete: one statement. ROWS FROM pairs the i-th fields
-    // with the i-th record (a count mismatch leaves a NULL record: NOT NULL fails the batch).
-    await tx.query(
-      `WITH nodes AS (
-         INSERT INTO audit_tree_nodes (level, pos, hash)
-         SELECT (n->>0)::int, (n->>1)::bigint, decode(n->>2, 'hex') FROM jsonb_array_elements($3::jsonb) AS n
-       )
-       INSERT INTO audit_log (idx, event_id, event_type, project_id, secret_name, pipeline_id, kafka_key, schema_version, record, leaf_hash)
-       SELECT (r->>0)::bigint, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::int, COALESCE(rec, r->>9), decode(r->>8, 'hex')
-         FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest(string_to_array($2::text, E'\n'))) AS x(r, rec)`,
-      joinable
-        ? [JSON.stringify(fields), records.join('\n'), JSON.stringify(nodes)]
-        : // A record with a newline (not canonical JSON, but stored as given): inside the jsonb.
-          [JSON.stringify(fields.map((f, i) => [...(f as unknown[]), records[i]])), null, JSON.stringify(nodes)],
-    );
-    return out;
+    const params = joinable
+      ? [JSON.stringify(fields), records.join('\n'), JSON.stringify(nodes)]
+      : // A record with a newline (not canonical JSON, but stored as given): inside the jsonb.
+        [JSON.stringify(fields.map((f, i) => [...(f as unknown[]), records[i]])), null, JSON.stringify(nodes)];
+    return { out, params };
   }
 
   /** After a failed transaction: reload the frontier from what was committed. */
