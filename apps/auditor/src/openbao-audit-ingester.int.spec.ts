@@ -241,6 +241,35 @@ if (!url) {
       expect(statements).toBeLessThanOrEqual(3);
     }, 60_000);
 
+    it('issue 23: while OpenBao is writing the ingester looks again after 10 ms, idle after pollMs (100)', async () => {
+      const f = join(dir, 'pace.log');
+      writeFileSync(f, '');
+      const delays: number[] = [];
+      const real = global.setTimeout;
+      const spy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+        delays.push(ms ?? 0);
+        return real(fn, ms);
+      }) as typeof setTimeout);
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f, scope }, new JsonLogger('error'));
+      try {
+        await ing.start();
+        const polled = async (n: number) => {
+          const end = Date.now() + 10_000;
+          while (delays.filter((d) => d === 10 || d === 100).length < n && Date.now() < end) await new Promise((r) => real(r, 5));
+        };
+        await polled(1); // first poll: nothing there
+        appendFileSync(f, entry(randomUUID()) + entry(randomUUID()));
+        await polled(3);
+        const paced = delays.filter((d) => d === 10 || d === 100);
+        expect(paced[0]).toBe(100); // idle
+        expect(paced).toContain(10); // a poll that read lines
+        expect(paced.at(-1)).toBe(100); // idle again after the read
+      } finally {
+        spy.mockRestore();
+        await ing.stop();
+      }
+    }, 30_000);
+
     it("issue 20: a job's batch through its project reads a group secret (the SecretAccessed is in access-<project>): the v2 marker naming that place makes it brokered; a v1 marker, or a place the event is not in, leaves it a direct read", async () => {
       const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
       const run = randomUUID().slice(0, 8);

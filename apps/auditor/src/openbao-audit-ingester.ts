@@ -55,6 +55,10 @@ interface Offset {
   offset: number;
 }
 
+
+/** Poll interval right after a poll that read lines (OpenBao is writing); pollMs (100) when idle. */
+const ACTIVE_POLL_MS = 10;
+
 export interface OpenBaoIngestOptions {
   file: string;
   scope: OpenBaoAuditScope;
@@ -168,9 +172,13 @@ export class OpenBaoAuditIngester {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      let next = this.opts.pollMs ?? 100;
       this.running = this.pollOnce()
+        // While OpenBao is writing, look again soon (issue 23: the delay from OpenBao's answer to the
+        // event was mostly the 100 ms wait); idle, every pollMs.
+        .then((read) => void (read > 0 && (next = Math.min(next, ACTIVE_POLL_MS))))
         .catch((e) => this.logger.warn('openbao audit ingestion failed; will retry', { file: this.device, error: String((e as Error).message ?? e) }))
-        .finally(() => this.schedule(this.opts.pollMs ?? 100));
+        .finally(() => this.schedule(next));
     }, ms);
   }
 
