@@ -64,6 +64,8 @@ interface Figures {
   rps: number;
   /** CPU time of the service process (all its apps) per request during the run, from /proc. */
   cpuMs?: number;
+  /** CPU time of the OpenBao server process per request during the run, from /proc (when its pid is known). */
+  baoCpuMs?: number;
   p50: number;
   p99: number;
   errors: number;
@@ -124,11 +126,32 @@ function cpuMsOf(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * The OpenBao server's pid: BENCH_BAO_PID, else the pid file scripts/stack writes (its default run
+ * directory, or STACK_HOME's); undefined when neither is there (the column is then left out).
+ */
+function baoPid(): number | undefined {
+  if (process.env.BENCH_BAO_PID) return Number(process.env.BENCH_BAO_PID);
+  const home = process.env.STACK_HOME ?? join(os.homedir(), '.cache', 'pipeline-secrets-stack');
+  try {
+    const pid = Number(readFileSync(join(home, 'run', 'openbao', 'bao.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && cpuMsOf(pid) !== undefined ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const BAO_PID = baoPid();
+
 async function withCpu(pid: number | undefined, run: () => Promise<Figures>): Promise<Figures> {
   const c0 = cpuMsOf(pid);
+  const b0 = cpuMsOf(BAO_PID);
+  const t0 = performance.now();
   const f = await run();
+  const seconds = (performance.now() - t0) / 1000;
   const c1 = cpuMsOf(pid);
-  if (c0 !== undefined && c1 !== undefined && f.rps > 0) f.cpuMs = (c1 - c0) / (f.rps * SECONDS);
+  const b1 = cpuMsOf(BAO_PID);
+  if (c0 !== undefined && c1 !== undefined && f.rps > 0) f.cpuMs = (c1 - c0) / (f.rps * seconds);
+  if (b0 !== undefined && b1 !== undefined && f.rps > 0) f.baoCpuMs = (b1 - b0) / (f.rps * seconds);
   return f;
 }
 
@@ -271,7 +294,7 @@ async function paced(job: () => Promise<void>, rate: number, seconds: number): P
 
 async function closedLoopWarm(job: () => Promise<void>): Promise<Figures> {
   if (WARMUP > 0) await closedLoop(job, WARMUP);
-  return closedLoop(job, SECONDS);
+  return withCpu(undefined, () => closedLoop(job, SECONDS));
 }
 
 // ---- round-trip counting TCP proxy ----
@@ -437,13 +460,13 @@ async function main() {
     // The same open-loop driver as B' at that rate (evenly spaced requests): autocannon's overallRate
     // sends each connection's quota at the start of every second (bursts of 16 at once), which
     // measured the burst, not the rate.
-    results['A@50%'] = await paced(() => serviceSingle(base, targets[pickTarget()]), half, SECONDS);
+    results['A@50%'] = await withCpu(server.pid, () => paced(() => serviceSingle(base, targets[pickTarget()]), half, SECONDS));
     console.log('running B (OpenBao direct: login + read + revoke) ...');
     results.B = await closedLoopWarm(() => directJob(targets[pickTarget()], 1));
     console.log("running B' (OpenBao direct, inline auth: one read) ...");
     results["B'"] = await closedLoopWarm(() => inlineJob(targets[pickTarget()], 1));
     console.log(`running B' at ${half}/s (A's half-peak rate, open loop) ...`);
-    results["B'@50%"] = await paced(() => inlineJob(targets[pickTarget()], 1), half, SECONDS);
+    results["B'@50%"] = await withCpu(undefined, () => paced(() => inlineJob(targets[pickTarget()], 1), half, SECONDS));
     if (batchAvailable) {
       console.log(`running C (service, batch of ${BATCH}) ...`);
       results.C = await cannonWarm(batch(base), server.pid);
@@ -478,13 +501,13 @@ async function main() {
       E: 'E OpenBao KV read, reused token',
     };
     console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work); load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log('case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx | service CPU ms/job');
+    console.log(`case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx | service CPU ms/job${BAO_PID ? ' | OpenBao CPU ms/job' : ''}`);
     for (const [k, f] of Object.entries(results)) {
       if (f.skipped) {
         console.log(`${labels[k].padEnd(40)} | SKIPPED — ${f.skipped}`);
         continue;
       }
-      console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx}${f.cpuMs !== undefined ? ` | ${f.cpuMs.toFixed(2)}` : ''}`);
+      console.log(`${labels[k].padEnd(40)} | ${f.rps.toFixed(0).padStart(9)} | ${String(f.p50).padStart(7)} | ${String(f.p99).padStart(7)} | ${f.errors}/${f.non2xx} | ${f.cpuMs !== undefined ? f.cpuMs.toFixed(2) : '-'}${f.baoCpuMs !== undefined ? ` | ${f.baoCpuMs.toFixed(2)}` : ''}`);
     }
     const { A, B, C, D } = results;
     const Bi = results["B'"];
@@ -499,6 +522,8 @@ async function main() {
     const [Ah, Bh] = [results['A@50%'], results["B'@50%"]];
     console.log(`p99 of A at ${half}/s ${Ah.p99} ms vs 2 x p99 of B' at the same rate = ${2 * Bh.p99} ms (target: ${Ah.p99 <= 2 * Bh.p99 ? 'met' : 'NOT met'})`);
     if (A.cpuMs !== undefined) console.log(`service CPU per single access: ${A.cpuMs.toFixed(2)} ms (target <= 2 ms: ${A.cpuMs <= 2 ? 'met' : 'NOT met'})`);
+    if (A.baoCpuMs !== undefined && Bi.baoCpuMs !== undefined)
+      console.log(`OpenBao's own CPU per job: ${Bi.baoCpuMs.toFixed(2)} ms for an inline-auth read (B'), ${A.baoCpuMs.toFixed(2)} ms per service access (A)`);
     if (C.skipped) console.log(`C/D throughput ratio: n/a (C ${C.skipped})`);
     else {
       console.log(`C/D throughput ratio: ${(C.rps / D.rps).toFixed(2)} (target >= 1.0: ${C.rps >= D.rps ? 'met' : 'NOT met'})`);
