@@ -30,6 +30,10 @@
  * BENCH_CPU_PROF_ALL=<dir> runs the benchmark's own service (every app: command-api, projector,
  * auditor) under --cpu-prof, runs only load A (after its warm-up) and stops: the profile is what
  * one access costs the whole service (its last BENCH_SECONDS are load A).
+ * BENCH_SPLIT=1 runs the service as compose and the Helm chart deploy it: the command API in one
+ * process, the projector and the auditor in another; service CPU is the sum of both processes.
+ * OpenBao's own CPU per job is printed beside the service's when its pid is known (BENCH_BAO_PID,
+ * or the pid file scripts/stack writes).
  */
 import autocannon from 'autocannon';
 import { ChildProcess } from 'node:child_process';
@@ -55,6 +59,7 @@ const RT_REQUESTS = Number(process.env.BENCH_RT_REQUESTS ?? 30);
 const ROUNDTRIPS = process.env.BENCH_ROUNDTRIPS !== '0';
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const CPU_PROF_ALL = process.env.BENCH_CPU_PROF_ALL;
+const SPLIT = process.env.BENCH_SPLIT === '1';
 const BATCH = 5;
 const AUD = 'pipeline-secrets';
 const SCOPE = { environment: 'production', branch: 'main', protectedOnly: true };
@@ -111,13 +116,17 @@ function cannon(opts: autocannon.Options): Promise<Figures> {
   });
 }
 
-async function cannonWarm(opts: autocannon.Options, pid?: number): Promise<Figures> {
+async function cannonWarm(opts: autocannon.Options, pid?: number | number[]): Promise<Figures> {
   if (WARMUP > 0) await cannon({ ...opts, connections: CONNECTIONS, duration: WARMUP });
   return withCpu(pid, () => cannon({ ...opts, connections: CONNECTIONS, duration: SECONDS }));
 }
 
 /** user+system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere). */
-function cpuMsOf(pid: number | undefined): number | undefined {
+function cpuMsOf(pid: number | number[] | undefined): number | undefined {
+  if (Array.isArray(pid)) {
+    const each = pid.map((p) => cpuMsOf(p));
+    return each.every((c) => c !== undefined) ? (each as number[]).reduce((a, b) => a + b, 0) : undefined;
+  }
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
@@ -142,7 +151,7 @@ function baoPid(): number | undefined {
 }
 const BAO_PID = baoPid();
 
-async function withCpu(pid: number | undefined, run: () => Promise<Figures>): Promise<Figures> {
+async function withCpu(pid: number | number[] | undefined, run: () => Promise<Figures>): Promise<Figures> {
   const c0 = cpuMsOf(pid);
   const b0 = cpuMsOf(BAO_PID);
   const t0 = performance.now();
@@ -361,10 +370,16 @@ async function main() {
   const db = new Pool({ connectionString: DB_URL, max: 2 });
   let server: ChildProcess | undefined;
   let second: ChildProcess | undefined;
+  let backend: ChildProcess | undefined;
   const proxies: CountingProxy[] = [];
   try {
     if (CPU_PROF_ALL) mkdirSync(CPU_PROF_ALL, { recursive: true });
-    server = await startServer(env, PORT, CPU_PROF_ALL ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_ALL}`] : []);
+    const profArgs = CPU_PROF_ALL ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_ALL}`] : [];
+    // BENCH_SPLIT=1: the apps in two processes, as compose and the Helm chart run them (the command
+    // API alone; the projector and the auditor beside it); CPU is then the sum of both.
+    if (SPLIT) backend = await startServer({ ...env, APPS: 'projector,auditor' }, PORT + 3, profArgs);
+    server = await startServer(SPLIT ? { ...env, APPS: 'command-api' } : env, PORT, profArgs);
+    const pids = [server.pid!, ...(backend ? [backend.pid!] : [])];
     const keys = await loadOrCreateDevIssuer(dir);
     const admin = await mintUserToken(keys, AUD, { sub: 'bench-admin', admin: true, ttlSeconds: 7200 });
     const owner = await mintUserToken(keys, AUD, { sub: 'bench-owner', ttlSeconds: 7200 });
@@ -445,12 +460,21 @@ async function main() {
 
     const results: Record<string, Figures> = {};
     const load0 = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+    // What the service spends with nothing to do (polls, timers): part of every per-job CPU figure.
+    // Measured after 5 s of quiet, once the setup's own events and audit lines are handled.
+    await new Promise((r) => setTimeout(r, 5000));
+    const idle0 = cpuMsOf(pids);
+    await new Promise((r) => setTimeout(r, 5000));
+    const idle1 = cpuMsOf(pids);
+    const idleMsPerSecond = idle0 !== undefined && idle1 !== undefined ? (idle1 - idle0) / 5 : undefined;
+    if (idleMsPerSecond !== undefined) console.log(`service idle: ${idleMsPerSecond.toFixed(1)} ms CPU per second`);
     console.log('running A (service, single access) ...');
-    results.A = await cannonWarm(single(base), server.pid);
+    results.A = await cannonWarm(single(base), pids);
     if (CPU_PROF_ALL) {
       const A = results.A;
       console.log(`A under the profiler (every app): ${A.rps.toFixed(0)}/s, p50 ${A.p50} ms, p99 ${A.p99} ms, ${A.errors}/${A.non2xx} errors/non-2xx, ${A.cpuMs?.toFixed(2)} ms CPU per access; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
       await stop(server, 'SIGINT');
+      await stop(backend, 'SIGINT');
       console.log(`profile written to ${CPU_PROF_ALL}`);
       return;
     }
@@ -460,7 +484,7 @@ async function main() {
     // The same open-loop driver as B' at that rate (evenly spaced requests): autocannon's overallRate
     // sends each connection's quota at the start of every second (bursts of 16 at once), which
     // measured the burst, not the rate.
-    results['A@50%'] = await withCpu(server.pid, () => paced(() => serviceSingle(base, targets[pickTarget()]), half, SECONDS));
+    results['A@50%'] = await withCpu(pids, () => paced(() => serviceSingle(base, targets[pickTarget()]), half, SECONDS));
     console.log('running B (OpenBao direct: login + read + revoke) ...');
     results.B = await closedLoopWarm(() => directJob(targets[pickTarget()], 1));
     console.log("running B' (OpenBao direct, inline auth: one read) ...");
@@ -469,7 +493,7 @@ async function main() {
     results["B'@50%"] = await withCpu(undefined, () => paced(() => inlineJob(targets[pickTarget()], 1), half, SECONDS));
     if (batchAvailable) {
       console.log(`running C (service, batch of ${BATCH}) ...`);
-      results.C = await cannonWarm(batch(base), server.pid);
+      results.C = await cannonWarm(batch(base), pids);
     } else {
       results.C = { rps: NaN, p50: NaN, p99: NaN, errors: 0, non2xx: 0, skipped: batchSkip };
     }
@@ -500,7 +524,7 @@ async function main() {
       "D'": `D' OpenBao direct: ${BATCH} inline reads`,
       E: 'E OpenBao KV read, reused token',
     };
-    console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work); load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(`\n== CI-job access, ${CONNECTIONS} connections, ${SECONDS} s each (one job = one row's unit of work; service ${SPLIT ? 'in two processes: command-api | projector+auditor' : 'in one process, every app'}); load average before/after: ${load0} / ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`case                                     |    jobs/s |  p50 ms |  p99 ms | errors/non-2xx | service CPU ms/job${BAO_PID ? ' | OpenBao CPU ms/job' : ''}`);
     for (const [k, f] of Object.entries(results)) {
       if (f.skipped) {
@@ -522,6 +546,8 @@ async function main() {
     const [Ah, Bh] = [results['A@50%'], results["B'@50%"]];
     console.log(`p99 of A at ${half}/s ${Ah.p99} ms vs 2 x p99 of B' at the same rate = ${2 * Bh.p99} ms (target: ${Ah.p99 <= 2 * Bh.p99 ? 'met' : 'NOT met'})`);
     if (A.cpuMs !== undefined) console.log(`service CPU per single access: ${A.cpuMs.toFixed(2)} ms (target <= 2 ms: ${A.cpuMs <= 2 ? 'met' : 'NOT met'})`);
+    if (A.cpuMs !== undefined && idleMsPerSecond !== undefined)
+      console.log(`  of which the idle service's own ${idleMsPerSecond.toFixed(1)} ms/s spread over A's ${A.rps.toFixed(0)} jobs/s: ${(idleMsPerSecond / A.rps).toFixed(2)} ms`);
     if (A.baoCpuMs !== undefined && Bi.baoCpuMs !== undefined)
       console.log(`OpenBao's own CPU per job: ${Bi.baoCpuMs.toFixed(2)} ms for an inline-auth read (B'), ${A.baoCpuMs.toFixed(2)} ms per service access (A)`);
     if (C.skipped) console.log(`C/D throughput ratio: n/a (C ${C.skipped})`);
@@ -584,6 +610,7 @@ async function main() {
   } finally {
     await stop(second);
     await stop(server);
+    await stop(backend);
     for (const p of proxies) p.close();
     await db.end();
     // What this run made in OpenBao: its JWT mount (and the roles in it) and its projects' policies.
