@@ -94,6 +94,38 @@ function sharedScanSuite(label: string, open: () => Promise<SqlClient>) {
       }
     });
 
+    it('appends every 2 ms wake the subscriptions at most every 20 ms (one shared scan each time); nothing is lost or reordered', async () => {
+      const counting = countingScans(raw);
+      const store = await PostgresEventStore.create(counting.sql);
+      const run = randomUUID().slice(0, 8);
+      const p = `sp${run}-`;
+      const start: Position = (await store.appendToStream(`${p}start`, 'no-stream', [ev(-1)])).position;
+      const got: number[][] = [[], [], []];
+      const caught = [false, false, false];
+      const handles = got.map((g, k) =>
+        store.subscribeToAll({ after: start, streamPrefixes: k === 2 ? [p, `other${run}-`] : [p], onCaughtUp: () => (caught[k] = true) }, async (e) => void (e.streamName === `${p}x` && g.push(e.revision))),
+      );
+      try {
+        await until(() => caught.every(Boolean));
+        await new Promise((r) => setTimeout(r, 50));
+        counting.reset();
+        const t0 = Date.now();
+        for (let i = 0; i < 60; i++) {
+          await store.appendToStream(`${p}x`, 'any', [ev(i)]);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        const appending = Date.now() - t0;
+        await until(() => got.every((g) => g.length >= 60));
+        await new Promise((r) => setTimeout(r, 50));
+        for (const g of got) expect(g).toEqual(Array.from({ length: 60 }, (_, i) => i));
+        // One wake-up per 20 ms at most (however slow the machine made the loop), a few more at the ends;
+        // before: one per append per subscription (up to 180).
+        expect(counting.scans()).toBeLessThanOrEqual(Math.ceil(appending / 20) * 2 + 6);
+      } finally {
+        await Promise.all(handles.map((h) => h.stop()));
+      }
+    });
+
     it('a subscription started later (catching up) and one live share nothing they should not: both complete and in order', async () => {
       const store = await PostgresEventStore.create(raw);
       const run = randomUUID().slice(0, 8);
