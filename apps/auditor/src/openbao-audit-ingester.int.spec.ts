@@ -241,6 +241,39 @@ if (!url) {
       expect(statements).toBeLessThanOrEqual(3);
     }, 60_000);
 
+    it('review of issue 23: the stream cache filling up in the middle of a chunk neither turns a brokered read into a direct one nor lets a later replay of its marker pass', async () => {
+      const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
+      const pathOf = (name: string) => `${mount}/data/${prefix}/${project}/${name}/0123456789abcdef-fedcba9876543210`;
+      const line = (name: string, id: string, marker: string) =>
+        JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id, path: pathOf(name), headers: { 'x-pipeline-secrets-broker': [marker] } } }) + '\n';
+      const names = ['FULL_A', 'FULL_B'];
+      const reads = await Promise.all(
+        names.map(async (name) => {
+          const accessedId = randomUUID();
+          await store.appendToStream(`access-${project}/${name}`, 'any', [
+            { eventId: accessedId, type: 'SecretAccessed', schemaVersion: 1, data: { projectId: project, name, version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'branch' }, purpose: null }, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job', id: 'x' }, occurredAt: new Date().toISOString() } },
+          ]);
+          return { name, req: randomUUID(), marker: brokerMarker(key, pathOf(name), accessedId) };
+        }),
+      );
+      const f = join(dir, 'cache-full.log');
+      writeFileSync(f, reads.map((r) => line(r.name, r.req, r.marker)).join(''));
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f, scope: { ...scope, markerKey: key } }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      // 9,998 streams cached: the chunk's first new stream fills the cache, a later one clears it.
+      const cache = (ing as unknown as { accessed: Map<string, { next: number; ids: Map<string, string> }> }).accessed;
+      for (let i = 0; i < 9_998; i++) cache.set(`access-filler-${i}`, { next: 0, ids: new Map() });
+      expect(await ing.pollOnce()).toBe(2);
+      const direct = async (name: string) => (await store.readStream(`access-${project}/${name}`)).filter((e) => (e.data.via as { channel?: string }).channel === 'openbao').map((e) => (e.data.via as { requestId: string }).requestId);
+      for (const n of names) expect(await direct(n)).toEqual([]); // both brokered: the command API recorded them
+      // the job replays the first read's marker: recorded as a direct read, never taken for a first use
+      const replay = randomUUID();
+      appendFileSync(f, line(reads[0].name, replay, reads[0].marker));
+      expect(await ing.pollOnce()).toBe(1);
+      expect(await direct(reads[0].name)).toEqual([replay]);
+    }, 60_000);
+
     it('issue 23: while OpenBao is writing the ingester looks again after 10 ms, idle after pollMs (100)', async () => {
       const f = join(dir, 'pace.log');
       writeFileSync(f, '');

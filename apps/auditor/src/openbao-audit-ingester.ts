@@ -481,10 +481,13 @@ export class OpenBaoAuditIngester {
     // A single access is in the secret's access log, a batch access in the place's: the secret's own,
     // or (a CI job's batch through its project reading a group's secret) the one the marker names.
     const logsOf = (f: OpenBaoKvAccess) => [StreamName.access(f.projectId, f.name), ...(f.markerPlace !== null && f.markerPlace !== f.projectId ? [StreamName.access(f.markerPlace)] : []), StreamName.access(f.projectId)];
-    await Promise.all([...new Set(candidates.flatMap(logsOf))].map((log) => this.catchUpAccessed(log)));
+    const logs = [...new Set(candidates.flatMap(logsOf))];
+    // Each stream's own record as caught up (the cache may be cleared while the chunk's reads run).
+    const records = await Promise.all(logs.map((log) => this.catchUpAccessed(log)));
+    const seen = new Map(logs.map((log, i) => [log, records[i]]));
     const found: OpenBaoKvAccess[] = [];
     for (const f of candidates) {
-      if (logsOf(f).some((log) => this.accessed.get(log)?.ids.get(f.markerId!) === f.name)) found.push(f);
+      if (logsOf(f).some((log) => seen.get(log)?.ids.get(f.markerId!) === f.name)) found.push(f);
       else this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
     }
     const first = await this.firstUses(found.map((f) => ({ markerId: f.markerId!, use: f.allowed ? 'read' : f.notFound ? 'read-not-found' : 'read-refused', requestId: f.requestId })));
@@ -503,7 +506,7 @@ export class OpenBaoAuditIngester {
    * without a page limit, so the catch-ups of a chunk's streams, asked together, share one
    * statement (the event store combines them); a stream seen for the first time is read in pages.
    */
-  private async catchUpAccessed(stream: string): Promise<void> {
+  private async catchUpAccessed(stream: string): Promise<{ next: number; ids: Map<string, string> }> {
     let seen = this.accessed.get(stream);
     const known = seen !== undefined;
     if (!seen) {
@@ -516,6 +519,7 @@ export class OpenBaoAuditIngester {
       if (events.length > 0) seen.next = Math.max(seen.next, events[events.length - 1].revision + 1);
       if (known || events.length < 1000) break;
     }
+    return seen;
   }
 
   /** Value version behind a KV path of the per-version layout (immutable: a path holds one value forever). */

@@ -126,6 +126,29 @@ function sharedScanSuite(label: string, open: () => Promise<SqlClient>) {
       }
     });
 
+    it('review of issue 23: a subscription naming a prefix twice still gets only its own streams from a shared scan', async () => {
+      const store = await PostgresEventStore.create(raw);
+      const run = randomUUID().slice(0, 8);
+      const a = `da${run}-`;
+      const b = `db${run}-`;
+      const start: Position = (await store.appendToStream(`${a}start`, 'no-stream', [ev(-1)])).position;
+      const gotA: string[] = [];
+      const gotB: string[] = [];
+      const caught = [false, false];
+      const hA = store.subscribeToAll({ after: start, streamPrefixes: [a, a], onCaughtUp: () => (caught[0] = true) }, async (e) => void gotA.push(e.streamName));
+      const hB = store.subscribeToAll({ after: start, streamPrefixes: [b], onCaughtUp: () => (caught[1] = true) }, async (e) => void gotB.push(e.streamName));
+      try {
+        await until(() => caught.every(Boolean));
+        for (let i = 0; i < 6; i++) await store.appendToStream(`${i % 2 ? a : b}x`, 'any', [ev(i)]);
+        await until(() => gotA.length >= 3 && gotB.length >= 3);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(gotA).toEqual([`${a}x`, `${a}x`, `${a}x`]);
+        expect(gotB).toEqual([`${b}x`, `${b}x`, `${b}x`]);
+      } finally {
+        await Promise.all([hA.stop(), hB.stop()]);
+      }
+    });
+
     it('a subscription started later (catching up) and one live share nothing they should not: both complete and in order', async () => {
       const store = await PostgresEventStore.create(raw);
       const run = randomUUID().slice(0, 8);
