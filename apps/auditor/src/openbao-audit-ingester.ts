@@ -55,7 +55,6 @@ interface Offset {
   offset: number;
 }
 
-
 /** Poll interval right after a poll that read lines (OpenBao is writing); pollMs (100) when idle. */
 const ACTIVE_POLL_MS = 10;
 
@@ -551,7 +550,6 @@ export class OpenBaoAuditIngester {
    */
   private async firstUses(uses: { markerId: string; use: string; requestId: string }[]): Promise<boolean[]> {
     if (uses.length === 0) return [];
-    if (uses.length === 1) return [await this.firstUse(uses[0].markerId, uses[0].use, uses[0].requestId)];
     const { rows } = await this.sql.query<{ ord: string | number; winner: string | null }>(
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(marker_id, use, request_id, ord)

@@ -276,7 +276,7 @@ export class PostgresEventStore implements EventStore {
     // page is as good as a later read of it: a scan only returns events below its snapshot's
     // oldest running transaction, a set no later commit can change.
     let ahead: { from: string; page: Promise<ScanResult> } | undefined;
-    const prefixes = options.streamPrefixes?.length ? [...new Set(options.streamPrefixes)] : undefined; // each once: the filter shortcut compares counts
+    const prefixes = options.streamPrefixes?.length ? [...new Set(options.streamPrefixes)] : undefined;
     const member = { prefixes };
     this.subscribers.add(member);
     const scan = (after: Position | undefined) => this.sharedScan(after, prefixes);
@@ -355,9 +355,10 @@ export class PostgresEventStore implements EventStore {
    * same time — live subscriptions all wait at the end of the store, so one append's wake-up
    * used to cost one scan per subscription. A read joins a scan in flight only if that scan
    * started after the store's latest wake-up (which follows every append notification seen so
-   * far, so the scan cannot miss the event that woke the reader) and reads every stream the reader wants; the scan reads the union of all
-   * subscriptions' streams and each reader keeps its own (same prefix rule as the SQL). Readers
-   * share the event objects: a handler must never change an event it is given (none does).
+   * far, so the scan cannot miss the event that woke the reader) and reads every stream the
+   * reader wants; the scan reads the union of all subscriptions' streams and each reader keeps
+   * its own (same prefix rule as the SQL). Readers share the event objects: a handler must never
+   * change an event it is given (none does).
    */
   private sharedScan(after: Position | undefined, prefixes: string[] | undefined): Promise<ScanResult> {
     const key = positionKey(after);
@@ -373,7 +374,8 @@ export class PostgresEventStore implements EventStore {
       };
       page.then(forget, forget);
     }
-    if (!prefixes || (entry.prefixes && entry.prefixes.length === prefixes.length)) return entry.page;
+    // The scan read exactly the reader's streams (or the reader wants all): nothing to filter.
+    if (!prefixes || covers(prefixes, entry.prefixes)) return entry.page;
     return entry.page.then((r) => ({ ...r, events: r.events.filter((e) => prefixes.some((p) => e.streamName.startsWith(p))) }));
   }
 
