@@ -1,5 +1,5 @@
 import { RecordedEvent, StreamCategory } from '@app/domain';
-import { auditKey, DenialBurstDetector, toOcsf } from '@app/domain/siem';
+import { auditKey, DenialBurstDetector, toOcsfJson } from '@app/domain/siem';
 import { OPENBAO_DRIFT_STREAM } from '@app/domain/openbao-audit/drift';
 import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
 import { Projection } from '@app/infra/projection/projection-runner';
@@ -17,8 +17,8 @@ export const AUDIT_PRODUCT: AuditProduct = { name: 'pipeline-secrets-audit', ver
 /** The log entry of one event: its OCSF record in canonical JSON (the Merkle leaf's bytes) and the columns the queries filter on. */
 export function auditEntry(event: RecordedEvent, detector: Pick<DenialBurstDetector, 'observe'>, product: AuditProduct): AuditLogEntry | null {
   const burst = event.type === 'SecretAccessDenied' ? detector.observe(event) : false;
-  const record = toOcsf(event, { productName: product.name, productVersion: product.version, vendorName: product.vendorName, burst });
-  if (!record) return null;
+  const record = toOcsfJson(event, { productName: product.name, productVersion: product.version, vendorName: product.vendorName, burst });
+  if (record === null) return null;
   const data = event.data as { projectId?: unknown; name?: unknown; reason?: unknown; principal?: { pipelineId?: unknown } };
   // A job of ANOTHER project probing this one is logged under this project, but its pipeline id
   // is another project's: it must not land in this project's pipeline evidence.
@@ -31,8 +31,8 @@ export function auditEntry(event: RecordedEvent, detector: Pick<DenialBurstDetec
     pipelineId: !foreignJob && typeof data.principal?.pipelineId === 'string' ? data.principal.pipelineId : null,
     kafkaKey: auditKey(event),
     schemaVersion: event.schemaVersion,
-    // toOcsf builds the record with its keys in canonical order (ocsf-canonical.unit.spec.ts): its canonical JSON is one stringify.
-    record: JSON.stringify(record),
+    // The record's canonical JSON: assembled in canonical key order, one stringify (ocsf-canonical.unit.spec.ts).
+    record,
   };
 }
 

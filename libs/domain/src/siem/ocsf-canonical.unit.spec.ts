@@ -1,11 +1,12 @@
 import canonicalize from 'canonicalize';
 import { RecordedEvent } from '../ports/event-store';
 import { canonicalJson } from '../audit-log';
-import { toOcsf } from './ocsf';
+import { toOcsf, toOcsfJson } from './ocsf';
 
-// Issue 23, 4: toOcsf builds every record with its keys in canonical (RFC 8785) order, so the
-// auditor serialises a record with one JSON.stringify. Checked here for every record kind and the
-// optional parts each can have: JSON.stringify(record) is byte for byte the canonical JSON.
+// Issue 23, 4: every record is assembled with its keys in canonical (RFC 8785) order, so the
+// auditor serialises a record with one JSON.stringify (toOcsfJson). Checked here for every record
+// kind and the optional parts each can have: the string is byte for byte the canonical JSON of the
+// record, and the record toOcsf hands out has no key the JSON lacks (no undefined-valued key).
 const at = '2025-03-01T10:00:00.000Z';
 let seq = 0;
 const recorded = (type: string, data: Record<string, unknown>, actor: RecordedEvent['metadata']['actor'] = { type: 'user', id: 'alice' }): RecordedEvent => ({
@@ -60,14 +61,24 @@ const cases: Array<[string, RecordedEvent]> = [
 
 describe('OCSF records in canonical key order (issue 23, 4)', () => {
   const opts = { productName: 'p', productVersion: '1', vendorName: 'v' };
-  it.each(cases)('%s: JSON.stringify(record) is its canonical JSON', (_, event) => {
+  it.each(cases)('%s: toOcsfJson is the canonical JSON of its record', (_, event) => {
     for (const burst of [false, true]) {
+      const json = toOcsfJson(event, { ...opts, burst });
       const record = toOcsf(event, { ...opts, burst });
-      expect(record).not.toBeNull();
-      const json = JSON.stringify(record);
+      expect(json).not.toBeNull();
       expect(json).toBe(canonicalize(record));
       expect(json).toBe(canonicalJson(record));
+      expect(json).toBe(canonicalJson(JSON.parse(json!)));
+      expect(keysWithUndefined(record)).toEqual([]);
     }
+  });
+
+  it('leaves out, in the JSON, the fields a record does not have (a grant to a group has no user, a read no count)', () => {
+    const group = JSON.parse(toOcsfJson(cases.find(([l]) => l === 'RoleGranted to a group')![1], { ...opts, burst: false })!);
+    expect(Object.keys(group)).not.toContain('user');
+    expect(Object.keys(group)).not.toContain('api');
+    const read = JSON.parse(toOcsfJson(cases.find(([l]) => l === 'SecretAccessed by a CI job')![1], { ...opts, burst: false })!);
+    for (const k of ['count', 'start_time', 'end_time', 'user', 'group', 'privileges', 'resource', 'status_detail']) expect(Object.keys(read)).not.toContain(k);
   });
 
   it('covers every kind toOcsf maps', () => {
@@ -75,3 +86,9 @@ describe('OCSF records in canonical key order (issue 23, 4)', () => {
     expect(kinds.size).toBe(22); // the case labels of toOcsf's switch
   });
 });
+
+/** Paths of keys whose value is undefined, anywhere in `v`. */
+function keysWithUndefined(v: unknown, path = '$'): string[] {
+  if (v === null || typeof v !== 'object') return [];
+  return Object.entries(v).flatMap(([k, x]) => (x === undefined ? [`${path}.${k}`] : keysWithUndefined(x, `${path}.${k}`)));
+}

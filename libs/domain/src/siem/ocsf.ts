@@ -11,7 +11,6 @@
 import { DomainEventUnion, isKnownEventType, toDomainEvent } from '../events';
 import { RecordedEvent } from '../ports/event-store';
 import { accessRequestRecord } from './ocsf/access-request';
-import { inCanonicalOrder } from './ocsf/canonical-order';
 import { breakGlassRecord, grantRecord } from './ocsf/grants';
 import { driftRecord } from './ocsf/openbao-drift';
 import { projectGroupRecord } from './ocsf/project-group';
@@ -43,10 +42,21 @@ export type {
 /** Purposes in records are cut to this many code points (ocsf/common.ts, purposeOf). */
 export { MAX_PURPOSE_LENGTH } from '../limits';
 
-/** The OCSF record of one recorded event, or null when the event is not audit-relevant (unknown types). */
-export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | null {
+/**
+ * The OCSF record of one recorded event as the audit log stores it: its canonical (RFC 8785) JSON,
+ * the Merkle leaf's bytes, or null when the event is not audit-relevant (unknown types). The record
+ * is assembled with its keys already in canonical order (ocsf/canonical-order.ts), so this is one
+ * JSON.stringify.
+ */
+export function toOcsfJson(event: RecordedEvent, opts: OcsfOptions): string | null {
   const r = buildRecord(event, opts);
-  return r && inCanonicalOrder(r);
+  return r === null ? null : JSON.stringify(r);
+}
+
+/** The OCSF record of one recorded event (parsed back from toOcsfJson's bytes: exactly what is logged), or null. */
+export function toOcsf(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | null {
+  const json = toOcsfJson(event, opts);
+  return json === null ? null : (JSON.parse(json) as OcsfRecord);
 }
 
 function buildRecord(event: RecordedEvent, opts: OcsfOptions): OcsfRecord | null {

@@ -1,88 +1,128 @@
-import { OcsfActor, OcsfMetadata, OcsfPolicy, OcsfRecord, OcsfResourceDetails, OcsfUser } from './types';
+import { OcsfActor, OcsfApi, OcsfMetadata, OcsfNetworkEndpoint, OcsfPolicy, OcsfRecord, OcsfResourceDetails, OcsfUnmapped, OcsfUser } from './types';
 
 // ---- canonical key order (issue 23, 4) ----
 //
-// The record leaves here with every object's keys in RFC 8785 order (UTF-16 code units, which is
-// Array.prototype.sort's default), so its canonical JSON is one JSON.stringify: the auditor hashes
-// and stores JSON.stringify(record) (apps/auditor/src/audit-log.projection.ts). Every object of a
-// record is written below in that order by hand; the variable leaves (unmapped.*, resource data)
-// go through sortedCopy. A unit test checks canonicalJson(record) === JSON.stringify(record) for
-// every record kind (ocsf-canonical.unit.spec.ts), so a key added out of order fails there.
+// Every record is assembled once, here, as ONE object literal whose keys are in RFC 8785 order
+// (UTF-16 code units, Array.prototype.sort's default), so its canonical JSON is one
+// JSON.stringify: the auditor hashes and stores that string (toOcsfJson, ocsf.ts). All records
+// share the literal's shape, whatever their class: the fields a record does not have are
+// `undefined`, which JSON.stringify leaves out (the key does not exist in the JSON). That is why
+// the assembled object never leaves ocsf.ts: toOcsf hands out the record parsed back from those
+// very bytes. The nested objects are written in order below too; the variable leaves (unmapped.*,
+// resource data) go through sortedCopy. ocsf-canonical.unit.spec.ts checks, for every record kind,
+// that the string is byte for byte the canonical JSON of the record, so a key out of order fails there.
 
-export function inCanonicalOrder<R extends OcsfRecord>(r: R): R {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one reader of the three record classes' fields
-  const a = r as any;
-  const o: Record<string, unknown> = {};
-  o.activity_id = a.activity_id;
-  o.activity_name = a.activity_name;
-  o.actor = actorOut(a.actor);
-  if (a.api !== undefined) o.api = { operation: a.api.operation, service: { name: a.api.service.name } };
-  o.category_name = a.category_name;
-  o.category_uid = a.category_uid;
-  o.class_name = a.class_name;
-  o.class_uid = a.class_uid;
-  if (a.count !== undefined) o.count = a.count;
-  if (a.end_time !== undefined) o.end_time = a.end_time;
-  if (a.end_time_dt !== undefined) o.end_time_dt = a.end_time_dt;
-  if (a.group !== undefined) o.group = { name: a.group.name, uid: a.group.uid };
-  o.message = a.message;
-  o.metadata = metadataOut(a.metadata);
-  if (a.privileges !== undefined) o.privileges = a.privileges;
-  if (a.resource !== undefined) o.resource = resourceOut(a.resource);
-  if (a.resources !== undefined) o.resources = a.resources.map(resourceOut);
-  o.severity = a.severity;
-  o.severity_id = a.severity_id;
-  o.src_endpoint = { svc_name: a.src_endpoint.svc_name };
-  if (a.start_time !== undefined) o.start_time = a.start_time;
-  if (a.start_time_dt !== undefined) o.start_time_dt = a.start_time_dt;
-  o.status = a.status;
-  if (a.status_detail !== undefined) o.status_detail = a.status_detail;
-  o.status_id = a.status_id;
-  o.time = a.time;
-  o.time_dt = a.time_dt;
-  o.type_name = a.type_name;
-  o.type_uid = a.type_uid;
-  if (a.unmapped !== undefined) o.unmapped = sortedCopy(a.unmapped);
-  if (a.user !== undefined) o.user = userOut(a.user);
-  return o as unknown as R;
+/** What a record is made of, in any order; `assemble` writes it in canonical order. */
+export interface RecordFields {
+  activity_id: number;
+  activity_name: string;
+  actor: OcsfActor;
+  api?: OcsfApi;
+  category_name: string;
+  category_uid: number;
+  class_name: string;
+  class_uid: number;
+  count?: number;
+  end_time?: number;
+  end_time_dt?: string;
+  group?: { uid: string; name: string };
+  message: string;
+  metadata: OcsfMetadata;
+  privileges?: string[];
+  resource?: OcsfResourceDetails;
+  resources?: OcsfResourceDetails[];
+  severity: string;
+  severity_id: number;
+  src_endpoint: OcsfNetworkEndpoint;
+  start_time?: number;
+  start_time_dt?: string;
+  status: string;
+  status_detail?: string;
+  status_id: number;
+  time: number;
+  time_dt: string;
+  type_name: string;
+  type_uid: number;
+  unmapped?: OcsfUnmapped;
+  user?: OcsfUser;
+}
+
+/** The record of `f`, every key in canonical order; absent fields are undefined (see above: only for JSON.stringify). */
+export function assemble(f: RecordFields): OcsfRecord {
+  return {
+    activity_id: f.activity_id,
+    activity_name: f.activity_name,
+    actor: actorOut(f.actor),
+    api: f.api === undefined ? undefined : { operation: f.api.operation, service: { name: f.api.service.name } },
+    category_name: f.category_name,
+    category_uid: f.category_uid,
+    class_name: f.class_name,
+    class_uid: f.class_uid,
+    count: f.count,
+    end_time: f.end_time,
+    end_time_dt: f.end_time_dt,
+    group: f.group === undefined ? undefined : { name: f.group.name, uid: f.group.uid },
+    message: f.message,
+    metadata: metadataOut(f.metadata),
+    privileges: f.privileges,
+    resource: f.resource === undefined ? undefined : resourceOut(f.resource),
+    resources: f.resources === undefined ? undefined : f.resources.map(resourceOut),
+    severity: f.severity,
+    severity_id: f.severity_id,
+    src_endpoint: { svc_name: f.src_endpoint.svc_name },
+    start_time: f.start_time,
+    start_time_dt: f.start_time_dt,
+    status: f.status,
+    status_detail: f.status_detail,
+    status_id: f.status_id,
+    time: f.time,
+    time_dt: f.time_dt,
+    type_name: f.type_name,
+    type_uid: f.type_uid,
+    unmapped: f.unmapped === undefined ? undefined : sortedCopy(f.unmapped),
+    user: f.user === undefined ? undefined : userOut(f.user),
+  } as unknown as OcsfRecord;
 }
 
 function userOut(u: OcsfUser): OcsfUser {
-  return u.name === undefined ? ({ type: u.type, type_id: u.type_id, uid: u.uid } as OcsfUser) : ({ name: u.name, type: u.type, type_id: u.type_id, uid: u.uid } as OcsfUser);
+  return { name: u.name, type: u.type, type_id: u.type_id, uid: u.uid };
 }
 
 function actorOut(a: OcsfActor): OcsfActor {
-  const o: Partial<OcsfActor> = {};
-  if (a.authorizations !== undefined) {
-    o.authorizations = a.authorizations.map((z) =>
-      z.policy === undefined ? { decision: z.decision } : { decision: z.decision, policy: z.policy.uid === undefined ? { name: z.policy.name } : ({ name: z.policy.name, uid: z.policy.uid } as OcsfPolicy) },
-    );
-  }
-  if (a.session !== undefined) o.session = { uid: a.session.uid };
-  o.user = userOut(a.user);
-  return o as OcsfActor;
+  return {
+    authorizations: a.authorizations === undefined ? undefined : a.authorizations.map(authorizationOut),
+    session: a.session === undefined ? undefined : { uid: a.session.uid },
+    user: userOut(a.user),
+  };
+}
+
+function authorizationOut(z: NonNullable<OcsfActor['authorizations']>[number]): NonNullable<OcsfActor['authorizations']>[number] {
+  return { decision: z.decision, policy: z.policy === undefined ? undefined : ({ name: z.policy.name, uid: z.policy.uid } as OcsfPolicy) };
 }
 
 function metadataOut(m: OcsfMetadata): OcsfMetadata {
-  const o: Record<string, unknown> = { correlation_uid: m.correlation_uid, event_code: m.event_code, log_name: m.log_name };
-  if (m.logged_time !== undefined) o.logged_time = m.logged_time;
-  o.original_time = m.original_time;
-  o.product = { name: m.product.name, vendor_name: m.product.vendor_name, version: m.product.version };
-  o.profiles = m.profiles;
-  o.uid = m.uid;
-  o.version = m.version;
-  return o as unknown as OcsfMetadata;
+  return {
+    correlation_uid: m.correlation_uid,
+    event_code: m.event_code,
+    log_name: m.log_name,
+    logged_time: m.logged_time,
+    original_time: m.original_time,
+    product: { name: m.product.name, vendor_name: m.product.vendor_name, version: m.product.version },
+    profiles: m.profiles,
+    uid: m.uid,
+    version: m.version,
+  };
 }
 
 function resourceOut(r: OcsfResourceDetails): OcsfResourceDetails {
-  const o: Record<string, unknown> = {};
-  if (r.data !== undefined) o.data = sortedCopy(r.data);
-  if (r.labels !== undefined) o.labels = r.labels;
-  o.name = r.name;
-  o.type = r.type;
-  o.uid = r.uid;
-  if (r.version !== undefined) o.version = r.version;
-  return o as unknown as OcsfResourceDetails;
+  return {
+    data: r.data === undefined ? undefined : sortedCopy(r.data),
+    labels: r.labels,
+    name: r.name,
+    type: r.type,
+    uid: r.uid,
+    version: r.version,
+  };
 }
 
 /** The small variable parts (unmapped.*, resource data: strings, numbers, booleans, null, arrays, objects): a copy with sorted keys. */

@@ -6,15 +6,16 @@ import { MAX_PURPOSE_LENGTH } from '../../limits';
 import { RecordedEvent } from '../../ports/event-store';
 import { PrincipalRecord } from '../../principal';
 import { ROLES, Role } from '../../roles';
+import { assemble, RecordFields } from './canonical-order';
 import {
   AUDIT_LOG_NAME,
   OCSF_VERSION,
   OcsfActor,
   OcsfApiActivity,
-  OcsfBase,
   OcsfMetadata,
   OcsfNetworkEndpoint,
   OcsfOptions,
+  OcsfRecord,
   OcsfResourceDetails,
   OcsfUnmapped,
   OcsfUser,
@@ -54,50 +55,82 @@ export interface CommonParts {
   profiles: string[];
 }
 
-export function common(event: RecordedEvent, opts: OcsfOptions, p: CommonParts): OcsfBase {
+/** The fields of a record that only some classes have (API Activity: api, resources, a fold's count and times; IAM: user or group, privileges, resource). */
+export type ClassFields = Pick<RecordFields, 'api' | 'resources' | 'resource' | 'privileges' | 'user' | 'group' | 'count' | 'start_time' | 'start_time_dt' | 'end_time' | 'end_time_dt'>;
+
+/** A whole record: what every class shares, from `p`, and the class's own fields, assembled once in canonical key order. */
+export function common(event: RecordedEvent, opts: OcsfOptions, p: CommonParts, x: ClassFields): OcsfRecord {
   const time = eventTime(event);
-  const record: OcsfBase = {
-    metadata: metadataOf(event, opts, p.profiles),
-    time,
-    time_dt: new Date(time).toISOString(),
-    category_uid: p.cls.category_uid,
-    category_name: p.cls.category_name,
-    class_uid: p.cls.class_uid,
-    class_name: p.cls.class_name,
+  return assemble({
     activity_id: p.activity,
     activity_name: p.activityName,
-    type_uid: p.cls.class_uid * 100 + p.activity,
-    type_name: `${p.cls.class_name}: ${p.activityName}`,
-    severity_id: p.severity,
-    severity: SEVERITY_NAMES[p.severity],
-    status_id: p.success ? 1 : 2,
-    status: p.success ? 'Success' : 'Failure',
-    message: p.message,
     actor: p.actor.actor,
+    api: x.api,
+    category_name: p.cls.category_name,
+    category_uid: p.cls.category_uid,
+    class_name: p.cls.class_name,
+    class_uid: p.cls.class_uid,
+    count: x.count,
+    end_time: x.end_time,
+    end_time_dt: x.end_time_dt,
+    group: x.group,
+    message: p.message,
+    metadata: metadataOf(event, opts, p.profiles),
+    privileges: x.privileges,
+    resource: x.resource,
+    resources: x.resources,
+    severity: SEVERITY_NAMES[p.severity],
+    severity_id: p.severity,
     src_endpoint: srcEndpoint(p.actor.actor.user),
-  };
-  if (p.statusDetail !== undefined) record.status_detail = p.statusDetail;
-  if (p.unmapped && Object.keys(p.unmapped).length > 0) record.unmapped = p.unmapped;
-  return record;
+    start_time: x.start_time,
+    start_time_dt: x.start_time_dt,
+    status: p.success ? 'Success' : 'Failure',
+    status_detail: p.statusDetail,
+    status_id: p.success ? 1 : 2,
+    time,
+    time_dt: new Date(time).toISOString(),
+    type_name: `${p.cls.class_name}: ${p.activityName}`,
+    type_uid: p.cls.class_uid * 100 + p.activity,
+    unmapped: p.unmapped !== undefined && hasKeys(p.unmapped) ? p.unmapped : undefined,
+    user: x.user,
+  });
 }
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+/** Identical events folded into one record (API Activity's count, start_time, end_time). */
+export type Fold = Pick<ClassFields, 'count' | 'start_time' | 'start_time_dt' | 'end_time' | 'end_time_dt'>;
 
 export function apiActivity(
   event: RecordedEvent,
   opts: OcsfOptions,
-  p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: ApiActivityId; operation: string; resources: OcsfResourceDetails[] },
+  p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: ApiActivityId; operation: string; resources: OcsfResourceDetails[]; fold?: Fold },
 ): OcsfApiActivity {
-  const base = common(event, opts, { ...p, cls: API_ACTIVITY, activityName: API_ACTIVITY_NAMES[p.activity], profiles: ['datetime'] });
-  return {
-    ...base,
-    ...API_ACTIVITY,
-    activity_id: p.activity,
-    api: { operation: p.operation, service: { name: str(opts.productName) } },
-    resources: p.resources,
-  };
+  const f = p.fold;
+  return common(
+    event,
+    opts,
+    { cls: API_ACTIVITY, activity: p.activity, activityName: API_ACTIVITY_NAMES[p.activity], severity: p.severity, success: p.success, statusDetail: p.statusDetail, actor: p.actor, message: p.message, unmapped: p.unmapped, profiles: DATETIME },
+    {
+      api: { operation: p.operation, service: { name: str(opts.productName) } },
+      resources: p.resources,
+      count: f?.count,
+      start_time: f?.start_time,
+      start_time_dt: f?.start_time_dt,
+      end_time: f?.end_time,
+      end_time_dt: f?.end_time_dt,
+    },
+  ) as OcsfApiActivity;
 }
 
+const DATETIME = ['datetime'];
+
 function metadataOf(event: RecordedEvent, opts: OcsfOptions, profiles: string[]): OcsfMetadata {
-  const m: OcsfMetadata = {
+  const logged = Date.parse(event.recordedAt);
+  return {
     version: OCSF_VERSION,
     product: { name: str(opts.productName), version: str(opts.productVersion), vendor_name: str(opts.vendorName) },
     profiles,
@@ -106,10 +139,8 @@ function metadataOf(event: RecordedEvent, opts: OcsfOptions, profiles: string[])
     event_code: event.type,
     log_name: AUDIT_LOG_NAME,
     original_time: str(event.metadata.occurredAt),
+    logged_time: Number.isFinite(logged) ? logged : undefined,
   };
-  const logged = Date.parse(event.recordedAt);
-  if (Number.isFinite(logged)) m.logged_time = logged;
-  return m;
 }
 
 function eventTime(event: RecordedEvent): number {

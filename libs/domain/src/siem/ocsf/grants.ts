@@ -3,8 +3,8 @@
 import { AccessPolicyEvent } from '../../access-policy/access-policy';
 import { BreakGlassInvoked } from '../../access-request/access-request';
 import { RecordedEvent } from '../../ports/event-store';
-import { actorFromMetadata, common, CommonParts, GROUP_MANAGEMENT, int, nullableStr, placeLabel, placeResource, purposeOf, roleOf, str, USER_ACCESS, USER_ACCESS_NAMES } from './common';
-import { OcsfBase, OcsfGroupManagement, OcsfOptions, OcsfUnmapped, OcsfUser, OcsfUserAccessManagement } from './types';
+import { actorFromMetadata, ClassFields, common, CommonParts, GROUP_MANAGEMENT, int, nullableStr, placeLabel, placeResource, purposeOf, roleOf, str, USER_ACCESS, USER_ACCESS_NAMES } from './common';
+import { OcsfGroupManagement, OcsfOptions, OcsfUnmapped, OcsfUser, OcsfUserAccessManagement } from './types';
 
 export function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opts: OcsfOptions): OcsfUserAccessManagement | OcsfGroupManagement {
   const d = domain.data;
@@ -36,7 +36,7 @@ export function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opt
   const actor = actorFromMetadata(event);
   // A grant to a group is Group Management (3006): the group is the target, the role its privilege.
   const toGroup = d.principal?.type === 'group';
-  const base = iamBase(event, opts, toGroup ? GROUP_MANAGEMENT : USER_ACCESS, {
+  return iamRecord(event, opts, toGroup ? GROUP_MANAGEMENT : USER_ACCESS, {
     activity,
     // An owner grant made by breaking the glass skipped four-eyes: High (its BreakGlassInvoked is Critical).
     severity: grant.break_glass ? 4 : 1,
@@ -45,9 +45,7 @@ export function grantRecord(event: RecordedEvent, domain: AccessPolicyEvent, opt
     actor,
     message: `${actor.who} ${verb} role ${role} on ${placeLabel(projectId)} ${activity === 1 ? 'to' : 'from'} ${grantee.type.toLowerCase()} ${grantee.uid}`,
     unmapped: { grant },
-  });
-  if (toGroup) return { ...base, ...GROUP_MANAGEMENT, activity_id: activity, group: { uid: grantee.uid, name: grantee.uid }, privileges: [role], resource };
-  return { ...base, ...USER_ACCESS, activity_id: activity, user: grantee, privileges: [role], resource };
+  }, toGroup ? { group: { uid: grantee.uid, name: grantee.uid }, privileges: [role], resource } : { user: grantee, privileges: [role], resource });
 }
 
 function granteeOf(p: { type: unknown; id: unknown }): OcsfUser {
@@ -65,7 +63,7 @@ export function breakGlassRecord(event: RecordedEvent, domain: BreakGlassInvoked
   const projectId = str(d.projectId);
   const user = str(d.principal?.id);
   const actor = actorFromMetadata(event);
-  const base = iamBase(event, opts, USER_ACCESS, {
+  return iamRecord(event, opts, USER_ACCESS, {
     activity: 1,
     severity: 5,
     success: true,
@@ -83,24 +81,35 @@ export function breakGlassRecord(event: RecordedEvent, domain: BreakGlassInvoked
         eligible_via: str(d.eligibleVia),
       },
     },
-  });
-  return {
-    ...base,
-    ...USER_ACCESS,
-    activity_id: 1,
+  }, {
     user: { uid: user, type_id: 1, type: 'User' },
     privileges: ['owner'],
     resource: placeResource(projectId, { environment: nullableStr(d.environment), branch: nullableStr(d.branch) }),
-  };
+  }) as OcsfUserAccessManagement;
 }
 
-/** The fields a grant's or a break-glass's record shares with every record, for an IAM class. */
-function iamBase(event: RecordedEvent, opts: OcsfOptions, cls: typeof USER_ACCESS | typeof GROUP_MANAGEMENT, p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: 1 | 2 }): OcsfBase {
-  return common(event, opts, {
-    ...p,
+/** A grant's or a break-glass's record, of an IAM class: the fields every record has and the class's own (`x`). */
+function iamRecord(
+  event: RecordedEvent,
+  opts: OcsfOptions,
+  cls: typeof USER_ACCESS | typeof GROUP_MANAGEMENT,
+  p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: 1 | 2 },
+  x: Pick<ClassFields, 'user' | 'group' | 'privileges' | 'resource'>,
+): OcsfUserAccessManagement | OcsfGroupManagement {
+  const parts: CommonParts = {
     cls,
+    activity: p.activity,
     activityName: USER_ACCESS_NAMES[p.activity],
+    severity: p.severity,
+    success: p.success,
+    statusDetail: p.statusDetail,
+    actor: p.actor,
+    message: p.message,
+    unmapped: p.unmapped,
     // actor is attached to IAM classes through OCSF's host profile
-    profiles: ['datetime', 'host'],
-  });
+    profiles: DATETIME_HOST,
+  };
+  return common(event, opts, parts, x) as OcsfUserAccessManagement | OcsfGroupManagement;
 }
+
+const DATETIME_HOST = ['datetime', 'host'];

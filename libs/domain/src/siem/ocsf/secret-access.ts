@@ -131,7 +131,9 @@ export function suppressedRecord(event: RecordedEvent, domain: SecretAccessDenia
   const count = nonNegative(d.count);
   const unmapped: OcsfUnmapped = { suppressed: { rate_limited: nonNegative(d.rateLimited), projects: nonNegative(d.projects), window_seconds: nonNegative(d.windowSeconds) } };
   if (principal.ci) unmapped.ci = principal.ci;
-  const record = apiActivity(event, opts, {
+  const first = Date.parse(str(d.firstAt));
+  const last = Date.parse(str(d.lastAt));
+  return apiActivity(event, opts, {
     activity: 99,
     operation: 'SuppressedDenials',
     severity: rateLimited || d.rateLimited > 0 ? 4 : 3,
@@ -141,19 +143,14 @@ export function suppressedRecord(event: RecordedEvent, domain: SecretAccessDenia
     resources: [placeResource(projectId)],
     message: `${principal.who} was denied ${count} more time(s) on ${placeLabel(projectId)}: ${reason} (repeats folded into one record${d.rateLimited > 0 ? `, ${nonNegative(d.rateLimited)} answered 429` : ''})`,
     unmapped,
+    fold: {
+      count,
+      start_time: Number.isFinite(first) ? first : undefined,
+      start_time_dt: Number.isFinite(first) ? new Date(first).toISOString() : undefined,
+      end_time: Number.isFinite(last) ? last : undefined,
+      end_time_dt: Number.isFinite(last) ? new Date(last).toISOString() : undefined,
+    },
   });
-  record.count = count;
-  const first = Date.parse(str(d.firstAt));
-  const last = Date.parse(str(d.lastAt));
-  if (Number.isFinite(first)) {
-    record.start_time = first;
-    record.start_time_dt = new Date(first).toISOString();
-  }
-  if (Number.isFinite(last)) {
-    record.end_time = last;
-    record.end_time_dt = new Date(last).toISOString();
-  }
-  return record;
 }
 
 /** A direct read's OpenBao request id and policy (only these two strings: nothing else of the audit entry). */
