@@ -39,7 +39,7 @@ describe('CI access database round trips (embedded)', () => {
   }, 60_000);
   afterAll(() => t?.close());
 
-  const kind = (text: string) => (/es_append/.test(text) ? 'append' : /secret_values/.test(text) ? 'value' : /txid_text/.test(text) ? 'reads' : text);
+  const kind = (text: string) => (/es_append/.test(text) ? 'append' : /secret_values/.test(text) ? 'value' : /json_build_array\(/.test(text) ? 'reads' : text);
   const access = async (project: string, name: string, token: string) => {
     const id = randomUUID();
     const r = await http.post(`/v1/projects/${project}/secrets/${name}/access`).set(auth(token)).set('x-count-queries', id).send({});

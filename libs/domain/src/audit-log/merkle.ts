@@ -63,8 +63,9 @@ function withSortedKeys(v: unknown): unknown {
   }
 }
 
-export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+/** RFC 6962 leaf hash of `data`; a string is hashed as its UTF-8 bytes (no copy into a Buffer first). */
+export function leafHash(data: Uint8Array | string): Buffer {
+  return typeof data === 'string' ? createHash('sha256').update(LEAF_PREFIX).update(data, 'utf8').digest() : createHash('sha256').update(LEAF_PREFIX).update(data).digest();
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {

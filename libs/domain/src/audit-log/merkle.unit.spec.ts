@@ -97,6 +97,10 @@ describe('hashes', () => {
     expect(leafHash(a)).toEqual(sha256(Buffer.from([0]), a));
     expect(nodeHash(a, b)).toEqual(sha256(Buffer.from([1]), a, b));
   });
+  it('hashes a string leaf as its UTF-8 bytes, the same as the Buffer of it', () => {
+    for (const text of ['{"a":"ünïcødé ✓ 😀"}', '', '\u2028', '{"x":"\\ud800"}']) expect(leafHash(text)).toEqual(leafHash(Buffer.from(text, 'utf8')));
+    expect(leafHash('é')).toEqual(sha256(Buffer.from([0]), Buffer.from([0xc3, 0xa9])));
+  });
   it('the empty tree hashes to SHA-256 of nothing', () => {
     expect(hex(emptyRoot())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(hex(rootFromLeafHashes([]))).toBe(hex(emptyRoot()));

@@ -206,7 +206,7 @@ export class AuditLogStore {
       if (seen.has(e.eventId)) continue;
       seen.add(e.eventId);
       const index = this.size;
-      const leaf = leafHash(Buffer.from(e.record, 'utf8'));
+      const leaf = leafHash(e.record);
       fields.push([index, e.eventId, e.eventType, e.projectId, e.secretName, e.pipelineId, e.kafkaKey, e.schemaVersion, leaf.toString('hex')]);
       records.push(e.record);
       if (joinable && (e.record.length === 0 || e.record.includes('\n'))) joinable = false;

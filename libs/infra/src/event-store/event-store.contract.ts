@@ -55,6 +55,23 @@ export function describeEventStoreContract(name: string, target: ContractTarget)
       expect(comparePositions(read[1].position, r.position)).toBe(0);
     });
 
+    it('gives an event identically on every read path: recordedAt in UTC with milliseconds, tricky text intact', async () => {
+      const marker = await store.appendToStream(stream('m'), 'no-stream', [ev()]);
+      const before = Date.now();
+      const tricky = ev('Tricky', { text: 'quote " backslash \\ newline \n tab \t sep \u2028 emoji 😀 nul-free', deep: { a: [{ b: [{ c: 'd' }] }] }, n: -0.5, e: 1e21 });
+      await store.appendToStream(stream('t'), 'no-stream', [tricky]);
+      const after = Date.now();
+      const [viaStream] = await store.readStream(stream('t'));
+      const viaAll = (await store.readAll({ after: marker.position, maxCount: 100_000 })).filter((e) => e.eventId === tricky.eventId);
+      const [viaSub] = await collect(store, stream('t'), (got) => got.length >= 1);
+      expect(viaStream.data).toEqual(tricky.data);
+      expect(viaStream.recordedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(new Date(viaStream.recordedAt).toISOString()).toBe(viaStream.recordedAt);
+      expect(Date.parse(viaStream.recordedAt)).toBeGreaterThanOrEqual(before - 1000);
+      expect(Date.parse(viaStream.recordedAt)).toBeLessThanOrEqual(after + 1000);
+      for (const other of [viaAll[0], viaSub]) expect(other).toEqual(viaStream);
+    });
+
     it('checks every kind of expected revision, failing with a typed error naming the actual one', async () => {
       const s = stream('x');
       await expect(store.appendToStream(s, 'stream-exists', [ev()])).rejects.toMatchObject({ name: 'WrongExpectedRevisionError', actual: -1 });

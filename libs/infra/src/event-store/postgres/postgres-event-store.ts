@@ -20,25 +20,18 @@ import { EVENT_STORE_MIGRATIONS } from './schema';
 const NOTIFY_CHANNEL = 'es_events_appended';
 const MAX_BATCH = 1000;
 
-interface EventRow {
-  seq: string;
-  txid_text: string;
-  stream_name: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  data: Record<string, unknown>;
-  metadata: RecordedEvent['metadata'];
-  recorded_at: Date | string;
-}
+/**
+ * An event as the database hands it over: ONE json array per row (issue 23), which the driver
+ * parses with one JSON.parse, instead of ten columns each through its own type parser (two of them
+ * jsonb, each parsed alone, and a timestamptz parsed into a Date to be printed again): 11.5 -> 6.2
+ * µs of CPU per row read (20,000 rows, pg). seq is text (a bigint may pass 2^53); recorded_at is
+ * printed in UTC with milliseconds, truncated as a Date would truncate it.
+ */
+type EventJson = [seq: string, txid: string, streamName: string, revision: number, eventId: string, type: string, schemaVersion: number, data: Record<string, unknown>, metadata: RecordedEvent['metadata'], recordedAt: string];
 
-// txid is selected as text under another name: ORDER BY must see the xid8 column, not a text alias ("1001" < "999").
-const COLUMNS = 'seq, txid::text AS txid_text, stream_name, revision, event_id::text AS event_id, type, schema_version, data, metadata, recorded_at';
-
-const E_COLUMNS = COLUMNS.split(', ')
-  .map((c) => `e.${c}`)
-  .join(', ');
+/** The json array of an event of table alias `e` (see EventJson), selected as `ev`. */
+const eventJson = (e: string) =>
+  `json_build_array(${e}.seq::text, ${e}.txid::text, ${e}.stream_name, ${e}.revision, ${e}.event_id, ${e}.type, ${e}.schema_version, ${e}.data, ${e}.metadata, to_char(${e}.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
 
 /** Stream reads combined into one statement at most (a larger burst takes several). */
 const MAX_READS_PER_STATEMENT = 200;
@@ -50,17 +43,17 @@ interface PendingRead {
   reject(e: unknown): void;
 }
 
-function toRecorded(r: EventRow): RecordedEvent {
+function toRecorded({ ev }: { ev: EventJson }): RecordedEvent {
   return {
-    eventId: r.event_id,
-    type: r.type,
-    schemaVersion: Number(r.schema_version),
-    data: r.data,
-    metadata: r.metadata,
-    streamName: r.stream_name,
-    revision: Number(r.revision),
-    position: { commit: BigInt(r.txid_text), prepare: BigInt(r.seq) },
-    recordedAt: (r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at)).toISOString(),
+    eventId: ev[4],
+    type: ev[5],
+    schemaVersion: ev[6],
+    data: ev[7],
+    metadata: ev[8],
+    streamName: ev[2],
+    revision: ev[3],
+    position: { commit: BigInt(ev[1]), prepare: BigInt(ev[0]) },
+    recordedAt: ev[9],
   };
 }
 
@@ -195,8 +188,8 @@ export class PostgresEventStore implements EventStore {
 
   private async readMany(chunk: PendingRead[]): Promise<void> {
     try {
-      const { rows } = await this.sql.query<EventRow & { q: string | number }>(
-        `SELECT q.i AS q, ${E_COLUMNS}
+      const { rows } = await this.sql.query<{ ev: EventJson; q: string | number }>(
+        `SELECT q.i AS q, ${eventJson('e')} AS ev
            FROM unnest($1::text[], $2::integer[]) WITH ORDINALITY AS q(stream_name, from_revision, i)
            JOIN es_events e ON e.stream_name = q.stream_name AND e.revision >= q.from_revision
           ORDER BY q.i, e.revision`,
@@ -211,8 +204,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async readStreamAlone(streamName: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
-    const { rows } = await this.sql.query<EventRow>(
-      `SELECT ${COLUMNS} FROM es_events WHERE stream_name = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+    const { rows } = await this.sql.query<{ ev: EventJson }>(
+      `SELECT ${eventJson('es_events')} AS ev FROM es_events WHERE stream_name = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       [streamName, options.fromRevision ?? 0, options.maxCount ?? 2_147_483_647],
     );
     return rows.map(toRecorded);
@@ -226,8 +219,8 @@ export class PostgresEventStore implements EventStore {
       params.push(options.streamPrefixes.map(likePrefix));
       filter = `AND stream_name LIKE ANY($4::text[])`;
     }
-    const { rows } = await this.sql.query<EventRow>(
-      `SELECT ${COLUMNS} FROM es_events
+    const { rows } = await this.sql.query<{ ev: EventJson }>(
+      `SELECT ${eventJson('es_events')} AS ev FROM es_events
        WHERE (txid, seq) > ($1::text::xid8, $2::bigint)
          AND txid < pg_snapshot_xmin(pg_current_snapshot())
          ${filter}
@@ -244,7 +237,7 @@ export class PostgresEventStore implements EventStore {
    */
   private async scan(after: Position | undefined, limit: number, prefixes?: string[]): Promise<ScanResult> {
     const from = after ?? { commit: 0n, prepare: 0n };
-    const { rows } = await this.sql.query<EventRow & { last_txid: string; last_seq: string | number; examined: string | number; seq: string | number | null }>(
+    const { rows } = await this.sql.query<{ ev: EventJson | null; last_txid: string; last_seq: string | number; examined: string | number }>(
       `WITH scanned AS MATERIALIZED (
          SELECT seq, txid, stream_name FROM es_events
           WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())
@@ -253,8 +246,7 @@ export class PostgresEventStore implements EventStore {
          SELECT txid::text AS last_txid, seq AS last_seq, (SELECT count(*) FROM scanned) AS examined
            FROM scanned ORDER BY txid DESC, seq DESC LIMIT 1
        )
-       SELECT tail.last_txid, tail.last_seq, tail.examined,
-              e.seq, e.txid::text AS txid_text, e.stream_name, e.revision, e.event_id::text AS event_id, e.type, e.schema_version, e.data, e.metadata, e.recorded_at
+       SELECT tail.last_txid, tail.last_seq, tail.examined, CASE WHEN e.seq IS NULL THEN NULL ELSE ${eventJson('e')} END AS ev
          FROM tail
          LEFT JOIN (scanned s JOIN es_events e ON e.seq = s.seq AND ($4::text[] IS NULL OR s.stream_name LIKE ANY($4::text[]))) ON true
         ORDER BY e.txid, e.seq`,
@@ -263,7 +255,7 @@ export class PostgresEventStore implements EventStore {
     if (rows.length === 0) return { events: [], full: false };
     const head = rows[0];
     return {
-      events: rows.filter((r) => r.seq !== null).map(toRecorded),
+      events: rows.filter((r): r is typeof r & { ev: EventJson } => r.ev !== null).map(toRecorded),
       scannedTo: { commit: BigInt(head.last_txid), prepare: BigInt(head.last_seq) },
       full: Number(head.examined) >= limit,
     };
