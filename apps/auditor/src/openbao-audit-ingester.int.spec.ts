@@ -274,6 +274,51 @@ if (!url) {
       expect(await direct(reads[0].name)).toEqual([replay]);
     }, 60_000);
 
+    it('keeps a bounded window of SecretAccessed ids per access stream and in all; a marker older than the window is still recognised, and its replay still caught', async () => {
+      const key = deriveBrokerMarkerKey(Buffer.from('int test marker key'));
+      const name = 'WINDOWED';
+      const stream = `access-${project}/${name}`;
+      const pathOf = (n: string) => `${mount}/data/${prefix}/${project}/${n}/0123456789abcdef-fedcba9876543210`;
+      const line = (id: string, marker: string) => JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id, path: pathOf(name), headers: { 'x-pipeline-secrets-broker': [marker] } } }) + '\n';
+      const ids = Array.from({ length: 10 }, () => randomUUID());
+      await store.appendToStream(
+        stream,
+        'any',
+        ids.map((eventId) => ({ eventId, type: 'SecretAccessed', schemaVersion: 1, data: { projectId: project, name, version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'branch' }, purpose: null }, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job' as const, id: 'x' }, occurredAt: new Date().toISOString() } })),
+      );
+      const f = join(dir, 'windowed.log');
+      writeFileSync(f, '');
+      const ing = new OpenBaoAuditIngester(store, sql, { file: f, scope: { ...scope, markerKey: key }, accessIds: { perStream: 3, total: 8 } }, new JsonLogger('error'));
+      await ing.start();
+      await ing.stop();
+      const cache = (ing as unknown as { accessed: Map<string, { ids: Map<string, string>; trimmed: boolean }> }).accessed;
+      const direct = async () => (await store.readStream(stream)).filter((e) => (e.data.via as { channel?: string }).channel === 'openbao').map((e) => (e.data.via as { requestId: string }).requestId);
+      // the newest and the oldest of ten: the window holds three, the oldest is looked up
+      appendFileSync(f, line(randomUUID(), brokerMarker(key, pathOf(name), ids[9])) + line(randomUUID(), brokerMarker(key, pathOf(name), ids[0])));
+      expect(await ing.pollOnce()).toBe(2);
+      expect(await direct()).toEqual([]);
+      expect(cache.get(stream)!.ids.size).toBe(3);
+      expect(cache.get(stream)!.trimmed).toBe(true);
+      // the oldest marker replayed by another request: a direct read
+      const replay = randomUUID();
+      appendFileSync(f, line(replay, brokerMarker(key, pathOf(name), ids[0])));
+      expect(await ing.pollOnce()).toBe(1);
+      expect(await direct()).toEqual([replay]);
+      // a marker naming no SecretAccessed of the stream at all: a direct read too
+      const stranger = randomUUID();
+      appendFileSync(f, line(stranger, brokerMarker(key, pathOf(name), randomUUID())));
+      expect(await ing.pollOnce()).toBe(1);
+      expect(await direct()).toEqual([replay, stranger]);
+      // past the total (8 ids added: 10 read), the next new stream starts the cache afresh
+      const other = `access-${project}/OTHER_WINDOWED`;
+      const otherId = randomUUID();
+      await store.appendToStream(other, 'any', [{ eventId: otherId, type: 'SecretAccessed', schemaVersion: 1, data: { projectId: project, name: 'OTHER_WINDOWED', version: 1, principal: { type: 'ci-job', id: 'x' }, via: { scope: 'branch' }, purpose: null }, metadata: { correlationId: 'c', causationId: 'c', actor: { type: 'ci-job', id: 'x' }, occurredAt: new Date().toISOString() } }]);
+      appendFileSync(f, JSON.stringify({ ...FIX.job_read, request: { ...FIX.job_read.request, id: randomUUID(), path: pathOf('OTHER_WINDOWED'), headers: { 'x-pipeline-secrets-broker': [brokerMarker(key, pathOf('OTHER_WINDOWED'), otherId)] } } }) + '\n');
+      expect(await ing.pollOnce()).toBe(1);
+      expect(cache.has(stream)).toBe(false);
+      expect([...cache.keys()].some((k) => k.includes('OTHER_WINDOWED'))).toBe(true);
+    }, 60_000);
+
     it('issue 23: while OpenBao is writing the ingester looks again after 10 ms, idle after pollMs (100)', async () => {
       const f = join(dir, 'pace.log');
       writeFileSync(f, '');

@@ -84,6 +84,24 @@ export interface OpenBaoIngestOptions {
    */
   denialRatePerMinute?: number;
   metrics?: Pick<Metrics, 'openBaoAuditNotRecorded' | 'openBaoAuditSummaries'>;
+  /**
+   * Memory bounds of the brokered-read check (tests set them small): the newest SecretAccessed ids
+   * kept per access stream (20,000) and in all (200,000; past it the cache starts afresh). A marker
+   * naming an id a stream no longer holds is looked up in that stream again, read whole.
+   */
+  accessIds?: { perStream: number; total: number };
+}
+
+/** SecretAccessed ids the brokered-read check keeps (OpenBaoIngestOptions.accessIds). */
+const ACCESS_IDS = { perStream: 20_000, total: 200_000 };
+
+interface AccessedIds {
+  /** the next revision to read */
+  next: number;
+  /** SecretAccessed id → the secret it names, the newest last */
+  ids: Map<string, string>;
+  /** older ids were let go (the window was full) */
+  trimmed: boolean;
 }
 
 /** A window is closed this long after its end (by the entries' times or the clock): room for entries written slightly out of order. */
@@ -484,9 +502,18 @@ export class OpenBaoAuditIngester {
     // Each stream's own record as caught up (the cache may be cleared while the chunk's reads run).
     const records = await Promise.all(logs.map((log) => this.catchUpAccessed(log)));
     const seen = new Map(logs.map((log, i) => [log, records[i]]));
+    // A marker no window holds, where a stream's window let older ids go: that stream is read again.
+    const older = new Map<string, Set<string>>();
+    for (const f of candidates) {
+      if (logsOf(f).some((log) => seen.get(log)!.ids.has(f.markerId!))) continue;
+      for (const log of logsOf(f)) if (seen.get(log)!.trimmed) older.set(log, (older.get(log) ?? new Set()).add(f.markerId!));
+    }
+    const olderIds = new Map<string, Map<string, string>>();
+    for (const [log, ids] of older) olderIds.set(log, await this.lookUpAccessed(log, ids));
+    const names = (log: string, id: string) => seen.get(log)!.ids.get(id) ?? olderIds.get(log)?.get(id);
     const found: OpenBaoKvAccess[] = [];
     for (const f of candidates) {
-      if (logsOf(f).some((log) => seen.get(log)?.ids.get(f.markerId!) === f.name)) found.push(f);
+      if (logsOf(f).some((log) => names(log, f.markerId!) === f.name)) found.push(f);
       else this.logger.warn('OpenBao read with a valid broker marker naming no SecretAccessed of this secret; recorded as a direct read', { requestId: f.requestId, projectId: f.projectId, name: f.name });
     }
     const first = await this.firstUses(found.map((f) => ({ markerId: f.markerId!, use: f.allowed ? 'read' : f.notFound ? 'read-not-found' : 'read-refused', requestId: f.requestId })));
@@ -497,28 +524,57 @@ export class OpenBaoAuditIngester {
     return out;
   }
 
-  /** SecretAccessed event ids (→ the secret they name) per access stream, read forward from where this process left off. */
-  private readonly accessed = new Map<string, { next: number; ids: Map<string, string> }>();
+  /**
+   * SecretAccessed event ids (→ the secret they name) per access stream, read forward from where
+   * this process left off: the newest `perStream` of each (`trimmed` once older ones were let go),
+   * at most 10,000 streams and `total` ids added since the cache last started afresh.
+   */
+  private readonly accessed = new Map<string, AccessedIds>();
+  private accessedTotal = 0;
 
   /**
    * Reads `stream`'s new SecretAccessed ids. A stream seen before is read from where it was left
    * without a page limit, so the catch-ups of a chunk's streams, asked together, share one
    * statement (the event store combines them); a stream seen for the first time is read in pages.
    */
-  private async catchUpAccessed(stream: string): Promise<{ next: number; ids: Map<string, string> }> {
+  private async catchUpAccessed(stream: string): Promise<AccessedIds> {
+    const bounds = this.opts.accessIds ?? ACCESS_IDS;
     let seen = this.accessed.get(stream);
     const known = seen !== undefined;
     if (!seen) {
-      if (this.accessed.size >= 10_000) this.accessed.clear();
-      this.accessed.set(stream, (seen = { next: 0, ids: new Map() }));
+      if (this.accessed.size >= 10_000 || this.accessedTotal >= bounds.total) {
+        this.accessed.clear();
+        this.accessedTotal = 0;
+      }
+      this.accessed.set(stream, (seen = { next: 0, ids: new Map(), trimmed: false }));
     }
     for (;;) {
       const events = await this.store.readStream(stream, known ? { fromRevision: seen.next } : { fromRevision: seen.next, maxCount: 1000 });
-      for (const e of events) if (e.type === 'SecretAccessed') seen.ids.set(e.eventId, String(e.data.name));
+      for (const e of events) {
+        if (e.type !== 'SecretAccessed') continue;
+        seen.ids.set(e.eventId, String(e.data.name));
+        this.accessedTotal++;
+        if (seen.ids.size > bounds.perStream) {
+          seen.ids.delete(seen.ids.keys().next().value as string);
+          seen.trimmed = true;
+        }
+      }
       if (events.length > 0) seen.next = Math.max(seen.next, events[events.length - 1].revision + 1);
       if (known || events.length < 1000) break;
     }
     return seen;
+  }
+
+  /** The secret each of `ids` names among `stream`'s SecretAccessed events, read whole (nothing cached): for ids older than the stream's window. */
+  private async lookUpAccessed(stream: string, ids: Set<string>): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (let from = 0; found.size < ids.size; ) {
+      const events = await this.store.readStream(stream, { fromRevision: from, maxCount: 1000 });
+      for (const e of events) if (e.type === 'SecretAccessed' && ids.has(e.eventId)) found.set(e.eventId, String(e.data.name));
+      if (events.length < 1000) break;
+      from = events[events.length - 1].revision + 1;
+    }
+    return found;
   }
 
   /** Value version behind a KV path of the per-version layout (immutable: a path holds one value forever). */
