@@ -38,7 +38,12 @@ export async function createApp(config: AppConfig, infra?: Infrastructure): Prom
 
   const app = await NestFactory.create(RootModule, { bodyParser: false, logger: shared.logger.child('nest'), abortOnError: false });
   const metrics = shared.metrics;
-  (app.getHttpAdapter().getInstance() as express.Express).disable('x-powered-by');
+  const server = app.getHttpAdapter().getInstance() as express.Express;
+  server.disable('x-powered-by');
+  // No computed ETags: every answer is Cache-Control: no-store, and express's (a SHA-1 of the body,
+  // converted to a Buffer for it) would put a digest of a secret value in a header of its access
+  // answer. ETags the API gives on purpose (a secret's revision) are set by their routes.
+  server.set('etag', false);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const end = metrics.httpDuration.startTimer();
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -1,6 +1,5 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Optional, createParamDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { decodeJwt } from 'jose';
 import { Principal } from '@app/domain';
 import { PUBLIC_ROUTE } from '@app/infra/nest/public';
 import { TOKEN_VERIFIER } from '@app/infra/nest/tokens';
@@ -31,10 +30,10 @@ export class BearerAuthGuard implements CanActivate {
     if (!header) throw problems.unauthorized('missing bearer token');
     const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
     if (!m) throw problems.unauthorized('malformed Authorization header');
-    req.principal = await this.verifier.verify(m[1]);
-    // Verified above (exp is a required claim): long-lived responses (the audit stream) end with it.
-    const exp = decodeJwt(m[1]).exp;
-    if (typeof exp === 'number') req.tokenExpiresAt = exp * 1000;
+    // exp is a required claim, checked by the verifier: long-lived responses (the audit stream) end with it.
+    const { principal, exp } = await this.verifier.verifyWithExpiry(m[1]);
+    req.principal = principal;
+    req.tokenExpiresAt = exp * 1000;
     // Kept only for a CI job, whose own token logs in to OpenBao for brokered reads; never logged.
     if (req.principal.kind === 'ci-job') Object.defineProperty(req, 'ciJobToken', { value: m[1], enumerable: false });
     return true;

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { GROUP_ROUTE, PlaceRoute, PROJECT_ROUTE } from '../http/place-route';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces, ApiQuery } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiParam, ApiOkResponse, ApiCreatedResponse, ApiNoContentResponse, ApiTags, ApiProduces, ApiQuery } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Principal, SECRET_NAME_PATTERN } from '@app/domain';
 import { SECRET_CATALOG } from '@app/infra/nest/tokens';
@@ -31,6 +31,7 @@ import {
   UpdateSecretValueDto,
 } from './secret.dto';
 import { SecretStates } from './secret-states';
+import { AccessSecretBody, AccessSecretBodyPipe } from './access-body.pipe';
 import { listVisibleSecrets, parseRotationFilter, readSecretMetadata, ROTATION_FILTERS } from './secret-listing';
 
 /**
@@ -138,11 +139,12 @@ function secretsControllerFor(place: PlaceRoute) {
     @Post(':name/access')
     @ApiParam({ name: 'name', schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source } })
     @HttpCode(200)
+    @ApiBody({ type: AccessSecretDto })
     @ApiOkResponse({ type: SecretValueView, description: 'The value, returned only after SecretAccessed is durably recorded. Denials are 403 and audited.' })
     async accessValue(
       @Param(place.param, place.pipe) projectId: string,
       @Param('name', SecretNamePipe) name: string,
-      @Body() body: AccessSecretDto,
+      @Body(AccessSecretBodyPipe) body: AccessSecretBody,
       @CurrentPrincipal() p: Principal,
       @Req() req: AuthenticatedRequest,
       @Res({ passthrough: true }) res: Response,

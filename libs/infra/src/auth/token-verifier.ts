@@ -61,6 +61,11 @@ export class TokenVerifier {
   private readonly verified = new Map<string, { principal: Principal; exp: number; until: number }>();
 
   async verify(token: string): Promise<Principal> {
+    return (await this.verifyWithExpiry(token)).principal;
+  }
+
+  /** verify, and the token's exp (seconds since the epoch; a required claim), without decoding the token again. */
+  async verifyWithExpiry(token: string): Promise<{ principal: Principal; exp: number }> {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthenticationError('token too large');
     const digest = createHash('sha256').update(token).digest('base64');
     const hit = this.verified.get(digest);
@@ -71,13 +76,13 @@ export class TokenVerifier {
         this.verified.delete(digest);
         throw new AuthenticationError('token expired');
       }
-      if (now < hit.until) return clonePrincipal(hit.principal);
+      if (now < hit.until) return { principal: clonePrincipal(hit.principal), exp: hit.exp };
       this.verified.delete(digest);
     }
     return this.verifyNow(token, digest);
   }
 
-  private async verifyNow(token: string, digest: string): Promise<Principal> {
+  private async verifyNow(token: string, digest: string): Promise<{ principal: Principal; exp: number }> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -106,7 +111,7 @@ export class TokenVerifier {
     const principal = trusted.kind === 'user' ? userFrom(payload) : ciJobFrom(payload);
     if (this.verified.size >= VERIFIED_TOKEN_CACHE_MAX) this.verified.clear();
     this.verified.set(digest, { principal: clonePrincipal(principal), exp: payload.exp as number, until: this.now() + VERIFIED_TOKEN_TTL_MS });
-    return principal;
+    return { principal, exp: payload.exp as number };
   }
 }
 

@@ -83,6 +83,17 @@ describe('TokenVerifier', () => {
       expect(state.calls).toBe(1);
     });
 
+    it('verifyWithExpiry gives the token\'s exp with its principal, verified or cached (the guard does not decode the token again)', async () => {
+      const { state, v } = counting();
+      const exp = Math.floor(state.now / 1000) + 120;
+      const t = await new SignJWT(ci).setProtectedHeader({ alg: 'ES256' }).setIssuer('https://ci').setAudience('aud').setSubject('j').setExpirationTime(exp).sign(key.privateKey);
+      const first = await v.verifyWithExpiry(t);
+      const cached = await v.verifyWithExpiry(t);
+      expect([first.exp, cached.exp, state.calls]).toEqual([exp, exp, 1]);
+      expect(cached.principal).toEqual(first.principal);
+      expect(await v.verify(t)).toEqual(first.principal);
+    });
+
     it('a cached principal cannot be changed by a caller mutating what it got', async () => {
       const { v } = counting();
       const t = await sign(ci, 'https://ci');
