@@ -69,6 +69,8 @@ interface Figures {
   rps: number;
   /** CPU time of the service process (all its apps) per request during the run, from /proc. */
   cpuMs?: number;
+  /** With the service in two processes (BENCH_SPLIT=1): the command API process's own share of cpuMs. */
+  apiCpuMs?: number;
   /** CPU time of the OpenBao server process per request during the run, from /proc (when its pid is known). */
   baoCpuMs?: number;
   p50: number;
@@ -153,13 +155,16 @@ const BAO_PID = baoPid();
 
 async function withCpu(pid: number | number[] | undefined, run: () => Promise<Figures>): Promise<Figures> {
   const c0 = cpuMsOf(pid);
+  const a0 = Array.isArray(pid) && pid.length > 1 ? cpuMsOf(pid[0]) : undefined;
   const b0 = cpuMsOf(BAO_PID);
   const t0 = performance.now();
   const f = await run();
   const seconds = (performance.now() - t0) / 1000;
   const c1 = cpuMsOf(pid);
+  const a1 = a0 !== undefined && Array.isArray(pid) ? cpuMsOf(pid[0]) : undefined;
   const b1 = cpuMsOf(BAO_PID);
   if (c0 !== undefined && c1 !== undefined && f.rps > 0) f.cpuMs = (c1 - c0) / (f.rps * seconds);
+  if (a0 !== undefined && a1 !== undefined && f.rps > 0) f.apiCpuMs = (a1 - a0) / (f.rps * seconds);
   if (b0 !== undefined && b1 !== undefined && f.rps > 0) f.baoCpuMs = (b1 - b0) / (f.rps * seconds);
   return f;
 }
@@ -546,6 +551,7 @@ async function main() {
     const [Ah, Bh] = [results['A@50%'], results["B'@50%"]];
     console.log(`p99 of A at ${half}/s ${Ah.p99} ms vs 2 x p99 of B' at the same rate = ${2 * Bh.p99} ms (target: ${Ah.p99 <= 2 * Bh.p99 ? 'met' : 'NOT met'})`);
     if (A.cpuMs !== undefined) console.log(`service CPU per single access: ${A.cpuMs.toFixed(2)} ms (target <= 2 ms: ${A.cpuMs <= 2 ? 'met' : 'NOT met'})`);
+    if (A.apiCpuMs !== undefined) console.log(`  of which the command API process (BENCH_SPLIT=1): ${A.apiCpuMs.toFixed(2)} ms`);
     if (A.cpuMs !== undefined && idleMsPerSecond !== undefined)
       console.log(`  of which the idle service's own ${idleMsPerSecond.toFixed(1)} ms/s spread over A's ${A.rps.toFixed(0)} jobs/s: ${(idleMsPerSecond / A.rps).toFixed(2)} ms`);
     if (A.baoCpuMs !== undefined && Bi.baoCpuMs !== undefined)
