@@ -3,7 +3,8 @@
  * the command bus) with SecretAccess.read stubbed to a constant answer, so no PostgreSQL, OpenBao
  * or decision work is in the figure; load A's request (POST .../secrets/{name}/access, a CI job's
  * JWT, body {}) from autocannon in a child process, 16 connections; the server's CPU
- * (process.cpuUsage) per request, HB_ROUNDS (4) rounds of HB_SECONDS (5) s after a 2 s warm-up.
+ * (process.cpuUsage) per request, HB_ROUNDS (4) rounds of HB_SECONDS (5) s after a 2 s warm-up;
+ * HB_RATE=<n> paces the load at n requests per second in all (bench:access's A runs at 200-350/s).
  *
  *   node -r @swc-node/register bench/access-http.ts
  */
@@ -21,6 +22,8 @@ import { SecretAccess } from '../apps/command-api/src/secrets/secret-access';
 
 const SECONDS = Number(process.env.HB_SECONDS ?? 5);
 const ROUNDS = Number(process.env.HB_ROUNDS ?? 4);
+/** HB_RATE: requests per second in all (autocannon -R); unset, closed loop as fast as it answers. */
+const RATE = Number(process.env.HB_RATE ?? 0);
 (async () => {
   JsonLogger.setSink(() => {});
   const dataDir = mkdtempSync(join(tmpdir(), 'ps-hb-'));
@@ -37,7 +40,7 @@ const ROUNDS = Number(process.env.HB_ROUNDS ?? 4);
   console.log('check', check.status, [...check.headers].map(([k, v]) => `${k}: ${v.slice(0, 40)}`).join(' | '), await check.text());
   const run = (seconds: number) =>
     new Promise<number>((resolve) => {
-      const c = spawn(process.execPath, ['node_modules/autocannon/autocannon.js', '-j', '-c', '16', '-d', String(seconds), '-m', 'POST', '-H', `authorization=Bearer ${jwt}`, '-H', 'content-type=application/json', '-b', '{}', url], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const c = spawn(process.execPath, ['node_modules/autocannon/autocannon.js', '-j', '-c', '16', '-d', String(seconds), ...(RATE ? ['-R', String(RATE)] : []), '-m', 'POST', '-H', `authorization=Bearer ${jwt}`, '-H', 'content-type=application/json', '-b', '{}', url], { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       c.stdout.on('data', (d) => (out += d));
       c.on('exit', () => { const r = JSON.parse(out); if (r.non2xx || r.errors) console.log('non2xx', r.non2xx, 'errors', r.errors); resolve(r.requests.total); });
