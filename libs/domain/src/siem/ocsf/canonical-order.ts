@@ -63,7 +63,8 @@ export function assemble(f: RecordFields): OcsfRecord {
     end_time_dt: f.end_time_dt,
     group: f.group === undefined ? undefined : { name: f.group.name, uid: f.group.uid },
     message: f.message,
-    metadata: metadataOut(f.metadata),
+    // built in canonical order by its one maker (common.ts metadataOf): not copied again
+    metadata: f.metadata,
     privileges: f.privileges,
     resource: f.resource === undefined ? undefined : resourceOut(f.resource),
     resources: f.resources === undefined ? undefined : f.resources.map(resourceOut),
@@ -98,20 +99,6 @@ function actorOut(a: OcsfActor): OcsfActor {
 
 function authorizationOut(z: NonNullable<OcsfActor['authorizations']>[number]): NonNullable<OcsfActor['authorizations']>[number] {
   return { decision: z.decision, policy: z.policy === undefined ? undefined : ({ name: z.policy.name, uid: z.policy.uid } as OcsfPolicy) };
-}
-
-function metadataOut(m: OcsfMetadata): OcsfMetadata {
-  return {
-    correlation_uid: m.correlation_uid,
-    event_code: m.event_code,
-    log_name: m.log_name,
-    logged_time: m.logged_time,
-    original_time: m.original_time,
-    product: { name: m.product.name, vendor_name: m.product.vendor_name, version: m.product.version },
-    profiles: m.profiles,
-    uid: m.uid,
-    version: m.version,
-  };
 }
 
 function resourceOut(r: OcsfResourceDetails): OcsfResourceDetails {

@@ -128,18 +128,19 @@ export function apiActivity(
 
 const DATETIME = ['datetime'];
 
+/** A record's metadata, written in canonical key order here (assemble takes it as it is). */
 function metadataOf(event: RecordedEvent, opts: OcsfOptions, profiles: string[]): OcsfMetadata {
   const logged = Date.parse(event.recordedAt);
   return {
-    version: OCSF_VERSION,
-    product: { name: str(opts.productName), version: str(opts.productVersion), vendor_name: str(opts.vendorName) },
-    profiles,
-    uid: str(event.eventId),
     correlation_uid: str(event.metadata.correlationId),
     event_code: event.type,
     log_name: AUDIT_LOG_NAME,
-    original_time: str(event.metadata.occurredAt),
     logged_time: Number.isFinite(logged) ? logged : undefined,
+    original_time: str(event.metadata.occurredAt),
+    product: { name: str(opts.productName), vendor_name: str(opts.vendorName), version: str(opts.productVersion) },
+    profiles,
+    uid: str(event.eventId),
+    version: OCSF_VERSION,
   };
 }
 
