@@ -110,6 +110,9 @@ export function apiActivity(
   p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: ApiActivityId; operation: string; resources: OcsfResourceDetails[]; fold?: Fold },
 ): OcsfApiActivity {
   const f = p.fold;
+  // The parts spelled out, not `{ ...p, cls, … }`: a spread carries p's extra keys (operation,
+  // resources, fold) into CommonParts, common() then sees many shapes, and auditEntry cost 19 µs
+  // instead of 12 (measured when trying it).
   return common(
     event,
     opts,

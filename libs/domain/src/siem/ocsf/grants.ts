@@ -96,6 +96,7 @@ function iamRecord(
   p: Omit<CommonParts, 'cls' | 'activityName' | 'profiles'> & { activity: 1 | 2 },
   x: Pick<ClassFields, 'user' | 'group' | 'privileges' | 'resource'>,
 ): OcsfUserAccessManagement | OcsfGroupManagement {
+  // Spelled out, not spread, for the same reason as in apiActivity (common.ts): one shape of CommonParts.
   const parts: CommonParts = {
     cls,
     activity: p.activity,
