@@ -17,22 +17,19 @@ if ((process.argv[1]||'').endsWith('dist/apps/main.js')) {
   const lat = new Map();
   const add = (k, ms) => { let a = lat.get(k); if (!a) lat.set(k, a = []); a.push(ms); };
   const kindOf = (t) => /es_append/.test(t) ? 'append' : /json_build_array/.test(t) ? 'stream-read' : /BEGIN/.test(t) ? 'begin' : /COMMIT/.test(t) ? 'commit' : /projection_checkpoints/.test(t) ? 'checkpoint' : t.replace(/\s+/g,' ').slice(0, 40);
-  const orig = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (q, ...rest) {
-    const text = typeof q === 'string' ? q : (q && q.text) || '?';
-    const t0 = performance.now();
-    const r = orig.call(this, q, ...rest);
-    if (r && typeof r.then === 'function') r.then(() => add('pg ' + kindOf(text), performance.now() - t0), () => {});
-    return r;
+  // Statements through a pool (the apps' queries) and on a client (transactions, LISTEN): timed when they return a promise.
+  const timeQueries = (proto, label) => {
+    const orig = proto.query;
+    proto.query = function (q, ...rest) {
+      const text = typeof q === 'string' ? q : (q && q.text) || '?';
+      const t0 = performance.now();
+      const r = orig.call(this, q, ...rest);
+      if (r && typeof r.then === 'function') r.then(() => add(label + ' ' + kindOf(text), performance.now() - t0), () => {});
+      return r;
+    };
   };
-  const opq = pg.Pool.prototype.query;
-  pg.Pool.prototype.query = function (q, ...rest) {
-    const text = typeof q === 'string' ? q : (q && q.text) || '?';
-    const t0 = performance.now();
-    const r = opq.call(this, q, ...rest);
-    if (r && typeof r.then === 'function') r.then(() => add('pool ' + kindOf(text), performance.now() - t0), () => {});
-    return r;
-  };
+  timeQueries(pg.Client.prototype, 'pg');
+  timeQueries(pg.Pool.prototype, 'pool');
   const oreq = http.request;
   http.request = function (...args) {
     const t0 = performance.now();
