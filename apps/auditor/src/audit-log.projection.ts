@@ -1,7 +1,7 @@
 import { RecordedEvent, StreamCategory } from '@app/domain';
 import { auditKey, DenialBurstDetector, toOcsfJson } from '@app/domain/siem';
 import { OPENBAO_DRIFT_STREAM } from '@app/domain/openbao-audit/drift';
-import { AuditLogEntry, AuditLogStore, StoredAuditRecord } from '@app/infra/audit/audit-log-store';
+import { AuditLogEntry, AuditLogStore, StoredAuditRecord, withLeafHashes } from '@app/infra/audit/audit-log-store';
 import { Projection } from '@app/infra/projection/projection-runner';
 import { SqlExecutor } from '@app/infra/sql/sql-client';
 
@@ -56,6 +56,14 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
     },
   };
   let appended: StoredAuditRecord[] = [];
+  const prepare = (events: RecordedEvent[]): PreparedEntries => ({
+    events,
+    entries: withLeafHashes(events.map((e) => auditEntry(e, once, product)).filter((e): e is AuditLogEntry => e !== null)),
+  });
+  const entriesOf = (events: RecordedEvent[], prepared: unknown): AuditLogEntry[] => {
+    const made = prepared as PreparedEntries | undefined;
+    return made?.events === events ? made.entries : prepare(events).entries;
+  };
   return {
     name: 'audit-log',
     // projectgroup-: a project moving between groups (ProjectGroupChanged) is audited too (issue 20).
@@ -64,9 +72,19 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
     async apply(tx: SqlExecutor, event: RecordedEvent) {
       await this.applyBatch!(tx, [event]);
     },
-    async applyBatch(tx: SqlExecutor, events: RecordedEvent[]) {
-      const entries = events.map((e) => auditEntry(e, once, product)).filter((e): e is AuditLogEntry => e !== null);
-      appended.push(...(await store.append(tx, entries)));
+    // The OCSF records and their leaf hashes depend on the events alone (the burst verdicts are
+    // kept per event id): made before the transaction, while the previous batch's commits.
+    prepare,
+    async applyBatch(tx: SqlExecutor, events: RecordedEvent[], prepared?: unknown) {
+      appended.push(...(await store.append(tx, entriesOf(events, prepared))));
+    },
+    // The usual batch: leaves, tree nodes and checkpoint in one statement (no BEGIN/COMMIT); a
+    // batch holding an event already logged takes the transaction way (applyBatch).
+    async applyWithCheckpoint(sql: SqlExecutor, events: RecordedEvent[], prepared: unknown, checkpoint: { projection: string; position: string }) {
+      const out = await store.appendWithCheckpoint(sql, entriesOf(events, prepared), checkpoint);
+      if (out === undefined) return false;
+      appended.push(...out);
+      return true;
     },
     afterCommit: () => {
       const committed = appended;
@@ -78,6 +96,12 @@ export function auditLogProjection(store: AuditLogStore, product: AuditProduct, 
       store.forget();
     },
   };
+}
+
+interface PreparedEntries {
+  /** The batch they were made for (applyBatch checks it is the one it applies). */
+  events: RecordedEvent[];
+  entries: AuditLogEntry[];
 }
 
 /** Remembers the last `max` entries (oldest evicted first). */

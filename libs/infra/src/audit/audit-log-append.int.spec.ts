@@ -3,7 +3,9 @@ import { scratchDatabase } from '../../../../test/support/scratch-database';
 import { PgClient } from '../sql/pg-client';
 import { PgliteClient } from '../sql/pglite-client';
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
-import { AuditLogEntry, AuditLogStore, migrateAuditLog } from './audit-log-store';
+import { checkpoints } from '../read-models/checkpoints';
+import { migrateReadModels } from '../read-models/schema';
+import { AuditLogEntry, AuditLogStore, migrateAuditLog, withLeafHashes } from './audit-log-store';
 
 // How append writes a batch (issue 23, 4): the records travel as they are — the exact bytes of
 // each Merkle leaf are what the row holds, whatever characters they contain — and a batch is ONE
@@ -67,6 +69,7 @@ describe.each(backends())('AuditLogStore.append on %s', (_name, open) => {
   beforeAll(async () => {
     db = await open();
     await migrateAuditLog(db.sql);
+    await migrateReadModels(db.sql); // projection_checkpoints, for appendWithCheckpoint
   }, 60_000);
   afterAll(() => db?.close());
 
@@ -150,6 +153,62 @@ describe.each(backends())('AuditLogStore.append on %s', (_name, open) => {
     expect(stored).toHaveLength(before + 5);
     expect(stored.find((r) => r.eventId === 'ev-150')!.record).not.toContain('ignored');
     const leaves = stored.map((r) => leafHash(Buffer.from(r.record, 'utf8')));
+    expect((await log.rootAt(stored.length)).equals(rootFromLeafHashes(leaves))).toBe(true);
+  }, 60_000);
+
+  it('appendWithCheckpoint: leaves, nodes and the checkpoint in ONE statement, no transaction; a batch holding a logged event writes nothing, not even the checkpoint; a failing one neither', async () => {
+    const log = new AuditLogStore(db.sql);
+    const statements: string[] = [];
+    const counting: SqlExecutor = {
+      query: (text: string, params?: unknown[]) => {
+        statements.push(text.trim().split(/\s+/)[0]);
+        return db.sql.query(text, params);
+      },
+    } as SqlExecutor;
+    await log.treeSize();
+    const before = await log.committedSize();
+    const batch = Array.from({ length: 40 }, (_, k) => entry(8000 + k, JSON.stringify({ k, s: 'nl \n "q" \\' })));
+    const added = await log.appendWithCheckpoint(counting, batch, { projection: 'audit-cp-test', position: '7/7' });
+    expect(statements).toEqual(['WITH']); // no BEGIN, no COMMIT, no separate checkpoint write
+    expect(added!.map((r) => [r.eventId, r.index])).toEqual(batch.map((e, k) => [e.eventId, before + k]));
+    expect(await checkpoints.load(db.sql, 'audit-cp-test')).toEqual({ commit: 7n, prepare: 7n });
+    expect(await log.committedSize()).toBe(before + 40);
+
+    // One event already logged: nothing written, the checkpoint stays where it was.
+    statements.length = 0;
+    const again = [entry(9000, '{"new":1}'), batch[3], entry(9001, '{"new":2}')];
+    expect(await log.appendWithCheckpoint(counting, again, { projection: 'audit-cp-test', position: '8/8' })).toBeUndefined();
+    expect(statements).toEqual(['WITH']);
+    expect(await checkpoints.load(db.sql, 'audit-cp-test')).toEqual({ commit: 7n, prepare: 7n });
+    expect(await log.committedSize()).toBe(before + 40);
+
+    // A statement that fails (no checkpoint name: NOT NULL) leaves neither leaves nor nodes.
+    await expect(log.appendWithCheckpoint(db.sql, [entry(9002, '{"new":3}')], { projection: null as unknown as string, position: '9/9' })).rejects.toThrow();
+    log.forget();
+    expect(await log.committedSize()).toBe(before + 40);
+
+    // The transaction way then skips the logged event and goes on at the next index.
+    const rest = await db.sql.transaction((tx) => log.append(tx, [...again, entry(9002, '{"new":3}')]));
+    expect(rest.map((r) => [r.eventId, r.index])).toEqual([
+      ['ev-9000', before + 40],
+      ['ev-9001', before + 41],
+      ['ev-9002', before + 42],
+    ]);
+    const stored = await log.recordsAfter(-1, 10_000);
+    const leaves = stored.map((r) => leafHash(Buffer.from(r.record, 'utf8')));
+    expect((await log.rootAt(stored.length)).equals(rootFromLeafHashes(leaves))).toBe(true);
+  }, 60_000);
+
+  it('a leaf hash made ahead (withLeafHashes) serves only the record it was made from', async () => {
+    const log = new AuditLogStore(db.sql);
+    const made = withLeafHashes([entry(9100, '{"a":1}'), entry(9101, '{"b":2}')]);
+    made[1].record = '{"b":"changed after hashing"}';
+    const added = await db.sql.transaction((tx) => log.append(tx, made));
+    expect(added[0].leafHash.equals(leafHash(Buffer.from('{"a":1}')))).toBe(true);
+    expect(added[1].leafHash.equals(leafHash(Buffer.from('{"b":"changed after hashing"}')))).toBe(true);
+    const stored = await log.recordsAfter(-1, 10_000);
+    const leaves = stored.map((r) => leafHash(Buffer.from(r.record, 'utf8')));
+    expect(stored.map((r) => r.leafHash.toString('hex'))).toEqual(leaves.map((l) => l.toString('hex')));
     expect((await log.rootAt(stored.length)).equals(rootFromLeafHashes(leaves))).toBe(true);
   }, 60_000);
 

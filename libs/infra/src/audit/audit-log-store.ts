@@ -1,4 +1,5 @@
 import { emptyRoot, leafHash, nodeHash, splitPoint } from '@app/domain/audit-log';
+import { checkpoints } from '../read-models/checkpoints';
 import { Migration, runMigrations } from '../sql/migrations';
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
 
@@ -84,6 +85,24 @@ export interface StoredCheckpoint {
   createdAt: string;
 }
 
+/**
+ * Leaf hashes made ahead of the append (the auditor makes them before the batch's transaction):
+ * kept beside the entry, not on it, with the record they were made from — append() uses one only
+ * for that very record, so no entry can carry a hash that is not its record's.
+ */
+const madeLeaves = new WeakMap<AuditLogEntry, { record: string; hash: Buffer }>();
+
+/** Hashes the entries' leaves now, for a later append() of these same entries. Returns them. */
+export function withLeafHashes(entries: AuditLogEntry[]): AuditLogEntry[] {
+  for (const e of entries) madeLeaves.set(e, { record: e.record, hash: leafHash(e.record) });
+  return entries;
+}
+
+function leafOf(e: AuditLogEntry): Buffer {
+  const made = madeLeaves.get(e);
+  return made !== undefined && made.record === e.record ? made.hash : leafHash(e.record);
+}
+
 const buf = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
 
 function toRecord(r: Record<string, unknown>): StoredAuditRecord {
@@ -129,6 +148,15 @@ const APPEND_UNLESS_LOGGED = `WITH logged AS MATERIALIZED (
   SELECT event_id FROM logged`;
 
 const APPEND = `WITH ${LEAVES.replaceAll('%WHERE%', '')} SELECT 1 WHERE false`;
+
+/** APPEND_UNLESS_LOGGED and the subscription's checkpoint ($4 name, $5 position): both or neither, in one statement. */
+const APPEND_WITH_CHECKPOINT = `WITH logged AS MATERIALIZED (
+    SELECT a.event_id FROM jsonb_array_elements($1::jsonb) AS u(r)
+      CROSS JOIN LATERAL (SELECT event_id FROM audit_log WHERE event_id = u.r->>1 LIMIT 1) AS a
+  ), ${LEAVES.replaceAll('%WHERE%', 'WHERE NOT EXISTS (SELECT 1 FROM logged)')}, checkpoint AS (
+    ${checkpoints.cte(4, 5, 'NOT EXISTS (SELECT 1 FROM logged)')}
+  )
+  SELECT event_id FROM logged`;
 
 export class AuditLogStore {
   /** frontier[level] = hash of the last complete node at that level still waiting for its right sibling. */
@@ -188,6 +216,24 @@ export class AuditLogStore {
     return batch.out;
   }
 
+  /**
+   * append() and the caller's subscription checkpoint in ONE statement — atomic on its own, so no
+   * BEGIN and COMMIT round trips (the auditor's batch, issue 23). Resolves undefined, having
+   * written nothing, when an event of the batch is already in the log (a batch delivered again):
+   * the caller then appends in a transaction, which skips those events.
+   */
+  async appendWithCheckpoint(sql: SqlExecutor, entries: AuditLogEntry[], checkpoint: { projection: string; position: string }): Promise<StoredAuditRecord[] | undefined> {
+    if (this.size < 0) await this.load(sql);
+    const frontier = new Map(this.frontier);
+    const size = this.size;
+    const batch = this.leaves(entries, new Set());
+    const { rows } = await sql.query<{ event_id: string }>(APPEND_WITH_CHECKPOINT, [...batch.params, checkpoint.projection, checkpoint.position]);
+    if (rows.length === 0) return batch.out;
+    this.frontier = frontier;
+    this.size = size;
+    return undefined;
+  }
+
   /** The batch's leaves (skipping `seen` ids and repeats), the nodes they complete, and the statement's parameters; moves the in-memory frontier. */
   private leaves(entries: AuditLogEntry[], seen: Set<string>): { out: StoredAuditRecord[]; params: unknown[] } {
     const out: StoredAuditRecord[] = [];
@@ -206,7 +252,7 @@ export class AuditLogStore {
       if (seen.has(e.eventId)) continue;
       seen.add(e.eventId);
       const index = this.size;
-      const leaf = leafHash(e.record);
+      const leaf = leafOf(e);
       fields.push([index, e.eventId, e.eventType, e.projectId, e.secretName, e.pipelineId, e.kafkaKey, e.schemaVersion, leaf.toString('hex')]);
       records.push(e.record);
       if (joinable && (e.record.length === 0 || e.record.includes('\n'))) joinable = false;

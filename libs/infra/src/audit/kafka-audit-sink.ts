@@ -3,6 +3,9 @@ import { Admin, CompressionTypes, Kafka, logLevel, Producer, ProducerRecord } fr
 import { JsonLogger } from '../logging/logger';
 import { StoredAuditRecord, StoredCheckpoint } from './audit-log-store';
 
+/** What a Kafka record is made of: key, value and headers (not the leaf hash or the query columns). */
+export type AuditMessage = Pick<StoredAuditRecord, 'kafkaKey' | 'record' | 'eventId' | 'eventType' | 'schemaVersion' | 'index'>;
+
 export interface KafkaAuditOptions {
   brokers: string[];
   clientId: string;
@@ -21,7 +24,7 @@ export interface KafkaAuditOptions {
 const MAX_SEND_BYTES = 900 * 1024;
 const RECORD_OVERHEAD = 64;
 
-function sendBytes(r: StoredAuditRecord): number {
+function sendBytes(r: AuditMessage): number {
   return (
     Buffer.byteLength(r.record) +
     Buffer.byteLength(r.kafkaKey) +
@@ -105,7 +108,12 @@ export class KafkaAuditSink {
     return this.producer;
   }
 
-  async publishRecords(records: StoredAuditRecord[]): Promise<void> {
+  /** Creates the topics if missing and connects the producer now, rather than on the first send. */
+  async connect(): Promise<void> {
+    await this.connected();
+  }
+
+  async publishRecords(records: AuditMessage[]): Promise<void> {
     // Sends of at most MAX_SEND_BYTES (see there).
     for (let start = 0; start < records.length; ) {
       let end = start;
@@ -135,7 +143,7 @@ export class KafkaAuditSink {
     }
   }
 
-  async publishCheckpoints(checkpoints: StoredCheckpoint[]): Promise<void> {
+  async publishCheckpoints(checkpoints: Pick<StoredCheckpoint, 'treeSize' | 'note'>[]): Promise<void> {
     if (checkpoints.length === 0) return;
     await this.send({
       topic: this.opts.checkpointTopic,

@@ -10,8 +10,25 @@ export interface Projection {
   streamPrefixes: string[];
   /** Applies one event inside the transaction that also moves the checkpoint. */
   apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
-  /** Optional: applies a batch in fewer statements; must have the same effect as apply() on each event in order. */
-  applyBatch?(tx: SqlExecutor, events: RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: applies a batch in fewer statements; must have the same effect as apply() on each
+   * event in order. `prepared` is what prepare() returned for exactly these events, when it ran.
+   */
+  applyBatch?(tx: SqlExecutor, events: RecordedEvent[], prepared?: unknown): Promise<void>;
+  /**
+   * Optional: the pure part of applyBatch (no I/O, no state a rollback would have to undo), run
+   * BEFORE the batch's transaction — while the previous batch's transaction is still in flight,
+   * so the JavaScript of one batch overlaps the database's work on the other. A projection with
+   * prepare() is committed pipelined: at most one transaction in flight, still strictly in order,
+   * each beginning only after the one before committed.
+   */
+  prepare?(events: RecordedEvent[]): unknown;
+  /**
+   * Optional: applies the batch AND stores the checkpoint (`position` formatted) in one statement,
+   * atomic without a transaction (no BEGIN and COMMIT round trips). Resolves false when it wrote
+   * nothing and the batch must take the transaction way (apply/applyBatch, then the checkpoint).
+   */
+  applyWithCheckpoint?(sql: SqlExecutor, events: RecordedEvent[], prepared: unknown, checkpoint: { projection: string; position: string }): Promise<boolean>;
   /** Optional: runs after a batch committed (e.g. to reconcile an external system from the new state). */
   afterCommit?(): void;
   /** Optional: the batch's transaction failed; drop any in-memory state it built. */
@@ -41,6 +58,8 @@ export class ProjectionRunner {
   private caughtUp = false;
   private timer?: NodeJS.Timeout;
   private buffer: RecordedEvent[] = [];
+  /** The previous batch's commit, not yet awaited (pipelined projections only). */
+  private inFlight?: Promise<void>;
   private progressSavedAt = 0;
   private committedEvents = 0;
 
@@ -95,6 +114,9 @@ export class ProjectionRunner {
     this.buffer = []; // anything buffered and not committed is delivered again from the checkpoint
     let handle: SubscriptionHandle;
     try {
+      // A commit the last subscription left in flight ends first: the checkpoint read below must
+      // be the one it stored (or not), never one it is about to store.
+      await this.settle().catch(() => undefined);
       const after = await checkpoints.load(this.sql, this.projection.name);
       this.logger.info('projection subscribing', { projection: this.projection.name, after: after ? formatPosition(after) : 'start' });
       handle = this.deliver(after, MAX_BATCH, {
@@ -147,26 +169,49 @@ export class ProjectionRunner {
    * does not re-read everything since its last event. Only with nothing buffered.
    */
   private async progress(position: Position): Promise<void> {
+    await this.settle();
     if (this.buffer.length > 0 || Date.now() - this.progressSavedAt < PROGRESS_SAVE_MS) return;
     this.progressSavedAt = Date.now();
     await checkpoints.save(this.sql, this.projection.name, position);
   }
 
-  private async commit(): Promise<void> {
+  /**
+   * Commits what is buffered. `pipelined` (a full batch in the middle of a read, for a projection
+   * with prepare()): the batch is prepared, the previous batch's transaction is awaited, and this
+   * one's is started and left in flight while the next batch is read and prepared. Otherwise (the
+   * end of a read, and every projection without prepare()) everything is committed on return, so
+   * a read's end, a progress checkpoint, caught-up and stop() never pass a commit still running.
+   */
+  private async commit(pipelined = false): Promise<void> {
     const batch = this.buffer;
-    if (batch.length === 0) return;
     this.buffer = [];
-    await this.commitBatch(batch, batch[batch.length - 1].position);
+    if (batch.length === 0) return this.settle();
+    const prepared = this.projection.prepare?.(batch);
+    await this.settle();
+    const run = this.commitBatch(batch, batch[batch.length - 1].position, prepared);
+    if (pipelined && this.projection.prepare) {
+      run.catch(() => undefined); // observed by the next commit, settle() or the next subscribe()
+      this.inFlight = run;
+    } else await run;
+  }
+
+  /** Waits for the commit left in flight; its failure is this caller's (it ends the subscription). */
+  private async settle(): Promise<void> {
+    const run = this.inFlight;
+    this.inFlight = undefined;
+    await run;
   }
 
   /** The batch's read-model changes and the checkpoint `upTo`, in one transaction. */
-  private async commitBatch(batch: RecordedEvent[], upTo: Position): Promise<void> {
+  private async commitBatch(batch: RecordedEvent[], upTo: Position, prepared?: unknown): Promise<void> {
     try {
-      await this.sql.transaction(async (tx) => {
-        if (this.projection.applyBatch) await this.projection.applyBatch(tx, batch);
-        else for (const event of batch) await this.projection.apply(tx, event);
-        await checkpoints.save(tx, this.projection.name, upTo);
-      });
+      const written = this.projection.applyWithCheckpoint && (await this.projection.applyWithCheckpoint(this.sql, batch, prepared, { projection: this.projection.name, position: formatPosition(upTo) }));
+      if (!written)
+        await this.sql.transaction(async (tx) => {
+          if (this.projection.applyBatch) await this.projection.applyBatch(tx, batch, prepared);
+          else for (const event of batch) await this.projection.apply(tx, event);
+          await checkpoints.save(tx, this.projection.name, upTo);
+        });
     } catch (e) {
       this.projection.onRollback?.();
       if (!isDeterministic(e)) {
@@ -246,12 +291,16 @@ export class ProjectionRunner {
     // Replays take bigger transactions than live delivery: throughput over latency.
     const handle = this.deliver(await checkpoints.load(this.sql, this.projection.name), REPLAY_BATCH, {
       onCaughtUp: () => caughtUp(),
-      onProgress: (position) => checkpoints.save(this.sql, this.projection.name, position),
+      onProgress: async (position) => {
+        await this.settle();
+        await checkpoints.save(this.sql, this.projection.name, position);
+      },
     });
     try {
       await Promise.race([done, handle.done.then(() => Promise.reject(new Error('subscription ended before catching up')))]);
     } finally {
       await handle.stop();
+      await this.settle();
     }
     return this.committedEvents - before;
   }
@@ -262,7 +311,7 @@ export class ProjectionRunner {
       { after, streamPrefixes: this.projection.streamPrefixes, onBatchEnd: () => this.commit(), ...hooks },
       async (event) => {
         this.buffer.push(event);
-        if (this.buffer.length >= batchLimit) await this.commit();
+        if (this.buffer.length >= batchLimit) await this.commit(true);
       },
     );
   }
@@ -278,6 +327,7 @@ export class ProjectionRunner {
     this.metrics.projectionLagSources.delete(this.projection.name);
     if (this.timer) clearTimeout(this.timer);
     await this.handle?.stop();
+    await this.settle().catch(() => undefined);
   }
 }
 
