@@ -13,6 +13,7 @@ import { checkpoints } from '@app/infra/read-models/checkpoints';
 import { migrateReadModels } from '@app/infra/read-models/secret-catalog';
 import { PgliteClient } from '@app/infra/sql/pglite-client';
 import { SqlClient } from '@app/infra/sql/sql-client';
+import { accessHistoryProjection } from './compliance.projections';
 import { projectionsWithReconciler, PROJECTIONS } from './projections';
 import { rebuild } from './rebuild';
 
@@ -101,6 +102,37 @@ describe('a poison event (PGlite)', () => {
     expect(result.events.secrets).toBe(3); // A, C, D applied; BAD dead-lettered again
     expect((await sql.query<{ name: string }>('SELECT name FROM rm_secrets ORDER BY name')).rows.map((r) => r.name)).toEqual(['A', 'C', 'D']);
     expect((await sql.query('SELECT 1 FROM projection_dead_letters')).rows.length).toBe(2);
+  });
+
+  it('access history: a batch is one statement with its checkpoint (no transaction); a decision that cannot be written is dead-lettered, its neighbours are written', async () => {
+    const store = await PostgresEventStore.create(sql);
+    await migrateReadModels(sql);
+    const job = { type: 'ci-job', id: 'job-1', pipelineId: 'p1', jobId: 'j1', ref: 'main', refProtected: true, environment: 'production' };
+    const accessed = (version: unknown) => ev('SecretAccessed', { projectId: 'p', name: 'A', version, principal: job, via: { scope: 'ci-job-scope' }, purpose: null });
+    // Counts the transactions the runner opens (the one-statement way opens none).
+    let transactions = 0;
+    const counting = Object.create(sql) as SqlClient;
+    counting.transaction = (fn) => {
+      transactions++;
+      return sql.transaction(fn);
+    };
+    const runner = () => new ProjectionRunner(store, counting, accessHistoryProjection, new JsonLogger('error'), new Metrics());
+    await store.appendToStream(StreamName.access('p', 'A'), 'any', [accessed(1), accessed(2), accessed(3)]);
+    expect(await runner().catchUp()).toBe(3);
+    expect(transactions).toBe(0);
+    const rows = async () => (await sql.query<{ version: number }>('SELECT version FROM rm_access_history ORDER BY pos_commit, pos_prepare')).rows.map((r) => r.version);
+    expect(await rows()).toEqual([1, 2, 3]);
+    expect(await checkpoints.load(sql, 'access-history')).toEqual((await store.readAll({ maxCount: 100 })).at(-1)!.position);
+
+    // A version that is no integer: the batch's statement fails (22P02), nothing of it is written,
+    // then each event alone: the bad one dead-lettered, the others written, the checkpoint past all.
+    const bad = accessed('not-a-number');
+    await store.appendToStream(StreamName.access('p', 'A'), 'any', [accessed(4), bad, accessed(6)]);
+    expect(await runner().catchUp()).toBe(2);
+    expect(transactions).toBeGreaterThan(0);
+    expect(await rows()).toEqual([1, 2, 3, 4, 6]);
+    expect((await sql.query<{ event_id: string }>(`SELECT event_id FROM projection_dead_letters WHERE projection = 'access-history'`)).rows.map((r) => r.event_id)).toEqual([bad.eventId]);
+    expect(await checkpoints.load(sql, 'access-history')).toEqual((await store.readAll({ maxCount: 100 })).at(-1)!.position);
   });
 
   it('a projection whose checkpoint cannot be loaded (database down) keeps retrying, reports unready and a growing lag, and recovers by itself', async () => {
