@@ -1,6 +1,6 @@
 // RFC 6962 / RFC 9162 §2.1 Merkle tree hashing with SHA-256. Leaf and node hashes are
 // domain-separated (0x00 / 0x01 prefixes) so a leaf can never be passed off as an inner node.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 
 const HASH_LEN = 32;
@@ -64,12 +64,14 @@ function withSortedKeys(v: unknown): unknown {
 }
 
 /** RFC 6962 leaf hash of `data`; a string is hashed as its UTF-8 bytes (no copy into a Buffer first). */
+// The string leaf and the node are hashed one-shot (crypto.hash, no Hash object): 4.2-5.8 -> 3.4-3.8
+// µs for a 1.2 KB record, 2.5-2.9 -> 1.9 µs for a node (issue 23). U+0000 is the one byte 0x00 in UTF-8.
 export function leafHash(data: Uint8Array | string): Buffer {
-  return typeof data === 'string' ? createHash('sha256').update(LEAF_PREFIX).update(data, 'utf8').digest() : createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return typeof data === 'string' ? (hash('sha256', '\u0000' + data, 'buffer') as unknown as Buffer) : createHash('sha256').update(LEAF_PREFIX).update(data).digest();
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer') as unknown as Buffer;
 }
 
 export function emptyRoot(): Buffer {

@@ -96,9 +96,15 @@ describe('hashes', () => {
     const b = Buffer.from('b');
     expect(leafHash(a)).toEqual(sha256(Buffer.from([0]), a));
     expect(nodeHash(a, b)).toEqual(sha256(Buffer.from([1]), a, b));
+    // Plain Uint8Arrays (not Buffers) as children hash the same.
+    expect(nodeHash(new Uint8Array(a), new Uint8Array(b))).toEqual(sha256(Buffer.from([1]), a, b));
   });
   it('hashes a string leaf as its UTF-8 bytes, the same as the Buffer of it', () => {
-    for (const text of ['{"a":"ünïcødé ✓ 😀"}', '', '\u2028', '{"x":"\\ud800"}']) expect(leafHash(text)).toEqual(leafHash(Buffer.from(text, 'utf8')));
+    // A real lone surrogate (encoded as U+FFFD both ways), a NUL inside, a record of 100 KB.
+    for (const text of ['{"a":"ünïcødé ✓ 😀"}', '', '\u2028', '{"x":"\\ud800"}', 'lone \ud800 surrogate \udfff', 'nul \u0000 inside', 'x'.repeat(100_000)]) {
+      expect(leafHash(text)).toEqual(leafHash(Buffer.from(text, 'utf8')));
+      expect(leafHash(text)).toEqual(sha256(Buffer.from([0]), Buffer.from(text, 'utf8')));
+    }
     expect(leafHash('é')).toEqual(sha256(Buffer.from([0]), Buffer.from([0xc3, 0xa9])));
   });
   it('the empty tree hashes to SHA-256 of nothing', () => {
