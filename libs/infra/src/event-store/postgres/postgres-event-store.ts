@@ -36,6 +36,19 @@ const eventJson = (e: string) =>
 /** Stream reads combined into one statement at most (a larger burst takes several). */
 const MAX_READS_PER_STATEMENT = 200;
 
+/** Appends with expected revision 'any' combined into one statement at most. */
+const MAX_APPENDS_PER_STATEMENT = 64;
+
+interface PendingAppend {
+  streamName: string;
+  payload: string;
+  events: EventToAppend[];
+  resolve(result: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+type AppendRow = { outcome: string; revision: number; last_seq: string | null; last_txid: string | null };
+
 interface PendingRead {
   streamName: string;
   from: number;
@@ -112,7 +125,67 @@ export class PostgresEventStore implements EventStore {
   async appendToStream(streamName: string, expected: ExpectedRevision, events: EventToAppend[]): Promise<AppendResult> {
     if (events.length === 0) throw new Error('nothing to append');
     const payload = JSON.stringify(events.map((e) => ({ eventId: e.eventId, type: e.type, schemaVersion: e.schemaVersion, data: e.data, metadata: e.metadata })));
-    let row: { outcome: string; revision: number; last_seq: string | null; last_txid: string | null };
+    if (expected === 'any' && !this.beforeCommit) {
+      return new Promise((resolve, reject) => {
+        if (!this.pendingAppends) {
+          this.pendingAppends = [];
+          setImmediate(() => void this.flushAppends());
+        }
+        this.pendingAppends.push({ streamName, payload, events, resolve, reject });
+      });
+    }
+    return this.appendAlone(streamName, expected, events, payload);
+  }
+
+  private pendingAppends: PendingAppend[] | null = null;
+
+  /**
+   * Appends with expected revision 'any' asked for in the same turn of the event loop — CI jobs'
+   * access decisions arriving together (their reads were one statement too) — go out as ONE
+   * statement (es_append per stream, in one transaction): one round trip and one commit for all,
+   * each caller answered only once that commit is durable, exactly as alone. Streams are locked in
+   * name order, so two such statements never wait on each other in a cycle. If the statement
+   * fails (an event id already stored, say), each append is made again alone and gets its own
+   * outcome: a group never answers for one of its members.
+   */
+  private async flushAppends(): Promise<void> {
+    const appends = this.pendingAppends ?? [];
+    this.pendingAppends = null;
+    for (let i = 0; i < appends.length; i += MAX_APPENDS_PER_STATEMENT) {
+      const chunk = appends.slice(i, i + MAX_APPENDS_PER_STATEMENT);
+      if (chunk.length === 1) void this.appendAlone(chunk[0].streamName, 'any', chunk[0].events, chunk[0].payload).then(chunk[0].resolve, chunk[0].reject);
+      else void this.appendMany(chunk);
+    }
+  }
+
+  private async appendMany(chunk: PendingAppend[]): Promise<void> {
+    // Stable sort by stream name: lock order (and, for one stream twice, the order asked).
+    const order = chunk.map((a, i) => ({ a, i })).sort((x, y) => (x.a.streamName < y.a.streamName ? -1 : x.a.streamName > y.a.streamName ? 1 : x.i - y.i));
+    let rows: (AppendRow & { k: string | number })[];
+    try {
+      ({ rows } = await this.sql.query<AppendRow & { k: string | number }>(
+        `SELECT a.k, r.outcome, r.revision, r.last_seq, r.last_txid
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS a(stream_name, events, k)
+           CROSS JOIN LATERAL es_append(a.stream_name, 'any', a.events::jsonb) AS r
+          ORDER BY a.k`,
+        [order.map((o) => o.a.streamName), order.map((o) => o.a.payload)],
+      ));
+    } catch {
+      // Each alone: its own error (or its idempotent replay), as if never grouped.
+      for (const { a } of order) void this.appendAlone(a.streamName, 'any', a.events, a.payload).then(a.resolve, a.reject);
+      return;
+    }
+    // One row per append ('any' never conflicts), by its place in the statement.
+    const byPlace = new Map(rows.map((r) => [Number(r.k), r]));
+    order.forEach(({ a }, k) => {
+      const row = byPlace.get(k + 1);
+      if (row?.outcome === 'ok') a.resolve({ nextExpectedRevision: Number(row.revision), position: { commit: BigInt(row.last_txid!), prepare: BigInt(row.last_seq!) } });
+      else a.reject(new Error(`grouped append to ${a.streamName}: no outcome`));
+    });
+  }
+
+  private async appendAlone(streamName: string, expected: ExpectedRevision, events: EventToAppend[], payload: string): Promise<AppendResult> {
+    let row: AppendRow;
     try {
       // One autocommitted statement does lock, check, insert and notify (es_append): one round trip.
       const params = [streamName, String(expected), payload];
