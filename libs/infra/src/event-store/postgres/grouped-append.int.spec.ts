@@ -4,6 +4,7 @@ import { scratchDatabase } from '../../../../../test/support/scratch-database';
 import { PgClient } from '../../sql/pg-client';
 import { PgliteClient } from '../../sql/pglite-client';
 import { SqlClient } from '../../sql/sql-client';
+import { countingStatements } from '../../../../../test/support/counting-sql';
 import { PostgresEventStore } from './postgres-event-store';
 
 /**
@@ -11,22 +12,6 @@ import { PostgresEventStore } from './postgres-event-store';
  * access decisions arriving together) go out as ONE statement and ONE commit (issue 23, third
  * session). Each caller must still get exactly its own outcome, as if alone.
  */
-function counting(sql: SqlClient): { sql: SqlClient; appends: () => number; reset: () => void } {
-  let appends = 0;
-  const proxy = new Proxy(sql, {
-    get(target, key) {
-      if (key === 'query')
-        return (text: string, params?: unknown[]) => {
-          if (text.includes('es_append')) appends++;
-          return target.query(text, params);
-        };
-      const v = (target as unknown as Record<string | symbol, unknown>)[key];
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-  return { sql: proxy, appends: () => appends, reset: () => (appends = 0) };
-}
-
 const ev = (type: string, data: Record<string, unknown> = {}): EventToAppend => ({
   eventId: randomUUID(),
   type,
@@ -38,12 +23,12 @@ const ev = (type: string, data: Record<string, unknown> = {}): EventToAppend => 
 function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Promise<void> }>) {
   describe(`PostgresEventStore, appends made together (${label})`, () => {
     let db: { sql: SqlClient; close(): Promise<void> };
-    let c: ReturnType<typeof counting>;
+    let c: ReturnType<typeof countingStatements>;
     let store: PostgresEventStore;
     let p: string;
     beforeAll(async () => {
       db = await open();
-      c = counting(db.sql);
+      c = countingStatements(db.sql, 'es_append');
       store = await PostgresEventStore.create(c.sql);
     }, 60_000);
     afterAll(() => db?.close());
@@ -55,7 +40,7 @@ function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Pro
     it("twelve 'any' appends in one turn (one stream three times): one statement, one transaction; each caller its own revision and position, in the order asked per stream", async () => {
       const asked = Array.from({ length: 12 }, (_, i) => ({ stream: i % 4 === 0 ? `${p}same` : `${p}s${11 - i}`, events: i === 5 ? [ev('Two', { i }), ev('Two', { i, second: true })] : [ev('One', { i })] }));
       const results = await Promise.all(asked.map((a) => store.appendToStream(a.stream, 'any', a.events)));
-      expect(c.appends()).toBe(1);
+      expect(c.count()).toBe(1);
       // One transaction: every event of the burst has the same commit position.
       expect(new Set(results.map((r) => r.position.commit)).size).toBe(1);
       // The stream asked three times got revisions 0, 1, 2 in the order asked.
@@ -91,7 +76,7 @@ function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Pro
       expect((await store.readStream(`${p}a`)).map((e) => e.type)).toEqual(['Seed']);
       expect((await store.readStream(`${p}e`)).map((e) => e.type)).toEqual(['E0']);
       // The grouped statement failed as a whole (nothing of it written), then each alone.
-      expect(c.appends()).toBe(1 + 4);
+      expect(c.count()).toBe(1 + 4);
     });
 
     it('two bursts in flight together over the same streams in opposite orders both commit grouped (streams locked in name order: no deadlock, no fallback)', async () => {
@@ -100,7 +85,7 @@ function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Pro
       await new Promise((r) => setImmediate(r));
       const two = Promise.all([...names].reverse().map((n) => store.appendToStream(n, 'any', [ev('Two')])));
       await Promise.all([one, two]);
-      expect(c.appends()).toBe(2);
+      expect(c.count()).toBe(2);
       // Which statement reaches PostgreSQL first is a race (two pool connections), but each holds
       // its streams' locks to its commit and both lock in name order: every stream shows the two
       // bursts in the same order.
@@ -115,7 +100,7 @@ function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Pro
       c.reset();
       const [ok, conflict] = await Promise.allSettled([store.appendToStream(`${p}r`, 0, [ev('R1')]), store.appendToStream(`${p}r`, 0, [ev('R1b')])]);
       expect([ok.status, conflict.status].sort()).toEqual(['fulfilled', 'rejected']);
-      expect(c.appends()).toBe(2);
+      expect(c.count()).toBe(2);
       expect((await store.readStream(`${p}r`)).length).toBe(2);
     });
   });

@@ -3,6 +3,7 @@ import { Position, RecordedEvent, SubscriptionHandle } from '@app/domain';
 import { PgClient } from '../../sql/pg-client';
 import { PgliteClient } from '../../sql/pglite-client';
 import { SqlClient } from '../../sql/sql-client';
+import { countingStatements } from '../../../../../test/support/counting-sql';
 import { PostgresEventStore } from './postgres-event-store';
 
 /**
@@ -10,21 +11,6 @@ import { PostgresEventStore } from './postgres-event-store';
  * per subscription (issue 23: 2.5 scans per CI access with every app in one process). They now
  * share one statement; each still gets exactly its own streams' events, in order.
  */
-function countingScans(sql: SqlClient): { sql: SqlClient; scans: () => number; reset: () => void } {
-  let scans = 0;
-  const proxy = new Proxy(sql, {
-    get(target, key) {
-      if (key === 'query')
-        return (text: string, params?: unknown[]) => {
-          if (text.includes('WITH scanned AS')) scans++;
-          return target.query(text, params);
-        };
-      const v = (target as unknown as Record<string | symbol, unknown>)[key];
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-  return { sql: proxy, scans: () => scans, reset: () => (scans = 0) };
-}
 
 async function until(check: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -53,7 +39,7 @@ function sharedScanSuite(label: string, open: () => Promise<SqlClient>) {
     });
 
     it('six live subscriptions cost about one scan per append, and each gets exactly its streams in order', async () => {
-      const counting = countingScans(raw);
+      const counting = countingStatements(raw, 'WITH scanned AS');
       const store = await PostgresEventStore.create(counting.sql);
       const run = randomUUID().slice(0, 8);
       const a = `sa${run}-`;
@@ -88,14 +74,14 @@ function sharedScanSuite(label: string, open: () => Promise<SqlClient>) {
         await new Promise((r) => setTimeout(r, 100));
         expect(got).toEqual(want);
         // One scan per subscription per wake-up would be ~6 x 30 = 180.
-        expect(counting.scans()).toBeLessThan(APPENDS * 2.5);
+        expect(counting.count()).toBeLessThan(APPENDS * 2.5);
       } finally {
         await Promise.all(handles.map((h) => h.stop()));
       }
     });
 
     it('appends every 2 ms wake the subscriptions at most every 20 ms (one shared scan each time); nothing is lost or reordered', async () => {
-      const counting = countingScans(raw);
+      const counting = countingStatements(raw, 'WITH scanned AS');
       const store = await PostgresEventStore.create(counting.sql);
       const run = randomUUID().slice(0, 8);
       const p = `sp${run}-`;
@@ -120,7 +106,7 @@ function sharedScanSuite(label: string, open: () => Promise<SqlClient>) {
         for (const g of got) expect(g).toEqual(Array.from({ length: 60 }, (_, i) => i));
         // One wake-up per 20 ms at most (however slow the machine made the loop), a few more at the ends;
         // before: one per append per subscription (up to 180).
-        expect(counting.scans()).toBeLessThanOrEqual(Math.ceil(appending / 20) * 2 + 6);
+        expect(counting.count()).toBeLessThanOrEqual(Math.ceil(appending / 20) * 2 + 6);
       } finally {
         await Promise.all(handles.map((h) => h.stop()));
       }
