@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { EventToAppend } from '@app/domain';
 import { scratchDatabase } from '../../../../../test/support/scratch-database';
 import { PgClient } from '../../sql/pg-client';
@@ -79,7 +80,7 @@ function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Pro
       expect(c.count()).toBe(1 + 4);
     });
 
-    it('two bursts in flight together over the same streams in opposite orders both commit grouped (streams locked in name order: no deadlock, no fallback)', async () => {
+    it('two bursts in flight together over the same streams in opposite orders both commit grouped (every stream locked first, in lock-key order: no deadlock, no fallback)', async () => {
       const names = Array.from({ length: 8 }, (_, i) => `${p}x${i}`);
       const one = Promise.all(names.map((n) => store.appendToStream(n, 'any', [ev('One')])));
       await new Promise((r) => setImmediate(r));
@@ -87,7 +88,7 @@ function suite(label: string, open: () => Promise<{ sql: SqlClient; close(): Pro
       await Promise.all([one, two]);
       expect(c.count()).toBe(2);
       // Which statement reaches PostgreSQL first is a race (two pool connections), but each holds
-      // its streams' locks to its commit and both lock in name order: every stream shows the two
+      // its streams' locks to its commit and both take them all first, in the same order: every stream shows the two
       // bursts in the same order.
       const orders = new Set<string>();
       for (const n of names) orders.add((await store.readStream(n)).map((e) => e.type).join(','));
@@ -125,3 +126,91 @@ if (url)
     };
   });
 else console.warn('grouped-append: PostgreSQL case SKIPPED (TEST_DATABASE_URL or DATABASE_URL not set)');
+
+/**
+ * Per-stream order = global (txid, seq) order, with groups (review of 57a824a): a transaction's id
+ * is assigned at its first write, so a group that wrote one stream and then waited for another's
+ * lock could write a later revision of a third stream with an id below that of an append that
+ * locked, wrote and committed that stream meanwhile — readers then got revision r+1 before r —
+ * and, holding an id while it waited, it held every reader back (pg_snapshot_xmin). A
+ * single-connection PGlite cannot interleave transactions: PostgreSQL only.
+ */
+if (url)
+  describe('PostgresEventStore, appends made together keep per-stream order = global order (PostgreSQL)', () => {
+    let db: { url: string; drop(): Promise<void> };
+    let sql: PgClient;
+    let store: PostgresEventStore;
+    let p: string;
+    beforeAll(async () => {
+      db = await scratchDatabase(url, 'grouped_order');
+      sql = await PgClient.connect(db.url);
+      store = await PostgresEventStore.create(sql);
+    }, 60_000);
+    afterAll(async () => {
+      await sql?.close();
+      await db?.drop();
+    });
+    beforeEach(() => {
+      p = `go${randomUUID().slice(0, 8)}-`;
+    });
+
+    const inStreamOrder = (events: { streamName: string; revision: number }[]): number => {
+      const next = new Map<string, number>();
+      let out = 0;
+      for (const e of events) {
+        if (e.revision !== (next.get(e.streamName) ?? 0)) out++;
+        next.set(e.streamName, Math.max(next.get(e.streamName) ?? 0, e.revision + 1));
+      }
+      return out;
+    };
+
+    it('a group waiting for one stream neither lets another append to a later stream commit below it nor holds readers back', async () => {
+      // Another session holds the lock of stream "am" (an append in flight there).
+      const holder = new Client({ connectionString: db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${p}am`]);
+        // One group: a, am, b (name order puts am between them).
+        const group = Promise.all([`${p}a`, `${p}am`, `${p}b`].map((s) => store.appendToStream(s, 'any', [ev('Group')])));
+        await new Promise((r) => setTimeout(r, 300));
+        // Meanwhile: an append to b, alone, and one to an unrelated stream.
+        const single = store.appendToStream(`${p}b`, 'any', [ev('Single')]);
+        await store.appendToStream(`${p}other`, 'any', [ev('Other')]);
+        // A reader sees the unrelated event while the group still waits (the group holds no id yet).
+        expect((await store.readAll({ streamPrefixes: [`${p}other`] })).map((e) => e.type)).toEqual(['Other']);
+        await new Promise((r) => setTimeout(r, 200));
+        await holder.query('COMMIT');
+        await Promise.all([group, single]);
+      } finally {
+        await holder.end();
+      }
+      const all = await store.readAll({ streamPrefixes: [p] });
+      expect(all).toHaveLength(5);
+      expect(inStreamOrder(all)).toBe(0);
+      expect((await store.readStream(`${p}b`)).map((e) => e.revision)).toEqual([0, 1]);
+    });
+
+    it('forty callers appending one event at a time to twenty streams for 2 s: a subscriber gets every event, each stream in revision order', async () => {
+      const streams = Array.from({ length: 20 }, (_, i) => `${p}s${String(i).padStart(2, '0')}`);
+      const got: { streamName: string; revision: number }[] = [];
+      const sub = store.subscribeToAll({ streamPrefixes: [p] }, async (e) => void got.push(e));
+      let appended = 0;
+      const end = Date.now() + 2000;
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, c) => {
+          for (let i = 0; Date.now() < end; i++) {
+            await store.appendToStream(streams[(c * 7 + i * 3) % streams.length], 'any', [ev('E')]);
+            appended++;
+            await new Promise((r) => setTimeout(r, i % 3));
+          }
+        }),
+      );
+      const deadline = Date.now() + 20_000;
+      while (got.length < appended && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await sub.stop();
+      expect(appended).toBeGreaterThan(200);
+      expect(got).toHaveLength(appended);
+      expect(inStreamOrder(got)).toBe(0);
+    }, 60_000);
+  });

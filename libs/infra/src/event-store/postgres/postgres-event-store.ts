@@ -142,43 +142,40 @@ export class PostgresEventStore implements EventStore {
   /**
    * Appends with expected revision 'any' asked for in the same turn of the event loop — CI jobs'
    * access decisions arriving together (their reads were one statement too) — go out as ONE
-   * statement (es_append per stream, in one transaction): one round trip and one commit for all,
-   * each caller answered only once that commit is durable, exactly as alone. Streams are locked in
-   * name order, so two such statements never wait on each other in a cycle. If the statement
-   * fails (an event id already stored, say), each append is made again alone and gets its own
-   * outcome: a group never answers for one of its members.
+   * statement (es_append_many: one transaction), one round trip and one commit for all, each
+   * caller answered only once that commit is durable, exactly as alone. es_append_many locks every
+   * stream of the group before its first write, so per-stream order stays global (txid, seq)
+   * order, as for one append. If the statement fails (an event id already stored, say), each
+   * append is made again alone and gets its own outcome: a group never answers for one of its
+   * members. Chunks of a large burst, and the appends made again alone, keep the order asked per
+   * stream: they go one after the other.
    */
   private async flushAppends(): Promise<void> {
     const appends = this.pendingAppends ?? [];
     this.pendingAppends = null;
     for (let i = 0; i < appends.length; i += MAX_APPENDS_PER_STATEMENT) {
       const chunk = appends.slice(i, i + MAX_APPENDS_PER_STATEMENT);
-      if (chunk.length === 1) void this.appendAlone(chunk[0].streamName, 'any', chunk[0].events, chunk[0].payload).then(chunk[0].resolve, chunk[0].reject);
-      else void this.appendMany(chunk);
+      if (chunk.length === 1) await this.appendAlone(chunk[0].streamName, 'any', chunk[0].events, chunk[0].payload).then(chunk[0].resolve, chunk[0].reject);
+      else await this.appendMany(chunk);
     }
   }
 
   private async appendMany(chunk: PendingAppend[]): Promise<void> {
-    // Stable sort by stream name: lock order (and, for one stream twice, the order asked).
-    const order = chunk.map((a, i) => ({ a, i })).sort((x, y) => (x.a.streamName < y.a.streamName ? -1 : x.a.streamName > y.a.streamName ? 1 : x.i - y.i));
-    let rows: (AppendRow & { k: string | number })[];
+    let rows: (AppendRow & { k: number })[];
     try {
-      ({ rows } = await this.sql.query<AppendRow & { k: string | number }>(
-        `SELECT a.k, r.outcome, r.revision, r.last_seq, r.last_txid
-           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS a(stream_name, events, k)
-           CROSS JOIN LATERAL es_append(a.stream_name, 'any', a.events::jsonb) AS r
-          ORDER BY a.k`,
-        [order.map((o) => o.a.streamName), order.map((o) => o.a.payload)],
-      ));
+      ({ rows } = await this.sql.query<AppendRow & { k: number }>('SELECT k, outcome, revision, last_seq, last_txid FROM es_append_many($1::text[], $2::text[])', [
+        chunk.map((a) => a.streamName),
+        chunk.map((a) => a.payload),
+      ]));
     } catch {
-      // Each alone: its own error (or its idempotent replay), as if never grouped.
-      for (const { a } of order) void this.appendAlone(a.streamName, 'any', a.events, a.payload).then(a.resolve, a.reject);
+      // Each alone, in the order asked: its own error (or its idempotent replay), as if never grouped.
+      for (const a of chunk) await this.appendAlone(a.streamName, 'any', a.events, a.payload).then(a.resolve, a.reject);
       return;
     }
     // One row per append ('any' never conflicts), by its place in the statement.
     const byPlace = new Map(rows.map((r) => [Number(r.k), r]));
-    order.forEach(({ a }, k) => {
-      const row = byPlace.get(k + 1);
+    chunk.forEach((a, i) => {
+      const row = byPlace.get(i + 1);
       if (row?.outcome === 'ok') a.resolve({ nextExpectedRevision: Number(row.revision), position: { commit: BigInt(row.last_txid!), prepare: BigInt(row.last_seq!) } });
       else a.reject(new Error(`grouped append to ${a.streamName}: no outcome`));
     });

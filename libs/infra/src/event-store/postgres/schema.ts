@@ -64,4 +64,32 @@ export const EVENT_STORE_MIGRATIONS: Migration[] = [
        $fn$`,
     ],
   },
+  {
+    version: 3,
+    name: 'es_append_many: appends made together, every stream locked before the first write',
+    sql: [
+      // Every stream of the group is locked (in lock-key order: no cycle between two groups, even
+      // when two names share a key) BEFORE the first write gives the transaction its id, so, as
+      // for one append, the id comes after every earlier appender to any of these streams
+      // committed, and a lock wait never holds readers back (no id yet, nothing for
+      // pg_snapshot_xmin to wait on). Then each append in the order given.
+      `CREATE OR REPLACE FUNCTION es_append_many(p_streams text[], p_events text[])
+       RETURNS TABLE (k integer, outcome text, revision integer, last_seq bigint, last_txid text)
+       LANGUAGE plpgsql AS $fn$
+       DECLARE
+         h bigint;
+       BEGIN
+         IF coalesce(array_length(p_streams, 1), 0) <> coalesce(array_length(p_events, 1), 0) THEN
+           RAISE EXCEPTION 'es_append_many: % streams, % event lists', array_length(p_streams, 1), array_length(p_events, 1);
+         END IF;
+         FOR h IN SELECT DISTINCT hashtextextended(s, 0) FROM unnest(p_streams) AS s ORDER BY 1 LOOP
+           PERFORM pg_advisory_xact_lock(h);
+         END LOOP;
+         FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
+           RETURN QUERY SELECT i, r.outcome, r.revision, r.last_seq, r.last_txid FROM es_append(p_streams[i], 'any', p_events[i]::jsonb) AS r;
+         END LOOP;
+       END
+       $fn$`,
+    ],
+  },
 ];
