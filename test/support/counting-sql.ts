@@ -1,4 +1,4 @@
-import { SqlClient } from '../../libs/infra/src/sql/sql-client';
+import { SqlClient } from '@app/infra/sql/sql-client';
 
 /**
  * `sql` with every statement whose text contains `marker` counted (how many round trips a code
