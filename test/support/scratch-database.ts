@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { PgClient } from '@app/infra/sql/pg-client';
 
 /** A fresh PostgreSQL database next to the one in `url` (the stack's role has CREATEDB); drop() removes it. */
 export async function scratchDatabase(url: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -30,6 +31,19 @@ export async function scratchDatabase(url: string, label: string): Promise<{ url
       } finally {
         await c.end();
       }
+    },
+  };
+}
+
+/** A PgClient on a fresh scratch database; close() ends the pool and drops the database. */
+export async function scratchPgClient(url: string, label: string): Promise<{ sql: PgClient; close(): Promise<void> }> {
+  const db = await scratchDatabase(url, label);
+  const sql = await PgClient.connect(db.url);
+  return {
+    sql,
+    close: async () => {
+      await sql.close();
+      await db.drop();
     },
   };
 }

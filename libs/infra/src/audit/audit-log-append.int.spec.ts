@@ -1,6 +1,5 @@
 import { inclusionProofFromLeaves, leafHash, rootFromLeafHashes } from '@app/domain/audit-log';
-import { scratchDatabase } from '../../../../test/support/scratch-database';
-import { PgClient } from '../sql/pg-client';
+import { scratchPgClient } from '../../../../test/support/scratch-database';
 import { PgliteClient } from '../sql/pglite-client';
 import { SqlClient, SqlExecutor } from '../sql/sql-client';
 import { checkpoints } from '../read-models/checkpoints';
@@ -48,17 +47,7 @@ function backends(): [string, () => Promise<{ sql: SqlClient; close(): Promise<v
   if (url) {
     list.push([
       'PostgreSQL',
-      async () => {
-        const db = await scratchDatabase(url, 'audit_append');
-        const sql = await PgClient.connect(db.url);
-        return {
-          sql,
-          close: async () => {
-            await sql.close();
-            await db.drop();
-          },
-        };
-      },
+      () => scratchPgClient(url, 'audit_append'),
     ]);
   } else console.warn('audit-log-append: PostgreSQL case SKIPPED (TEST_DATABASE_URL or DATABASE_URL not set)');
   return list;

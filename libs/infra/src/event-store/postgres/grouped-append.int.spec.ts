@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { EventToAppend } from '@app/domain';
-import { scratchDatabase } from '../../../../../test/support/scratch-database';
+import { scratchDatabase, scratchPgClient } from '../../../../../test/support/scratch-database';
 import { PgClient } from '../../sql/pg-client';
 import { PgliteClient } from '../../sql/pglite-client';
 import { SqlClient } from '../../sql/sql-client';
@@ -114,17 +114,7 @@ suite('PGlite', async () => {
 
 const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 if (url)
-  suite('PostgreSQL', async () => {
-    const db = await scratchDatabase(url, 'grouped_append');
-    const sql = await PgClient.connect(db.url);
-    return {
-      sql,
-      close: async () => {
-        await sql.close();
-        await db.drop();
-      },
-    };
-  });
+  suite('PostgreSQL', () => scratchPgClient(url, 'grouped_append'));
 else console.warn('grouped-append: PostgreSQL case SKIPPED (TEST_DATABASE_URL or DATABASE_URL not set)');
 
 /**
