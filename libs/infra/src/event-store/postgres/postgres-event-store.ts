@@ -49,6 +49,9 @@ interface PendingAppend {
 
 type AppendRow = { outcome: string; revision: number; last_seq: string | null; last_txid: string | null };
 
+/** The result of an append es_append answered 'ok' (revision, txid and seq are then set). */
+const appended = (row: AppendRow): AppendResult => ({ nextExpectedRevision: Number(row.revision), position: { commit: BigInt(row.last_txid!), prepare: BigInt(row.last_seq!) } });
+
 interface PendingRead {
   streamName: string;
   from: number;
@@ -155,7 +158,7 @@ export class PostgresEventStore implements EventStore {
     this.pendingAppends = null;
     for (let i = 0; i < appends.length; i += MAX_APPENDS_PER_STATEMENT) {
       const chunk = appends.slice(i, i + MAX_APPENDS_PER_STATEMENT);
-      if (chunk.length === 1) await this.appendAlone(chunk[0].streamName, 'any', chunk[0].events, chunk[0].payload).then(chunk[0].resolve, chunk[0].reject);
+      if (chunk.length === 1) await this.settleAlone(chunk[0]);
       else await this.appendMany(chunk);
     }
   }
@@ -169,16 +172,21 @@ export class PostgresEventStore implements EventStore {
       ]));
     } catch {
       // Each alone, in the order asked: its own error (or its idempotent replay), as if never grouped.
-      for (const a of chunk) await this.appendAlone(a.streamName, 'any', a.events, a.payload).then(a.resolve, a.reject);
+      for (const a of chunk) await this.settleAlone(a);
       return;
     }
     // One row per append ('any' never conflicts), by its place in the statement.
     const byPlace = new Map(rows.map((r) => [Number(r.k), r]));
     chunk.forEach((a, i) => {
       const row = byPlace.get(i + 1);
-      if (row?.outcome === 'ok') a.resolve({ nextExpectedRevision: Number(row.revision), position: { commit: BigInt(row.last_txid!), prepare: BigInt(row.last_seq!) } });
+      if (row?.outcome === 'ok') a.resolve(appended(row));
       else a.reject(new Error(`grouped append to ${a.streamName}: no outcome`));
     });
+  }
+
+  /** A queued append made alone, its caller answered with its own outcome. */
+  private settleAlone(a: PendingAppend): Promise<void> {
+    return this.appendAlone(a.streamName, 'any', a.events, a.payload).then(a.resolve, a.reject);
   }
 
   private async appendAlone(streamName: string, expected: ExpectedRevision, events: EventToAppend[], payload: string): Promise<AppendResult> {
@@ -207,7 +215,7 @@ export class PostgresEventStore implements EventStore {
       if (replay) return replay;
       throw new WrongExpectedRevisionError(streamName, expected, Number(row.revision));
     }
-    return { nextExpectedRevision: Number(row.revision), position: { commit: BigInt(row.last_txid!), prepare: BigInt(row.last_seq!) } };
+    return appended(row);
   }
 
   /** Idempotent retry: the same event ids already stored, in order, in this stream. */
