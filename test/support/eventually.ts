@@ -12,3 +12,15 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
     await sleep(everyMs);
   }
 }
+
+/**
+ * Polls `cond` until it holds; throws once `ms` passed without it (a wait before the assertions,
+ * not the assertion itself — that is `eventually`).
+ */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 15_000, everyMs = 20): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`condition not reached within ${ms} ms`);
+    await sleep(everyMs);
+  }
+}

@@ -13,6 +13,7 @@ import { checkpoints } from '@app/infra/read-models/checkpoints';
 import { migrateReadModels } from '@app/infra/read-models/secret-catalog';
 import { PgliteClient } from '@app/infra/sql/pglite-client';
 import { SqlClient } from '@app/infra/sql/sql-client';
+import { until } from '../../../test/support/eventually';
 import { accessHistoryProjection } from './compliance.projections';
 import { projectionsWithReconciler, PROJECTIONS } from './projections';
 import { rebuild } from './rebuild';
@@ -22,14 +23,6 @@ const ev = (type: string, data: Record<string, unknown>): EventToAppend => ({ ev
 const scope = { environment: null, branch: null, protectedOnly: false };
 const created = (name: string, extra: Record<string, unknown> = {}) =>
   ev('SecretCreated', { projectId: 'p', name, description: null, scope, version: 1, valueRef: `ref-${name}`, createdBy: 'alice', ...extra });
-
-async function until(cond: () => Promise<boolean>, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 // A poison event is written straight into the store (no decider, no upcaster can repair it): a
 // version that is not a number fails the INSERT with SQLSTATE 22P02 in the secrets and

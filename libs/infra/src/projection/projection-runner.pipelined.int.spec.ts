@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { comparePositions, EventToAppend, formatPosition, Position, RecordedEvent } from '@app/domain';
+import { until } from '../../../../test/support/eventually';
 import { PostgresEventStore } from '../event-store/postgres/postgres-event-store';
 import { JsonLogger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
@@ -17,14 +18,6 @@ import { Projection, ProjectionRunner } from './projection-runner';
 
 const meta = { correlationId: 'c', causationId: 'c', actor: { type: 'user' as const, id: 'alice' }, occurredAt: '2026-01-01T00:00:00.000Z' };
 const EVENTS = 1_700; // > 3 live batches of 500 in one read of 2,000, and a second read
-
-async function until(cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('ProjectionRunner, pipelined commits (PGlite)', () => {
   JsonLogger.setSink(() => undefined);
@@ -104,7 +97,7 @@ describe('ProjectionRunner, pipelined commits (PGlite)', () => {
     };
     const runner = new ProjectionRunner(store, sql, projection, new JsonLogger('error'), new Metrics());
     await runner.start();
-    await until(() => done('pipe-a'));
+    await until(() => done('pipe-a'), 20_000);
     await runner.stop();
     expect(await rows('pipe-a')).toEqual(Array.from({ length: EVENTS }, (_, n) => n));
     // Batch 500 was prepared before batch 0 committed: the overlap this is for.
@@ -131,7 +124,7 @@ describe('ProjectionRunner, pipelined commits (PGlite)', () => {
     });
     const runner = new ProjectionRunner(store, sql, projection, new JsonLogger('error'), new Metrics());
     await runner.start();
-    await until(() => done('pipe-b'));
+    await until(() => done('pipe-b'), 20_000);
     await runner.stop();
     expect(failed).toBe(true);
     expect(log).toContain('prepare 1000');
@@ -153,7 +146,7 @@ describe('ProjectionRunner, pipelined commits (PGlite)', () => {
     });
     runner = new ProjectionRunner(store, sql, projection, new JsonLogger('error'), new Metrics());
     await runner.start();
-    await until(() => stopping !== undefined);
+    await until(() => stopping !== undefined, 20_000);
     await stopping;
     const applied = await rows('pipe-c');
     const at = await checkpoints.load(sql, 'pipe-c');
@@ -162,7 +155,7 @@ describe('ProjectionRunner, pipelined commits (PGlite)', () => {
     expect(at && formatPosition(at)).toBe(positions[applied.length - 1]);
     const again = new ProjectionRunner(store, sql, piped('pipe-c').projection, new JsonLogger('error'), new Metrics());
     await again.start();
-    await until(() => done('pipe-c'));
+    await until(() => done('pipe-c'), 20_000);
     await again.stop();
     expect(await rows('pipe-c')).toEqual(Array.from({ length: EVENTS }, (_, n) => n));
   }, 60_000);

@@ -4,6 +4,7 @@ import { PgClient } from '../../sql/pg-client';
 import { PgliteClient } from '../../sql/pglite-client';
 import { SqlClient } from '../../sql/sql-client';
 import { countingStatements } from '../../../../../test/support/counting-sql';
+import { until } from '../../../../../test/support/eventually';
 import { PostgresEventStore } from './postgres-event-store';
 
 /**
@@ -11,14 +12,6 @@ import { PostgresEventStore } from './postgres-event-store';
  * per subscription (issue 23: 2.5 scans per CI access with every app in one process). They now
  * share one statement; each still gets exactly its own streams' events, in order.
  */
-
-async function until(check: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const ev = (i: number) => ({
   eventId: randomUUID(),
